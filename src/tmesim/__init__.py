@@ -1,0 +1,30 @@
+"""tmesim: a simulator of the breast tumor microenvironment and of metastatic spread.
+
+>>> import tmesim
+>>> model = tmesim.load_model(tmesim.preset_path("tnbc"))
+>>> model.domain.dims
+2
+"""
+
+import os
+
+# numba's OpenMP threads busy-wait after each parallel region; when another process competes
+# for the cores that collapses throughput by 10-100x. Passive waiting avoids it (set before
+# numba starts its thread pool).
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
+
+from .engine import Simulation, compile_model  # noqa: E402
+from .model import Model, ModelError, load_model, model_from_dict  # noqa: E402
+from .presets import preset_path  # noqa: E402
+
+try:
+    __version__ = version("tmesim")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Model", "ModelError", "Simulation", "__version__", "compile_model", "load_model",
+    "model_from_dict", "preset_path",
+]

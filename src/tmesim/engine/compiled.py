@@ -1,0 +1,157 @@
+"""A Model compiled once into flat arrays that numba kernels index directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tmesim.model import Model
+
+# Behaviour kind codes (see tmesim.model.grammar).
+KIND_CODES = {
+    "cycle entry": 0, "apoptosis": 1, "necrosis": 2, "migration speed": 3, "recruitment": 4,
+    "intravasation": 5, "{s} secretion": 6, "{s} secretion target": 7, "{s} uptake": 8,
+    "{s} export": 9, "chemotactic response to {s}": 10, "transform to {t}": 11, "attack {t}": 12,
+    "immunogenicity to {t}": 13, "{v} increase": 14, "{v} decrease": 15,
+}
+B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE = range(6)
+
+
+@dataclass
+class CompiledModel:
+    """Everything the kernels need, as arrays; built by :func:`compile_model`."""
+
+    n_sub: int
+    n_types: int
+    n_vars: int
+    n_beh: int
+    grid: tuple[int, int, int]  # (nz, ny, nx)
+    dx: float
+    dt: float
+    # behaviours
+    base: np.ndarray  # float64 [T, B]
+    active: np.ndarray  # bool [T, B]: base differs from default or rules exist
+    b_sec: np.ndarray  # int32 [S] index of "<s> secretion"
+    b_sect: np.ndarray
+    b_upt: np.ndarray
+    b_exp: np.ndarray
+    b_chemo: np.ndarray
+    b_trans: np.ndarray  # int32 [T]
+    b_attack: np.ndarray
+    b_immuno: np.ndarray
+    b_vinc: np.ndarray  # int32 [V]
+    b_vdec: np.ndarray
+    # rules, grouped by (type, behaviour)
+    r_start: np.ndarray  # int32 [T, B]
+    r_count: np.ndarray  # int32 [T, B]
+    r_sig: np.ndarray  # int32 [R]
+    r_up: np.ndarray  # bool [R]
+    r_sat: np.ndarray  # float64 [R]
+    r_half: np.ndarray
+    r_hill: np.ndarray
+    r_dead: np.ndarray  # bool [R]
+    # signals
+    sig_contact0: int  # first "contact with <type>" signal
+    sig_pressure: int
+    sig_dead: int
+    sig_time: int
+    sig_vessel: int
+    sig_var0: int
+    sig_nvar0: int
+    # cell types
+    is_vessel: np.ndarray  # bool [T]
+    clear_apoptotic: np.ndarray  # float64 [T] minutes
+    clear_necrotic: np.ndarray
+    init_state: np.ndarray  # float32 [T, V]
+    recruitable: np.ndarray  # int32 list of types with recruitment
+    # substrates
+    diffusion: np.ndarray  # float64 [S]
+    decay: np.ndarray
+    dirichlet: np.ndarray  # bool [S]
+    boundary_value: np.ndarray
+    initial: np.ndarray
+    # names, for outputs
+    substrate_names: list[str]
+    type_names: list[str]
+    var_names: list[str]
+    behaviour_names: list[str]
+    signal_names: list[str]
+
+
+def compile_model(model: Model) -> CompiledModel:
+    subs, types, vars_ = model.substrate_names, model.cell_type_names, model.state_variables
+    S, T, V = len(subs), len(types), len(vars_)
+    behs = model.behaviours()
+    bidx = {b.name: i for i, b in enumerate(behs)}
+    sigs = model.signals()
+    sidx = {s: i for i, s in enumerate(sigs)}
+    B = len(behs)
+
+    default = np.array([b.default for b in behs])
+    base = np.tile(default, (T, 1))
+    for ti, ct in enumerate(model.cell_types):
+        for name, p in ct.behaviours.items():
+            base[ti, bidx[name]] = float(p.value)
+
+    rules = sorted(model.rules, key=lambda r: (types.index(r.cell_type), bidx[r.behaviour]))
+    R = len(rules)
+    r_start = np.zeros((T, B), np.int32)
+    r_count = np.zeros((T, B), np.int32)
+    r_sig = np.zeros(R, np.int32)
+    r_up = np.zeros(R, np.bool_)
+    r_sat = np.zeros(R)
+    r_half = np.ones(R)
+    r_hill = np.ones(R)
+    r_dead = np.zeros(R, np.bool_)
+    for k, r in enumerate(rules):
+        t, b = types.index(r.cell_type), bidx[r.behaviour]
+        if r_count[t, b] == 0:
+            r_start[t, b] = k
+        r_count[t, b] += 1
+        r_sig[k] = sidx[r.signal]
+        r_up[k] = r.direction == "increases"
+        r_sat[k] = float(r.saturation)
+        r_half[k] = float(r.half_max)
+        r_hill[k] = float(r.hill_power)
+        r_dead[k] = r.apply_to_dead
+
+    active = (base != default[None, :]) | (r_count > 0)
+
+    def idx(pattern: str, names: list[str], key: str) -> np.ndarray:
+        return np.array([bidx[pattern.format(**{key: n})] for n in names], np.int32)
+
+    init_state = np.zeros((T, V), np.float32)
+    for ti, ct in enumerate(model.cell_types):
+        for v, val in ct.initial_state.items():
+            init_state[ti, vars_.index(v)] = val
+
+    recruitable = np.array([t for t in range(T) if active[t, B_RECRUIT]], np.int32)
+
+    return CompiledModel(
+        n_sub=S, n_types=T, n_vars=V, n_beh=B,
+        grid=model.domain.grid, dx=model.domain.site_size.value, dt=model.time.dt.value,
+        base=base, active=active,
+        b_sec=idx("{s} secretion", subs, "s"), b_sect=idx("{s} secretion target", subs, "s"),
+        b_upt=idx("{s} uptake", subs, "s"), b_exp=idx("{s} export", subs, "s"),
+        b_chemo=idx("chemotactic response to {s}", subs, "s"),
+        b_trans=idx("transform to {t}", types, "t"), b_attack=idx("attack {t}", types, "t"),
+        b_immuno=idx("immunogenicity to {t}", types, "t"),
+        b_vinc=idx("{v} increase", vars_, "v"), b_vdec=idx("{v} decrease", vars_, "v"),
+        r_start=r_start, r_count=r_count, r_sig=r_sig, r_up=r_up, r_sat=r_sat, r_half=r_half,
+        r_hill=r_hill, r_dead=r_dead,
+        sig_contact0=S, sig_pressure=sidx["pressure"], sig_dead=sidx["dead"], sig_time=sidx["time"],
+        sig_vessel=sidx["contact with vessel"], sig_var0=sidx[vars_[0]] if V else len(sigs),
+        sig_nvar0=sidx[f"neighbour {vars_[0]}"] if V else len(sigs),
+        is_vessel=np.array([ct.vessel for ct in model.cell_types]),
+        clear_apoptotic=np.array([ct.apoptotic_clearance.value for ct in model.cell_types]),
+        clear_necrotic=np.array([ct.necrotic_clearance.value for ct in model.cell_types]),
+        init_state=init_state, recruitable=recruitable,
+        diffusion=np.array([s.diffusion.value for s in model.substrates]),
+        decay=np.array([s.decay.value for s in model.substrates]),
+        dirichlet=np.array([s.boundary == "dirichlet" for s in model.substrates]),
+        boundary_value=np.array([float(s.boundary_value) for s in model.substrates]),
+        initial=np.array([float(s.initial) for s in model.substrates]),
+        substrate_names=subs, type_names=types, var_names=vars_,
+        behaviour_names=[b.name for b in behs], signal_names=sigs,
+    )

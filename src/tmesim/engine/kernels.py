@@ -1,0 +1,499 @@
+"""numba kernels over the struct-of-arrays cell state.
+
+Parallel kernels (``prange``) only write to entries of the cell or site they own, so their
+result does not depend on the thread count. Kernels where cells compete for sites
+(division, migration, killing, recruitment) run serially in an order drawn per step.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit, prange
+
+from . import rng
+
+# Death/presence codes in ``dead``.
+ALIVE, APOPTOTIC, NECROTIC, KILLED, GONE = 0, 1, 2, 3, 4
+# Fate codes chosen by ``evaluate``.
+F_NONE, F_DIVIDE, F_APOPTOSIS, F_NECROSIS, F_TRANSFORM, F_INTRAVASATE = range(6)
+# Event codes written by the serial kernels.
+E_DIVISION, E_APOPTOSIS, E_NECROSIS, E_KILLED, E_TRANSITION, E_RECRUITMENT, E_INTRAVASATION = range(1, 8)
+EVENT_NAMES = {E_DIVISION: "division", E_APOPTOSIS: "apoptosis", E_NECROSIS: "necrosis",
+               E_KILLED: "killed", E_TRANSITION: "transition", E_RECRUITMENT: "recruitment",
+               E_INTRAVASATION: "intravasation"}
+
+# Rule tables, the lattice and the cell arrays, passed to kernels as named tuples.
+Rules = namedtuple(
+    "Rules",
+    "base active r_start r_count r_sig r_up r_sat r_half r_hill r_dead n_sub n_types n_vars "
+    "sig_pressure sig_dead sig_time sig_vessel sig_var0 sig_nvar0 is_vessel "
+    "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec",
+)
+Lattice = namedtuple("Lattice", "nx ny nz offs dist")
+Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
+Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill")
+Events = namedtuple("Events", "kind uid ctype arg x y z")
+
+
+def neighbour_offsets(dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Moore neighbourhood (8 in 2D, 26 in 3D) and the unit vector to each neighbour."""
+    rz = (-1, 0, 1) if dims == 3 else (0,)
+    offs = np.array([(dx, dy, dz) for dz in rz for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                     if (dx, dy, dz) != (0, 0, 0)], np.int32)
+    norm = np.sqrt((offs.astype(np.float64) ** 2).sum(1))[:, None]
+    return offs, offs / norm
+
+
+@njit(inline="always", cache=True)
+def site_of(x, y, z, L):
+    return (z * L.ny + y) * L.nx + x
+
+
+@njit(inline="always", cache=True)
+def hill(s, half, power):
+    if s <= 0.0:
+        return 0.0
+    q = (s / half) ** power
+    return q / (1.0 + q)
+
+
+@njit(cache=True)
+def neighbour_stat(i, x, y, z, what, arg, L, C, R):
+    """Scan the Moore neighbourhood: what=0 fraction of live type `arg`, 1 fraction occupied,
+    2 any live vessel, 3 mean of state variable `arg` over live neighbours."""
+    nb = L.offs.shape[0]
+    hit = 0.0
+    live = 0
+    for k in range(nb):
+        xx = x + L.offs[k, 0]
+        yy = y + L.offs[k, 1]
+        zz = z + L.offs[k, 2]
+        if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+            continue
+        j = C.occ[site_of(xx, yy, zz, L)]
+        if j < 0:
+            continue
+        if what == 1:
+            hit += 1.0
+            continue
+        if C.dead[j] != ALIVE:
+            continue
+        t = C.ctype[j]
+        if what == 0:
+            if t == arg:
+                hit += 1.0
+        elif what == 2:
+            if R.is_vessel[t]:
+                return 1.0
+        else:
+            hit += C.var[j, arg]
+            live += 1
+    if what == 3:
+        return hit / live if live > 0 else 0.0
+    if what == 2:
+        return 0.0
+    return hit / nb
+
+
+@njit(cache=True)
+def signal(sig, i, x, y, z, L, C, R, time):
+    """Value of signal `sig` for cell i at (x, y, z); i = -1 evaluates a site without a cell."""
+    S = R.n_sub
+    if sig < S:
+        return C.fields[sig, site_of(x, y, z, L)]
+    if sig < S + R.n_types:
+        return neighbour_stat(i, x, y, z, 0, sig - S, L, C, R)
+    if sig == R.sig_pressure:
+        return neighbour_stat(i, x, y, z, 1, 0, L, C, R)
+    if sig == R.sig_dead:
+        return 1.0 if (i >= 0 and C.dead[i] != ALIVE) else 0.0
+    if sig == R.sig_time:
+        return time
+    if sig == R.sig_vessel:
+        return neighbour_stat(i, x, y, z, 2, 0, L, C, R)
+    if sig < R.sig_nvar0:
+        return C.var[i, sig - R.sig_var0] if i >= 0 else 0.0
+    return neighbour_stat(i, x, y, z, 3, sig - R.sig_nvar0, L, C, R)
+
+
+@njit(cache=True)
+def behaviour(t, b, i, x, y, z, L, C, R, time):
+    """Base value of behaviour b for type t, raised/lowered by its rules (Hill responses).
+
+    Up-regulating rules combine as U = 1 - prod(1 - H_k) toward the H-weighted mean of their
+    saturation values; down-regulating rules then pull the result toward their saturation
+    the same way. With one rule of each kind this is PhysiCell's
+    b = (1-D)[(1-U) b0 + U b_max] + D b_min.
+    """
+    v0 = R.base[t, b]
+    n = R.r_count[t, b]
+    if n == 0:
+        return v0
+    start = R.r_start[t, b]
+    is_dead = i >= 0 and C.dead[i] != ALIVE
+    pu = 1.0
+    wu = 0.0
+    hu = 0.0
+    pd = 1.0
+    wd = 0.0
+    hd = 0.0
+    for k in range(start, start + n):
+        if is_dead and not R.r_dead[k]:
+            continue
+        h = hill(signal(R.r_sig[k], i, x, y, z, L, C, R, time), R.r_half[k], R.r_hill[k])
+        if R.r_up[k]:
+            pu *= 1.0 - h
+            wu += h * R.r_sat[k]
+            hu += h
+        else:
+            pd *= 1.0 - h
+            wd += h * R.r_sat[k]
+            hd += h
+    v = v0
+    if hu > 0.0:
+        v = v0 + (1.0 - pu) * (wu / hu - v0)
+    if hd > 0.0:
+        v = v + (1.0 - pd) * (wd / hd - v)
+    return v
+
+
+@njit(inline="always", cache=True)
+def value_if_active(t, b, i, x, y, z, L, C, R, time):
+    if not R.active[t, b]:
+        return R.base[t, b]
+    return behaviour(t, b, i, x, y, z, L, C, R, time)
+
+
+@njit(parallel=True, cache=True)
+def exchange(n, L, C, R, time, dt, gain, loss):
+    """Secretion, uptake and export of every live cell, as per-voxel source and loss rates.
+
+    ``gain[s, site]`` = r c* + e (substrate unit per min) and ``loss[s, site]`` = r + u (1/min)
+    for the cell's own site; the field solver then applies them implicitly.
+    """
+    S = R.n_sub
+    for i in prange(n):
+        if C.dead[i] != ALIVE:
+            continue
+        t = C.ctype[i]
+        x, y, z = C.cx[i], C.cy[i], C.cz[i]
+        site = site_of(x, y, z, L)
+        for s in range(S):
+            bs, bt, bu, be = R.b_sec[s], R.b_sect[s], R.b_upt[s], R.b_exp[s]
+            if not (R.active[t, bs] or R.active[t, bu] or R.active[t, be]):
+                continue
+            r = value_if_active(t, bs, i, x, y, z, L, C, R, time)
+            target = value_if_active(t, bt, i, x, y, z, L, C, R, time)
+            u = value_if_active(t, bu, i, x, y, z, L, C, R, time)
+            e = value_if_active(t, be, i, x, y, z, L, C, R, time)
+            gain[s, site] = r * target + e
+            loss[s, site] = r + u
+
+
+@njit(parallel=True, cache=True)
+def evaluate(n, L, C, R, X, seed, step, time, dt, dx):
+    """Per-cell decisions of one step: state variables, fate, moves, chemotaxis bias, attack."""
+    S, T, V = R.n_sub, R.n_types, R.n_vars
+    nb = L.offs.shape[0]
+    # Writes go through local names: numba's parfor lowering does not reliably keep
+    # stores made through named-tuple attributes inside prange.
+    fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
+    for i in prange(n):
+        fate[i] = F_NONE
+        nmove[i] = 0
+        kill[i] = -1
+        if C.dead[i] != ALIVE:
+            for v in range(V):
+                var_new[i, v] = C.var[i, v]
+            continue
+        t = C.ctype[i]
+        uid = C.uid[i]
+        x, y, z = C.cx[i], C.cy[i], C.cz[i]
+        # State variables relax toward 1 at the increase rate and toward 0 at the decrease rate.
+        for v in range(V):
+            inc = value_if_active(t, R.b_vinc[v], i, x, y, z, L, C, R, time)
+            dec = value_if_active(t, R.b_vdec[v], i, x, y, z, L, C, R, time)
+            var_new[i, v] = (C.var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
+        # Fate: competing exponential clocks over one step.
+        rc = value_if_active(t, 0, i, x, y, z, L, C, R, time)
+        ra = value_if_active(t, 1, i, x, y, z, L, C, R, time)
+        rn = value_if_active(t, 2, i, x, y, z, L, C, R, time)
+        ri = 0.0
+        if R.active[t, 5]:
+            if neighbour_stat(i, x, y, z, 2, 0, L, C, R) > 0.0:
+                ri = behaviour(t, 5, i, x, y, z, L, C, R, time)
+        rt = 0.0
+        for k in range(T):
+            if R.active[t, R.b_trans[k]] and k != t:
+                rt += behaviour(t, R.b_trans[k], i, x, y, z, L, C, R, time)
+        total = rc + ra + rn + ri + rt
+        if total > 0.0:
+            u = rng.uniform(seed, step, uid, rng.FATE)
+            if u < 1.0 - np.exp(-total * dt):
+                pick = rng.uniform(seed, step, uid, rng.FATE_PICK) * total
+                if pick < rc:
+                    fate[i] = F_DIVIDE
+                elif pick < rc + ra:
+                    fate[i] = F_APOPTOSIS
+                elif pick < rc + ra + rn:
+                    fate[i] = F_NECROSIS
+                elif pick < rc + ra + rn + ri:
+                    fate[i] = F_INTRAVASATE
+                else:
+                    acc = rc + ra + rn + ri
+                    fate[i] = F_TRANSFORM
+                    fate_arg[i] = t
+                    for k in range(T):
+                        if R.active[t, R.b_trans[k]] and k != t:
+                            acc += behaviour(t, R.b_trans[k], i, x, y, z, L, C, R, time)
+                            if pick < acc:
+                                fate_arg[i] = k
+                                break
+        # Motility: expected lattice hops this step, and a chemotactic bias vector.
+        if R.active[t, 3]:
+            speed = behaviour(t, 3, i, x, y, z, L, C, R, time)
+            hops = speed * dt / dx
+            whole = int(hops)
+            if rng.uniform(seed, step, uid, rng.MOVE) < hops - whole:
+                whole += 1
+            nmove[i] = min(whole, 32)
+            bx = 0.0
+            by = 0.0
+            bz = 0.0
+            for s in range(S):
+                if R.active[t, R.b_chemo[s]]:
+                    chi = behaviour(t, R.b_chemo[s], i, x, y, z, L, C, R, time)
+                    gx = C.fields[s, site_of(min(x + 1, L.nx - 1), y, z, L)] - C.fields[s, site_of(max(x - 1, 0), y, z, L)]
+                    gy = C.fields[s, site_of(x, min(y + 1, L.ny - 1), z, L)] - C.fields[s, site_of(x, max(y - 1, 0), z, L)]
+                    gz = 0.0
+                    if L.nz > 1:
+                        gz = C.fields[s, site_of(x, y, min(z + 1, L.nz - 1), L)] - C.fields[s, site_of(x, y, max(z - 1, 0), L)]
+                    norm = np.sqrt(gx * gx + gy * gy + gz * gz)
+                    if norm > 1e-12:
+                        bx += chi * gx / norm
+                        by += chi * gy / norm
+                        bz += chi * gz / norm
+            norm = np.sqrt(bx * bx + by * by + bz * bz)
+            if norm > 1.0:
+                bx /= norm
+                by /= norm
+                bz /= norm
+            bias[i, 0] = bx
+            bias[i, 1] = by
+            bias[i, 2] = bz
+        # Attack: one touching live target per attacked type, killed with probability
+        # 1 - exp(-rate * immunogenicity * dt); the first success wins.
+        for k in range(T):
+            bk = R.b_attack[k]
+            if not R.active[t, bk] or kill[i] >= 0:
+                continue
+            rate = behaviour(t, bk, i, x, y, z, L, C, R, time)
+            if rate <= 0.0:
+                continue
+            count = 0
+            for m in range(nb):
+                xx, yy, zz = x + L.offs[m, 0], y + L.offs[m, 1], z + L.offs[m, 2]
+                if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+                    continue
+                j = C.occ[site_of(xx, yy, zz, L)]
+                if j >= 0 and C.dead[j] == ALIVE and C.ctype[j] == k:
+                    count += 1
+            if count == 0:
+                continue
+            pick = int(rng.uniform_k(seed, step, uid, rng.ATTACK, k) * count)
+            for m in range(nb):
+                xx, yy, zz = x + L.offs[m, 0], y + L.offs[m, 1], z + L.offs[m, 2]
+                if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+                    continue
+                j = C.occ[site_of(xx, yy, zz, L)]
+                if j >= 0 and C.dead[j] == ALIVE and C.ctype[j] == k:
+                    if pick == 0:
+                        imm = value_if_active(k, R.b_immuno[t], j, xx, yy, zz, L, C, R, time)
+                        p = 1.0 - np.exp(-rate * imm * dt)
+                        if rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k) < p:
+                            kill[i] = j
+                        break
+                    pick -= 1
+
+
+@njit(inline="always", cache=True)
+def _record(E, ne, kind, uid, ctype, arg, x, y, z):
+    E.kind[ne] = kind
+    E.uid[ne] = uid
+    E.ctype[ne] = ctype
+    E.arg[ne] = arg
+    E.x[ne] = x
+    E.y[ne] = y
+    E.z[ne] = z
+    return ne + 1
+
+
+@njit(cache=True)
+def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
+    """A free neighbour site index (or -1), chosen with weights 1 + 4 max(-1/4, b·d)."""
+    nb = L.offs.shape[0]
+    wsum = 0.0
+    for k in range(nb):
+        xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
+        if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+            continue
+        if C.occ[site_of(xx, yy, zz, L)] < 0:
+            d = bx * L.dist[k, 0] + by * L.dist[k, 1] + bz * L.dist[k, 2]
+            wsum += 1.0 + 4.0 * max(-0.25, d)
+    if wsum <= 0.0:
+        return -1
+    target = u * wsum
+    acc = 0.0
+    last = -1
+    for k in range(nb):
+        xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
+        if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+            continue
+        if C.occ[site_of(xx, yy, zz, L)] < 0:
+            d = bx * L.dist[k, 0] + by * L.dist[k, 1] + bz * L.dist[k, 2]
+            w = 1.0 + 4.0 * max(-0.25, d)
+            if w > 0.0:
+                last = k
+            acc += w
+            if target < acc and w > 0.0:
+                return k
+    return last
+
+
+@njit(cache=True)
+def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
+    """Carry out kills, fates and moves, one cell at a time from a per-step random offset.
+
+    Returns (cell count, next uid, number of events written).
+    """
+    ne = 0
+    m = n
+    if n == 0:
+        return m, next_uid, ne
+    start = int(rng.uniform(seed, step, 0, rng.ORDER) * n)
+    V = R.n_vars
+    for q in range(n):
+        i = (start + q) % n
+        if C.dead[i] != ALIVE:
+            continue
+        t = C.ctype[i]
+        j = X.kill[i]
+        if j >= 0 and C.dead[j] == ALIVE:
+            C.dead[j] = KILLED
+            C.dead_time[j] = time
+            ne = _record(E, ne, E_KILLED, C.uid[j], C.ctype[j], t, C.cx[j], C.cy[j], C.cz[j])
+        x, y, z = C.cx[i], C.cy[i], C.cz[i]
+        f = X.fate[i]
+        if f == F_DIVIDE:
+            k = _free_neighbour(x, y, z, L, C, rng.uniform(seed, step, C.uid[i], rng.PLACE), 0.0, 0.0, 0.0)
+            if k >= 0:
+                xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
+                C.uid[m] = next_uid
+                next_uid += 1
+                C.ctype[m] = t
+                C.cx[m], C.cy[m], C.cz[m] = xx, yy, zz
+                C.dead[m] = ALIVE
+                C.dead_time[m] = 0.0
+                for v in range(V):
+                    C.var[m, v] = C.var_new[i, v]
+                    C.var_new[m, v] = C.var_new[i, v]
+                C.occ[site_of(xx, yy, zz, L)] = m
+                X.nmove[m] = 0
+                X.fate[m] = F_NONE
+                X.kill[m] = -1
+                ne = _record(E, ne, E_DIVISION, C.uid[i], t, C.uid[m], x, y, z)
+                m += 1
+        elif f == F_APOPTOSIS or f == F_NECROSIS:
+            C.dead[i] = APOPTOTIC if f == F_APOPTOSIS else NECROTIC
+            C.dead_time[i] = time
+            ne = _record(E, ne, E_APOPTOSIS if f == F_APOPTOSIS else E_NECROSIS, C.uid[i], t, -1, x, y, z)
+            continue
+        elif f == F_TRANSFORM:
+            C.ctype[i] = X.fate_arg[i]
+            ne = _record(E, ne, E_TRANSITION, C.uid[i], t, X.fate_arg[i], x, y, z)
+        elif f == F_INTRAVASATE:
+            C.dead[i] = GONE
+            C.occ[site_of(x, y, z, L)] = -1
+            ne = _record(E, ne, E_INTRAVASATION, C.uid[i], t, -1, x, y, z)
+            continue
+        for h in range(X.nmove[i]):
+            u = rng.uniform_k(seed, step, C.uid[i], rng.MOVE_DIR, h)
+            x, y, z = C.cx[i], C.cy[i], C.cz[i]
+            k = _free_neighbour(x, y, z, L, C, u, X.bias[i, 0], X.bias[i, 1], X.bias[i, 2])
+            if k < 0:
+                break
+            C.occ[site_of(x, y, z, L)] = -1
+            C.cx[i], C.cy[i], C.cz[i] = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
+            C.occ[site_of(C.cx[i], C.cy[i], C.cz[i], L)] = i
+    return m, next_uid, ne
+
+
+@njit(cache=True)
+def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init_state):
+    """New cells of recruitable types enter next to live vessel cells."""
+    m = n
+    V = R.n_vars
+    for i in range(n):
+        if C.dead[i] != ALIVE or not R.is_vessel[C.ctype[i]]:
+            continue
+        x, y, z = C.cx[i], C.cy[i], C.cz[i]
+        for q in range(recruitable.shape[0]):
+            k = recruitable[q]
+            rate = behaviour(k, 4, -1, x, y, z, L, C, R, time)
+            if rate <= 0.0:
+                continue
+            if rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q) >= 1.0 - np.exp(-rate * dt):
+                continue
+            h = _free_neighbour(x, y, z, L, C, rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT_PLACE, q), 0.0, 0.0, 0.0)
+            if h < 0:
+                break
+            xx, yy, zz = x + L.offs[h, 0], y + L.offs[h, 1], z + L.offs[h, 2]
+            C.uid[m] = next_uid
+            next_uid += 1
+            C.ctype[m] = k
+            C.cx[m], C.cy[m], C.cz[m] = xx, yy, zz
+            C.dead[m] = ALIVE
+            C.dead_time[m] = 0.0
+            for v in range(V):
+                C.var[m, v] = init_state[k, v]
+                C.var_new[m, v] = init_state[k, v]
+            C.occ[site_of(xx, yy, zz, L)] = m
+            ne = _record(E, ne, E_RECRUITMENT, C.uid[m], k, -1, xx, yy, zz)
+            m += 1
+    return m, next_uid, ne
+
+
+@njit(cache=True)
+def clear_and_compact(n, L, C, time, clear_apoptotic, clear_necrotic):
+    """Remove cleared corpses and departed cells, keeping the survivors' order."""
+    m = 0
+    V = C.var.shape[1]
+    for i in range(n):
+        d = C.dead[i]
+        remove = False
+        if d == GONE:
+            remove = True
+        elif d == APOPTOTIC or d == KILLED:
+            remove = time - C.dead_time[i] >= clear_apoptotic[C.ctype[i]]
+        elif d == NECROTIC:
+            remove = time - C.dead_time[i] >= clear_necrotic[C.ctype[i]]
+        if remove:
+            if d != GONE:
+                C.occ[site_of(C.cx[i], C.cy[i], C.cz[i], L)] = -1
+            continue
+        if m != i:
+            C.uid[m] = C.uid[i]
+            C.ctype[m] = C.ctype[i]
+            C.cx[m], C.cy[m], C.cz[m] = C.cx[i], C.cy[i], C.cz[i]
+            C.dead[m] = d
+            C.dead_time[m] = C.dead_time[i]
+            for v in range(V):
+                C.var[m, v] = C.var_new[i, v]
+            C.occ[site_of(C.cx[m], C.cy[m], C.cz[m], L)] = m
+        else:
+            for v in range(V):
+                C.var[m, v] = C.var_new[i, v]
+        m += 1
+    return m

@@ -1,0 +1,253 @@
+"""The spatial engine: state, the process schedule, and the run loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from tmesim.model import Model
+
+from . import kernels as K
+from .compiled import CompiledModel, compile_model
+from .fields import FieldSolver
+from .placement import place_initial
+
+STATE_FORMAT = 1
+
+
+class Observer(Protocol):
+    """What the engine tells the outside world; ``tmesim.io`` implements it for run directories."""
+
+    def on_output(self, sim: Simulation) -> None: ...
+    def on_checkpoint(self, sim: Simulation) -> None: ...
+
+
+class Simulation:
+    """A spatial agent-based simulation of one model with one seed.
+
+    >>> import tmesim
+    >>> sim = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
+    >>> sim.n_cells > 0
+    True
+    """
+
+    def __init__(self, model: Model, seed: int = 0) -> None:
+        self.model = model
+        self.seed = int(seed)
+        self.cm: CompiledModel = compile_model(model)
+        cm = self.cm
+        nz, ny, nx = cm.grid
+        nsites = nz * ny * nx
+        self.nsites = nsites
+        offs, dist = K.neighbour_offsets(model.domain.dims)
+        self.lattice = K.Lattice(nx, ny, nz, offs, dist)
+        self.rules = K.Rules(
+            cm.base, cm.active, cm.r_start, cm.r_count, cm.r_sig, cm.r_up, cm.r_sat, cm.r_half,
+            cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
+            cm.sig_time, cm.sig_vessel, cm.sig_var0, cm.sig_nvar0, cm.is_vessel,
+            cm.b_sec, cm.b_sect, cm.b_upt, cm.b_exp, cm.b_chemo, cm.b_trans, cm.b_attack,
+            cm.b_immuno, cm.b_vinc, cm.b_vdec,
+        )
+        V = max(cm.n_vars, 1)
+        # Cell arrays hold at most one cell per site, so they never need to grow.
+        self.uid = np.zeros(nsites, np.int64)
+        self.ctype = np.zeros(nsites, np.int32)
+        self.cx = np.zeros(nsites, np.int32)
+        self.cy = np.zeros(nsites, np.int32)
+        self.cz = np.zeros(nsites, np.int32)
+        self.dead = np.zeros(nsites, np.int8)
+        self.dead_time = np.zeros(nsites, np.float64)
+        self.var = np.zeros((nsites, V), np.float32)
+        self.var_new = np.zeros((nsites, V), np.float32)
+        self.occ = np.full(nsites, -1, np.int32)
+        self.fields = np.empty((cm.n_sub, nz, ny, nx), np.float32)
+        self.fields[:] = cm.initial[:, None, None, None]
+        self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
+                                 np.zeros(nsites, np.int16), np.zeros((nsites, 3), np.float32),
+                                 np.full(nsites, -1, np.int64))
+        cap = 2 * nsites + 16  # kills + fates + recruitments in one step cannot exceed this
+        self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
+                           np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
+                           np.zeros(cap, np.int32))
+        self.solver = FieldSolver(cm)
+        self.n = 0
+        self.next_uid = 0
+        self.step_index = 0
+        self.time = 0.0  # minutes
+        self._event_chunks: list[dict[str, np.ndarray]] = []
+        self._place()
+
+    # ----------------------------------------------------------------- set-up
+    def _place(self) -> None:
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x1A17]))
+        occupied = np.zeros(self.nsites, bool)
+        nz, ny, nx = self.cm.grid
+        for ti, sites, state in place_initial(self.model, occupied, rng):
+            k = len(sites)
+            sl = slice(self.n, self.n + k)
+            z, y, x = np.unravel_index(sites, (nz, ny, nx))
+            self.cx[sl], self.cy[sl], self.cz[sl] = x, y, z
+            self.ctype[sl] = ti
+            self.uid[sl] = np.arange(self.next_uid, self.next_uid + k)
+            if self.cm.n_vars:
+                self.var[sl] = state
+            self.occ[sites] = np.arange(self.n, self.n + k, dtype=np.int32)
+            self.n += k
+            self.next_uid += k
+        self.var_new[: self.n] = self.var[: self.n]
+
+    def _cells(self) -> K.Cells:
+        return K.Cells(self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.dead_time,
+                       self.var, self.var_new, self.occ, self.fields.reshape(self.cm.n_sub, -1))
+
+    # --------------------------------------------------------------- processes
+    # Each process has the same signature and runs once per step, in SCHEDULE order.
+    def secrete_and_uptake(self) -> None:
+        self.solver.begin_step()
+        K.exchange(self.n, self.lattice, self._cells(), self.rules, self.time, self.cm.dt,
+                   self.solver.gain, self.solver.loss)
+
+    def diffuse(self) -> None:
+        self.solver.advance(self.fields)
+
+    def decide(self) -> None:
+        K.evaluate(self.n, self.lattice, self._cells(), self.rules, self.scratch, self.seed,
+                   self.step_index, self.time, self.cm.dt, self.cm.dx)
+
+    def act(self) -> None:
+        m, self.next_uid, ne = K.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
+                                       self.scratch, self.ev, self.seed, self.step_index, self.time,
+                                       self.cm.init_state)
+        self.n = m
+        self._ne = ne
+
+    def recruit(self) -> None:
+        if len(self.cm.recruitable):
+            m, self.next_uid, ne = K.recruit(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
+                                             self.ev, self._ne, self.cm.recruitable, self.seed,
+                                             self.step_index, self.time, self.cm.dt, self.cm.init_state)
+            self.n, self._ne = m, ne
+        self._keep_events()
+
+    def clear_dead(self) -> None:
+        self.n = K.clear_and_compact(self.n, self.lattice, self._cells(), self.time,
+                                     self.cm.clear_apoptotic, self.cm.clear_necrotic)
+
+    SCHEDULE: tuple[str, ...] = ("secrete_and_uptake", "diffuse", "decide", "act", "recruit", "clear_dead")
+
+    def _keep_events(self) -> None:
+        ne = self._ne
+        if ne:
+            e = self.ev
+            self._event_chunks.append({
+                "step": np.full(ne, self.step_index, np.int64), "kind": e.kind[:ne].copy(),
+                "uid": e.uid[:ne].copy(), "ctype": e.ctype[:ne].copy(), "arg": e.arg[:ne].copy(),
+                "x": e.x[:ne].copy(), "y": e.y[:ne].copy(), "z": e.z[:ne].copy(),
+            })
+
+    # ----------------------------------------------------------------- running
+    def step(self) -> None:
+        """Advance one time step (model.time.dt) through every process in SCHEDULE."""
+        self._ne = 0
+        for name in self.SCHEDULE:
+            getattr(self, name)()
+        self.step_index += 1
+        self.time = self.step_index * self.cm.dt
+
+    def steps_for(self, minutes: float) -> int:
+        return int(round(minutes / self.cm.dt))
+
+    def run(self, days: float | None = None, observer: Observer | None = None,
+            progress: Callable[[Simulation], None] | None = None) -> Simulation:
+        """Run until ``days`` of simulated time (default: the model's ``time.days``).
+
+        The observer is told at every output interval and checkpoint interval; outputs
+        fall on multiples of the interval counted from time 0, so a resumed run writes the
+        same outputs as an uninterrupted one.
+        """
+        days = self.model.time.days if days is None else days
+        end = self.steps_for(days * 1440.0)
+        every_out = max(1, self.steps_for(self.model.time.output_interval.value))
+        every_ckpt = max(1, self.steps_for(self.model.time.checkpoint_interval.value))
+        if observer is not None and self.step_index == 0:
+            observer.on_output(self)
+        while self.step_index < end:
+            self.step()
+            if progress is not None:
+                progress(self)
+            if observer is not None:
+                if self.step_index % every_out == 0 or self.step_index == end:
+                    observer.on_output(self)
+                if self.step_index % every_ckpt == 0 and self.step_index != end:
+                    observer.on_checkpoint(self)
+        return self
+
+    # ------------------------------------------------------------ population
+    @property
+    def n_cells(self) -> int:
+        return int(self.n)
+
+    def take_events(self) -> dict[str, np.ndarray]:
+        """Events since the last call, as columns (step, kind, uid, ctype, arg, x, y, z)."""
+        chunks, self._event_chunks = self._event_chunks, []
+        if not chunks:
+            keys = ("step", "kind", "uid", "ctype", "arg", "x", "y", "z")
+            return {k: np.zeros(0, np.int64) for k in keys}
+        return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+
+    def cells(self) -> dict[str, np.ndarray]:
+        """Copies of the cell arrays (live and not-yet-cleared dead cells)."""
+        n = self.n
+        out: dict[str, np.ndarray] = {
+            "uid": self.uid[:n].copy(), "type": self.ctype[:n].copy(), "dead": self.dead[:n].copy(),
+            "x": self.cx[:n].copy(), "y": self.cy[:n].copy(), "z": self.cz[:n].copy(),
+        }
+        for v, name in enumerate(self.cm.var_names):
+            out[name] = self.var[:n, v].copy()
+        return out
+
+    def count(self, cell_type: str, alive: bool = True) -> int:
+        """Number of (live) cells of a type — the population API."""
+        t = self.cm.type_names.index(cell_type)
+        sel = self.ctype[: self.n] == t
+        if alive:
+            sel &= self.dead[: self.n] == K.ALIVE
+        return int(sel.sum())
+
+    def counts(self) -> dict[str, int]:
+        live = self.dead[: self.n] == K.ALIVE
+        bc = np.bincount(self.ctype[: self.n][live], minlength=self.cm.n_types)
+        return {name: int(bc[i]) for i, name in enumerate(self.cm.type_names)}
+
+    # --------------------------------------------------------- checkpointing
+    def get_state(self) -> dict[str, Any]:
+        n = self.n
+        return {
+            "format": np.int64(STATE_FORMAT), "seed": np.int64(self.seed), "n": np.int64(n),
+            "next_uid": np.int64(self.next_uid), "step_index": np.int64(self.step_index),
+            "uid": self.uid[:n], "ctype": self.ctype[:n], "cx": self.cx[:n], "cy": self.cy[:n],
+            "cz": self.cz[:n], "dead": self.dead[:n], "dead_time": self.dead_time[:n],
+            "var": self.var[:n], "fields": self.fields,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if int(state["format"]) != STATE_FORMAT:
+            raise ValueError(f"checkpoint format {int(state['format'])} is not supported (expected {STATE_FORMAT})")
+        n = int(state["n"])
+        self.n = n
+        self.seed = int(state["seed"])
+        self.next_uid = int(state["next_uid"])
+        self.step_index = int(state["step_index"])
+        self.time = self.step_index * self.cm.dt
+        for name in ("uid", "ctype", "cx", "cy", "cz", "dead", "dead_time", "var"):
+            getattr(self, name)[:n] = state[name]
+        self.var_new[:n] = self.var[:n]
+        self.fields[:] = state["fields"]
+        self.occ[:] = -1
+        nz, ny, nx = self.cm.grid
+        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
+        live_or_corpse = self.dead[:n] != K.GONE
+        self.occ[sites[live_or_corpse]] = np.flatnonzero(live_or_corpse).astype(np.int32)
+        self._event_chunks = []

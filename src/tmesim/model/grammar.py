@@ -1,0 +1,86 @@
+"""The vocabulary of behaviours and signals (PhysiCell's cell-behaviour grammar, extended).
+
+A *behaviour* is a per-cell rate or setting with a base value per cell type; a *signal* is
+something a cell senses. Rules say how signals raise or lower behaviours through Hill
+functions. Names follow PhysiCell where PhysiCell has the concept ("cycle entry",
+"oxygen uptake", "transform to CAF", "attack cancer", "contact with CD8_T_cell",
+"pressure", "dead"); tmesim adds state-variable dynamics ("emt increase"), recruitment at
+vessels and intravasation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Behaviour kinds; each expands to one behaviour per substrate / cell type / state variable
+# where it takes an argument. ``unit`` is the canonical unit of the base and saturation value
+# ("conc" = the substrate's own unit, "conc/min" the same per minute).
+SIMPLE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
+    # name: (unit kind, default base, meaning)
+    "cycle entry": ("rate", 0.0, "rate of entering division (1/min); division needs a free neighbour site"),
+    "apoptosis": ("rate", 0.0, "rate of apoptotic death (1/min)"),
+    "necrosis": ("rate", 0.0, "rate of necrotic death (1/min)"),
+    "migration speed": ("speed", 0.0, "lattice random-walk speed (µm/min)"),
+    "recruitment": ("rate", 0.0, "rate at which cells of this type enter the tissue at each vessel site (1/min per vessel site)"),
+    "intravasation": ("rate", 0.0, "rate of entering the blood for a cell touching a vessel (1/min)"),
+}
+SUBSTRATE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
+    # name pattern with {s} for the substrate
+    "{s} secretion": ("rate", 0.0, "secretion rate toward the secretion target (1/min)"),
+    "{s} secretion target": ("conc", 1.0, "saturation concentration of secretion (substrate unit)"),
+    "{s} uptake": ("rate", 0.0, "uptake rate (1/min)"),
+    "{s} export": ("conc/min", 0.0, "net release independent of the local concentration (substrate unit per min)"),
+    "chemotactic response to {s}": ("dimensionless", 0.0, "bias of migration up (>0) or down (<0) the gradient, in [-1, 1]"),
+}
+TYPE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
+    # name pattern with {t} for the other cell type
+    "transform to {t}": ("rate", 0.0, "rate of changing into cell type {t} (1/min)"),
+    "attack {t}": ("rate", 0.0, "rate of killing one touching live cell of type {t} (1/min)"),
+    "immunogenicity to {t}": ("dimensionless", 1.0, "factor on the attack rate of cells of type {t} against this cell"),
+}
+VARIABLE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
+    "{v} increase": ("rate", 0.0, "rate at which state variable {v} moves toward 1 (1/min)"),
+    "{v} decrease": ("rate", 0.0, "rate at which state variable {v} moves toward 0 (1/min)"),
+}
+
+FIXED_SIGNALS: dict[str, str] = {
+    "pressure": "fraction of neighbour sites occupied by cells (0-1)",
+    "dead": "1 for a dead cell, 0 for a live one",
+    "time": "simulated time (min)",
+    "contact with vessel": "1 if a neighbour site holds a live vessel cell, else 0",
+}
+# Other signals: "<substrate>" (its concentration), "contact with <type>" (fraction of
+# neighbour sites holding a live cell of that type), "<variable>" (the cell's own state
+# variable), "neighbour <variable>" (mean of that variable over live neighbours).
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    name: str
+    kind: str  # template key, e.g. "{s} uptake"
+    arg: str | None  # substrate, cell type or variable name
+    unit: str
+    default: float
+
+
+def behaviour_table(substrates: list[str], cell_types: list[str], variables: list[str]) -> list[Behaviour]:
+    """All behaviours a model with these names has, in a fixed order."""
+    out = [Behaviour(n, n, None, u, d) for n, (u, d, _) in SIMPLE_BEHAVIOURS.items()]
+    for s in substrates:
+        out += [Behaviour(k.format(s=s), k, s, u, d) for k, (u, d, _) in SUBSTRATE_BEHAVIOURS.items()]
+    for t in cell_types:
+        out += [Behaviour(k.format(t=t), k, t, u, d) for k, (u, d, _) in TYPE_BEHAVIOURS.items()]
+    for v in variables:
+        out += [Behaviour(k.format(v=v), k, v, u, d) for k, (u, d, _) in VARIABLE_BEHAVIOURS.items()]
+    return out
+
+
+def signal_names(substrates: list[str], cell_types: list[str], variables: list[str]) -> list[str]:
+    """All signals a model with these names has, in the engine's index order."""
+    return (
+        list(substrates)
+        + [f"contact with {t}" for t in cell_types]
+        + list(FIXED_SIGNALS)
+        + list(variables)
+        + [f"neighbour {v}" for v in variables]
+    )

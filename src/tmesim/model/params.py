@@ -1,0 +1,78 @@
+"""Parameters: a value in canonical units plus the source it comes from."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from .errors import ModelError
+from .units import CANONICAL, to_canonical
+
+SOURCE_PATTERN = re.compile(r"^(review:\s*\d+(\s*[,;]\s*\d+)*|doi:\S+|pmid:\d+|paper:.+|assumption:.+)", re.S)
+SOURCE_HELP = (
+    "a source must start with 'review:<reference numbers>' (the review's reference list), "
+    "'doi:', 'pmid:', 'paper:<citation>' or 'assumption:<why the value is reasonable>'"
+)
+
+
+def check_source(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = str(text).strip()
+    if not SOURCE_PATTERN.match(text):
+        raise ValueError(f"{text!r} is not a source; {SOURCE_HELP}")
+    return text
+
+
+class Param(BaseModel):
+    """A parameter in canonical units with its provenance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: float
+    unit: str
+    source: str | None = None
+
+    def __float__(self) -> float:
+        return self.value
+
+
+def parse_param(raw: Any, kind: str) -> Param:
+    """Read ``3``, ``"3 1/day"`` or ``{value: 3, unit: 1/day, source: ...}`` as a Param."""
+    if isinstance(raw, Param):
+        return raw
+    source = None
+    if isinstance(raw, dict):
+        unknown = set(raw) - {"value", "unit", "source"}
+        if unknown or "value" not in raw:
+            raise ValueError(
+                f"a parameter is a number, a quantity string, or a mapping with keys value, unit, source; got keys {sorted(raw)}"
+            )
+        source = check_source(raw.get("source"))
+        raw = raw["value"] if raw.get("unit") is None else f"{raw['value']} {raw['unit']}"
+    try:
+        value = to_canonical(raw, kind, "")
+    except ModelError as exc:
+        raise ValueError(exc.message) from None
+    if value != value:  # NaN
+        raise ValueError("value is not a number")
+    return Param(value=value, unit=CANONICAL[kind], source=source)
+
+
+def _param_type(kind: str, minimum: float | None = 0.0) -> Any:
+    def validate(raw: Any) -> Param:
+        p = parse_param(raw, kind)
+        if minimum is not None and p.value < minimum:
+            raise ValueError(f"must be >= {minimum} {CANONICAL[kind]}, got {p.value}")
+        return p
+
+    return Annotated[Param, BeforeValidator(validate)]
+
+
+Length = _param_type("length")
+Time = _param_type("time")
+Rate = _param_type("rate")
+Diffusivity = _param_type("diffusivity")
+Speed = _param_type("speed")

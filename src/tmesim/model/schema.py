@@ -1,0 +1,225 @@
+"""The model: inert, validated data describing a tumor microenvironment.
+
+A model lists substrates (diffusing signals), cell types with base behaviour values, rules
+(signal → behaviour, Hill-modulated, each with its source), and the initial tissue layout.
+All values are resolved to canonical units (µm, min, each substrate's own concentration unit)
+when the model is validated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .grammar import behaviour_table, signal_names
+from .params import Diffusivity, Length, Param, Rate, Time, check_source, parse_param
+from .units import CANONICAL, check_concentration_unit, concentration_to
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class Domain(Strict):
+    dims: Literal[2, 3] = 2
+    shape: list[int] = Field(description="number of lattice sites along x, y (and z in 3D)")
+    site_size: Length = Field(description="edge of one lattice site, about one cell diameter (µm)")
+
+    @field_validator("shape")
+    @classmethod
+    def _shape_positive(cls, v: list[int]) -> list[int]:
+        if any(n < 3 for n in v):
+            raise ValueError(f"every extent must be at least 3 sites, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _shape_matches_dims(self) -> Domain:
+        if len(self.shape) != self.dims:
+            raise ValueError(f"shape has {len(self.shape)} entries but dims is {self.dims}; give [nx, ny] in 2D or [nx, ny, nz] in 3D")
+        if self.site_size.value <= 0:
+            raise ValueError("site_size must be > 0 µm")
+        return self
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """(nz, ny, nx) — the engine's array order; nz = 1 in 2D."""
+        nx, ny = self.shape[0], self.shape[1]
+        nz = self.shape[2] if self.dims == 3 else 1
+        return nz, ny, nx
+
+    @property
+    def n_sites(self) -> int:
+        nz, ny, nx = self.grid
+        return nz * ny * nx
+
+
+class TimeSettings(Strict):
+    dt: Time = Field(default_factory=lambda: parse_param("6 min", "time"), description="step of behaviours and diffusion")
+    days: float = Field(default=21.0, gt=0, description="default simulated duration (days)")
+    output_interval: Time = Field(default_factory=lambda: parse_param("1 day", "time"))
+    checkpoint_interval: Time = Field(default_factory=lambda: parse_param("2 day", "time"))
+
+    @model_validator(mode="after")
+    def _positive(self) -> TimeSettings:
+        for name in ("dt", "output_interval", "checkpoint_interval"):
+            if getattr(self, name).value <= 0:
+                raise ValueError(f"{name} must be > 0 minutes")
+        return self
+
+
+class Substrate(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    unit: str = "ng/mL"
+    diffusion: Diffusivity
+    decay: Rate
+    boundary: Literal["dirichlet", "no_flux"] = "no_flux"
+    boundary_value: Any = 0.0
+    initial: Any = 0.0
+    source: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        return check_source(v)
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        return check_concentration_unit(v, "unit")
+
+    @model_validator(mode="after")
+    def _concentrations(self) -> Substrate:
+        for name in ("boundary_value", "initial"):
+            raw = getattr(self, name)
+            value = concentration_to(raw, self.unit, name)
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0 {self.unit}")
+            object.__setattr__(self, name, value)
+        return self
+
+
+class CellType(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    color: str | None = Field(default=None, description="matplotlib colour for figures")
+    vessel: bool = Field(default=False, description="vessel wall cell: recruitment and intravasation portal")
+    behaviours: dict[str, Any] = Field(default_factory=dict, description="base behaviour values (see `tmesim grammar`)")
+    initial_state: dict[str, float] = Field(default_factory=dict, description="state variables of new cells, 0-1")
+    apoptotic_clearance: Time = Field(default_factory=lambda: parse_param("8.6 hour", "time"))
+    necrotic_clearance: Time = Field(default_factory=lambda: parse_param("2 day", "time"))
+    source: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        return check_source(v)
+
+
+class Rule(Strict):
+    """One line of the rules table (PhysiCell's rules grammar plus source and statement)."""
+
+    cell_type: str
+    signal: str
+    direction: Literal["increases", "decreases"]
+    behaviour: str
+    saturation: Any = Field(description="behaviour value at saturating signal")
+    half_max: Any = Field(description="signal value giving half the effect")
+    hill_power: float = Field(gt=0)
+    apply_to_dead: bool = False
+    source: str | None = None
+    statement: str = ""
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        return check_source(v)
+
+
+class Placement(Strict):
+    """Cells placed at the start: a region of the domain filled to a fraction or density."""
+
+    cell_type: str
+    region: Literal["disc", "annulus", "box", "everywhere"] = "everywhere"
+    center: list[float] | None = Field(default=None, description="µm from the domain's lower corner; default its centre")
+    radius: Length | None = None
+    inner_radius: Length | None = None
+    low: list[float] | None = Field(default=None, description="box lower corner (µm)")
+    high: list[float] | None = Field(default=None, description="box upper corner (µm)")
+    fraction: float | None = Field(default=None, ge=0, le=1, description="fraction of the region's free sites filled")
+    density: float | None = Field(default=None, ge=0, description="cells per mm² (2D) or per mm³ (3D)")
+    state: dict[str, float] = Field(default_factory=dict, description="state variables of the placed cells")
+    source: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        return check_source(v)
+
+    @model_validator(mode="after")
+    def _amount(self) -> Placement:
+        if (self.fraction is None) == (self.density is None):
+            raise ValueError("give exactly one of fraction (0-1 of free sites) or density (cells per mm² / mm³)")
+        if self.region in ("disc", "annulus") and self.radius is None:
+            raise ValueError(f"region {self.region!r} needs radius (µm)")
+        if self.region == "annulus" and self.inner_radius is None:
+            raise ValueError("region 'annulus' needs inner_radius (µm)")
+        if self.region == "box" and (self.low is None or self.high is None):
+            raise ValueError("region 'box' needs low and high corners (µm)")
+        return self
+
+
+class Model(Strict):
+    """A complete, validated tumor-microenvironment model."""
+
+    name: str
+    description: str = ""
+    format_version: int = 1
+    domain: Domain
+    time: TimeSettings = Field(default_factory=TimeSettings)
+    substrates: list[Substrate]
+    state_variables: list[str] = Field(default_factory=list, description="per-cell variables in 0-1, e.g. emt, pdl1")
+    cell_types: list[CellType]
+    rules: list[Rule] = Field(default_factory=list)
+    initial: list[Placement] = Field(default_factory=list)
+    references: dict[str, str] = Field(default_factory=dict, description="citation key -> full reference")
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Model:
+        from .validate import resolve_model
+
+        resolve_model(self)
+        return self
+
+    # Convenience lookups (the model is data; these only index it).
+    @property
+    def substrate_names(self) -> list[str]:
+        return [s.name for s in self.substrates]
+
+    @property
+    def cell_type_names(self) -> list[str]:
+        return [c.name for c in self.cell_types]
+
+    def cell_type(self, name: str) -> CellType:
+        for c in self.cell_types:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def substrate(self, name: str) -> Substrate:
+        for s in self.substrates:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def behaviours(self):  # noqa: ANN201 - list[Behaviour]
+        return behaviour_table(self.substrate_names, self.cell_type_names, self.state_variables)
+
+    def signals(self) -> list[str]:
+        return signal_names(self.substrate_names, self.cell_type_names, self.state_variables)
+
+
+__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Placement", "Rule", "Substrate", "TimeSettings"]
