@@ -15,7 +15,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
+from .api import resume, run, simulate  # noqa: E402
 from .engine import Simulation, compile_model  # noqa: E402
+from .io import RunDirectory  # noqa: E402
+from .knowledge import citation  # noqa: E402
 from .model import Model, ModelError, load_model, model_from_dict  # noqa: E402
 from .presets import preset_path  # noqa: E402
 
@@ -25,6 +28,6 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
 __all__ = [
-    "Model", "ModelError", "Simulation", "__version__", "compile_model", "load_model",
-    "model_from_dict", "preset_path",
+    "Model", "ModelError", "RunDirectory", "Simulation", "__version__", "citation", "compile_model",
+    "load_model", "model_from_dict", "preset_path", "resume", "run", "simulate",
 ]

@@ -1,0 +1,3 @@
+from tmesim.cli import app
+
+app(prog_name="tmesim")

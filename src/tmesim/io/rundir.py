@@ -1,0 +1,234 @@
+"""The run directory: the on-disk contract between engines, readouts and users.
+
+Layout (format version 1)::
+
+    config.yaml        resolved model + run settings (seed, days, tmesim version)
+    run.json           status, format version, wall time, outputs written
+    summary.parquet    time_days, cell_type, state, count, mean_<state variable>
+    metrics.parquet    time_days and tissue readouts (substrate means, hypoxic fraction, ...)
+    events.parquet     time_days, event, uid, cell_type, arg, x_um, y_um, z_um
+    cells/             one parquet snapshot per output time (cells_day_<dddd.dd>.parquet)
+    fields.zarr        xarray Dataset: one variable per substrate, dims (time, z, y, x), µm/days
+    checkpoint/        engine state (state.npz) and writer state (writer.json)
+    report.html        the run report
+
+Every file is written atomically; a killed run resumed from its last checkpoint rewrites
+the outputs after that checkpoint and ends with the same files as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from tmesim.model import Model, ModelError, model_from_dict
+
+from .atomic import atomic_replace_dir, atomic_write, atomic_write_text
+
+FORMAT_VERSION = 1
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    atomic_write(path, lambda p: df.to_parquet(p, index=False))
+
+
+def resolved_config(model: Model, seed: int, days: float, version: str, engine: str = "spatial") -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "tmesim_version": version,
+        "engine": engine,
+        "seed": int(seed),
+        "days": float(days),
+        "model": model.model_dump(mode="json"),
+    }
+
+
+class RunWriter:
+    """Writes a simulation's outputs into a run directory (an engine Observer)."""
+
+    def __init__(self, path: str | Path, config: dict[str, Any], resume_state: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.config = config
+        self.started = time.time()
+        self.summary_rows: list[dict] = []
+        self.metric_rows: list[dict] = []
+        self.event_parts = 0
+        self.outputs = 0  # field/cell snapshots written
+        self.wall_before = 0.0
+        if resume_state is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for name in ("cells", "events", "checkpoint"):
+                (self.path / name).mkdir(exist_ok=True)
+            atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            shutil.rmtree(self.path / "fields.zarr", ignore_errors=True)
+            self._status("running")
+        else:
+            self._restore(resume_state)
+
+    # ------------------------------------------------------------------ writes
+    def write_output(self, time_days: float, summary_rows: list[dict], metrics: dict[str, float],
+                     cells: pd.DataFrame, fields: dict[str, np.ndarray], dx: float,
+                     units: dict[str, str]) -> None:
+        """Store one output time: population rows, tissue metrics, a cell snapshot, fields."""
+        self.summary_rows += summary_rows
+        self.metric_rows.append(metrics)
+        _write_parquet(cells, self.path / "cells" / f"cells_day_{time_days:07.2f}.parquet")
+        self._append_fields(time_days, fields, dx, units)
+        self.outputs += 1
+        _write_parquet(pd.DataFrame(self.summary_rows), self.path / "summary.parquet")
+        _write_parquet(pd.DataFrame(self.metric_rows), self.path / "metrics.parquet")
+
+    def write_events(self, events: pd.DataFrame) -> None:
+        """Store the events since the last call as one more part (merged at the end)."""
+        if len(events):
+            _write_parquet(events, self.path / "events" / f"part-{self.event_parts:06d}.parquet")
+            self.event_parts += 1
+
+    def checkpoint(self, state: dict[str, np.ndarray], time_days: float, step: int, n_cells: int) -> None:
+        def build(tmp: Path) -> None:
+            np.savez(tmp / "state.npz", **state)
+            (tmp / "writer.json").write_text(json.dumps({
+                "event_parts": self.event_parts, "outputs": self.outputs,
+                "time_days": time_days, "step": step,
+                "wall_seconds": self.wall_before + time.time() - self.started,
+            }))
+
+        atomic_replace_dir(self.path / "checkpoint", build)
+        self._status("running", time_days, n_cells)
+
+    def finish(self, state: dict[str, np.ndarray], time_days: float, step: int, n_cells: int) -> None:
+        parts = sorted((self.path / "events").glob("part-*.parquet"))
+        frames = [pd.read_parquet(p) for p in parts]
+        events = pd.concat(frames, ignore_index=True) if frames else _empty_events()
+        _write_parquet(events, self.path / "events.parquet")
+        self.checkpoint(state, time_days, step, n_cells)
+        self._status("complete", time_days, n_cells)
+
+    # --------------------------------------------------------------- helpers
+    def _append_fields(self, day: float, fields: dict[str, np.ndarray], dx: float, units: dict[str, str]) -> None:
+        import xarray as xr
+
+        nz, ny, nx = next(iter(fields.values())).shape
+        ds = xr.Dataset(
+            {name: (("time", "z", "y", "x"), arr[None].copy(), {"units": units[name]}) for name, arr in fields.items()},
+            coords={"time": ("time", [day], {"units": "days"}),
+                    "z": ("z", (np.arange(nz) + 0.5) * dx, {"units": "µm"}),
+                    "y": ("y", (np.arange(ny) + 0.5) * dx, {"units": "µm"}),
+                    "x": ("x", (np.arange(nx) + 0.5) * dx, {"units": "µm"})},
+        )
+        store = self.path / "fields.zarr"
+        if self.outputs == 0 or not store.exists():
+            ds.to_zarr(store, mode="w", consolidated=False)
+        else:
+            ds.to_zarr(store, append_dim="time", consolidated=False)
+
+    def _status(self, status: str, time_days: float | None = None, n_cells: int | None = None) -> None:
+        info: dict[str, Any] = {"status": status, "format_version": FORMAT_VERSION, "outputs": self.outputs,
+                                "wall_seconds": round(self.wall_before + time.time() - self.started, 3)}
+        if time_days is not None:
+            info["time_days"] = time_days
+            info["n_cells"] = n_cells
+        atomic_write_text(self.path / "run.json", json.dumps(info, indent=2))
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        """Roll the outputs back to the checkpoint: later rows, parts and snapshots go."""
+        t = meta["time_days"]
+        self.event_parts = int(meta["event_parts"])
+        self.outputs = int(meta["outputs"])
+        self.wall_before = float(meta.get("wall_seconds", 0.0))
+        for p in (self.path / "events").glob("part-*.parquet"):
+            if int(p.stem.split("-")[1]) >= self.event_parts:
+                p.unlink()
+        (self.path / "events.parquet").unlink(missing_ok=True)
+        eps = 1e-9
+        for name, rows in (("summary", "summary_rows"), ("metrics", "metric_rows")):
+            f = self.path / f"{name}.parquet"
+            if f.exists():
+                df = pd.read_parquet(f)
+                setattr(self, rows, df[df.time_days <= t + eps].to_dict("records"))
+        for p in (self.path / "cells").glob("cells_day_*.parquet"):
+            if float(p.stem.removeprefix("cells_day_")) > t + eps:
+                p.unlink()
+        import zarr
+
+        store = self.path / "fields.zarr"
+        if store.exists():
+            group = zarr.open_group(str(store), mode="r+")
+            for name, arr in group.arrays():
+                if name == "time" or arr.ndim == 4:  # the substrates and the time coordinate
+                    arr.resize((self.outputs,) + arr.shape[1:])
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+        ("time_days", float), ("event", object), ("uid", np.int64), ("cell_type", object),
+        ("other_type", object), ("daughter_uid", np.int64), ("x_um", float), ("y_um", float), ("z_um", float))})
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+    """(config, writer meta, engine state) of a run directory's last checkpoint."""
+    path = Path(path)
+    cfg_file = path / "config.yaml"
+    ckpt = path / "checkpoint"
+    if not cfg_file.exists():
+        raise ModelError("resume", f"{str(path)!r} is not a run directory (no config.yaml)")
+    if not (ckpt / "state.npz").exists():
+        raise ModelError("resume", f"{str(path)!r} has no checkpoint yet; run it again from the start")
+    config = yaml.safe_load(cfg_file.read_text())
+    meta = json.loads((ckpt / "writer.json").read_text())
+    with np.load(ckpt / "state.npz") as f:
+        state = {k: f[k] for k in f.files}
+    return config, meta, state
+
+
+class RunDirectory:
+    """Read access to a run directory (tables as pandas, fields as xarray)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not (self.path / "config.yaml").exists():
+            raise ModelError("run", f"{str(self.path)!r} is not a run directory (no config.yaml)")
+        self.config: dict[str, Any] = yaml.safe_load((self.path / "config.yaml").read_text())
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return json.loads((self.path / "run.json").read_text())
+
+    def model(self) -> Model:
+        return model_from_dict(self.config["model"])
+
+    def summary(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path / "summary.parquet")
+
+    def metrics(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path / "metrics.parquet")
+
+    def events(self) -> pd.DataFrame:
+        f = self.path / "events.parquet"
+        if f.exists():
+            return pd.read_parquet(f)
+        parts = sorted((self.path / "events").glob("part-*.parquet"))
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else _empty_events()
+
+    def snapshot_times(self) -> list[float]:
+        return sorted(float(p.stem.removeprefix("cells_day_")) for p in (self.path / "cells").glob("cells_day_*.parquet"))
+
+    def cells(self, day: float | None = None) -> pd.DataFrame:
+        """Cell snapshot nearest to ``day`` (default: the last one)."""
+        times = self.snapshot_times()
+        if not times:
+            raise ModelError("run", f"{str(self.path)!r} has no cell snapshots")
+        t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
+        return pd.read_parquet(self.path / "cells" / f"cells_day_{t:07.2f}.parquet")
+
+    def fields(self):  # noqa: ANN201 - xarray.Dataset
+        import xarray as xr
+
+        return xr.open_zarr(self.path / "fields.zarr", consolidated=False)

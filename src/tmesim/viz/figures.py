@@ -1,0 +1,170 @@
+"""Figures of a run (matplotlib, Agg backend): maps, curves, field heat maps."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .palette import pretty, type_colors  # noqa: E402
+
+
+def spatial_map(cells: pd.DataFrame, config: dict, day: float, ax=None) -> Figure:  # noqa: ANN001
+    """Cells as squares at their lattice sites, coloured by type; dead cells in grey."""
+    model = config["model"]
+    colors = type_colors(model)
+    dx = float(model["domain"]["site_size"]["value"])
+    shape = model["domain"]["shape"]
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    cells2d = cells
+    if model["domain"]["dims"] == 3:  # the central z slice
+        zc = (shape[2] // 2 + 0.5) * dx
+        cells2d = cells[np.isclose(cells.z_um, zc)]
+    dead = cells2d.status != "live"
+    size = max(0.5, (280 / max(shape[0], shape[1])) ** 2)
+    ax.scatter(cells2d.x_um[dead], cells2d.y_um[dead], s=size, marker="s", c="#DDDDDD", linewidths=0, label="dead cell")
+    for name, color in colors.items():
+        sel = (cells2d.cell_type == name) & ~dead
+        if sel.any():
+            ax.scatter(cells2d.x_um[sel], cells2d.y_um[sel], s=size, marker="s", c=color, linewidths=0, label=pretty(name))
+    ax.set_xlim(0, shape[0] * dx)
+    ax.set_ylim(0, shape[1] * dx)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    ax.set_title(f"Cell types, day {day:g}")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, markerscale=3, frameon=False)
+    return fig or ax.figure
+
+
+def population_curves(summary: pd.DataFrame, config: dict) -> Figure:
+    colors = type_colors(config["model"])
+    live = summary[~summary.state.isin(["apoptotic", "necrotic", "killed"])]
+    counts = live.groupby(["time_days", "cell_type"])["count"].sum().unstack(fill_value=0)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name in counts.columns:
+        if counts[name].max() > 0:
+            ax.plot(counts.index, counts[name], color=colors.get(name, "#777777"), label=pretty(name), lw=1.8)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_xlabel("time (days)")
+    ax.set_ylabel("live cells")
+    ax.set_title("Population per cell type")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def state_shares(summary: pd.DataFrame) -> Figure:
+    """EMT state shares of cancer cells and the M1/M2 macrophage share over time."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    emt = summary[summary.state.isin(["epithelial", "hybrid", "mesenchymal"])]
+    if len(emt):
+        tab = emt.groupby(["time_days", "state"])["count"].sum().unstack(fill_value=0)
+        share = tab.div(tab.sum(1).replace(0, np.nan), axis=0)
+        for state, color in (("epithelial", "#4477AA"), ("hybrid", "#CCBB44"), ("mesenchymal", "#EE6677")):
+            if state in share:
+                axes[0].plot(share.index, share[state], label=f"{state}", color=color, lw=1.8)
+    axes[0].set_ylim(0, 1)
+    axes[0].set_xlabel("time (days)")
+    axes[0].set_ylabel("share of live cancer cells")
+    axes[0].set_title("EMT states")
+    axes[0].legend(fontsize=8, frameon=False)
+    live = summary[summary.state == "live"]
+    tab = live.groupby(["time_days", "cell_type"])["count"].sum().unstack(fill_value=0)
+    if "M1_macrophage" in tab and "M2_macrophage" in tab:
+        total = (tab["M1_macrophage"] + tab["M2_macrophage"]).replace(0, np.nan)
+        axes[1].plot(tab.index, tab["M2_macrophage"] / total, color="#117733", label="M2 share of macrophages", lw=1.8)
+    axes[1].set_ylim(0, 1)
+    axes[1].set_xlabel("time (days)")
+    axes[1].set_ylabel("share")
+    axes[1].set_title("Macrophage polarisation")
+    axes[1].legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def tissue_curves(metrics: pd.DataFrame) -> Figure:
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    col = next((c for c in metrics.columns if c.startswith("vessel_density")), None)
+    if col:
+        axes[0].plot(metrics.time_days, metrics[col], color="#AA3377", lw=1.8, label="vessel cells")
+        axes[0].set_ylabel("vessel density (per mm²)" if col.endswith("mm2") else "vessel density (per mm³)")
+    axes[0].set_xlabel("time (days)")
+    axes[0].set_title("Vessel density")
+    if "hypoxic_fraction" in metrics:
+        axes[1].plot(metrics.time_days, metrics.hypoxic_fraction, color="#332288", lw=1.8, label="pO2 < 10 mmHg")
+    axes[1].set_ylim(0, 1)
+    axes[1].set_xlabel("time (days)")
+    axes[1].set_ylabel("fraction of occupied sites")
+    axes[1].set_title("Hypoxic fraction")
+    for ax in axes:
+        ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def field_maps(fields, config: dict, day_index: int = -1) -> Figure:  # noqa: ANN001 - xarray.Dataset
+    names = list(fields.data_vars)
+    ncol = 4
+    nrow = int(np.ceil(len(names) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.9 * nrow), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        da = fields[name].isel(time=day_index)
+        da = da.isel(z=da.sizes["z"] // 2)
+        x, y = da["x"].values, da["y"].values
+        im = ax.imshow(da.values, origin="lower", extent=(0, x[-1] + x[0], 0, y[-1] + y[0]), cmap="viridis")
+        ax.set_title(f"{pretty(name)} ({da.attrs.get('units', '')})", fontsize=9)
+        ax.set_xlabel("x (µm)", fontsize=7)
+        ax.set_ylabel("y (µm)", fontsize=7)
+        ax.tick_params(labelsize=6)
+        fig.colorbar(im, ax=ax, shrink=0.8).ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    t = float(fields["time"].values[day_index])
+    fig.suptitle(f"Substrate fields, day {t:g}")
+    fig.tight_layout()
+    return fig
+
+
+def interaction_graph(config: dict) -> Figure:
+    """Cell types and signals as nodes; secretion (type → signal) and response (signal → type) edges."""
+    import networkx as nx
+
+    model = config["model"]
+    colors = type_colors(model)
+    subs = {s["name"] for s in model["substrates"]}
+    g = nx.DiGraph()
+    for ct in model["cell_types"]:
+        g.add_node(ct["name"], kind="cell")
+        for beh, p in ct["behaviours"].items():
+            for s in subs:
+                if beh in (f"{s} secretion", f"{s} export") and float(p["value"]) > 0:
+                    g.add_edge(ct["name"], s, kind="secretes")
+    for r in model["rules"]:
+        if r["signal"] in subs:
+            g.add_edge(r["signal"], r["cell_type"], kind=r["direction"])
+        elif r["signal"].startswith("contact with "):
+            other = r["signal"].removeprefix("contact with ")
+            if other in colors:
+                g.add_edge(other, r["cell_type"], kind="contact")
+    fig, ax = plt.subplots(figsize=(9, 7))
+    pos = nx.kamada_kawai_layout(g) if len(g) > 1 else {n: (0, 0) for n in g}
+    node_colors = [colors.get(n, "#FFFFFF") for n in g]
+    edge_colors = {"secretes": "#999999", "increases": "#228833", "decreases": "#EE6677", "contact": "#4477AA"}
+    nx.draw_networkx_edges(g, pos, ax=ax, edge_color=[edge_colors[d["kind"]] for *_, d in g.edges(data=True)],
+                           arrowsize=8, width=0.8, alpha=0.7)
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=node_colors, edgecolors="#333333",
+                           node_shape="o", node_size=[500 if n in colors else 300 for n in g])
+    nx.draw_networkx_labels(g, pos, ax=ax, labels={n: pretty(n) for n in g}, font_size=7)
+    for kind, c in edge_colors.items():
+        ax.plot([], [], color=c, label=kind)
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.set_title("Interaction network: cell types (filled) and signals (white)")
+    ax.axis("off")
+    return fig

@@ -1,0 +1,125 @@
+"""The spatial engine: rules semantics, determinism, checkpoint/resume, 2D and 3D."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import build, small_dict
+
+import tmesim
+from tmesim.engine import kernels as K
+
+
+def _state_signature(sim: tmesim.Simulation) -> tuple:
+    c = sim.cells()
+    return tuple(np.asarray(v).tobytes() for v in c.values()) + (sim.fields.tobytes(),)
+
+
+def test_same_seed_same_result_different_seed_differs(small_model) -> None:
+    a = tmesim.Simulation(small_model, seed=3).run(days=0.5)
+    b = tmesim.Simulation(small_model, seed=3).run(days=0.5)
+    c = tmesim.Simulation(small_model, seed=4).run(days=0.5)
+    assert _state_signature(a) == _state_signature(b)
+    assert _state_signature(a) != _state_signature(c)
+
+
+def test_in_memory_checkpoint_resume_is_identical(small_model) -> None:
+    straight = tmesim.Simulation(small_model, seed=5).run(days=1.0)
+    first = tmesim.Simulation(small_model, seed=5).run(days=0.4)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in first.get_state().items()}
+    resumed = tmesim.Simulation(small_model, seed=5)
+    resumed.set_state(state)
+    resumed.run(days=1.0)
+    assert _state_signature(straight) == _state_signature(resumed)
+
+
+def test_behaviour_rule_combination_matches_physicell_form(small_model) -> None:
+    """One up and one down rule give b = (1-D)[(1-U) b0 + U bmax] + D bmin."""
+    sim = tmesim.Simulation(small_model, seed=0)
+    cm = sim.cm
+    t = cm.type_names.index("cancer")
+    i = int(np.flatnonzero(sim.ctype[: sim.n] == t)[0])
+    x, y, z = sim.cx[i], sim.cy[i], sim.cz[i]
+    b = cm.behaviour_names.index("immunogenicity to CD8_T_cell")
+    for pdl1 in (0.0, 0.3, 0.5, 0.9):
+        sim.var[i, cm.var_names.index("pdl1")] = pdl1
+        got = K.behaviour(t, b, i, x, y, z, sim.lattice, sim._cells(), sim.rules, 0.0)
+        p = float(np.float32(pdl1))
+        h = p**2 / (0.5**2 + p**2)
+        assert got == pytest.approx((1 - h) * 1.0 + h * 0.1, rel=1e-6)  # pdl1 is stored as float32
+
+
+def test_hypoxic_core_becomes_necrotic_and_vessels_feed_the_rim() -> None:
+    d = small_dict()
+    d["initial"][0] = {"cell_type": "endothelial", "region": "annulus", "radius": 480, "inner_radius": 320,
+                       "density": 300}
+    d["initial"][1] = {"cell_type": "cancer", "region": "disc", "radius": 300, "fraction": 0.95}
+    sim = tmesim.Simulation(build(d), seed=1).run(days=1.0)
+    o2 = sim.fields[sim.cm.substrate_names.index("oxygen")].reshape(-1)
+    cells = sim.cells()
+    site = (cells["z"] * sim.cm.grid[1] + cells["y"]) * sim.cm.grid[2] + cells["x"]
+    necrotic = cells["dead"] == K.NECROTIC
+    live_cancer = (cells["type"] == 0) & (cells["dead"] == K.ALIVE)
+    assert necrotic.sum() > 0
+    assert o2[site[necrotic]].mean() < o2[site[live_cancer]].mean()
+
+
+def test_three_dimensional_run(small_model) -> None:
+    m3 = build(small_dict(size=16, dims=3, days=0.25))
+    sim = tmesim.Simulation(m3, seed=2).run()
+    assert sim.lattice.offs.shape[0] == 26
+    assert sim.cz[: sim.n].max() > 0 and sim.count("cancer") > 0
+    assert np.isfinite(sim.fields).all()
+
+
+def test_cells_never_share_a_site(small_model) -> None:
+    sim = tmesim.Simulation(small_model, seed=9).run(days=1.0)
+    c = sim.cells()
+    sites = (c["z"].astype(np.int64) * sim.cm.grid[1] + c["y"]) * sim.cm.grid[2] + c["x"]
+    assert len(np.unique(sites)) == len(sites)
+    assert (sim.occ[sites] == np.arange(sim.n)).all()
+    assert (sim.occ >= 0).sum() == sim.n
+
+
+def test_killed_run_resumes_to_identical_outputs(tmp_path: Path) -> None:
+    """Run straight vs. run → SIGKILL after a checkpoint → resume: identical tables."""
+    d = small_dict(days=2.0)
+    model_file = tmp_path / "small.yaml"
+    model_file.write_text(yaml.safe_dump(d))
+    straight = tmesim.run(tmesim.load_model(model_file), tmp_path / "straight", seed=11, report=False)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "tmesim", "run", str(model_file), "--seed", "11",
+                             "--out", str(killed), "--no-report"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    meta = killed / "checkpoint" / "writer.json"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if meta.exists() and yaml.safe_load(meta.read_text())["time_days"] >= 1.0:
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (killed / "run.json").exists() and yaml.safe_load((killed / "run.json").read_text())["status"] == "running", \
+        "the run should have been killed mid-way"
+    resumed = tmesim.resume(killed, report=False)
+    for name in ("summary.parquet", "metrics.parquet", "events.parquet"):
+        a = pd.read_parquet(straight.path / name)
+        b = pd.read_parquet(resumed.path / name)
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    assert straight.snapshot_times() == resumed.snapshot_times()
+    pd.testing.assert_frame_equal(straight.cells(), resumed.cells(), check_exact=True)
+    fa, fb = straight.fields(), resumed.fields()
+    assert fa.sizes == fb.sizes
+    assert all(np.array_equal(fa[v].values, fb[v].values) for v in fa.data_vars)
