@@ -65,6 +65,8 @@ class CompiledModel:
     clear_necrotic: np.ndarray
     init_state: np.ndarray  # float32 [T, V]
     recruitable: np.ndarray  # int32 list of types with recruitment
+    act_ptr: np.ndarray  # int32 [T+1] CSR pointers into act_idx
+    act_idx: np.ndarray  # int32 behaviours with rules, per type
     # substrates
     diffusion: np.ndarray  # float64 [S]
     decay: np.ndarray
@@ -126,6 +128,9 @@ def compile_model(model: Model) -> CompiledModel:
         for v, val in ct.initial_state.items():
             init_state[ti, vars_.index(v)] = val
 
+    with_rules = r_count > 0
+    act_ptr = np.concatenate([[0], np.cumsum(with_rules.sum(1))]).astype(np.int32)
+    act_idx = np.concatenate([np.flatnonzero(with_rules[t]) for t in range(T)] + [np.zeros(0, int)]).astype(np.int32)
     recruitable = np.array([t for t in range(T) if active[t, B_RECRUIT]], np.int32)
 
     return CompiledModel(
@@ -146,7 +151,7 @@ def compile_model(model: Model) -> CompiledModel:
         is_vessel=np.array([ct.vessel for ct in model.cell_types]),
         clear_apoptotic=np.array([ct.apoptotic_clearance.value for ct in model.cell_types]),
         clear_necrotic=np.array([ct.necrotic_clearance.value for ct in model.cell_types]),
-        init_state=init_state, recruitable=recruitable,
+        init_state=init_state, recruitable=recruitable, act_ptr=act_ptr, act_idx=act_idx,
         diffusion=np.array([s.diffusion.value for s in model.substrates]),
         decay=np.array([s.decay.value for s in model.substrates]),
         dirichlet=np.array([s.boundary == "dirichlet" for s in model.substrates]),

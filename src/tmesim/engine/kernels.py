@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
 from . import rng
 
@@ -29,7 +29,7 @@ Rules = namedtuple(
     "Rules",
     "base active r_start r_count r_sig r_up r_sat r_half r_hill r_dead n_sub n_types n_vars "
     "sig_pressure sig_dead sig_time sig_vessel sig_var0 sig_nvar0 is_vessel "
-    "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec",
+    "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec act_ptr act_idx",
 )
 Lattice = namedtuple("Lattice", "nx ny nz offs dist")
 Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
@@ -59,7 +59,7 @@ def hill(s, half, power):
     return q / (1.0 + q)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def neighbour_stat(i, x, y, z, what, arg, L, C, R):
     """Scan the Moore neighbourhood: what=0 fraction of live type `arg`, 1 fraction occupied,
     2 any live vessel, 3 mean of state variable `arg` over live neighbours."""
@@ -97,7 +97,7 @@ def neighbour_stat(i, x, y, z, what, arg, L, C, R):
     return hit / nb
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def signal(sig, i, x, y, z, L, C, R, time):
     """Value of signal `sig` for cell i at (x, y, z); i = -1 evaluates a site without a cell."""
     S = R.n_sub
@@ -118,7 +118,7 @@ def signal(sig, i, x, y, z, L, C, R, time):
     return neighbour_stat(i, x, y, z, 3, sig - R.sig_nvar0, L, C, R)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def behaviour(t, b, i, x, y, z, L, C, R, time):
     """Base value of behaviour b for type t, raised/lowered by its rules (Hill responses).
 
@@ -160,41 +160,23 @@ def behaviour(t, b, i, x, y, z, L, C, R, time):
 
 
 @njit(inline="always", cache=True)
-def value_if_active(t, b, i, x, y, z, L, C, R, time):
-    if not R.active[t, b]:
-        return R.base[t, b]
-    return behaviour(t, b, i, x, y, z, L, C, R, time)
+def _v(row, R, t, b):
+    """A behaviour value of the current cell: evaluated if it has rules, else the base."""
+    return row[b] if R.r_count[t, b] > 0 else R.base[t, b]
 
 
 @njit(parallel=True, cache=True)
-def exchange(n, L, C, R, time, dt, gain, loss):
-    """Secretion, uptake and export of every live cell, as per-voxel source and loss rates.
+def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
+    """Every live cell's behaviours, evaluated once per step, and what follows from them.
 
-    ``gain[s, site]`` = r c* + e (substrate unit per min) and ``loss[s, site]`` = r + u (1/min)
-    for the cell's own site; the field solver then applies them implicitly.
+    Writes, for cell i only: the secretion/uptake source ``gain[s, site]`` = r c* + e and loss
+    rate ``loss[s, site]`` = r + u of its own voxel (applied implicitly by the field solver);
+    its new state variables (relaxing toward 1 at the increase rate, toward 0 at the decrease
+    rate); its fate (competing exponential clocks over one step); its hops and chemotactic
+    bias; and at most one attack target. ``vals`` is per-thread scratch [threads, behaviours].
+    Behaviours are evaluated through a single call site so numba inlines the rule machinery
+    once.
     """
-    S = R.n_sub
-    for i in prange(n):
-        if C.dead[i] != ALIVE:
-            continue
-        t = C.ctype[i]
-        x, y, z = C.cx[i], C.cy[i], C.cz[i]
-        site = site_of(x, y, z, L)
-        for s in range(S):
-            bs, bt, bu, be = R.b_sec[s], R.b_sect[s], R.b_upt[s], R.b_exp[s]
-            if not (R.active[t, bs] or R.active[t, bu] or R.active[t, be]):
-                continue
-            r = value_if_active(t, bs, i, x, y, z, L, C, R, time)
-            target = value_if_active(t, bt, i, x, y, z, L, C, R, time)
-            u = value_if_active(t, bu, i, x, y, z, L, C, R, time)
-            e = value_if_active(t, be, i, x, y, z, L, C, R, time)
-            gain[s, site] = r * target + e
-            loss[s, site] = r + u
-
-
-@njit(parallel=True, cache=True)
-def evaluate(n, L, C, R, X, seed, step, time, dt, dx):
-    """Per-cell decisions of one step: state variables, fate, moves, chemotaxis bias, attack."""
     S, T, V = R.n_sub, R.n_types, R.n_vars
     nb = L.offs.shape[0]
     # Writes go through local names: numba's parfor lowering does not reliably keep
@@ -208,26 +190,35 @@ def evaluate(n, L, C, R, X, seed, step, time, dt, dx):
             for v in range(V):
                 var_new[i, v] = C.var[i, v]
             continue
+        row = vals[get_thread_id()]
         t = C.ctype[i]
         uid = C.uid[i]
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
-        # State variables relax toward 1 at the increase rate and toward 0 at the decrease rate.
+        site = site_of(x, y, z, L)
+        for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
+            b = R.act_idx[k]
+            row[b] = behaviour(t, b, i, x, y, z, L, C, R, time)
+        # Exchange with the cell's own voxel.
+        for s in range(S):
+            bs, bu, be = R.b_sec[s], R.b_upt[s], R.b_exp[s]
+            if R.active[t, bs] or R.active[t, bu] or R.active[t, be]:
+                r = _v(row, R, t, bs)
+                gain[s, site] = r * _v(row, R, t, R.b_sect[s]) + _v(row, R, t, be)
+                loss[s, site] = r + _v(row, R, t, bu)
         for v in range(V):
-            inc = value_if_active(t, R.b_vinc[v], i, x, y, z, L, C, R, time)
-            dec = value_if_active(t, R.b_vdec[v], i, x, y, z, L, C, R, time)
+            inc = _v(row, R, t, R.b_vinc[v])
+            dec = _v(row, R, t, R.b_vdec[v])
             var_new[i, v] = (C.var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
-        # Fate: competing exponential clocks over one step.
-        rc = value_if_active(t, 0, i, x, y, z, L, C, R, time)
-        ra = value_if_active(t, 1, i, x, y, z, L, C, R, time)
-        rn = value_if_active(t, 2, i, x, y, z, L, C, R, time)
-        ri = 0.0
-        if R.active[t, 5]:
-            if neighbour_stat(i, x, y, z, 2, 0, L, C, R) > 0.0:
-                ri = behaviour(t, 5, i, x, y, z, L, C, R, time)
+        rc = _v(row, R, t, 0)
+        ra = _v(row, R, t, 1)
+        rn = _v(row, R, t, 2)
+        ri = _v(row, R, t, 5)
+        if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, L, C, R) == 0.0:
+            ri = 0.0  # intravasation needs a vessel next to the cell
         rt = 0.0
         for k in range(T):
-            if R.active[t, R.b_trans[k]] and k != t:
-                rt += behaviour(t, R.b_trans[k], i, x, y, z, L, C, R, time)
+            if k != t:
+                rt += _v(row, R, t, R.b_trans[k])
         total = rc + ra + rn + ri + rt
         if total > 0.0:
             u = rng.uniform(seed, step, uid, rng.FATE)
@@ -246,14 +237,13 @@ def evaluate(n, L, C, R, X, seed, step, time, dt, dx):
                     fate[i] = F_TRANSFORM
                     fate_arg[i] = t
                     for k in range(T):
-                        if R.active[t, R.b_trans[k]] and k != t:
-                            acc += behaviour(t, R.b_trans[k], i, x, y, z, L, C, R, time)
+                        if k != t:
+                            acc += _v(row, R, t, R.b_trans[k])
                             if pick < acc:
                                 fate_arg[i] = k
                                 break
-        # Motility: expected lattice hops this step, and a chemotactic bias vector.
-        if R.active[t, 3]:
-            speed = behaviour(t, 3, i, x, y, z, L, C, R, time)
+        speed = _v(row, R, t, 3)
+        if speed > 0.0:
             hops = speed * dt / dx
             whole = int(hops)
             if rng.uniform(seed, step, uid, rng.MOVE) < hops - whole:
@@ -263,8 +253,8 @@ def evaluate(n, L, C, R, X, seed, step, time, dt, dx):
             by = 0.0
             bz = 0.0
             for s in range(S):
-                if R.active[t, R.b_chemo[s]]:
-                    chi = behaviour(t, R.b_chemo[s], i, x, y, z, L, C, R, time)
+                chi = _v(row, R, t, R.b_chemo[s])
+                if chi != 0.0:
                     gx = C.fields[s, site_of(min(x + 1, L.nx - 1), y, z, L)] - C.fields[s, site_of(max(x - 1, 0), y, z, L)]
                     gy = C.fields[s, site_of(x, min(y + 1, L.ny - 1), z, L)] - C.fields[s, site_of(x, max(y - 1, 0), z, L)]
                     gz = 0.0
@@ -284,13 +274,11 @@ def evaluate(n, L, C, R, X, seed, step, time, dt, dx):
             bias[i, 1] = by
             bias[i, 2] = bz
         # Attack: one touching live target per attacked type, killed with probability
-        # 1 - exp(-rate * immunogenicity * dt); the first success wins.
+        # 1 - exp(-rate * immunogenicity * dt); the first success wins. The target's
+        # immunogenicity has no rules in most models; when it does, it is evaluated here.
         for k in range(T):
-            bk = R.b_attack[k]
-            if not R.active[t, bk] or kill[i] >= 0:
-                continue
-            rate = behaviour(t, bk, i, x, y, z, L, C, R, time)
-            if rate <= 0.0:
+            rate = _v(row, R, t, R.b_attack[k])
+            if rate <= 0.0 or kill[i] >= 0:
                 continue
             count = 0
             for m in range(nb):
@@ -310,7 +298,10 @@ def evaluate(n, L, C, R, X, seed, step, time, dt, dx):
                 j = C.occ[site_of(xx, yy, zz, L)]
                 if j >= 0 and C.dead[j] == ALIVE and C.ctype[j] == k:
                     if pick == 0:
-                        imm = value_if_active(k, R.b_immuno[t], j, xx, yy, zz, L, C, R, time)
+                        bi = R.b_immuno[t]
+                        imm = R.base[k, bi]
+                        if R.active[k, bi]:
+                            imm = behaviour(k, bi, j, xx, yy, zz, L, C, R, time)
                         p = 1.0 - np.exp(-rate * imm * dt)
                         if rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k) < p:
                             kill[i] = j

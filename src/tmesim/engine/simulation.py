@@ -48,8 +48,11 @@ class Simulation:
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
             cm.sig_time, cm.sig_vessel, cm.sig_var0, cm.sig_nvar0, cm.is_vessel,
             cm.b_sec, cm.b_sect, cm.b_upt, cm.b_exp, cm.b_chemo, cm.b_trans, cm.b_attack,
-            cm.b_immuno, cm.b_vinc, cm.b_vdec,
+            cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.act_ptr, cm.act_idx,
         )
+        import numba
+
+        self.vals = np.zeros((numba.config.NUMBA_NUM_THREADS, cm.n_beh))
         V = max(cm.n_vars, 1)
         # Cell arrays hold at most one cell per site, so they never need to grow.
         self.uid = np.zeros(nsites, np.int64)
@@ -104,17 +107,16 @@ class Simulation:
 
     # --------------------------------------------------------------- processes
     # Each process has the same signature and runs once per step, in SCHEDULE order.
-    def secrete_and_uptake(self) -> None:
+    def evaluate_behaviours(self) -> None:
+        """Rules → behaviour values → exchange rates, state variables, fates, moves, attacks."""
         self.solver.begin_step()
-        K.exchange(self.n, self.lattice, self._cells(), self.rules, self.time, self.cm.dt,
-                   self.solver.gain, self.solver.loss)
+        K.evaluate(self.n, self.lattice, self._cells(), self.rules, self.scratch, self.vals,
+                   self.solver.gain, self.solver.loss, self.seed, self.step_index, self.time,
+                   self.cm.dt, self.cm.dx)
 
-    def diffuse(self) -> None:
+    def exchange_and_diffuse(self) -> None:
+        """Cell secretion/uptake and diffusion–decay of every substrate over one step."""
         self.solver.advance(self.fields)
-
-    def decide(self) -> None:
-        K.evaluate(self.n, self.lattice, self._cells(), self.rules, self.scratch, self.seed,
-                   self.step_index, self.time, self.cm.dt, self.cm.dx)
 
     def act(self) -> None:
         m, self.next_uid, ne = K.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
@@ -135,7 +137,7 @@ class Simulation:
         self.n = K.clear_and_compact(self.n, self.lattice, self._cells(), self.time,
                                      self.cm.clear_apoptotic, self.cm.clear_necrotic)
 
-    SCHEDULE: tuple[str, ...] = ("secrete_and_uptake", "diffuse", "decide", "act", "recruit", "clear_dead")
+    SCHEDULE: tuple[str, ...] = ("evaluate_behaviours", "exchange_and_diffuse", "act", "recruit", "clear_dead")
 
     def _keep_events(self) -> None:
         ne = self._ne

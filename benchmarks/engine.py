@@ -1,0 +1,131 @@
+"""Engine throughput: agent-updates/s and voxel-updates/s on synthetic models.
+
+A synthetic model with 4 substrates (oxygen, VEGF, TGF-β, IFN-γ), 5 cell types and the full
+rule machinery (substrate, contact, pressure and state-variable signals; division, death,
+transformation, migration with chemotaxis, secretion/uptake, attack) is filled to ~80 % of
+the lattice with N cells, N = 1e4, 1e5, 1e6, in 2D and 3D.
+
+* agent-update: one cell advanced one whole step (all processes, fields included);
+* voxel-update: one voxel of one substrate advanced one step (the diffusion process alone).
+
+Usage: python benchmarks/engine.py [--sizes 1e4,1e5,1e6] [--dims 2,3] [--steps 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+
+import tmesim  # noqa: E402
+from tmesim.model import model_from_dict  # noqa: E402
+
+
+def synthetic_model(n_cells: float, dims: int) -> tmesim.Model:
+    side = int(round((n_cells / 0.8) ** (1 / dims)))
+    cyt = {"diffusion": "3000 um^2/min", "decay": "0.02 1/min", "boundary": "dirichlet"}
+    rules = [
+        ("tumor", "oxygen", "increases", "cycle entry", 8e-4, 10, 4),
+        ("tumor", "pressure", "decreases", "cycle entry", 0, 0.85, 4),
+        ("tumor", "oxygen", "decreases", "necrosis", 0, 3.75, 8),
+        ("tumor", "oxygen", "decreases", "vegf secretion", 0, 10, 4),
+        ("tumor", "tgfb", "increases", "emt increase", 2e-3, 1, 2),
+        ("tumor", "emt", "increases", "migration speed", 0.5, 0.5, 4),
+        ("tumor", "ifng", "increases", "pdl1 increase", 2e-3, 1, 2),
+        ("tumor", "pdl1", "decreases", "immunogenicity to tcell", 0.1, 0.5, 2),
+        ("vessel", "vegf", "increases", "cycle entry", 5e-4, 2, 2),
+        ("fibroblast", "contact with tumor", "increases", "transform to caf", 2e-4, 0.1, 1),
+        ("fibroblast", "tgfb", "increases", "transform to caf", 5e-4, 1, 2),
+        ("tcell", "neighbour pdl1", "increases", "exhaustion increase", 5e-3, 0.3, 2),
+        ("tcell", "exhaustion", "decreases", "attack tumor", 0, 0.5, 4),
+    ]
+    d = {
+        "name": f"bench{dims}d",
+        "domain": {"dims": dims, "shape": [side] * dims, "site_size": "20 um"},
+        "time": {"dt": "6 min", "days": 1},
+        "state_variables": ["emt", "pdl1", "exhaustion"],
+        "substrates": [
+            {"name": "oxygen", "unit": "mmHg", "diffusion": "1e5 um^2/min", "decay": "0.1 1/min",
+             "boundary": "dirichlet", "boundary_value": 38, "initial": 38},
+            {"name": "vegf", **cyt}, {"name": "tgfb", **cyt}, {"name": "ifng", **cyt},
+        ],
+        "cell_types": [
+            {"name": "tumor", "initial_state": {"emt": 0.05, "pdl1": 0.2},
+             "behaviours": {"cycle entry": 7e-5, "apoptosis": 5e-5, "necrosis": 2.8e-3, "oxygen uptake": 10,
+                            "vegf secretion": 0.03, "vegf secretion target": 50, "emt decrease": 1e-4,
+                            "pdl1 decrease": 2e-4, "chemotactic response to tgfb": 0.3}},
+            {"name": "vessel", "vessel": True,
+             "behaviours": {"oxygen secretion": 50, "oxygen secretion target": 38, "vegf uptake": 0.02}},
+            {"name": "fibroblast", "behaviours": {"migration speed": 0.1}},
+            {"name": "caf", "behaviours": {"tgfb secretion": 0.02, "tgfb secretion target": 50, "migration speed": 0.2}},
+            {"name": "tcell", "behaviours": {"migration speed": 3, "attack tumor": 5e-3, "ifng secretion": 0.02,
+                                             "ifng secretion target": 50, "apoptosis": 1e-4, "recruitment": 1e-6}},
+        ],
+        "rules": [dict(zip(("cell_type", "signal", "direction", "behaviour", "saturation", "half_max", "hill_power"), r,
+                           strict=True)) for r in rules],
+        "initial": [
+            {"cell_type": "vessel", "density": 60 if dims == 2 else 3000},
+            {"cell_type": "tumor", "region": "disc", "radius": side * 20 * 0.35, "fraction": 1.0},
+            {"cell_type": "fibroblast", "fraction": 0.5},
+            {"cell_type": "caf", "fraction": 0.3},
+            {"cell_type": "tcell", "fraction": 0.3},
+        ],
+    }
+    return model_from_dict(d)
+
+
+def bench(n: float, dims: int, steps: int) -> dict[str, float]:
+    model = synthetic_model(n, dims)
+    sim = tmesim.Simulation(model, seed=1)
+    sim.step()  # compile / warm up
+    sim.step()
+    per: dict[str, float] = dict.fromkeys(sim.SCHEDULE, 0.0)
+    cells = 0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        sim._ne = 0
+        cells += sim.n
+        for name in sim.SCHEDULE:
+            t = time.perf_counter()
+            getattr(sim, name)()
+            per[name] += time.perf_counter() - t
+        sim.step_index += 1
+        sim.time = sim.step_index * sim.cm.dt
+    wall = time.perf_counter() - t0
+    voxels = sim.nsites * sim.cm.n_sub * steps
+    return {"n_cells": sim.n, "sites": sim.nsites, "agent_updates_per_s": cells / wall,
+            "agent_updates_per_s_cells_only": cells / (wall - per["exchange_and_diffuse"]),
+            "voxel_updates_per_s": voxels / per["exchange_and_diffuse"], "ms_per_step": 1e3 * wall / steps,
+            **{f"ms_{k}": 1e3 * v / steps for k, v in per.items()},
+            "coupled_substrates": int(sim.solver.coupled.sum())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1e4,1e5,1e6")
+    ap.add_argument("--dims", default="2,3")
+    ap.add_argument("--steps", type=int, default=10)
+    args = ap.parse_args()
+    last = None
+    for dims in (int(x) for x in args.dims.split(",")):
+        for n in (float(x) for x in args.sizes.split(",")):
+            r = bench(n, dims, args.steps)
+            print(f"{dims}D N={r['n_cells']:>9,} sites={r['sites']:>9,}  {r['ms_per_step']:8.1f} ms/step  "
+                  f"agent-updates/s {r['agent_updates_per_s']:.2e} (cells only {r['agent_updates_per_s_cells_only']:.2e})  "
+                  f"voxel-updates/s {r['voxel_updates_per_s']:.2e}  [" + " ".join(
+                      f"{k[3:]} {v:.1f}" for k, v in r.items() if k.startswith("ms_") and k != "ms_per_step") + " ms]",
+                  flush=True)
+            if dims == 2:
+                last = r
+    if last is not None:
+        print(f"SUMMARY 2D N={last['n_cells']:,}: agent-updates/s {last['agent_updates_per_s']:.3e}, "
+              f"voxel-updates/s {last['voxel_updates_per_s']:.3e}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
