@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import build, small_dict
 
 import tmesim
+from conftest import build, small_dict
 from tmesim.engine import kernels as K
 
 

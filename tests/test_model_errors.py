@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import build, small_dict, tnbc_dict
 from typer.testing import CliRunner
 
+from conftest import build, small_dict, tnbc_dict
 from tmesim.cli import app
 from tmesim.model import ModelError, load_model
 

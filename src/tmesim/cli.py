@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from .model import ModelError
 
@@ -125,6 +128,160 @@ def report(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> No
         _fail(exc)
         return
     console.print(f"[green]report[/]: {path}")
+
+
+# --------------------------------------------------------------------------- rules, catalog
+
+class _DefaultShowGroup(TyperGroup):
+    """``tmesim catalog [MODEL] [options]`` runs ``catalog show``; ``tmesim catalog graph`` the graph."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+rules_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="Export a model's rules table, or import a PhysiCell rules file.")
+catalog_app = typer.Typer(
+    cls=_DefaultShowGroup, add_completion=False,
+    help="Cell types, signals and rules of a model with their sources: "
+         "`tmesim catalog [MODEL] [--cell-type T] [--signal S] [--reference N]`, "
+         "or the interaction network: `tmesim catalog graph [MODEL] --out g.graphml|g.gexf|g.png`.")
+app.add_typer(rules_app, name="rules")
+app.add_typer(catalog_app, name="catalog")
+
+
+class RulesFormat(StrEnum):
+    tmesim = "tmesim"
+    physicell = "physicell"
+
+
+def _write_text(text: str, out: Path | None, what: str) -> None:
+    """Write to ``out`` (reporting on stderr) or to stdout."""
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    if not out.parent.is_dir():
+        raise ModelError("--out", f"folder {str(out.parent)!r} does not exist")
+    out.write_text(text)
+    console.print(f"[green]wrote[/]: {escape(str(out))} ({what})", highlight=False)
+
+
+@rules_app.command("export")
+def rules_export(
+    model: Annotated[Path | None, typer.Argument(help="model YAML (default: the shipped TNBC model)")] = None,
+    preset: Annotated[str | None, typer.Option(help="shipped model by name, e.g. tnbc")] = None,
+    fmt: Annotated[RulesFormat, typer.Option("--format", help="tmesim: CSV with header, source and statement; "
+                                             "physicell: PhysiCell v3 rules CSV (8 columns, no header)")] = RulesFormat.tmesim,
+    out: Annotated[Path | None, typer.Option(help="file to write (default: standard output)")] = None,
+) -> None:
+    """Write a model's rules table as tmesim or PhysiCell CSV."""
+    from .knowledge import export_rules
+
+    try:
+        m = _load(model, preset)
+        _write_text(export_rules(m, fmt.value), out, f"{len(m.rules)} rules, {fmt.value} format")
+    except ModelError as exc:
+        _fail(exc)
+
+
+@rules_app.command("import")
+def rules_import(
+    rules_file: Annotated[Path, typer.Argument(help="PhysiCell rules CSV: v3 rows (8 columns) or v2 rows (9, with base value), no header")],
+    model: Annotated[Path | None, typer.Option("--model", help="model YAML the rules must fit (default: the shipped TNBC model)")] = None,
+    preset: Annotated[str | None, typer.Option(help="shipped model by name instead of --model")] = None,
+    out: Annotated[Path | None, typer.Option(help="tmesim rules CSV to write (default: standard output)")] = None,
+) -> None:
+    """Check a PhysiCell rules file against a model and write it as a tmesim rules CSV."""
+    from .knowledge import read_physicell_rules
+
+    try:
+        if model is not None and preset is not None:
+            raise ModelError("--model", "give either --model or --preset, not both")
+        m = _load(model, preset)
+        result = read_physicell_rules(rules_file, m)
+        for w in result.warnings:
+            console.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
+        counts = ", ".join(f"{result.layouts.count(k)} {k}" for k in ("v3", "v2", "tmesim") if k in result.layouts)
+        _write_text(result.to_csv(), out, f"{len(result.rules)} rules ({counts}) valid for model {m.name!r}")
+    except ModelError as exc:
+        _fail(exc)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    model: Annotated[Path | None, typer.Argument(help="model YAML (default: the shipped TNBC model)")] = None,
+    preset: Annotated[str | None, typer.Option(help="shipped model by name, e.g. tnbc")] = None,
+    cell_type: Annotated[str | None, typer.Option("--cell-type", help="rules of cell types whose name contains this (case-insensitive)")] = None,
+    signal: Annotated[str | None, typer.Option(help="rules whose signal contains this (case-insensitive)")] = None,
+    reference: Annotated[int | None, typer.Option(help="rules citing this reference number of the review")] = None,
+) -> None:
+    """List cell types, signals and rules with their sources (the default of `tmesim catalog`)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from .knowledge import catalog_tables, filter_rules, review_references
+    from .knowledge.catalog import match_cell_types, match_signals
+
+    try:
+        m = _load(model, preset)
+        tables = catalog_tables(m)
+        rules = filter_rules(m, cell_type=cell_type, signal=signal, reference=reference)
+        types = match_cell_types(m, cell_type) if cell_type is not None else None
+        signals = match_signals(m, signal) if signal is not None else None
+    except ModelError as exc:
+        if exc.field in ("cell_type", "signal", "reference"):  # name the option the user typed
+            exc = ModelError("--" + exc.field.replace("_", "-"), exc.message)
+        _fail(exc)
+        return
+
+    out = Console()
+    filtered = cell_type is not None or signal is not None or reference is not None
+
+    def show(title: str, df, columns: list[str]) -> None:  # noqa: ANN001
+        t = Table(title=title, title_justify="left", show_lines=False)
+        for c in columns:
+            t.add_column(c.replace("_", " "), no_wrap=c == "direction")
+        for row in df[columns].itertuples(index=False):
+            t.add_row(*(Text(str(v)) for v in row))
+        out.print(t)
+
+    if not filtered or types is not None:
+        ct = tables["cell_types"]
+        ct = ct if types is None else ct[ct["cell_type"].isin(types)]
+        show(f"Cell types of {m.name}", ct, ["cell_type", "description", "vessel", "secretes", "n_rules"])
+    if not filtered or signals is not None:
+        sg = tables["signals"]
+        sg = sg if signals is None else sg[sg["signal"].isin(signals)]
+        show("Signals", sg, ["signal", "kind", "unit", "description", "n_rules"])
+    if reference is not None:
+        out.print(Text(f"Review reference [{reference}]: {review_references().get(reference, '')}"))
+    total = len(tables["rules"])
+    show(f"Rules ({len(rules)} of {total})" if filtered else f"Rules ({total})", rules,
+         ["cell_type", "signal", "direction", "behaviour", "source", "statement"])
+
+
+@catalog_app.command("graph")
+def catalog_graph(
+    out: Annotated[Path, typer.Option(help="file to write: .graphml, .gexf (networkx, Gephi, Cytoscape) or .png")],
+    model: Annotated[Path | None, typer.Argument(help="model YAML (default: the shipped TNBC model)")] = None,
+    preset: Annotated[str | None, typer.Option(help="shipped model by name, e.g. tnbc")] = None,
+) -> None:
+    """Write the interaction network: cell types and signals, secretion, response, transformation and killing edges."""
+    from .knowledge import interaction_graph, write_graph
+    from .knowledge.graph import graph_format
+
+    try:
+        graph_format(out)
+        g = interaction_graph(_load(model, preset))
+        write_graph(g, out)
+    except ModelError as exc:
+        _fail(exc)
+        return
+    console.print(f"[green]wrote[/]: {escape(str(out))} ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges)",
+                  highlight=False)
 
 
 def main() -> None:  # pragma: no cover

@@ -6,79 +6,102 @@ Solves ``A c = b`` with
 
 on a cell-centred grid ``(nz, ny, nx)`` flattened C-order, with exactly the stencil of
 ``fields._apply_A_py``: x and y faces always exist, z faces only when ``nz > 1``; at a
-domain face the operator either has a homogeneous Dirichlet ghost (ghost value 0 one
-cell-width outside, i.e. ``coef·v`` added to the diagonal; the caller puts the far-field
-value into ``b``) or no flux.
+domain face the operator has either a homogeneous Dirichlet ghost (ghost value 0 one cell
+width outside, i.e. ``coef·v`` added to the diagonal; the caller puts the far-field value
+into ``b``) or no flux.
 
 API
 ---
 ``mg_solve(x, b, d, coef, grid, dirichlet, tol=1e-6, max_cycles=30) -> int``
-    V-cycles on ``x`` in place until ``‖b − A x‖₂ ≤ tol·‖b‖₂``; returns the cycle count.
+    V-cycles on ``x`` (initial guess) in place until ``‖b − A x‖₂ ≤ tol·‖b‖₂``; returns the
+    number of V-cycles (0 if the initial guess already satisfies the tolerance).
 ``mg_vcycle(x, b, d, coef, grid, dirichlet, setup=True) -> None``
     One V-cycle in place.  As a preconditioner call it with ``x = 0``: ``x ← B b``.
-    ``setup=False`` reuses the coarse data from the previous call on the same
-    ``(grid, dirichlet)`` (caller guarantees the same ``d`` and ``coef``).
+    ``setup=False`` reuses the coarse data of the previous call for the same
+    ``(grid, dirichlet)`` (the caller guarantees the same ``d`` and ``coef``).
 ``mg_pcg(x, b, d, coef, grid, dirichlet, tol=1e-6, maxiter=50) -> int``
     Conjugate gradients preconditioned by one V-cycle per iteration.
-``mg_hierarchy(grid, dirichlet)`` / ``_vcycle_nb(x, b, d, h.arrays)``
-    For calling the V-cycle from other numba code: ``h.setup(d, coef)`` once, then the
-    jitted ``_vcycle_nb`` as often as needed.
+``mg_hierarchy(grid, dirichlet)`` → ``h``; ``h.setup(d, coef)``; then the jitted
+    ``vcycle_nb(x, b, d, h.arrays)`` / ``solve_nb(x, b, d, h.arrays, tol, max_cycles)`` can be
+    called from other numba code (all arrays float64, 1D, C-contiguous).
 
 Method
 ------
-* Coarsening: every axis with more than one cell (z only when present) is halved, cell
-  pairs ``(2J, 2J+1)`` merged; an odd axis keeps its last cell unpaired (a coarse cell of
-  half width).  Coarsening stops when no axis has more than ``COARSEST`` (4) cells; the
-  coarsest system (≤ 64 unknowns) is solved directly (dense Cholesky, factored once per
+* Coarsening: every axis with more than one cell is halved, cell pairs ``(2J, 2J+1)``
+  merged; an odd axis keeps its last cell unpaired (a narrower coarse cell), so any size
+  works (160, 161, 37, ...).  Coarsening stops when no axis has more than ``COARSEST`` (4)
+  cells; that level (≤ 64 unknowns) is solved directly (dense Cholesky, factored once per
   setup).
-* Coarse operators: finite-volume rediscretisation on the actual (possibly non-uniform)
-  coarse cells: coupling ``coef·h²/(w_J·dist)`` per face (``coef/4`` per level on uniform
-  cells); the Dirichlet ghost stays at the fine ghost position (one fine cell outside the
-  face), so the boundary is the same on all levels; ``d`` is restricted by volume
+* Coarse operators: finite-volume rediscretisation on the actual coarse cells (coupling
+  ``coef/(w·dist)`` per face in fine-cell units, i.e. ``coef/4`` per level on uniform cells)
+  times ``COARSE_SCALE`` (0.8, see below); the Dirichlet ghost stays where the fine grid has
+  it (one fine cell outside the face) on every level; ``d`` is restricted by volume
   averaging.
 * Transfers: prolongation P = (bi/tri)linear interpolation between coarse cell centres
-  (towards value 0 at the Dirichlet ghost position, constant next to a no-flux face);
-  restriction R = V_H⁻¹ Pᵀ V_h (volume-weighted transpose of P; on uniform cells the
-  cell-centred ``[1 3 3 1]/8`` full weighting per axis).
-* Smoother: red-black Gauss–Seidel, pre-smoothing red, black, red, black; post-smoothing
-  black, red, black, red (the adjoint order).
+  (towards 0 at the Dirichlet ghost position, constant next to a no-flux face); restriction
+  R = V_H⁻¹ Pᵀ V_h (volume-weighted transpose; on uniform cells the cell-centred
+  ``[1 3 3 1]/8`` full weighting per axis).
+* Smoother: red-black Gauss–Seidel, V(2,2): pre-smoothing red, black, red, black;
+  post-smoothing black, red, black, red (the adjoint order).
+* ``COARSE_SCALE``: the plain rediscretised coarse Laplacian is stiffer than the Galerkin
+  operator RAP at high coarse frequencies; measured V(2,2) factors are 0.17–0.22 with
+  scale 1.0 and 0.08–0.16 with 0.8 (2D and 3D, both boundary kinds, coef 1–1e4, patchy d);
+  0.7 is already worse in 2D.  Set it to 1.0 for the textbook ``coef/4`` scaling.
 
 Symmetry: with V-weighted inner products on the coarse levels each level operator is
-symmetric, R is the (scaled) adjoint of P, the post-smoother is the adjoint of the
+symmetric, R is the weighted adjoint of P, the post-smoother is the adjoint of the
 pre-smoother and the coarsest solve is exact, so the V-cycle started from ``x = 0`` is a
-symmetric linear operator B (to rounding; the residual at the just-relaxed colour, which is
-zero in exact arithmetic, is not recomputed).  Its error propagator I − BA has spectral
-radius < 1 (measured ≤ 0.1), hence B is also positive definite: it is a valid CG
-preconditioner.
+symmetric linear operator B (up to rounding: the residual at the colour relaxed last is
+taken as 0, which it is in exact arithmetic).  Its error propagator I − BA has spectral
+radius < 1 (measured ≤ 0.2), hence B is also positive definite: a valid CG preconditioner
+(``mg_pcg``).
 
-Determinism: all kernels are element-wise or red-black (race-free) and every norm is a
-fixed per-row partial sum followed by a serial sum, so results are bitwise identical for
-any number of threads.  Levels with fewer than ``PARALLEL_MIN`` cells use single-threaded
-copies of the kernels (identical arithmetic).
+Determinism: every kernel is element-wise or red-black (race-free), and every norm or dot
+product is a fixed per-row partial sum (4 interleaved accumulators) followed by a serial sum
+over rows, so results are bitwise identical for any number of threads.  Levels with fewer
+than ``PARALLEL_MIN`` cells use single-threaded copies of the kernels (same arithmetic).
 
 Not thread-safe: the level buffers of one ``(grid, dirichlet)`` are shared.
 """
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["mg_solve", "mg_vcycle", "mg_pcg", "mg_hierarchy", "COARSEST", "PARALLEL_MIN"]
+__all__ = ["mg_solve", "mg_vcycle", "mg_pcg", "mg_hierarchy", "vcycle_nb", "solve_nb",
+           "COARSEST", "COARSE_SCALE", "PARALLEL_MIN"]
 
 COARSEST = 4  # stop coarsening once no axis has more cells than this
+COARSE_SCALE = 0.8  # factor on the rediscretised coarse-level Laplacian (see module doc)
 PARALLEL_MIN = 1 << 15  # levels with at least this many cells use the threaded kernels
-U = np.uint64  # unsigned indices: no negative-index wraparound checks (≈3x faster loops)
+U = np.uint64  # unsigned indices: numba then skips negative-index wraparound (≈3x faster)
+
+# Layout of the per-axis arrays (axis order z, y, x; concatenated over levels and axes,
+# offsets goff[level, axis]):
+#   LO[j], HI[j]  coupling of cell j to its lower / upper neighbour (0 where there is none)
+#   SD[j]         the axis' contribution to the diagonal (incl. Dirichlet ghost couplings)
+#   PW[i, 0:2]    prolongation weights of fine cell i from coarse cells (i−1)>>1 and
+#                 ((i−1)>>1)+1 (0 where that coarse cell does not exist)
+#   RW[J, 0:4]    restriction weights of coarse cell J from fine cells 2J−1 … 2J+2
+#   CW[J, 0:2]    volume fractions of the children 2J, 2J+1 of coarse cell J
+#   WID[j]        cell width in fine-cell units
+
+# indices into the hierarchy tuple
+_SHP, _CRS, _LOFF, _GOFF = 0, 1, 2, 3
+_LO, _HI, _SD, _PW, _RW, _CW, _WID = 4, 5, 6, 7, 8, 9, 10
+_XB, _BB, _DB, _IB, _RB, _T1, _T2, _PART, _CHOL, _CVEC = 11, 12, 13, 14, 15, 16, 17, 18, 19, 20
+_GLO, _GHI, _GSD = 21, 22, 23
+
 
 # ---------------------------------------------------------------------------------------
-# kernels (compiled twice: serial and parallel; identical arithmetic)
-# Axis order everywhere: z, y, x.  Per-axis coefficient arrays hold, per cell index along
-# that axis: lo/hi = coupling to the lower/upper neighbour (0 where there is none) and
-# s = the axis' contribution to the diagonal (including Dirichlet ghost couplings).
+# kernels (compiled twice: serial and parallel, identical arithmetic)
 # ---------------------------------------------------------------------------------------
 
 
-def _smooth_py(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color):
+def _smooth3_py(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color):
     """One Gauss–Seidel half-sweep over the cells with (x + y + z) % 2 == color."""
     plane = nx * ny
     last = nx - 1
@@ -90,7 +113,7 @@ def _smooth_py(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color):
         cyh = hy[y]
         czl = lz[z]
         czh = hz[z]
-        oyl = o - nx if y > 0 else o
+        oyl = o - nx if y > 0 else o  # no neighbour: coefficient 0, any valid index
         oyh = o + nx if y < ny - 1 else o
         ozl = o - plane if z > 0 else o
         ozh = o + plane if z < nz - 1 else o
@@ -113,7 +136,7 @@ def _smooth_py(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color):
 
 
 def _smooth2_py(x, b, invd, ly, hy, lx, hx, ny, nx, color):
-    """2D (nz == 1) version of ``_smooth_py``."""
+    """2D (nz == 1) version of ``_smooth3_py``."""
     last = nx - 1
     for y in prange(ny):
         o = y * nx
@@ -136,11 +159,11 @@ def _smooth2_py(x, b, invd, ly, hy, lx, hx, ny, nx, color):
                        + cyh * x[U(oyh + last)]) * invd[U(i)]
 
 
-def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, nx, color):
-    """r = b − A x.  color = 0/1: only cells of that colour, the others set to 0 (used right
-    after a sweep of the other colour, whose residual is then zero up to rounding).
-    color = −1: all cells, and part[line] = Σ r² over the line (fixed partial sums →
-    independent of the thread count)."""
+def _resid_restrict_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, t, rwx,
+                       nz, ny, nx, mx, color):
+    """Right after a half-sweep of colour 1 − color the residual is zero (in exact
+    arithmetic) on that colour, so compute r = b − A x on the cells of ``color`` only and
+    restrict along x using just those cells: t[row, J] = Σ_k rwx[J, k] r[row, 2J−1+k]."""
     plane = nx * ny
     last = nx - 1
     for line in prange(nz * ny):
@@ -156,115 +179,191 @@ def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, n
         oyh = o + nx if y < ny - 1 else o
         ozl = o - plane if z > 0 else o
         ozh = o + plane if z < nz - 1 else o
-        if color < 0:
-            st = 0
-            step = 1
-        else:
-            st = (color + y + z) & 1
-            step = 2
-            for xx in range(1 - st, nx, 2):
-                r[U(o + xx)] = 0.0
-        acc2 = 0.0
-        for xx in range(st, nx, step):
+        p = (color + y + z) & 1  # parity of this row's cells of `color`
+        st = p
+        if st == 0:
+            ip = o + 1 if nx > 1 else o
+            r[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
+                       + czl * x[U(ozl)] + czh * x[U(ozh)] - (d[U(o)] + syz + sx[0]) * x[U(o)])
+            st = 2
+        for xx in range(st, last, 2):
             i = o + xx
-            im = i - 1 if xx > 0 else i
-            ip = i + 1 if xx < last else i
-            v = (b[U(i)] + lx[U(xx)] * x[U(im)] + hx[U(xx)] * x[U(ip)] + cyl * x[U(oyl + xx)]
-                 + cyh * x[U(oyh + xx)] + czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
-                 - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
-            r[U(i)] = v
-            acc2 += v * v
-        part[line] = acc2
+            r[U(i)] = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
+                       + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)]
+                       + czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
+                       - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
+        if last > 0 and ((last - st) & 1) == 0:
+            i = o + last
+            r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
+                       + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
+                       + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
+        q = (p + 1) & 1  # fine cell 2J−1+k has parity p  <=>  k ≡ q (mod 2)
+        to = line * mx
+        for jj in (0, mx - 1):  # ends: fine cells may be missing
+            acc = 0.0
+            for k in range(q, 4, 2):
+                fi = 2 * jj - 1 + k
+                if 0 <= fi < nx:
+                    acc += rwx[jj, k] * r[U(o + fi)]
+            t[U(to + jj)] = acc
+        for jj in range(1, mx - 1):
+            f0 = o + 2 * jj - 1 + q
+            t[U(to + jj)] = rwx[U(jj), q] * r[U(f0)] + rwx[U(jj), q + 2] * r[U(f0 + 2)]
 
 
-def _restrict_x_py(src, dst, ri, rw, nrows, nf, nc):
-    """Restriction along the contiguous axis: dst[row, J] = Σ_k rw[J,k] src[row, ri[J,k]]."""
-    for row in prange(nrows):
-        so = row * nf
-        do = row * nc
-        for j in range(nc):
-            dst[U(do + j)] = (rw[U(j), 0] * src[U(so + ri[U(j), 0])]
-                              + rw[U(j), 1] * src[U(so + ri[U(j), 1])]
-                              + rw[U(j), 2] * src[U(so + ri[U(j), 2])]
-                              + rw[U(j), 3] * src[U(so + ri[U(j), 3])])
+def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, nx):
+    """r = b − A x everywhere; part[row] = Σ r² over the row (fixed partial sums)."""
+    plane = nx * ny
+    last = nx - 1
+    for line in prange(nz * ny):
+        z = line // ny
+        y = line - z * ny
+        o = line * nx
+        cyl = ly[y]
+        cyh = hy[y]
+        czl = lz[z]
+        czh = hz[z]
+        syz = sy[y] + sz[z]
+        oyl = o - nx if y > 0 else o
+        oyh = o + nx if y < ny - 1 else o
+        ozl = o - plane if z > 0 else o
+        ozh = o + plane if z < nz - 1 else o
+        ip = o + 1 if nx > 1 else o
+        r[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
+                   + czl * x[U(ozl)] + czh * x[U(ozh)] - (d[U(o)] + syz + sx[0]) * x[U(o)])
+        for xx in range(1, last):
+            i = o + xx
+            r[U(i)] = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
+                       + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)]
+                       + czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
+                       - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
+        if last > 0:
+            i = o + last
+            r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
+                       + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
+                       + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
+        part[line] = _row_dot(r, r, o, nx)
 
 
-def _restrict_mid_py(src, dst, ri, rw, nouter, nf, nc, inner):
-    """Restriction along a strided axis of a (nouter, nf, inner) array → (nouter, nc, inner)."""
+@njit(cache=True, inline="always")
+def _row_dot(a, c, o, n):
+    """Σ a·c over [o, o+n) with 4 interleaved accumulators (fixed order)."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    n4 = n - (n & 3)
+    for k in range(0, n4, 4):
+        i = o + k
+        a0 += a[U(i)] * c[U(i)]
+        a1 += a[U(i + 1)] * c[U(i + 1)]
+        a2 += a[U(i + 2)] * c[U(i + 2)]
+        a3 += a[U(i + 3)] * c[U(i + 3)]
+    for k in range(n4, n):
+        a0 += a[U(o + k)] * c[U(o + k)]
+    return (a0 + a1) + (a2 + a3)
+
+
+def _restrict_mid_py(src, dst, rw, nouter, nf, nc, inner):
+    """Restriction along a strided axis: (nouter, nf, inner) → (nouter, nc, inner)."""
     for t in prange(nouter * nc):
         o = t // nc
         j = t - o * nc
         so = o * nf * inner
         do = t * inner
-        i0 = so + ri[j, 0] * inner
-        i1 = so + ri[j, 1] * inner
-        i2 = so + ri[j, 2] * inner
-        i3 = so + ri[j, 3] * inner
         w0 = rw[j, 0]
         w1 = rw[j, 1]
         w2 = rw[j, 2]
         w3 = rw[j, 3]
+        f1 = 2 * j
+        f0 = f1 - 1 if j > 0 else f1  # weight 0 where the fine cell does not exist
+        f2 = f1 + 1 if f1 + 1 < nf else f1
+        f3 = f1 + 2 if f1 + 2 < nf else f1
+        i0 = so + f0 * inner
+        i1 = so + f1 * inner
+        i2 = so + f2 * inner
+        i3 = so + f3 * inner
         for k in range(inner):
             dst[U(do + k)] = (w0 * src[U(i0 + k)] + w1 * src[U(i1 + k)] + w2 * src[U(i2 + k)]
                               + w3 * src[U(i3 + k)])
 
 
-def _prolong_py(x, e, pjz, pwz, pjy, pwy, pjx, pwx, nz, ny, nx, my, mx):
+def _prolong_py(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx):
     """x += P e (tensor-product linear interpolation, ≤ 2 coarse cells per axis)."""
     for line in prange(nz * ny):
         z = line // ny
         y = line - z * ny
         o = line * nx
-        r0 = (pjz[z, 0] * my + pjy[y, 0]) * mx
-        r1 = (pjz[z, 0] * my + pjy[y, 1]) * mx
-        r2 = (pjz[z, 1] * my + pjy[y, 0]) * mx
-        r3 = (pjz[z, 1] * my + pjy[y, 1]) * mx
-        w0 = pwz[z, 0] * pwy[y, 0]
-        w1 = pwz[z, 0] * pwy[y, 1]
-        w2 = pwz[z, 1] * pwy[y, 0]
-        w3 = pwz[z, 1] * pwy[y, 1]
-        if w2 == 0.0 and w3 == 0.0:
-            for xx in range(nx):
-                j0 = pjx[U(xx), 0]
-                j1 = pjx[U(xx), 1]
-                a0 = pwx[U(xx), 0]
-                a1 = pwx[U(xx), 1]
-                x[U(o + xx)] += (w0 * (a0 * e[U(r0 + j0)] + a1 * e[U(r0 + j1)])
-                                 + w1 * (a0 * e[U(r1 + j0)] + a1 * e[U(r1 + j1)]))
+        jz0 = (z - 1) >> 1
+        jz1 = jz0 + 1
+        if jz0 < 0:
+            jz0 = jz1  # weight 0 where the coarse cell does not exist
+        if jz1 > mz - 1:
+            jz1 = jz0
+        jy0 = (y - 1) >> 1
+        jy1 = jy0 + 1
+        if jy0 < 0:
+            jy0 = jy1
+        if jy1 > my - 1:
+            jy1 = jy0
+        ra = (jz0 * my + jy0) * mx
+        rb = (jz0 * my + jy1) * mx
+        rc = (jz1 * my + jy0) * mx
+        rd = (jz1 * my + jy1) * mx
+        wa = pwz[z, 0] * pwy[y, 0]
+        wb = pwz[z, 0] * pwy[y, 1]
+        wc = pwz[z, 1] * pwy[y, 0]
+        wd = pwz[z, 1] * pwy[y, 1]
+        # c_J = (y/z-interpolated coarse row)[J]; fine 2J+1 and 2J+2 lie between c_J, c_J+1
+        c0 = wa * e[U(ra)] + wb * e[U(rb)] + wc * e[U(rc)] + wd * e[U(rd)]
+        x[U(o)] += pwx[0, 1] * c0  # fine 0: coarse 0 only
+        if wa == 0.0 and wb == 0.0:  # one coarse plane (always in 2D)
+            for jj in range(mx - 1):
+                c1 = wc * e[U(rc + jj + 1)] + wd * e[U(rd + jj + 1)]
+                i = o + 2 * jj + 1
+                x[U(i)] += pwx[U(2 * jj + 1), 0] * c0 + pwx[U(2 * jj + 1), 1] * c1
+                x[U(i + 1)] += pwx[U(2 * jj + 2), 0] * c0 + pwx[U(2 * jj + 2), 1] * c1
+                c0 = c1
         else:
-            for xx in range(nx):
-                j0 = pjx[U(xx), 0]
-                j1 = pjx[U(xx), 1]
-                a0 = pwx[U(xx), 0]
-                a1 = pwx[U(xx), 1]
-                x[U(o + xx)] += (w0 * (a0 * e[U(r0 + j0)] + a1 * e[U(r0 + j1)])
-                                 + w1 * (a0 * e[U(r1 + j0)] + a1 * e[U(r1 + j1)])
-                                 + w2 * (a0 * e[U(r2 + j0)] + a1 * e[U(r2 + j1)])
-                                 + w3 * (a0 * e[U(r3 + j0)] + a1 * e[U(r3 + j1)]))
+            for jj in range(mx - 1):
+                k = jj + 1
+                c1 = (wa * e[U(ra + k)] + wb * e[U(rb + k)] + wc * e[U(rc + k)]
+                      + wd * e[U(rd + k)])
+                i = o + 2 * jj + 1
+                x[U(i)] += pwx[U(2 * jj + 1), 0] * c0 + pwx[U(2 * jj + 1), 1] * c1
+                x[U(i + 1)] += pwx[U(2 * jj + 2), 0] * c0 + pwx[U(2 * jj + 2), 1] * c1
+                c0 = c1
+        if nx == 2 * mx:  # even: the last fine cell has only coarse mx − 1
+            x[U(o + nx - 1)] += pwx[nx - 1, 0] * c0
 
 
-def _restrict_d_py(d, dc, cjz, cwz, cjy, cwy, cjx, cwx, mz, my, mx, ny, nx):
-    """Volume average of d over the children of each coarse cell."""
+def _restrict_d_py(d, dc, cwz, cwy, cwx, mz, my, mx, nz, ny, nx):
+    """Volume average of d over the (≤ 8) children of each coarse cell."""
     for line in prange(mz * my):
         zc = line // my
         yc = line - zc * my
+        z0 = 2 * zc
+        z1 = z0 + 1 if z0 + 1 < nz else z0
+        y0 = 2 * yc
+        y1 = y0 + 1 if y0 + 1 < ny else y0
+        r00 = (z0 * ny + y0) * nx
+        r01 = (z0 * ny + y1) * nx
+        r10 = (z1 * ny + y0) * nx
+        r11 = (z1 * ny + y1) * nx
+        w00 = cwz[zc, 0] * cwy[yc, 0]
+        w01 = cwz[zc, 0] * cwy[yc, 1]
+        w10 = cwz[zc, 1] * cwy[yc, 0]
+        w11 = cwz[zc, 1] * cwy[yc, 1]
         for xc in range(mx):
-            acc = 0.0
-            for a in range(2):
-                wz = cwz[zc, a]
-                if wz == 0.0:
-                    continue
-                for bb in range(2):
-                    wy = cwy[yc, bb]
-                    if wy == 0.0:
-                        continue
-                    row = (cjz[zc, a] * ny + cjy[yc, bb]) * nx
-                    wzy = wz * wy
-                    for c in range(2):
-                        wx = cwx[xc, c]
-                        if wx != 0.0:
-                            acc += wzy * wx * d[U(row + cjx[xc, c])]
-            dc[U(line * mx + xc)] = acc
+            x0 = 2 * xc
+            x1 = x0 + 1 if x0 + 1 < nx else x0
+            a0 = cwx[U(xc), 0]
+            a1 = cwx[U(xc), 1]
+            dc[U(line * mx + xc)] = (
+                w00 * (a0 * d[U(r00 + x0)] + a1 * d[U(r00 + x1)])
+                + w01 * (a0 * d[U(r01 + x0)] + a1 * d[U(r01 + x1)])
+                + w10 * (a0 * d[U(r10 + x0)] + a1 * d[U(r10 + x1)])
+                + w11 * (a0 * d[U(r11 + x0)] + a1 * d[U(r11 + x1)]))
 
 
 def _invdiag_py(d, invd, sz, sy, sx, nz, ny, nx):
@@ -292,109 +391,146 @@ def _xpby_py(p, z, beta):
 def _dot_rows_py(a, c, part, nrows, ncol):
     """part[row] = Σ a·c over one row (fixed partial sums)."""
     for line in prange(nrows):
-        acc = 0.0
-        for i in range(line * ncol, (line + 1) * ncol):
-            acc += a[U(i)] * c[U(i)]
-        part[line] = acc
+        part[line] = _row_dot(a, c, line * ncol, ncol)
 
 
 def _compile(parallel):
-    def jit(f):
-        return njit(parallel=parallel, cache=True)(f)
+    # Separate function objects (own __qualname__) for the two variants: numba's on-disk
+    # cache is keyed by qualname + signature, not by the `parallel` flag, so compiling the
+    # same function twice with cache=True would load one variant for both.
+    suffix = "_par" if parallel else "_ser"
 
-    return (jit(_smooth_py), jit(_smooth2_py), jit(_residual_py), jit(_restrict_x_py),
+    def jit(f):
+        g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + suffix, f.__defaults__,
+                               f.__closure__)
+        g.__qualname__ = f.__qualname__ + suffix
+        return njit(parallel=parallel, cache=True)(g)
+
+    return (jit(_smooth3_py), jit(_smooth2_py), jit(_resid_restrict_py), jit(_residual_py),
             jit(_restrict_mid_py), jit(_prolong_py), jit(_restrict_d_py), jit(_invdiag_py),
             jit(_axpy_py), jit(_xpby_py), jit(_dot_rows_py))
 
 
-(_smooth_s, _smooth2_s, _residual_s, _restrict_x_s, _restrict_mid_s, _prolong_s,
+(_smooth3_s, _smooth2_s, _resid_restrict_s, _residual_s, _restrict_mid_s, _prolong_s,
  _restrict_d_s, _invdiag_s, _axpy_s, _xpby_s, _dot_rows_s) = _compile(False)
-(_smooth_p, _smooth2_p, _residual_p, _restrict_x_p, _restrict_mid_p, _prolong_p,
+(_smooth3_p, _smooth2_p, _resid_restrict_p, _residual_p, _restrict_mid_p, _prolong_p,
  _restrict_d_p, _invdiag_p, _axpy_p, _xpby_p, _dot_rows_p) = _compile(True)
 
+
 # ---------------------------------------------------------------------------------------
-# serial dispatch helpers (choose the threaded copy by level size only)
+# level access and dispatch (the threaded copy is chosen by level size only)
 # ---------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
-def _smooth(par, x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color):
-    if nz == 1:
-        if par:
-            _smooth2_p(x, b, invd, ly, hy, lx, hx, ny, nx, color)
-        else:
-            _smooth2_s(x, b, invd, ly, hy, lx, hx, ny, nx, color)
-    elif par:
-        _smooth_p(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
-    else:
-        _smooth_s(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
-
-
-@njit(cache=True)
-def _residual(par, x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, nx, color):
-    if par:
-        _residual_p(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, nx, color)
-    else:
-        _residual_s(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, nx, color)
-
-
-@njit(cache=True)
-def _serial_sum(part, n):
-    acc = 0.0
-    for i in range(n):
-        acc += part[i]
-    return acc
-
-
-# ---------------------------------------------------------------------------------------
-# the V-cycle
-# ---------------------------------------------------------------------------------------
-# h.arrays = (shp, crs, loff, goff, LO, HI, SD, PJ, PW, RI, RW, CJ, CW, WID,
-#             XB, BB, DB, IB, RB, T1, T2, PART, CHOL, CVEC)
-
-
-@njit(cache=True)
-def _level_views(A, lev, x, b, d):
-    """(x_l, b_l, d_l, invd_l, r_l) for level lev (level 0: the caller's x, b, d)."""
-    loff = A[2]
+def _level(A, lev, x, b, d):
+    """(x_l, b_l, d_l, invd_l, r_l) of level lev (level 0: the caller's x, b, d)."""
+    loff = A[_LOFF]
     n0 = loff[1]
     a = loff[lev]
     e = loff[lev + 1]
-    IB, RB = A[17], A[18]
+    IB = A[_IB]
+    RB = A[_RB]
     if lev == 0:
         return x[0:n0], b[0:n0], d[0:n0], IB[a:e], RB[a:e]
-    XB, BB, DB = A[14], A[15], A[16]
+    XB = A[_XB]
+    BB = A[_BB]
+    DB = A[_DB]
     return XB[a - n0:e - n0], BB[a - n0:e - n0], DB[a - n0:e - n0], IB[a:e], RB[a:e]
 
 
 @njit(cache=True)
-def _axis(arr, goff, lev, ax, n):
-    o = goff[lev, ax]
-    return arr[o:o + n]
+def _ax(arr, A, lev, ax):
+    """The part of a per-axis array for (level, axis)."""
+    o = A[_GOFF][lev, ax]
+    return arr[o:o + A[_SHP][lev, ax]]
+
+
+@njit(cache=True)
+def _stencil(A, lev):
+    """(lz, hz, ly, hy, lx, hx, sz, sy, sx) of a level."""
+    LO = A[_LO]
+    HI = A[_HI]
+    SD = A[_SD]
+    return (_ax(LO, A, lev, 0), _ax(HI, A, lev, 0), _ax(LO, A, lev, 1), _ax(HI, A, lev, 1),
+            _ax(LO, A, lev, 2), _ax(HI, A, lev, 2), _ax(SD, A, lev, 0), _ax(SD, A, lev, 1),
+            _ax(SD, A, lev, 2))
+
+
+@njit(cache=True)
+def _smooth(A, lev, xl, bl, il, color):
+    shp = A[_SHP]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+    par = nz * ny * nx >= PARALLEL_MIN
+    if nz == 1:
+        if par:
+            _smooth2_p(xl, bl, il, ly, hy, lx, hx, ny, nx, color)
+        else:
+            _smooth2_s(xl, bl, il, ly, hy, lx, hx, ny, nx, color)
+    elif par:
+        _smooth3_p(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
+    else:
+        _smooth3_s(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
+
+
+@njit(cache=True)
+def _residual(A, lev, xl, bl, dl, rl):
+    """Full residual of level lev into rl; returns ‖rl‖₂ (deterministic)."""
+    shp = A[_SHP]
+    part = A[_PART]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+    if nz * ny * nx >= PARALLEL_MIN:
+        _residual_p(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, part, nz, ny, nx)
+    else:
+        _residual_s(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, part, nz, ny, nx)
+    acc = 0.0
+    for i in range(nz * ny):
+        acc += part[i]
+    return np.sqrt(acc)
+
+
+@njit(cache=True)
+def _dot(A, a, c):
+    shp = A[_SHP]
+    part = A[_PART]
+    nrows = shp[0, 0] * shp[0, 1]
+    ncol = shp[0, 2]
+    if nrows * ncol >= PARALLEL_MIN:
+        _dot_rows_p(a, c, part, nrows, ncol)
+    else:
+        _dot_rows_s(a, c, part, nrows, ncol)
+    acc = 0.0
+    for i in range(nrows):
+        acc += part[i]
+    return acc
 
 
 @njit(cache=True)
 def _coarse_solve(A, xl, bl):
     """Dense Cholesky solve on the coarsest level: (V A) x = V b."""
-    shp, goff, WID, CHOL, CVEC = A[0], A[3], A[13], A[22], A[23]
+    shp = A[_SHP]
+    CHOL = A[_CHOL]
+    CVEC = A[_CVEC]
+    WID = A[_WID]
     lev = shp.shape[0] - 1
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-    wz = _axis(WID, goff, lev, 0, nz)
-    wy = _axis(WID, goff, lev, 1, ny)
-    wx = _axis(WID, goff, lev, 2, nx)
+    wz = _ax(WID, A, lev, 0)
+    wy = _ax(WID, A, lev, 1)
+    wx = _ax(WID, A, lev, 2)
     n = nz * ny * nx
     for z in range(nz):
         for y in range(ny):
             for xx in range(nx):
                 i = (z * ny + y) * nx + xx
                 CVEC[i] = wz[z] * wy[y] * wx[xx] * bl[i]
-    # forward: L y = v ; backward: Lᵀ x = y
-    for i in range(n):
+    for i in range(n):  # L y = V b
         acc = CVEC[i]
         for k in range(i):
             acc -= CHOL[i, k] * CVEC[k]
         CVEC[i] = acc / CHOL[i, i]
-    for i in range(n - 1, -1, -1):
+    for i in range(n - 1, -1, -1):  # Lᵀ x = y
         acc = CVEC[i]
         for k in range(i + 1, n):
             acc -= CHOL[k, i] * CVEC[k]
@@ -403,113 +539,159 @@ def _coarse_solve(A, xl, bl):
         xl[i] = CVEC[i]
 
 
+# ---------------------------------------------------------------------------------------
+# the V-cycle
+# ---------------------------------------------------------------------------------------
+
+
 @njit(cache=True)
-def _vcycle_nb(x, b, d, A):
-    """One V-cycle on x in place (A = hierarchy arrays after setup)."""
-    shp, crs, goff = A[0], A[1], A[3]
-    LO, HI, SD, PJ, PW, RI, RW = A[4], A[5], A[6], A[7], A[8], A[9], A[10]
-    T1, T2, PART = A[19], A[20], A[21]
-    nlev = shp.shape[0]
-    if nlev == 1:
-        xl, bl, dl, il, rl = _level_views(A, 0, x, b, d)
-        _coarse_solve(A, xl, bl)
-        return
-    # down
+def _restrict(A, lev, x, b, d):
+    """b_{lev+1} = R r_lev, right after the pre-smoothing (last half-sweep: colour 1)."""
+    shp = A[_SHP]
+    crs = A[_CRS]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
+    par = nz * ny * nx >= PARALLEL_MIN
+    xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+    xc, bc, dc, ic, rc = _level(A, lev + 1, x, b, d)
+    T1 = A[_T1]
+    T2 = A[_T2]
+    RW = A[_RW]
+    cy = crs[lev, 1]
+    cz = crs[lev, 0]
+    if crs[lev, 2]:
+        # colour-0 residual fused with the x restriction
+        dst = bc if (cy == 0 and cz == 0) else T1[0:nz * ny * mx]
+        lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+        rwx = _ax(RW, A, lev + 1, 2)
+        if par:
+            _resid_restrict_p(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, dst, rwx,
+                              nz, ny, nx, mx, 0)
+        else:
+            _resid_restrict_s(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, dst, rwx,
+                              nz, ny, nx, mx, 0)
+        src = dst
+    else:  # nx == 1: no x restriction; needs the residual everywhere
+        _residual(A, lev, xl, bl, dl, rl)
+        src = rl
+    if cy:
+        dst = bc if cz == 0 else T2[0:nz * my * mx]
+        rwy = _ax(RW, A, lev + 1, 1)
+        if par:
+            _restrict_mid_p(src, dst, rwy, nz, ny, my, mx)
+        else:
+            _restrict_mid_s(src, dst, rwy, nz, ny, my, mx)
+        src = dst
+    if cz:
+        rwz = _ax(RW, A, lev + 1, 0)
+        if par:
+            _restrict_mid_p(src, bc, rwz, 1, nz, mz, my * mx)
+        else:
+            _restrict_mid_s(src, bc, rwz, 1, nz, mz, my * mx)
+
+
+@njit(cache=True)
+def _prolong(A, lev, x, b, d):
+    shp = A[_SHP]
+    PW = A[_PW]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
+    xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+    xc, bc, dc, ic, rc = _level(A, lev + 1, x, b, d)
+    pwz = _ax(PW, A, lev, 0)
+    pwy = _ax(PW, A, lev, 1)
+    pwx = _ax(PW, A, lev, 2)
+    if nz * ny * nx >= PARALLEL_MIN:
+        _prolong_p(xl, xc, pwz, pwy, pwx, nz, ny, nx, mz, my, mx)
+    else:
+        _prolong_s(xl, xc, pwz, pwy, pwx, nz, ny, nx, mz, my, mx)
+
+
+@njit(cache=True)
+def vcycle_nb(x, b, d, A):
+    """One V(2,2)-cycle on x in place (A = ``mg_hierarchy(...).arrays`` after ``setup``)."""
+    nlev = A[_SHP].shape[0]
     for lev in range(nlev - 1):
-        nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-        n = nz * ny * nx
-        par = n >= PARALLEL_MIN
-        xl, bl, dl, il, rl = _level_views(A, lev, x, b, d)
-        lz = _axis(LO, goff, lev, 0, nz)
-        hz = _axis(HI, goff, lev, 0, nz)
-        ly = _axis(LO, goff, lev, 1, ny)
-        hy = _axis(HI, goff, lev, 1, ny)
-        lx = _axis(LO, goff, lev, 2, nx)
-        hx = _axis(HI, goff, lev, 2, nx)
+        xl, bl, dl, il, rl = _level(A, lev, x, b, d)
         if lev > 0:
             xl[:] = 0.0
-        for sweep in range(4):
-            _smooth(par, xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, sweep & 1)
-        sz = _axis(SD, goff, lev, 0, nz)
-        sy = _axis(SD, goff, lev, 1, ny)
-        sx = _axis(SD, goff, lev, 2, nx)
-        _residual(par, xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, PART, nz, ny, nx, 0)
-        # restrict r → b_{lev+1}, axis by axis (x, y, z), skipping axes not coarsened
-        mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
-        xc, bc, dc, ic, rc = _level_views(A, lev + 1, x, b, d)
-        last = 2 if crs[lev, 0] else (1 if crs[lev, 1] else 0)
-        src = rl
-        cy = ny
-        cx = nx
-        if crs[lev, 2]:
-            dst = bc if last == 0 else T1[0:nz * ny * mx]
-            rix = RI[goff[lev + 1, 2]:goff[lev + 1, 2] + mx]
-            rwx = RW[goff[lev + 1, 2]:goff[lev + 1, 2] + mx]
-            if par:
-                _restrict_x_p(src, dst, rix, rwx, nz * ny, nx, mx)
-            else:
-                _restrict_x_s(src, dst, rix, rwx, nz * ny, nx, mx)
-            src = dst
-            cx = mx
-        if crs[lev, 1]:
-            dst = bc if last == 1 else T2[0:nz * my * cx]
-            riy = RI[goff[lev + 1, 1]:goff[lev + 1, 1] + my]
-            rwy = RW[goff[lev + 1, 1]:goff[lev + 1, 1] + my]
-            if par:
-                _restrict_mid_p(src, dst, riy, rwy, nz, ny, my, cx)
-            else:
-                _restrict_mid_s(src, dst, riy, rwy, nz, ny, my, cx)
-            src = dst
-            cy = my
-        if crs[lev, 0]:
-            riz = RI[goff[lev + 1, 0]:goff[lev + 1, 0] + mz]
-            rwz = RW[goff[lev + 1, 0]:goff[lev + 1, 0] + mz]
-            if par:
-                _restrict_mid_p(src, bc, riz, rwz, 1, nz, mz, cy * cx)
-            else:
-                _restrict_mid_s(src, bc, riz, rwz, 1, nz, mz, cy * cx)
-    # coarsest
-    xl, bl, dl, il, rl = _level_views(A, nlev - 1, x, b, d)
+        for sweep in range(4):  # red, black, red, black
+            _smooth(A, lev, xl, bl, il, sweep & 1)
+        _restrict(A, lev, x, b, d)
+    xl, bl, dl, il, rl = _level(A, nlev - 1, x, b, d)
     _coarse_solve(A, xl, bl)
-    # up
     for lev in range(nlev - 2, -1, -1):
-        nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-        n = nz * ny * nx
-        par = n >= PARALLEL_MIN
-        xl, bl, dl, il, rl = _level_views(A, lev, x, b, d)
-        xc, bc, dc, ic, rc = _level_views(A, lev + 1, x, b, d)
-        my, mx = shp[lev + 1, 1], shp[lev + 1, 2]
-        pjz = PJ[goff[lev, 0]:goff[lev, 0] + nz]
-        pwz = PW[goff[lev, 0]:goff[lev, 0] + nz]
-        pjy = PJ[goff[lev, 1]:goff[lev, 1] + ny]
-        pwy = PW[goff[lev, 1]:goff[lev, 1] + ny]
-        pjx = PJ[goff[lev, 2]:goff[lev, 2] + nx]
-        pwx = PW[goff[lev, 2]:goff[lev, 2] + nx]
+        _prolong(A, lev, x, b, d)
+        xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+        for sweep in range(4):  # black, red, black, red
+            _smooth(A, lev, xl, bl, il, 1 - (sweep & 1))
+
+
+@njit(cache=True)
+def solve_nb(x, b, d, A, tol, max_cycles):
+    """V-cycles until ‖b − A x‖₂ ≤ tol ‖b‖₂; returns the number of cycles."""
+    xl, bl, dl, il, rl = _level(A, 0, x, b, d)
+    bn = np.sqrt(_dot(A, b, b))
+    if bn == 0.0:
+        x[:] = 0.0
+        return 0
+    if _residual(A, 0, xl, bl, dl, rl) <= tol * bn:
+        return 0
+    for it in range(1, max_cycles + 1):
+        vcycle_nb(x, b, d, A)
+        if _residual(A, 0, xl, bl, dl, rl) <= tol * bn:
+            return it
+    return max_cycles
+
+
+@njit(cache=True)
+def _pcg_nb(x, b, d, A, W, tol, maxiter):
+    r, z, p, q, zero = W
+    par = x.shape[0] >= PARALLEL_MIN
+    bn = np.sqrt(_dot(A, b, b))
+    if bn == 0.0:
+        x[:] = 0.0
+        return 0
+    if _residual(A, 0, x, b, d, r) <= tol * bn:
+        return 0
+    z[:] = 0.0
+    vcycle_nb(z, r, d, A)
+    p[:] = z
+    rz = _dot(A, r, z)
+    for it in range(1, maxiter + 1):
+        _residual(A, 0, p, zero, d, q)  # q = −A p
+        alpha = -rz / _dot(A, p, q)
         if par:
-            _prolong_p(xl, xc, pjz, pwz, pjy, pwy, pjx, pwx, nz, ny, nx, my, mx)
+            _axpy_p(x, p, alpha)
+            _axpy_p(r, q, alpha)
         else:
-            _prolong_s(xl, xc, pjz, pwz, pjy, pwy, pjx, pwx, nz, ny, nx, my, mx)
-        lz = _axis(LO, goff, lev, 0, nz)
-        hz = _axis(HI, goff, lev, 0, nz)
-        ly = _axis(LO, goff, lev, 1, ny)
-        hy = _axis(HI, goff, lev, 1, ny)
-        lx = _axis(LO, goff, lev, 2, nx)
-        hx = _axis(HI, goff, lev, 2, nx)
-        for sweep in range(4):
-            _smooth(par, xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, 1 - (sweep & 1))
+            _axpy_s(x, p, alpha)
+            _axpy_s(r, q, alpha)
+        if np.sqrt(_dot(A, r, r)) <= tol * bn:
+            return it
+        z[:] = 0.0
+        vcycle_nb(z, r, d, A)
+        rz_new = _dot(A, r, z)
+        beta = rz_new / rz
+        rz = rz_new
+        if par:
+            _xpby_p(p, z, beta)
+        else:
+            _xpby_s(p, z, beta)
+    return maxiter
 
 
 # ---------------------------------------------------------------------------------------
-# per-call setup (scaled couplings, restricted d, inverse diagonals, coarsest factor)
+# per-call setup: scaled couplings, restricted d, inverse diagonals, coarsest factor
 # ---------------------------------------------------------------------------------------
 
 
 @njit(cache=True)
 def _setup_nb(d, coef, A):
-    shp, goff = A[0], A[3]
-    LO, HI, SD, CJ, CW, WID = A[4], A[5], A[6], A[11], A[12], A[13]
-    CHOL = A[22]
-    GLO, GHI, GSD = A[24], A[25], A[26]
+    shp = A[_SHP]
+    LO, HI, SD = A[_LO], A[_HI], A[_SD]
+    GLO, GHI, GSD = A[_GLO], A[_GHI], A[_GSD]
+    CW, WID, CHOL = A[_CW], A[_WID], A[_CHOL]
     for i in range(LO.shape[0]):
         LO[i] = coef * GLO[i]
         HI[i] = coef * GHI[i]
@@ -517,36 +699,30 @@ def _setup_nb(d, coef, A):
     nlev = shp.shape[0]
     for lev in range(nlev):
         nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-        par = nz * ny * nx >= PARALLEL_MIN
-        xl, bl, dl, il, rl = _level_views(A, lev, d, d, d)
+        xl, bl, dl, il, rl = _level(A, lev, d, d, d)
         if lev > 0:
             fz, fy, fx = shp[lev - 1, 0], shp[lev - 1, 1], shp[lev - 1, 2]
-            xf, bf, df, jf, rf = _level_views(A, lev - 1, d, d, d)
-            cjz = CJ[goff[lev, 0]:goff[lev, 0] + nz]
-            cwz = CW[goff[lev, 0]:goff[lev, 0] + nz]
-            cjy = CJ[goff[lev, 1]:goff[lev, 1] + ny]
-            cwy = CW[goff[lev, 1]:goff[lev, 1] + ny]
-            cjx = CJ[goff[lev, 2]:goff[lev, 2] + nx]
-            cwx = CW[goff[lev, 2]:goff[lev, 2] + nx]
+            xf, bf, df, jf, rf = _level(A, lev - 1, d, d, d)
+            cwz = _ax(CW, A, lev, 0)
+            cwy = _ax(CW, A, lev, 1)
+            cwx = _ax(CW, A, lev, 2)
             if fz * fy * fx >= PARALLEL_MIN:
-                _restrict_d_p(df, dl, cjz, cwz, cjy, cwy, cjx, cwx, nz, ny, nx, fy, fx)
+                _restrict_d_p(df, dl, cwz, cwy, cwx, nz, ny, nx, fz, fy, fx)
             else:
-                _restrict_d_s(df, dl, cjz, cwz, cjy, cwy, cjx, cwx, nz, ny, nx, fy, fx)
-        sz = _axis(SD, goff, lev, 0, nz)
-        sy = _axis(SD, goff, lev, 1, ny)
-        sx = _axis(SD, goff, lev, 2, nx)
-        if par:
+                _restrict_d_s(df, dl, cwz, cwy, cwx, nz, ny, nx, fz, fy, fx)
+        lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+        if nz * ny * nx >= PARALLEL_MIN:
             _invdiag_p(dl, il, sz, sy, sx, nz, ny, nx)
         else:
             _invdiag_s(dl, il, sz, sy, sx, nz, ny, nx)
-    # coarsest level: S = V A (symmetric positive definite), Cholesky in place (lower)
+    # coarsest level: S = V A is symmetric positive definite; Cholesky in place (lower)
     lev = nlev - 1
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-    xl, bl, dl, il, rl = _level_views(A, lev, d, d, d)
-    lz, hz = _axis(LO, goff, lev, 0, nz), _axis(HI, goff, lev, 0, nz)
-    ly, hy = _axis(LO, goff, lev, 1, ny), _axis(HI, goff, lev, 1, ny)
-    lx, hx = _axis(LO, goff, lev, 2, nx), _axis(HI, goff, lev, 2, nx)
-    wz, wy, wx = _axis(WID, goff, lev, 0, nz), _axis(WID, goff, lev, 1, ny), _axis(WID, goff, lev, 2, nx)
+    xl, bl, dl, il, rl = _level(A, lev, d, d, d)
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+    wz = _ax(WID, A, lev, 0)
+    wy = _ax(WID, A, lev, 1)
+    wx = _ax(WID, A, lev, 2)
     n = nz * ny * nx
     CHOL[:, :] = 0.0
     for z in range(nz):
@@ -583,99 +759,18 @@ def _setup_nb(d, coef, A):
             CHOL[i, j] = 0.0
 
 
-@njit(cache=True)
-def _resnorm_nb(x, b, d, A, r):
-    """‖b − A x‖₂ on the finest level (r receives the residual)."""
-    shp, goff, LO, HI, SD, PART = A[0], A[3], A[4], A[5], A[6], A[21]
-    nz, ny, nx = shp[0, 0], shp[0, 1], shp[0, 2]
-    par = nz * ny * nx >= PARALLEL_MIN
-    _residual(par, x, b, d,
-              _axis(SD, goff, 0, 0, nz), _axis(SD, goff, 0, 1, ny), _axis(SD, goff, 0, 2, nx),
-              _axis(LO, goff, 0, 0, nz), _axis(HI, goff, 0, 0, nz),
-              _axis(LO, goff, 0, 1, ny), _axis(HI, goff, 0, 1, ny),
-              _axis(LO, goff, 0, 2, nx), _axis(HI, goff, 0, 2, nx), r, PART, nz, ny, nx, -1)
-    return np.sqrt(_serial_sum(PART, nz * ny))
-
-
-@njit(cache=True)
-def _dot_nb(a, c, A):
-    shp, PART = A[0], A[21]
-    nrows = shp[0, 0] * shp[0, 1]
-    ncol = shp[0, 2]
-    if nrows * ncol >= PARALLEL_MIN:
-        _dot_rows_p(a, c, PART, nrows, ncol)
-    else:
-        _dot_rows_s(a, c, PART, nrows, ncol)
-    return _serial_sum(PART, nrows)
-
-
-@njit(cache=True)
-def _solve_nb(x, b, d, A, tol, max_cycles):
-    RB = A[18]
-    r = RB[0:x.shape[0]]
-    bn = np.sqrt(_dot_nb(b, b, A))
-    if bn == 0.0:
-        x[:] = 0.0
-        return 0
-    if _resnorm_nb(x, b, d, A, r) <= tol * bn:
-        return 0
-    for it in range(1, max_cycles + 1):
-        _vcycle_nb(x, b, d, A)
-        if _resnorm_nb(x, b, d, A, r) <= tol * bn:
-            return it
-    return max_cycles
-
-
-@njit(cache=True)
-def _pcg_nb(x, b, d, A, W, tol, maxiter):
-    r, z, p, q, zero = W
-    n = x.shape[0]
-    par = n >= PARALLEL_MIN
-    bn = np.sqrt(_dot_nb(b, b, A))
-    if bn == 0.0:
-        x[:] = 0.0
-        return 0
-    if _resnorm_nb(x, b, d, A, r) <= tol * bn:
-        return 0
-    z[:] = 0.0
-    _vcycle_nb(z, r, d, A)
-    p[:] = z
-    rz = _dot_nb(r, z, A)
-    for it in range(1, maxiter + 1):
-        _resnorm_nb(p, zero, d, A, q)  # q = −A p
-        alpha = -rz / _dot_nb(p, q, A)
-        if par:
-            _axpy_p(x, p, alpha)
-            _axpy_p(r, q, alpha)
-        else:
-            _axpy_s(x, p, alpha)
-            _axpy_s(r, q, alpha)
-        if np.sqrt(_dot_nb(r, r, A)) <= tol * bn:
-            return it
-        z[:] = 0.0
-        _vcycle_nb(z, r, d, A)
-        rz_new = _dot_nb(r, z, A)
-        beta = rz_new / rz
-        rz = rz_new
-        if par:
-            _xpby_p(p, z, beta)
-        else:
-            _xpby_s(p, z, beta)
-    return maxiter
-
-
 # ---------------------------------------------------------------------------------------
-# hierarchy construction (geometry only; cached per (grid, dirichlet))
+# hierarchy construction (geometry only, cached per (grid, dirichlet))
 # ---------------------------------------------------------------------------------------
 
 
-class _AxisLevel:
-    """Cells of one axis on one level: edges in fine-cell units (fine centres at 0..n-1)."""
+class _Axis:
+    """Cells of one axis on one level; edges in fine-cell units (fine centres 0 … n−1)."""
 
     def __init__(self, left: np.ndarray, right: np.ndarray, present: bool):
         self.left = left
         self.right = right
-        self.present = present
+        self.present = present  # False only for z of a 2D grid: no coupling at all
 
     @property
     def n(self) -> int:
@@ -689,18 +784,15 @@ class _AxisLevel:
     def width(self) -> np.ndarray:
         return self.right - self.left
 
-    def coarsen(self) -> _AxisLevel:
-        n = self.n
-        m = (n + 1) // 2
-        j = np.arange(m)
-        return _AxisLevel(self.left[2 * j], self.right[np.minimum(2 * j + 1, n - 1)], True)
+    def coarsen(self) -> _Axis:
+        j = np.arange((self.n + 1) // 2)
+        return _Axis(self.left[2 * j], self.right[np.minimum(2 * j + 1, self.n - 1)],
+                     self.present)
 
     def couplings(self, dirichlet: bool, lower: float, upper: float):
         """Per-unit-coef neighbour couplings lo, hi and diagonal contribution s."""
         n = self.n
-        lo = np.zeros(n)
-        hi = np.zeros(n)
-        s = np.zeros(n)
+        lo, hi, s = np.zeros(n), np.zeros(n), np.zeros(n)
         if not self.present:
             return lo, hi, s
         c, w = self.centre, self.width
@@ -709,27 +801,15 @@ class _AxisLevel:
             lo[1:] = 1.0 / (w[1:] * dist)
             hi[:-1] = 1.0 / (w[:-1] * dist)
         s[:] = lo + hi
-        if dirichlet:
+        if dirichlet:  # ghost value 0 at the fine ghost centre
             s[0] += 1.0 / (w[0] * (c[0] - lower))
             s[-1] += 1.0 / (w[-1] * (upper - c[-1]))
         return lo, hi, s
 
 
-def _transfer(fine: _AxisLevel, coarse: _AxisLevel | None, dirichlet, lower, upper):
-    """Prolongation (pj, pw: per fine cell ≤ 2 coarse cells), restriction (ri, rw: per coarse
-    cell ≤ 4 fine cells, R = V_H⁻¹ Pᵀ V_h) and children (cj, cw: volume fractions)."""
-    nf = fine.n
-    if coarse is None:  # axis not coarsened: identity
-        idx = np.arange(nf)
-        pj = np.stack([idx, idx], axis=1)
-        pw = np.zeros((nf, 2))
-        pw[:, 0] = 1.0
-        ri = np.zeros((nf, 4), np.int64)
-        ri[:, 0] = idx
-        rw = np.zeros((nf, 4))
-        rw[:, 0] = 1.0
-        return pj, pw, ri, rw, pj.copy(), pw.copy()
-    nc = coarse.n
+def _transfer(fine: _Axis, coarse: _Axis, dirichlet: bool, lower: float, upper: float):
+    """Positional prolongation (PW), restriction (RW, R = V_H⁻¹ Pᵀ V_h) and children (CW)."""
+    nf, nc = fine.n, coarse.n
     cf, cc = fine.centre, coarse.centre
     wf, wc = fine.width, coarse.width
     P = np.zeros((nf, nc))
@@ -744,38 +824,48 @@ def _transfer(fine: _AxisLevel, coarse: _AxisLevel | None, dirichlet, lower, upp
             t = (p - cc[j]) / (cc[j + 1] - cc[j])
             P[i, j] = 1.0 - t
             P[i, j + 1] = t
-    pj = np.zeros((nf, 2), np.int64)
     pw = np.zeros((nf, 2))
     for i in range(nf):
-        nzr = np.nonzero(P[i])[0]
-        assert 1 <= nzr.size <= 2
-        pj[i, :] = nzr[0]
-        pj[i, : nzr.size] = nzr
-        pw[i, : nzr.size] = P[i, nzr]
-    R = (P * wf[:, None]).T / wc[:, None]
-    ri = np.zeros((nc, 4), np.int64)
+        for k in range(2):
+            j = ((i - 1) >> 1) + k
+            if 0 <= j < nc:
+                pw[i, k] = P[i, j]
+                P[i, j] = 0.0
+    assert not P.any(), "prolongation outside the expected 2-cell pattern"
+    R = (pw_dense(pw, nc) * wf[:, None]).T / wc[:, None]
     rw = np.zeros((nc, 4))
     for j in range(nc):
-        nzr = np.nonzero(R[j])[0]
-        assert 1 <= nzr.size <= 4
-        ri[j, :] = nzr[0]
-        ri[j, : nzr.size] = nzr
-        rw[j, : nzr.size] = R[j, nzr]
-    cj = np.zeros((nc, 2), np.int64)
+        for k in range(4):
+            i = 2 * j - 1 + k
+            if 0 <= i < nf:
+                rw[j, k] = R[j, i]
+                R[j, i] = 0.0
+    assert not R.any(), "restriction outside the expected 4-cell pattern"
     cw = np.zeros((nc, 2))
     for j in range(nc):
-        kids = [2 * j] + ([2 * j + 1] if 2 * j + 1 < nf else [])
-        cj[j, :] = kids[0]
-        cj[j, : len(kids)] = kids
-        cw[j, : len(kids)] = wf[kids] / wc[j]
-    return pj, pw, ri, rw, cj, cw
+        for k in range(2):
+            if 2 * j + k < nf:
+                cw[j, k] = wf[2 * j + k] / wc[j]
+    return pw, rw, cw
+
+
+def pw_dense(pw: np.ndarray, nc: int) -> np.ndarray:
+    """Dense 1D prolongation matrix from the positional weights (used by tests too)."""
+    nf = pw.shape[0]
+    P = np.zeros((nf, nc))
+    for i in range(nf):
+        for k in range(2):
+            j = ((i - 1) >> 1) + k
+            if 0 <= j < nc:
+                P[i, j] += pw[i, k]
+    return P
 
 
 class MGHierarchy:
     """Level geometry and preallocated buffers for one (grid, dirichlet).
 
-    ``arrays`` is the tuple the jitted ``_vcycle_nb`` / ``_solve_nb`` take; call
-    ``setup(d, coef)`` before using it with a new ``d`` or ``coef``.
+    ``arrays`` is the tuple that ``vcycle_nb`` / ``solve_nb`` take; call ``setup(d, coef)``
+    before using it with a new ``d`` or ``coef``.
     """
 
     def __init__(self, grid: tuple[int, int, int], dirichlet: bool):
@@ -786,63 +876,51 @@ class MGHierarchy:
         self.dirichlet = bool(dirichlet)
         self.n = nz * ny * nx
         bounds = [(-1.0, float(m)) for m in (nz, ny, nx)]  # Dirichlet ghost centres
-        axes = [_AxisLevel(np.arange(m) - 0.5, np.arange(m) + 0.5, present)
-                for m, present in zip((nz, ny, nx), (nz > 1, True, True), strict=True)]
-        levels = [axes]
-        crs_list = []
+        levels = [[_Axis(np.arange(m) - 0.5, np.arange(m) + 0.5, present)
+                   for m, present in zip((nz, ny, nx), (nz > 1, True, True), strict=True)]]
         while max(a.n for a in levels[-1]) > COARSEST:
-            cur = levels[-1]
-            flags = [a.present and a.n > 1 for a in cur]
-            crs_list.append(flags)
-            levels.append([a.coarsen() if f else a for a, f in zip(cur, flags, strict=True)])
-        crs_list.append([False, False, False])
+            levels.append([a.coarsen() for a in levels[-1]])
         nlev = len(levels)
         self.nlev = nlev
         shp = np.array([[a.n for a in lv] for lv in levels], np.int64)
-        crs = np.array(crs_list, np.int64)
+        crs = np.zeros((nlev, 3), np.int64)
+        crs[:-1] = shp[:-1] > 1  # axis halved between this level and the next
         sizes = shp.prod(axis=1)
         loff = np.zeros(nlev + 1, np.int64)
         loff[1:] = np.cumsum(sizes)
         goff = np.zeros((nlev, 3), np.int64)
-        tot = 0
-        for lev in range(nlev):
-            for ax in range(3):
-                goff[lev, ax] = tot
-                tot += shp[lev, ax]
+        goff.flat[1:] = np.cumsum(shp.ravel())[:-1]
+        tot = int(shp.sum())
         GLO, GHI, GSD, WID = (np.zeros(tot) for _ in range(4))
-        PJ = np.zeros((tot, 2), np.int64)
         PW = np.zeros((tot, 2))
-        RI = np.zeros((tot, 4), np.int64)
         RW = np.zeros((tot, 4))
-        CJ = np.zeros((tot, 2), np.int64)
         CW = np.zeros((tot, 2))
         for lev in range(nlev):
+            scale = 1.0 if lev == 0 else COARSE_SCALE
             for ax in range(3):
                 a = levels[lev][ax]
-                o = goff[lev, ax]
-                n = a.n
+                o, n = goff[lev, ax], a.n
                 lo, hi, s = a.couplings(self.dirichlet, *bounds[ax])
-                GLO[o:o + n], GHI[o:o + n], GSD[o:o + n] = lo, hi, s
+                GLO[o:o + n], GHI[o:o + n], GSD[o:o + n] = scale * lo, scale * hi, scale * s
                 WID[o:o + n] = a.width
                 if lev + 1 < nlev:
-                    coarse = levels[lev + 1][ax] if crs[lev, ax] else None
-                    pj, pw, ri, rw, cj, cw = _transfer(a, coarse, self.dirichlet, *bounds[ax])
-                    PJ[o:o + n], PW[o:o + n] = pj, pw
-                    oc = goff[lev + 1, ax]
-                    m = shp[lev + 1, ax]
-                    RI[oc:oc + m], RW[oc:oc + m] = ri, rw
-                    CJ[oc:oc + m], CW[oc:oc + m] = cj, cw
-        ncoarse = int(sizes[-1])
+                    pw, rw, cw = _transfer(a, levels[lev + 1][ax], self.dirichlet, *bounds[ax])
+                    PW[o:o + n] = pw
+                    oc, m = goff[lev + 1, ax], shp[lev + 1, ax]
+                    RW[oc:oc + m], CW[oc:oc + m] = rw, cw
         n0 = int(sizes[0])
-        nrest = int(loff[-1]) - n0
-        tmax = max([int(shp[lv, 0] * shp[lv, 1] * shp[lv + 1, 2]) for lv in range(nlev - 1)] + [1])
+        nrest = max(int(loff[-1]) - n0, 1)
+        ncoarse = int(sizes[-1])
+        t1 = max([int(shp[lv, 0] * shp[lv, 1] * shp[lv + 1, 2]) for lv in range(nlev - 1)] + [1])
+        t2 = max([int(shp[lv, 0] * shp[lv + 1, 1] * shp[lv + 1, 2]) for lv in range(nlev - 1)]
+                 + [1])
         self.arrays = (
             shp, crs, loff, goff,
-            np.zeros(tot), np.zeros(tot), np.zeros(tot),  # LO, HI, SD (scaled by coef)
-            PJ, PW, RI, RW, CJ, CW, WID,
-            np.zeros(max(nrest, 1)), np.zeros(max(nrest, 1)), np.zeros(max(nrest, 1)),  # XB BB DB
-            np.zeros(int(loff[-1])), np.zeros(int(loff[-1])),  # IB (inverse diagonal), RB
-            np.zeros(tmax), np.zeros(tmax),  # T1, T2
+            np.zeros(tot), np.zeros(tot), np.zeros(tot),  # LO, HI, SD (times coef)
+            PW, RW, CW, WID,
+            np.zeros(nrest), np.zeros(nrest), np.zeros(nrest),  # XB, BB, DB (levels ≥ 1)
+            np.zeros(int(loff[-1])), np.zeros(int(loff[-1])),  # IB (1/diagonal), RB (residual)
+            np.zeros(t1), np.zeros(t2),  # T1, T2 (restriction temporaries)
             np.zeros(int(shp[0, 0] * shp[0, 1])),  # PART (per-row partial sums)
             np.zeros((ncoarse, ncoarse)), np.zeros(ncoarse),  # CHOL, CVEC
             GLO, GHI, GSD,
@@ -851,6 +929,7 @@ class MGHierarchy:
         self.coef: float | None = None
 
     def setup(self, d: np.ndarray, coef: float) -> None:
+        """Restrict d, build inverse diagonals and factor the coarsest level."""
         _setup_nb(d, float(coef), self.arrays)
         self.coef = float(coef)
 
@@ -865,7 +944,7 @@ _HIERARCHY_LIMIT = 64
 
 
 def mg_hierarchy(grid: tuple[int, int, int], dirichlet: bool) -> MGHierarchy:
-    """The cached hierarchy for (grid, dirichlet); built on first use."""
+    """The cached hierarchy of (grid, dirichlet), built on first use."""
     key = (tuple(int(v) for v in grid), bool(dirichlet))
     h = _HIERARCHIES.get(key)
     if h is None:
@@ -877,8 +956,9 @@ def mg_hierarchy(grid: tuple[int, int, int], dirichlet: bool) -> MGHierarchy:
 
 def _check(h: MGHierarchy, *arrays: np.ndarray) -> None:
     for a in arrays:
-        if a.dtype != np.float64 or a.ndim != 1 or a.shape[0] != h.n or not a.flags.c_contiguous:
-            raise ValueError(f"expected contiguous float64 arrays of length {h.n}")
+        if (not isinstance(a, np.ndarray) or a.dtype != np.float64 or a.ndim != 1
+                or a.shape[0] != h.n or not a.flags.c_contiguous):
+            raise ValueError(f"expected C-contiguous float64 1D arrays of length {h.n}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -889,35 +969,35 @@ def _check(h: MGHierarchy, *arrays: np.ndarray) -> None:
 def mg_solve(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
              grid: tuple[int, int, int], dirichlet: bool, tol: float = 1e-6,
              max_cycles: int = 30) -> int:
-    """Solve (diag(d) − coef Δ_h) x = b by V-cycles; x (initial guess) is overwritten.
+    """Solve (diag(d) − coef Δ_h) x = b by V-cycles; x (the initial guess) is overwritten.
 
-    Returns the number of V-cycles run; stops when ‖b − A x‖₂ ≤ tol·‖b‖₂ (b = 0 → x = 0)
-    or after ``max_cycles``.
+    Returns the number of V-cycles; stops when ‖b − A x‖₂ ≤ tol·‖b‖₂ (b = 0 → x = 0) or
+    after ``max_cycles``.
     """
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     h.setup(d, coef)
-    return int(_solve_nb(x, b, d, h.arrays, float(tol), int(max_cycles)))
+    return int(solve_nb(x, b, d, h.arrays, float(tol), int(max_cycles)))
 
 
 def mg_vcycle(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
               grid: tuple[int, int, int], dirichlet: bool, setup: bool = True) -> None:
     """One symmetric V(2,2)-cycle on x in place.  With x = 0 on entry this applies the
     preconditioner x = B b ≈ A⁻¹ b (B symmetric positive definite).  ``setup=False`` skips
-    restricting d / refactoring the coarsest level (valid when d and coef are those of the
+    restricting d and refactoring the coarsest level (valid when d and coef are those of the
     previous call for this grid and boundary kind)."""
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     if setup or h.coef is None:
         h.setup(d, coef)
-    _vcycle_nb(x, b, d, h.arrays)
+    vcycle_nb(x, b, d, h.arrays)
 
 
 def mg_pcg(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
            grid: tuple[int, int, int], dirichlet: bool, tol: float = 1e-6,
            maxiter: int = 50) -> int:
     """Conjugate gradients preconditioned with one V-cycle per iteration; x in place.
-    Returns the number of CG iterations (stop: ‖b − A x‖₂ ≤ tol·‖b‖₂, recursive residual)."""
+    Returns the number of CG iterations (stop: recursive residual ≤ tol·‖b‖₂)."""
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     h.setup(d, coef)

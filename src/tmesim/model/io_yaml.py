@@ -56,14 +56,24 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
         raise ModelError(field, msg + extra) from None
 
 
-def load_model(path: str | Path) -> Model:
-    """Load and validate a model YAML file.
+def _merge(base: Any, over: Any) -> Any:
+    """Deep-merge ``over`` onto ``base``: mappings key by key, lists of named entries by name
+    (``name`` or, for placements, nothing: an overriding list replaces the base list)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(over, list) and all(isinstance(x, dict) and "name" in x for x in base + over):
+        merged = {x["name"]: x for x in base}
+        for x in over:
+            merged[x["name"]] = _merge(merged[x["name"]], x) if x["name"] in merged else x
+        return list(merged.values())
+    return over
 
-    >>> from tmesim.presets import preset_path
-    >>> load_model(preset_path("tnbc")).name
-    'tnbc'
-    """
-    path = Path(path)
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a model YAML, resolving ``extends: <preset name or path>`` recursively."""
     if not path.exists():
         raise ModelError("model", f"file {str(path)!r} does not exist")
     try:
@@ -72,4 +82,30 @@ def load_model(path: str | Path) -> Model:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ModelError(str(path), f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return model_from_dict(data, base_dir=path.parent)
+    if not isinstance(data, dict):
+        raise ModelError(str(path), f"a model file must be a mapping at the top level, got {type(data).__name__}")
+    if isinstance(data.get("rules"), str) and not Path(data["rules"]).is_absolute():
+        data["rules"] = str(path.parent / data["rules"])
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    from tmesim.presets import HERE
+
+    ppath = Path(parent) if str(parent).endswith((".yaml", ".yml")) else HERE / f"{parent}.yaml"
+    if not ppath.is_absolute() and not ppath.exists():
+        ppath = path.parent / ppath
+    if ppath.resolve() in seen:
+        raise ModelError("extends", f"{parent!r} extends itself (cycle through {[str(p) for p in seen]})")
+    base = _read_yaml(ppath, seen + (path.resolve(),))
+    return _merge(base, data)
+
+
+def load_model(path: str | Path) -> Model:
+    """Load and validate a model YAML file.
+
+    >>> from tmesim.presets import preset_path
+    >>> load_model(preset_path("tnbc")).name
+    'tnbc'
+    """
+    path = Path(path)
+    return model_from_dict(_read_yaml(path), base_dir=path.parent)

@@ -1,0 +1,296 @@
+"""A model's knowledge as tables, and its rules in and out of PhysiCell's rules format.
+
+``catalog_tables(model)`` gives the cell types, the signals and the rules (with sources and
+statements) as pandas DataFrames; ``filter_rules`` selects rules by cell type, signal or
+cited review reference. ``export_rules`` writes the rules table as tmesim's CSV or as a
+PhysiCell v3 rules file; ``import_physicell_rules`` reads a PhysiCell rules file (v3 or v2
+rows), checks every row against a model and returns that model with the imported rules.
+
+>>> import tmesim
+>>> from tmesim.knowledge import catalog_tables, filter_rules
+>>> model = tmesim.load_model(tmesim.preset_path("tnbc"))
+>>> sorted(catalog_tables(model))
+['cell_types', 'rules', 'signals']
+>>> sorted(filter_rules(model, reference=66)["cell_type"])
+['MDSC', 'cancer']
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tmesim.model import Model, ModelError, Rule, format_rules, model_from_dict
+from tmesim.model.grammar import (
+    FIXED_SIGNALS,
+    SIMPLE_BEHAVIOURS,
+    SUBSTRATE_BEHAVIOURS,
+    TYPE_BEHAVIOURS,
+    VARIABLE_BEHAVIOURS,
+)
+from tmesim.model.rules_csv import parse_rule_lines
+
+from .citation import review_references
+
+RULE_FORMATS = ("tmesim", "physicell")
+RULE_COLUMNS = ["cell_type", "signal", "direction", "behaviour", "saturation", "half_max", "hill_power",
+                "apply_to_dead", "source", "statement", "references"]
+
+
+# --------------------------------------------------------------------------- sources
+
+def review_refs(source: str | None) -> tuple[int, ...]:
+    """Review reference numbers a source cites: ``"review:41, 45"`` → ``(41, 45)``; others → ``()``."""
+    if not source:
+        return ()
+    kind, _, rest = source.partition(":")
+    if kind.strip() != "review":
+        return ()
+    return tuple(int(n) for n in re.findall(r"\d+", rest))
+
+
+# --------------------------------------------------------------------------- signals
+
+def signal_info(model: Model, name: str) -> dict[str, str]:
+    """Kind, unit and meaning of one of the model's signals."""
+    types, variables = model.cell_type_names, model.state_variables
+    if name in model.substrate_names:
+        s = model.substrate(name)
+        return {"kind": "substrate", "unit": s.unit, "description": s.description, "source": s.source or ""}
+    if name == "contact with vessel":
+        return {"kind": "contact", "unit": "0 or 1", "description": FIXED_SIGNALS[name], "source": ""}
+    if name.startswith("contact with ") and name.removeprefix("contact with ") in types:
+        other = name.removeprefix("contact with ")
+        return {"kind": "contact", "unit": "fraction (0-1)",
+                "description": f"fraction of neighbour sites holding a live {other} cell", "source": ""}
+    if name in FIXED_SIGNALS:
+        unit = {"time": "min", "dead": "0 or 1"}.get(name, "fraction (0-1)")
+        return {"kind": "built-in", "unit": unit, "description": FIXED_SIGNALS[name], "source": ""}
+    if name in variables:
+        return {"kind": "state", "unit": "0-1", "description": f"the cell's own {name} score", "source": ""}
+    if name.startswith("neighbour ") and name.removeprefix("neighbour ") in variables:
+        var = name.removeprefix("neighbour ")
+        return {"kind": "neighbour state", "unit": "0-1", "description": f"mean {var} score of live neighbours", "source": ""}
+    raise KeyError(name)
+
+
+def _catalog_signals(model: Model) -> list[str]:
+    """Substrates, then the other signals the rules use (in the model's signal order)."""
+    used = {r.signal for r in model.rules}
+    subs = model.substrate_names
+    return subs + [s for s in model.signals() if s in used and s not in subs]
+
+
+# --------------------------------------------------------------------------- tables
+
+def rules_table(model: Model) -> pd.DataFrame:
+    """One row per rule: the PhysiCell columns, source, statement and cited review references."""
+    rows = [{
+        "cell_type": r.cell_type, "signal": r.signal, "direction": r.direction, "behaviour": r.behaviour,
+        "saturation": float(r.saturation), "half_max": float(r.half_max), "hill_power": float(r.hill_power),
+        "apply_to_dead": bool(r.apply_to_dead), "source": r.source or "", "statement": r.statement,
+        "references": review_refs(r.source),
+    } for r in model.rules]
+    return pd.DataFrame(rows, columns=RULE_COLUMNS)
+
+
+def catalog_tables(model: Model) -> dict[str, pd.DataFrame]:
+    """The model as three tables: ``cell_types``, ``signals`` and ``rules``."""
+    rules = rules_table(model)
+    secretes = {ct.name: [s for s in model.substrate_names
+                          if any(ct.behaviours.get(f"{s} {k}") is not None and ct.behaviours[f"{s} {k}"].value > 0
+                                 for k in ("secretion", "export"))]
+                for ct in model.cell_types}
+    cell_types = pd.DataFrame([{
+        "cell_type": ct.name, "description": ct.description, "vessel": ct.vessel,
+        "secretes": ", ".join(secretes[ct.name]), "n_rules": int((rules["cell_type"] == ct.name).sum()),
+        "source": ct.source or "",
+    } for ct in model.cell_types], columns=["cell_type", "description", "vessel", "secretes", "n_rules", "source"])
+    signals = pd.DataFrame([{
+        "signal": s, **signal_info(model, s), "n_rules": int((rules["signal"] == s).sum()),
+    } for s in _catalog_signals(model)], columns=["signal", "kind", "unit", "description", "source", "n_rules"])
+    return {"cell_types": cell_types, "signals": signals, "rules": rules}
+
+
+def _matches(needle: str, names: list[str]) -> list[str]:
+    n = needle.strip().lower()
+    return [x for x in names if n and n in x.lower()]
+
+
+def match_cell_types(model: Model, text: str) -> list[str]:
+    """Cell types whose name contains ``text`` (case-insensitive); a clear error if none does."""
+    found = _matches(text, model.cell_type_names)
+    if not found:
+        raise ModelError("cell_type", f"no cell type of model {model.name!r} matches {text!r}; "
+                                      f"allowed: {', '.join(model.cell_type_names)}{_did_you_mean(text, model.cell_type_names)}")
+    return found
+
+
+def match_signals(model: Model, text: str) -> list[str]:
+    """Catalog signals (substrates and signals used by rules) containing ``text``; error if none."""
+    names = _catalog_signals(model)
+    found = _matches(text, names)
+    if not found:
+        raise ModelError("signal", f"no signal of model {model.name!r} matches {text!r}; "
+                                   f"allowed: {', '.join(names)}{_did_you_mean(text, names)}")
+    return found
+
+
+def cited_references(model: Model) -> list[int]:
+    """Review reference numbers cited by the model's rules."""
+    return sorted({n for r in model.rules for n in review_refs(r.source)})
+
+
+def filter_rules(model: Model, cell_type: str | None = None, signal: str | None = None,
+                 reference: int | None = None) -> pd.DataFrame:
+    """Rules whose cell type / signal contains the given text (case-insensitive) and that cite
+    review reference ``reference``; all given filters must hold. Unknown values raise a
+    ``ModelError`` listing the allowed ones."""
+    rules = rules_table(model)
+    keep = pd.Series(True, index=rules.index)
+    if cell_type is not None:
+        keep &= rules["cell_type"].isin(match_cell_types(model, cell_type))
+    if signal is not None:
+        keep &= rules["signal"].isin(match_signals(model, signal))
+    if reference is not None:
+        cited = cited_references(model)
+        if reference not in cited:
+            titles = review_references()
+            known = f" (the review's references are numbered 1-{max(titles)})" if reference not in titles else ""
+            raise ModelError("reference", f"no rule of model {model.name!r} cites review reference {reference}{known}; "
+                                          f"allowed: {', '.join(map(str, cited))}")
+        keep &= rules["references"].map(lambda refs: reference in refs)
+    return rules[keep].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- rules export / import
+
+def export_rules(model: Model, format: str = "tmesim") -> str:  # noqa: A002 - mirrors the CLI option
+    """The model's rules as CSV text: ``tmesim`` (header, source, statement) or ``physicell`` (v3, 8 columns)."""
+    if format not in RULE_FORMATS:
+        raise ModelError("format", f"unknown rules format {format!r}; allowed: {', '.join(RULE_FORMATS)}")
+    return format_rules(model.rules, physicell=format == "physicell")
+
+
+@dataclass
+class ImportedRules:
+    """Rules read from a PhysiCell file and checked against a model."""
+
+    model: Model  # the model with the imported rules in place of its own
+    lines: list[int]  # file line of each rule
+    layouts: list[str]  # "v3", "v2" or "tmesim" for each rule
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self.model.rules
+
+    def to_csv(self) -> str:
+        """The rules as a tmesim rules CSV (header, source and statement columns)."""
+        return format_rules(self.rules)
+
+
+def _did_you_mean(name: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=3, cutoff=0.6)
+    return f". Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _allowed_behaviours(model: Model) -> str:
+    def forms(table: dict[str, Any], key: str, placeholder: str) -> str:
+        return ", ".join(repr(k.replace(key, placeholder)) for k in table)
+
+    parts = [", ".join(SIMPLE_BEHAVIOURS),
+             f"{forms(SUBSTRATE_BEHAVIOURS, '{s}', '<substrate>')} with <substrate> one of {', '.join(model.substrate_names)}",
+             f"{forms(TYPE_BEHAVIOURS, '{t}', '<cell type>')} with <cell type> one of {', '.join(model.cell_type_names)}"]
+    if model.state_variables:
+        parts.append(f"{forms(VARIABLE_BEHAVIOURS, '{v}', '<variable>')} with <variable> one of "
+                     f"{', '.join(model.state_variables)}")
+    return "; ".join(parts)
+
+
+def _allowed_signals(model: Model) -> str:
+    parts = [f"substrates {', '.join(model.substrate_names)}",
+             f"'contact with <cell type>' with <cell type> one of {', '.join(model.cell_type_names)}",
+             ", ".join(FIXED_SIGNALS)]
+    if model.state_variables:
+        v = ", ".join(model.state_variables)
+        parts.append(f"state variables {v} and 'neighbour <variable>'")
+    return "; ".join(parts)
+
+
+def _english(rule: dict[str, Any]) -> str:
+    text = (f"{rule['signal']} {rule['direction']} {rule['behaviour']} toward {rule['saturation']:g} "
+            f"(Hill response, half-max {rule['half_max']:g}, power {rule['hill_power']:g})")
+    return text + (", also in dead cells." if rule.get("apply_to_dead") else ".")
+
+
+def _base_value(model: Model, cell_type: str, behaviour: str) -> float:
+    p = model.cell_type(cell_type).behaviours.get(behaviour)
+    if p is not None:
+        return float(p.value)
+    return next(b.default for b in model.behaviours() if b.name == behaviour)
+
+
+def import_physicell_rules(text: str, model: Model, origin: str = "rules") -> ImportedRules:
+    """Read a PhysiCell rules file (v3 8-column or v2 9-column rows, ``//`` comments) and check
+    every row against ``model``: errors name the file line, the field and the allowed values.
+
+    Rows without a source get ``assumption: imported from PhysiCell rules file <name>`` and a
+    statement in words, so the returned model (``model`` with these rules instead of its own)
+    validates. A v2 row's base value is not used (the base belongs to the cell type); a base
+    that differs from the model's gives a warning.
+    """
+    name = Path(origin).name
+    parsed = parse_rule_lines(text, origin)
+    if not parsed:
+        raise ModelError(origin, "no rules found (only blank or comment lines)")
+    types, signals = model.cell_type_names, model.signals()
+    behaviours = [b.name for b in model.behaviours()]
+    warnings: list[str] = []
+    rules: list[dict[str, Any]] = []
+    for p in parsed:
+        r, where = dict(p.rule), f"{origin} line {p.line}"
+        if r["cell_type"] not in types:
+            raise ModelError(f"{where}.cell_type", f"unknown cell type {r['cell_type']!r}; allowed: "
+                                                   f"{', '.join(types)}{_did_you_mean(r['cell_type'], types)}")
+        if r["signal"] not in signals:
+            raise ModelError(f"{where}.signal", f"unknown signal {r['signal']!r}; allowed: "
+                                                f"{_allowed_signals(model)}{_did_you_mean(r['signal'], signals)}")
+        if r["behaviour"] not in behaviours:
+            raise ModelError(f"{where}.behaviour", f"unknown behaviour {r['behaviour']!r}; allowed: "
+                                                   f"{_allowed_behaviours(model)}{_did_you_mean(r['behaviour'], behaviours)}")
+        if isinstance(r["hill_power"], float) and not r["hill_power"] > 0:
+            raise ModelError(f"{where}.hill_power", f"must be > 0, got {r['hill_power']:g}")
+        if isinstance(p.base, float):
+            base = _base_value(model, r["cell_type"], r["behaviour"])
+            if not math.isclose(p.base, base, rel_tol=1e-9, abs_tol=1e-15):
+                warnings.append(f"{where}: base value {p.base:g} of {r['cell_type']} '{r['behaviour']}' differs from "
+                                f"the model's {base:g}; the model's base value is used")
+        r.setdefault("source", f"assumption: imported from PhysiCell rules file {name}")
+        if not r.get("statement"):
+            r["statement"] = _english(r) if all(isinstance(r[k], float) for k in ("saturation", "half_max", "hill_power")) else ""
+        rules.append(r)
+    data = model.model_dump(mode="json")
+    data["rules"] = rules
+    try:
+        new = model_from_dict(data)
+    except ModelError as exc:
+        m = re.match(r"rules\[(\d+)\][^.]*(.*)$", exc.field)
+        if m:
+            raise ModelError(f"{origin} line {parsed[int(m.group(1))].line}{m.group(2)}", exc.message) from None
+        raise
+    return ImportedRules(model=new, lines=[p.line for p in parsed], layouts=[p.layout for p in parsed], warnings=warnings)
+
+
+def read_physicell_rules(path: str | Path, model: Model) -> ImportedRules:
+    """``import_physicell_rules`` for a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError("rules", f"rules file {str(path)!r} does not exist")
+    return import_physicell_rules(path.read_text(), model, origin=str(path))
