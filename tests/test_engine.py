@@ -48,11 +48,9 @@ def test_behaviour_rule_combination_matches_physicell_form(small_model) -> None:
     cm = sim.cm
     t = cm.type_names.index("cancer")
     i = int(np.flatnonzero(sim.ctype[: sim.n] == t)[0])
-    x, y, z = sim.cx[i], sim.cy[i], sim.cz[i]
-    b = cm.behaviour_names.index("immunogenicity to CD8_T_cell")
     for pdl1 in (0.0, 0.3, 0.5, 0.9):
         sim.var[i, cm.var_names.index("pdl1")] = pdl1
-        got = K.behaviour(t, b, i, x, y, z, sim.lattice, sim._cells(), sim.rules, 0.0)
+        got = sim.behaviour_value(i, "immunogenicity to CD8_T_cell")
         p = float(np.float32(pdl1))
         h = p**2 / (0.5**2 + p**2)
         assert got == pytest.approx((1 - h) * 1.0 + h * 0.1, rel=1e-6)  # pdl1 is stored as float32

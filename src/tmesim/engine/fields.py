@@ -9,7 +9,7 @@ q_i = r_i c*_i + e_i its source. Where dt·k is small everywhere (slow cytokine 
 cell exchange is applied pointwise and followed by one LOD diffusion step (operator split,
 error of order dt·k). Where it is not (oxygen: uptake ≈ 10 /min, dt = 6 min) splitting
 would let oxygen penetrate tissue sqrt(1 + dt·k) times too far, so the coupled system is
-solved with conjugate gradients preconditioned by the LOD diffusion operator.
+solved with geometric multigrid (V-cycles, warm-started from the previous field).
 """
 
 from __future__ import annotations
@@ -18,56 +18,19 @@ import numpy as np
 from numba import njit, prange
 
 from .compiled import CompiledModel
-from .diffusion import diffuse, thomas_coefficients
+from .diffusion import diffuse
+from .multigrid import mg_solve
 
 # dt·k below this everywhere → split scheme (local source/sink error of order dt·k ≤ 20 %,
 # confined to the voxels of secreting cells); above it → coupled solve.
 SPLIT_THRESHOLD = 0.2
-CG_TOL = 1e-3
-CG_MAXITER = 200
+MG_TOL = 1e-6  # relative residual of the coupled solve
 
 
 @njit(parallel=True, cache=True)
 def _apply_pointwise(c, gain, loss, dt):
     for i in prange(c.shape[0]):
         c[i] = max((c[i] + dt * gain[i]) / (1.0 + dt * loss[i]), 0.0)
-
-
-def _apply_A_py(x, out, diag, coef, nz, ny, nx, dirichlet):
-    """out = diag*x + coef * sum over faces (x - x_neighbour); homogeneous boundary values."""
-    for z in prange(nz):
-        for y in range(ny):
-            for xx in range(nx):
-                i = (z * ny + y) * nx + xx
-                v = x[i]
-                acc = 0.0
-                # x faces
-                if xx > 0:
-                    acc += v - x[i - 1]
-                elif dirichlet:
-                    acc += v
-                if xx < nx - 1:
-                    acc += v - x[i + 1]
-                elif dirichlet:
-                    acc += v
-                if y > 0:
-                    acc += v - x[i - nx]
-                elif dirichlet:
-                    acc += v
-                if y < ny - 1:
-                    acc += v - x[i + nx]
-                elif dirichlet:
-                    acc += v
-                if nz > 1:
-                    if z > 0:
-                        acc += v - x[i - nx * ny]
-                    elif dirichlet:
-                        acc += v
-                    if z < nz - 1:
-                        acc += v - x[i + nx * ny]
-                    elif dirichlet:
-                        acc += v
-                out[i] = diag[i] * v + coef * acc
 
 
 @njit(parallel=True, cache=True)
@@ -92,107 +55,6 @@ def _boundary_rhs(b, value, coef, nz, ny, nx):
                         faces += 1
                 if faces:
                     b[(z * ny + y) * nx + xx] += coef * value * faces
-
-
-BLOCK = 4096  # fixed reduction blocks: sums do not depend on the number of threads
-
-
-def _dot_py(a, b):
-    nblk = (a.shape[0] + BLOCK - 1) // BLOCK
-    part = np.zeros(nblk)
-    for k in prange(nblk):
-        acc = 0.0
-        for i in range(k * BLOCK, min((k + 1) * BLOCK, a.shape[0])):
-            acc += a[i] * b[i]
-        part[k] = acc
-    total = 0.0
-    for k in range(nblk):
-        total += part[k]
-    return total
-
-
-def _lod_inverse_py(r, out, invx, wx, invy, wy, invz, wz, nz, ny, nx, scale, w):
-    """out = W M⁻¹ W r for M = (1 + dt λ) Π_axes (I − dt D δ²) (Thomas sweeps along x, y, z)
-    and W = diag(w): the weights shrink the correction where uptake makes the diagonal large."""
-    for line in prange(nz * ny):
-        o = line * nx
-        out[o] = r[o] * w[o] * invx[0]
-        for i in range(1, nx):
-            out[o + i] = r[o + i] * w[o + i] * invx[i] + wx[i] * out[o + i - 1]
-        for i in range(nx - 2, -1, -1):
-            out[o + i] += wx[i] * out[o + i + 1]
-    for z in prange(nz):
-        o = z * ny * nx
-        for x in range(nx):
-            out[o + x] *= invy[0]
-        for j in range(1, ny):
-            for x in range(nx):
-                out[o + j * nx + x] = out[o + j * nx + x] * invy[j] + wy[j] * out[o + (j - 1) * nx + x]
-        for j in range(ny - 2, -1, -1):
-            for x in range(nx):
-                out[o + j * nx + x] += wy[j] * out[o + (j + 1) * nx + x]
-    if nz > 1:
-        plane = ny * nx
-        for c in prange(plane):
-            out[c] *= invz[0]
-            for k in range(1, nz):
-                out[k * plane + c] = out[k * plane + c] * invz[k] + wz[k] * out[(k - 1) * plane + c]
-            for k in range(nz - 2, -1, -1):
-                out[k * plane + c] += wz[k] * out[(k + 1) * plane + c]
-    for i in prange(out.shape[0]):
-        out[i] *= scale * w[i]
-
-
-def _build(parallel: bool):
-    """Compile the PCG kernels; small grids use the serial set (a parallel region costs more
-    than the work there, and stalls when another process holds the cores)."""
-    apply_a = njit(parallel=parallel, cache=True)(_apply_A_py)
-    dot = njit(parallel=parallel, cache=True)(_dot_py)
-    lod = njit(parallel=parallel, cache=True)(_lod_inverse_py)
-    _apply_A, _dot, _lod_inverse = apply_a, dot, lod
-
-    @njit
-    def pcg(x, b, diag, coef, nz, ny, nx, dirichlet, invx, wx, invy, wy, invz, wz, scale, tol, maxiter, w):
-        """Preconditioned conjugate gradients for the coupled reaction–diffusion system."""
-        n = x.shape[0]
-        r = np.empty(n)
-        Ap = np.empty(n)
-        _apply_A(x, Ap, diag, coef, nz, ny, nx, dirichlet)
-        for i in range(n):
-            r[i] = b[i] - Ap[i]
-        bnorm = np.sqrt(_dot(b, b))
-        if bnorm == 0.0:
-            bnorm = 1.0
-        if np.sqrt(_dot(r, r)) <= tol * bnorm:
-            return 0
-        z = np.empty(n)
-        _lod_inverse(r, z, invx, wx, invy, wy, invz, wz, nz, ny, nx, scale, w)
-        p = z.copy()
-        rz = _dot(r, z)
-        for it in range(1, maxiter + 1):
-            _apply_A(p, Ap, diag, coef, nz, ny, nx, dirichlet)
-            alpha = rz / _dot(p, Ap)
-            for i in range(n):
-                x[i] += alpha * p[i]
-                r[i] -= alpha * Ap[i]
-            if np.sqrt(_dot(r, r)) <= tol * bnorm:
-                return it
-            _lod_inverse(r, z, invx, wx, invy, wy, invz, wz, nz, ny, nx, scale, w)
-            rz_new = _dot(r, z)
-            beta = rz_new / rz
-            rz = rz_new
-            for i in range(n):
-                p[i] = z[i] + beta * p[i]
-        return maxiter
-
-
-
-    return apply_a, pcg
-
-
-SERIAL_BELOW = 1 << 17
-_, _pcg_serial = _build(False)
-_, _pcg_parallel = _build(True)
 
 
 class FieldSolver:
@@ -240,20 +102,11 @@ class FieldSolver:
         dt, D, lam = cm.dt, float(cm.diffusion[s]), float(cm.decay[s])
         coef = dt * D / cm.dx**2
         dirichlet = bool(cm.dirichlet[s])
-        x = fields[s].reshape(-1).astype(np.float64)
+        x = fields[s].reshape(-1).astype(np.float64)  # warm start: the field is quasi-steady
         diag = 1.0 + dt * (lam + self.loss[s].astype(np.float64))
         b = x + dt * self.gain[s].astype(np.float64)
         if dirichlet:
             _boundary_rhs(b, float(cm.boundary_value[s]), coef, nz, ny, nx)
-        # Diagonal scaling: ratio of the Jacobi diagonals with and without cell exchange.
-        ndim = 3 if nz > 1 else 2
-        base = 1.0 + dt * lam + 2 * ndim * coef
-        w = 1.0 / np.sqrt((diag + 2 * ndim * coef) / base)
-        invx, wx = thomas_coefficients(nx, coef, dirichlet)
-        invy, wy = thomas_coefficients(ny, coef, dirichlet)
-        invz, wz = thomas_coefficients(nz, coef if nz > 1 else 0.0, dirichlet)
-        pcg = _pcg_serial if x.shape[0] < SERIAL_BELOW else _pcg_parallel
-        self.last_iterations[s] = pcg(x, b, diag, coef, nz, ny, nx, dirichlet, invx, wx, invy, wy,
-                                       invz, wz, 1.0 / (1.0 + dt * lam), CG_TOL, CG_MAXITER, w)
+        self.last_iterations[s] = mg_solve(x, b, diag, coef, (nz, ny, nx), dirichlet, tol=MG_TOL)
         np.maximum(x, 0.0, out=x)
         fields[s] = x.reshape(nz, ny, nx).astype(np.float32)

@@ -29,7 +29,7 @@ Rules = namedtuple(
     "Rules",
     "base active r_start r_count r_sig r_up r_sat r_half r_hill r_dead n_sub n_types n_vars "
     "sig_pressure sig_dead sig_time sig_vessel sig_var0 sig_nvar0 is_vessel "
-    "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec act_ptr act_idx",
+    "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec act_ptr act_idx b3 rt meta",
 )
 Lattice = namedtuple("Lattice", "nx ny nz offs dist")
 Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
@@ -59,36 +59,45 @@ def hill(s, half, power):
     return q / (1.0 + q)
 
 
+# Rule evaluation takes a handful of plain arrays rather than the named tuples: every array
+# bound to an inlined function's argument costs a reference-count update, and with ~50
+# arrays in the tuples that dominated the cost of a rule (measured 1.3 µs → ~0.1 µs).
+# meta = [S, T, sig_pressure, sig_dead, sig_time, sig_vessel, sig_var0, sig_nvar0, nx, ny, nz]
+# b3[t, b] = (base, first rule, number of rules); rt[k] = (signal, up, saturation, half-max,
+# Hill power, applies to dead).
+
+
 @njit(inline="always", cache=True)
-def neighbour_stat(i, x, y, z, what, arg, L, C, R):
+def neighbour_stat(i, x, y, z, what, arg, meta, offs, occ, dead, ctype, var, is_vessel):
     """Scan the Moore neighbourhood: what=0 fraction of live type `arg`, 1 fraction occupied,
     2 any live vessel, 3 mean of state variable `arg` over live neighbours."""
-    nb = L.offs.shape[0]
+    nx, ny, nz = meta[8], meta[9], meta[10]
+    nb = offs.shape[0]
     hit = 0.0
     live = 0
     for k in range(nb):
-        xx = x + L.offs[k, 0]
-        yy = y + L.offs[k, 1]
-        zz = z + L.offs[k, 2]
-        if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+        xx = x + offs[k, 0]
+        yy = y + offs[k, 1]
+        zz = z + offs[k, 2]
+        if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
             continue
-        j = C.occ[site_of(xx, yy, zz, L)]
+        j = occ[(zz * ny + yy) * nx + xx]
         if j < 0:
             continue
         if what == 1:
             hit += 1.0
             continue
-        if C.dead[j] != ALIVE:
+        if dead[j] != ALIVE:
             continue
-        t = C.ctype[j]
+        t = ctype[j]
         if what == 0:
             if t == arg:
                 hit += 1.0
         elif what == 2:
-            if R.is_vessel[t]:
+            if is_vessel[t]:
                 return 1.0
         else:
-            hit += C.var[j, arg]
+            hit += var[j, arg]
             live += 1
     if what == 3:
         return hit / live if live > 0 else 0.0
@@ -98,28 +107,28 @@ def neighbour_stat(i, x, y, z, what, arg, L, C, R):
 
 
 @njit(inline="always", cache=True)
-def signal(sig, i, x, y, z, L, C, R, time):
+def signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel):
     """Value of signal `sig` for cell i at (x, y, z); i = -1 evaluates a site without a cell."""
-    S = R.n_sub
+    S = meta[0]
     if sig < S:
-        return C.fields[sig, site_of(x, y, z, L)]
-    if sig < S + R.n_types:
-        return neighbour_stat(i, x, y, z, 0, sig - S, L, C, R)
-    if sig == R.sig_pressure:
-        return neighbour_stat(i, x, y, z, 1, 0, L, C, R)
-    if sig == R.sig_dead:
-        return 1.0 if (i >= 0 and C.dead[i] != ALIVE) else 0.0
-    if sig == R.sig_time:
+        return fields[sig, (z * meta[9] + y) * meta[8] + x]
+    if sig < S + meta[1]:
+        return neighbour_stat(i, x, y, z, 0, sig - S, meta, offs, occ, dead, ctype, var, is_vessel)
+    if sig == meta[2]:
+        return neighbour_stat(i, x, y, z, 1, 0, meta, offs, occ, dead, ctype, var, is_vessel)
+    if sig == meta[3]:
+        return 1.0 if (i >= 0 and dead[i] != ALIVE) else 0.0
+    if sig == meta[4]:
         return time
-    if sig == R.sig_vessel:
-        return neighbour_stat(i, x, y, z, 2, 0, L, C, R)
-    if sig < R.sig_nvar0:
-        return C.var[i, sig - R.sig_var0] if i >= 0 else 0.0
-    return neighbour_stat(i, x, y, z, 3, sig - R.sig_nvar0, L, C, R)
+    if sig == meta[5]:
+        return neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel)
+    if sig < meta[7]:
+        return var[i, sig - meta[6]] if i >= 0 else 0.0
+    return neighbour_stat(i, x, y, z, 3, sig - meta[7], meta, offs, occ, dead, ctype, var, is_vessel)
 
 
 @njit(inline="always", cache=True)
-def behaviour(t, b, i, x, y, z, L, C, R, time):
+def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel):
     """Base value of behaviour b for type t, raised/lowered by its rules (Hill responses).
 
     Up-regulating rules combine as U = 1 - prod(1 - H_k) toward the H-weighted mean of their
@@ -127,12 +136,12 @@ def behaviour(t, b, i, x, y, z, L, C, R, time):
     the same way. With one rule of each kind this is PhysiCell's
     b = (1-D)[(1-U) b0 + U b_max] + D b_min.
     """
-    v0 = R.base[t, b]
-    n = R.r_count[t, b]
+    v0 = b3[t, b, 0]
+    n = int(b3[t, b, 2])
     if n == 0:
         return v0
-    start = R.r_start[t, b]
-    is_dead = i >= 0 and C.dead[i] != ALIVE
+    start = int(b3[t, b, 1])
+    is_dead = i >= 0 and dead[i] != ALIVE
     pu = 1.0
     wu = 0.0
     hu = 0.0
@@ -140,16 +149,17 @@ def behaviour(t, b, i, x, y, z, L, C, R, time):
     wd = 0.0
     hd = 0.0
     for k in range(start, start + n):
-        if is_dead and not R.r_dead[k]:
+        if is_dead and rt[k, 5] == 0.0:
             continue
-        h = hill(signal(R.r_sig[k], i, x, y, z, L, C, R, time), R.r_half[k], R.r_hill[k])
-        if R.r_up[k]:
+        s = signal(int(rt[k, 0]), i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+        h = hill(s, rt[k, 3], rt[k, 4])
+        if rt[k, 1] != 0.0:
             pu *= 1.0 - h
-            wu += h * R.r_sat[k]
+            wu += h * rt[k, 2]
             hu += h
         else:
             pd *= 1.0 - h
-            wd += h * R.r_sat[k]
+            wd += h * rt[k, 2]
             hd += h
     v = v0
     if hu > 0.0:
@@ -182,6 +192,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     # Writes go through local names: numba's parfor lowering does not reliably keep
     # stores made through named-tuple attributes inside prange.
     fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
+    b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
+    occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     for i in prange(n):
         fate[i] = F_NONE
         nmove[i] = 0
@@ -197,7 +209,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         site = site_of(x, y, z, L)
         for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
             b = R.act_idx[k]
-            row[b] = behaviour(t, b, i, x, y, z, L, C, R, time)
+            row[b] = behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         # Exchange with the cell's own voxel.
         for s in range(S):
             bs, bu, be = R.b_sec[s], R.b_upt[s], R.b_exp[s]
@@ -213,13 +225,13 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         ra = _v(row, R, t, 1)
         rn = _v(row, R, t, 2)
         ri = _v(row, R, t, 5)
-        if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, L, C, R) == 0.0:
+        if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
             ri = 0.0  # intravasation needs a vessel next to the cell
-        rt = 0.0
+        rtr = 0.0
         for k in range(T):
             if k != t:
-                rt += _v(row, R, t, R.b_trans[k])
-        total = rc + ra + rn + ri + rt
+                rtr += _v(row, R, t, R.b_trans[k])
+        total = rc + ra + rn + ri + rtr
         if total > 0.0:
             u = rng.uniform(seed, step, uid, rng.FATE)
             if u < 1.0 - np.exp(-total * dt):
@@ -301,7 +313,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                         bi = R.b_immuno[t]
                         imm = R.base[k, bi]
                         if R.active[k, bi]:
-                            imm = behaviour(k, bi, j, xx, yy, zz, L, C, R, time)
+                            imm = behaviour(k, bi, j, xx, yy, zz, time, b3, rt, meta, fields, offs, occ, dead,
+                                            ctype, var, is_vessel)
                         p = 1.0 - np.exp(-rate * imm * dt)
                         if rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k) < p:
                             kill[i] = j
@@ -426,13 +439,15 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
     """New cells of recruitable types enter next to live vessel cells."""
     m = n
     V = R.n_vars
+    b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
+    occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     for i in range(n):
         if C.dead[i] != ALIVE or not R.is_vessel[C.ctype[i]]:
             continue
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
         for q in range(recruitable.shape[0]):
             k = recruitable[q]
-            rate = behaviour(k, 4, -1, x, y, z, L, C, R, time)
+            rate = behaviour(k, 4, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if rate <= 0.0:
                 continue
             if rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q) >= 1.0 - np.exp(-rate * dt):

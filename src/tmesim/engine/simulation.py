@@ -24,6 +24,17 @@ class Observer(Protocol):
     def on_checkpoint(self, sim: Simulation) -> None: ...
 
 
+def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compact arrays rule evaluation reads (see kernels: b3, rt, meta)."""
+    b3 = np.stack([cm.base, cm.r_start.astype(float), cm.r_count.astype(float)], axis=-1)
+    rt = np.stack([cm.r_sig.astype(float), cm.r_up.astype(float), cm.r_sat, cm.r_half, cm.r_hill,
+                   cm.r_dead.astype(float)], axis=-1) if len(cm.r_sig) else np.zeros((1, 6))
+    nz, ny, nx = cm.grid
+    meta = np.array([cm.n_sub, cm.n_types, cm.sig_pressure, cm.sig_dead, cm.sig_time, cm.sig_vessel,
+                     cm.sig_var0, cm.sig_nvar0, nx, ny, nz], np.int64)
+    return b3, rt, meta
+
+
 class Simulation:
     """A spatial agent-based simulation of one model with one seed.
 
@@ -48,7 +59,7 @@ class Simulation:
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
             cm.sig_time, cm.sig_vessel, cm.sig_var0, cm.sig_nvar0, cm.is_vessel,
             cm.b_sec, cm.b_sect, cm.b_upt, cm.b_exp, cm.b_chemo, cm.b_trans, cm.b_attack,
-            cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.act_ptr, cm.act_idx,
+            cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.act_ptr, cm.act_idx, *_rule_tables(cm),
         )
         import numba
 
@@ -209,6 +220,16 @@ class Simulation:
         for v, name in enumerate(self.cm.var_names):
             out[name] = self.var[:n, v].copy()
         return out
+
+    def behaviour_value(self, index: int, behaviour: str) -> float:
+        """The current value of a named behaviour for cell ``index`` (rules applied)."""
+        cm = self.cm
+        b = cm.behaviour_names.index(behaviour)
+        t = int(self.ctype[index])
+        R, C, L = self.rules, self._cells(), self.lattice
+        return float(K.behaviour(t, b, index, self.cx[index], self.cy[index], self.cz[index], self.time,
+                                 R.b3, R.rt, R.meta, C.fields, L.offs, C.occ, C.dead, C.ctype, C.var,
+                                 R.is_vessel))
 
     def count(self, cell_type: str, alive: bool = True) -> int:
         """Number of (live) cells of a type — the population API."""
