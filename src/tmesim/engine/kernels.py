@@ -170,9 +170,9 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
 
 
 @njit(inline="always", cache=True)
-def _v(row, R, t, b):
+def _v(vals, tid, b3, t, b):
     """A behaviour value of the current cell: evaluated if it has rules, else the base."""
-    return row[b] if R.r_count[t, b] > 0 else R.base[t, b]
+    return vals[tid, b] if b3[t, b, 2] > 0 else b3[t, b, 0]
 
 
 @njit(parallel=True, cache=True)
@@ -194,43 +194,49 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
+    # Every array the loop touches is bound to a local once, outside the loop: reading it
+    # through a named tuple inside the loop costs reference counting per access.
+    act_ptr, act_idx, active, cuid, cx, cy, cz = R.act_ptr, R.act_idx, R.active, C.uid, C.cx, C.cy, C.cz
+    b_sec, b_sect, b_upt, b_exp, b_chemo = R.b_sec, R.b_sect, R.b_upt, R.b_exp, R.b_chemo
+    b_trans, b_attack, b_immuno, b_vinc, b_vdec = R.b_trans, R.b_attack, R.b_immuno, R.b_vinc, R.b_vdec
+    nx, ny, nz = L.nx, L.ny, L.nz
     for i in prange(n):
         fate[i] = F_NONE
         nmove[i] = 0
         kill[i] = -1
-        if C.dead[i] != ALIVE:
+        if dead[i] != ALIVE:
             for v in range(V):
-                var_new[i, v] = C.var[i, v]
+                var_new[i, v] = var[i, v]
             continue
-        row = vals[get_thread_id()]
-        t = C.ctype[i]
-        uid = C.uid[i]
-        x, y, z = C.cx[i], C.cy[i], C.cz[i]
-        site = site_of(x, y, z, L)
-        for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
-            b = R.act_idx[k]
-            row[b] = behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+        tid = get_thread_id()
+        t = ctype[i]
+        uid = cuid[i]
+        x, y, z = cx[i], cy[i], cz[i]
+        site = (z * ny + y) * nx + x
+        for k in range(act_ptr[t], act_ptr[t + 1]):
+            b = act_idx[k]
+            vals[tid, b] = behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         # Exchange with the cell's own voxel.
         for s in range(S):
-            bs, bu, be = R.b_sec[s], R.b_upt[s], R.b_exp[s]
-            if R.active[t, bs] or R.active[t, bu] or R.active[t, be]:
-                r = _v(row, R, t, bs)
-                gain[s, site] = r * _v(row, R, t, R.b_sect[s]) + _v(row, R, t, be)
-                loss[s, site] = r + _v(row, R, t, bu)
+            bs, bu, be = b_sec[s], b_upt[s], b_exp[s]
+            if active[t, bs] or active[t, bu] or active[t, be]:
+                r = _v(vals, tid, b3, t, bs)
+                gain[s, site] = r * _v(vals, tid, b3, t, b_sect[s]) + _v(vals, tid, b3, t, be)
+                loss[s, site] = r + _v(vals, tid, b3, t, bu)
         for v in range(V):
-            inc = _v(row, R, t, R.b_vinc[v])
-            dec = _v(row, R, t, R.b_vdec[v])
-            var_new[i, v] = (C.var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
-        rc = _v(row, R, t, 0)
-        ra = _v(row, R, t, 1)
-        rn = _v(row, R, t, 2)
-        ri = _v(row, R, t, 5)
+            inc = _v(vals, tid, b3, t, b_vinc[v])
+            dec = _v(vals, tid, b3, t, b_vdec[v])
+            var_new[i, v] = (var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
+        rc = _v(vals, tid, b3, t, 0)
+        ra = _v(vals, tid, b3, t, 1)
+        rn = _v(vals, tid, b3, t, 2)
+        ri = _v(vals, tid, b3, t, 5)
         if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
             ri = 0.0  # intravasation needs a vessel next to the cell
         rtr = 0.0
         for k in range(T):
             if k != t:
-                rtr += _v(row, R, t, R.b_trans[k])
+                rtr += _v(vals, tid, b3, t, b_trans[k])
         total = rc + ra + rn + ri + rtr
         if total > 0.0:
             u = rng.uniform(seed, step, uid, rng.FATE)
@@ -250,11 +256,11 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                     fate_arg[i] = t
                     for k in range(T):
                         if k != t:
-                            acc += _v(row, R, t, R.b_trans[k])
+                            acc += _v(vals, tid, b3, t, b_trans[k])
                             if pick < acc:
                                 fate_arg[i] = k
                                 break
-        speed = _v(row, R, t, 3)
+        speed = _v(vals, tid, b3, t, 3)
         if speed > 0.0:
             hops = speed * dt / dx
             whole = int(hops)
@@ -265,13 +271,13 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             by = 0.0
             bz = 0.0
             for s in range(S):
-                chi = _v(row, R, t, R.b_chemo[s])
+                chi = _v(vals, tid, b3, t, b_chemo[s])
                 if chi != 0.0:
-                    gx = C.fields[s, site_of(min(x + 1, L.nx - 1), y, z, L)] - C.fields[s, site_of(max(x - 1, 0), y, z, L)]
-                    gy = C.fields[s, site_of(x, min(y + 1, L.ny - 1), z, L)] - C.fields[s, site_of(x, max(y - 1, 0), z, L)]
+                    gx = fields[s, site_of(min(x + 1, nx - 1), y, z, L)] - fields[s, site_of(max(x - 1, 0), y, z, L)]
+                    gy = fields[s, site_of(x, min(y + 1, ny - 1), z, L)] - fields[s, site_of(x, max(y - 1, 0), z, L)]
                     gz = 0.0
-                    if L.nz > 1:
-                        gz = C.fields[s, site_of(x, y, min(z + 1, L.nz - 1), L)] - C.fields[s, site_of(x, y, max(z - 1, 0), L)]
+                    if nz > 1:
+                        gz = fields[s, site_of(x, y, min(z + 1, nz - 1), L)] - fields[s, site_of(x, y, max(z - 1, 0), L)]
                     norm = np.sqrt(gx * gx + gy * gy + gz * gz)
                     if norm > 1e-12:
                         bx += chi * gx / norm
@@ -289,30 +295,30 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         # 1 - exp(-rate * immunogenicity * dt); the first success wins. The target's
         # immunogenicity has no rules in most models; when it does, it is evaluated here.
         for k in range(T):
-            rate = _v(row, R, t, R.b_attack[k])
+            rate = _v(vals, tid, b3, t, b_attack[k])
             if rate <= 0.0 or kill[i] >= 0:
                 continue
             count = 0
             for m in range(nb):
-                xx, yy, zz = x + L.offs[m, 0], y + L.offs[m, 1], z + L.offs[m, 2]
-                if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+                xx, yy, zz = x + offs[m, 0], y + offs[m, 1], z + offs[m, 2]
+                if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
                     continue
-                j = C.occ[site_of(xx, yy, zz, L)]
-                if j >= 0 and C.dead[j] == ALIVE and C.ctype[j] == k:
+                j = occ[((zz) * ny + (yy)) * nx + (xx)]
+                if j >= 0 and dead[j] == ALIVE and ctype[j] == k:
                     count += 1
             if count == 0:
                 continue
             pick = int(rng.uniform_k(seed, step, uid, rng.ATTACK, k) * count)
             for m in range(nb):
-                xx, yy, zz = x + L.offs[m, 0], y + L.offs[m, 1], z + L.offs[m, 2]
-                if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+                xx, yy, zz = x + offs[m, 0], y + offs[m, 1], z + offs[m, 2]
+                if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
                     continue
-                j = C.occ[site_of(xx, yy, zz, L)]
-                if j >= 0 and C.dead[j] == ALIVE and C.ctype[j] == k:
+                j = occ[((zz) * ny + (yy)) * nx + (xx)]
+                if j >= 0 and dead[j] == ALIVE and ctype[j] == k:
                     if pick == 0:
-                        bi = R.b_immuno[t]
-                        imm = R.base[k, bi]
-                        if R.active[k, bi]:
+                        bi = b_immuno[t]
+                        imm = b3[k, bi, 0]
+                        if b3[k, bi, 2] > 0:
                             imm = behaviour(k, bi, j, xx, yy, zz, time, b3, rt, meta, fields, offs, occ, dead,
                                             ctype, var, is_vessel)
                         p = 1.0 - np.exp(-rate * imm * dt)

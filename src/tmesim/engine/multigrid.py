@@ -72,35 +72,38 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["mg_solve", "mg_vcycle", "mg_pcg", "mg_hierarchy", "vcycle_nb", "solve_nb",
-           "COARSEST", "COARSE_SCALE", "PARALLEL_MIN"]
+           "MGHierarchy", "COARSEST", "COARSE_SCALE", "PARALLEL_MIN"]
 
 COARSEST = 4  # stop coarsening once no axis has more cells than this
 COARSE_SCALE = 0.8  # factor on the rediscretised coarse-level Laplacian (see module doc)
 PARALLEL_MIN = 1 << 15  # levels with at least this many cells use the threaded kernels
 U = np.uint64  # unsigned indices: numba then skips negative-index wraparound (≈3x faster)
 # Integer constants passed to jitted functions are typed as literals, and every distinct
-# literal triggers a separate compilation; _I(...) (np.int64) makes them plain int64.
+# literal value triggers a separate compilation; _I(...) (np.int64) makes them plain int64.
 _I = np.int64
 
-# Layout of the per-axis arrays (axis order z, y, x; concatenated over levels and axes,
-# offsets goff[level, axis]):
-#   LO[j], HI[j]  coupling of cell j to its lower / upper neighbour (0 where there is none)
-#   SD[j]         the axis' contribution to the diagonal (incl. Dirichlet ghost couplings)
-#   PW[i, 0:2]    prolongation weights of fine cell i from coarse cells (i−1)>>1 and
+# Hierarchy arrays A = (shp, crs, loff, goff, foff, F):
+#   shp[l] = (nz, ny, nx) of level l;  crs[l, axis] = 1 if that axis is halved l → l+1;
+#   loff = level offsets of cell arrays;  goff[l, axis] = offsets of per-axis arrays;
+#   F = all float storage, region k at F[foff[k]:foff[k+1]].
+# Per-axis regions (axis order z, y, x; w entries per cell at w·goff[l, axis]):
+#   LO, HI (w=1)  coupling of cell j to its lower / upper neighbour (0 where there is none)
+#   SD (w=1)      the axis' contribution to the diagonal (incl. Dirichlet ghost couplings)
+#   WID (w=1)     cell width in fine-cell units;  GLO, GHI, GSD: LO, HI, SD for coef = 1
+#   PW (w=2)      prolongation weights of fine cell i from coarse cells (i−1)>>1 and
 #                 ((i−1)>>1)+1 (0 where that coarse cell does not exist)
-#   RW[J, 0:4]    restriction weights of coarse cell J from fine cells 2J−1 … 2J+2
-#   CW[J, 0:2]    volume fractions of the children 2J, 2J+1 of coarse cell J
-#   WID[j]        cell width in fine-cell units
-
-# indices into the hierarchy tuple
-_SHP, _CRS, _LOFF, _GOFF = 0, 1, 2, 3
-_LO, _HI, _SD, _PW, _RW, _CW, _WID = 4, 5, 6, 7, 8, 9, 10
-_XB, _BB, _DB, _IB, _RB, _T1, _T2, _PART, _CHOL, _CVEC = 11, 12, 13, 14, 15, 16, 17, 18, 19, 20
-_GLO, _GHI, _GSD = 21, 22, 23
+#   RW (w=4)      restriction weights of coarse cell J from fine cells 2J−1 … 2J+2
+#   CW (w=2)      volume fractions of the children 2J, 2J+1 of coarse cell J
+# Cell regions: XB, BB, DB (levels ≥ 1: correction, right-hand side, d), IB (1/diagonal),
+# RB (residual); T1, T2 (restriction temporaries), PART (per-row partial sums),
+# CHOL (coarsest Cholesky factor, row-major), CVEC.
+_LO, _HI, _SD, _WID, _GLO, _GHI, _GSD, _PW, _RW, _CW = range(10)
+_XB, _BB, _DB, _IB, _RB, _T1, _T2, _PART, _CHOL, _CVEC = range(10, 20)
+_NREG = 20
 
 
 # ---------------------------------------------------------------------------------------
-# kernels (compiled twice: serial and parallel, identical arithmetic)
+# kernels
 # ---------------------------------------------------------------------------------------
 
 
@@ -140,10 +143,12 @@ def _smooth3_py(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color):
                        + czh * x[U(ozh + last)]) * invd[U(i)]
 
 
-def _smooth2_py(x, b, invd, ly, hy, lx, hx, ny, nx, color):
-    """2D (nz == 1) version of ``_smooth3_py``."""
+@njit(cache=True)
+def _smooth2_s(x, b, invd, ly, hy, lx, hx, ny, nx, color):
+    """2D (nz == 1) single-threaded version of ``_smooth3_py`` (≈ 10 % faster there;
+    same arithmetic)."""
     last = nx - 1
-    for y in prange(ny):
+    for y in range(ny):
         o = y * nx
         cyl = ly[y]
         cyh = hy[y]
@@ -164,64 +169,14 @@ def _smooth2_py(x, b, invd, ly, hy, lx, hx, ny, nx, color):
                        + cyh * x[U(oyh + last)]) * invd[U(i)]
 
 
-def _resid_restrict_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, t, rwx,
-                       nz, ny, nx, mx, color):
-    """Right after a half-sweep of colour 1 − color the residual is zero (in exact
-    arithmetic) on that colour, so compute r = b − A x on the cells of ``color`` only and
-    restrict along x using just those cells: t[row, J] = Σ_k rwx[J, k] r[row, 2J−1+k]."""
-    plane = nx * ny
-    last = nx - 1
-    for line in prange(nz * ny):
-        z = line // ny
-        y = line - z * ny
-        o = line * nx
-        cyl = ly[y]
-        cyh = hy[y]
-        czl = lz[z]
-        czh = hz[z]
-        syz = sy[y] + sz[z]
-        oyl = o - nx if y > 0 else o
-        oyh = o + nx if y < ny - 1 else o
-        ozl = o - plane if z > 0 else o
-        ozh = o + plane if z < nz - 1 else o
-        p = (color + y + z) & 1  # parity of this row's cells of `color`
-        st = p
-        if st == 0:
-            ip = o + 1 if nx > 1 else o
-            r[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
-                       + czl * x[U(ozl)] + czh * x[U(ozh)] - (d[U(o)] + syz + sx[0]) * x[U(o)])
-            st = 2
-        for xx in range(st, last, 2):
-            i = o + xx
-            v = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
-                 + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)]
-                 - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
-            if nz > 1:  # loop-invariant: LLVM unswitches, 2D skips the z loads
-                v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
-            r[U(i)] = v
-        if last > 0 and ((last - st) & 1) == 0:
-            i = o + last
-            r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
-                       + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
-                       + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
-        q = (p + 1) & 1  # fine cell 2J−1+k has parity p  <=>  k ≡ q (mod 2)
-        to = line * mx
-        for jj in (0, mx - 1):  # ends: fine cells may be missing
-            acc = 0.0
-            for k in range(q, 4, 2):
-                fi = 2 * jj - 1 + k
-                if 0 <= fi < nx:
-                    acc += rwx[jj, k] * r[U(o + fi)]
-            t[U(to + jj)] = acc
-        for jj in range(1, mx - 1):
-            f0 = o + 2 * jj - 1 + q
-            t[U(to + jj)] = rwx[U(jj), q] * r[U(f0)] + rwx[U(jj), q + 2] * r[U(f0 + 2)]
-
-
-def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, nx, color):
-    """r = b − A x and part[row] = Σ r² over the row (fixed partial sums), on all cells
-    (color < 0) or only on the cells of ``color`` (right after a half-sweep of 1 − color,
-    whose cells then have zero residual up to rounding; r is not written there)."""
+def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
+                 nz, ny, nx, mx, color):
+    """r = b − A x on all cells (color < 0) or on the cells of one colour only (right after
+    a half-sweep of the other colour, whose residual is then zero up to rounding; r is not
+    written there).  Then, per row:
+      mx == 0: part[row] = Σ r² over the computed cells (fixed partial sums);
+      mx > 0 (color ≥ 0): t[row, J] = Σ_k rwx[J, k] r[row, 2J−1+k], the restriction along x,
+               summed over the computed cells only (the others are zero)."""
     plane = nx * ny
     last = nx - 1
     step = 1 if color < 0 else 2
@@ -238,7 +193,7 @@ def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, n
         oyh = o + nx if y < ny - 1 else o
         ozl = o - plane if z > 0 else o
         ozh = o + plane if z < nz - 1 else o
-        p = 0 if color < 0 else (color + y + z) & 1
+        p = 0 if color < 0 else (color + y + z) & 1  # first computed cell of the row
         st = p
         if st == 0:
             ip = o + 1 if nx > 1 else o
@@ -253,17 +208,32 @@ def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, nz, ny, n
             if nz > 1:
                 v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
             r[U(i)] = v
-        if last >= st and (last - st) % step == 0 and last > 0:
+        if last > 0 and last >= st and (last - st) % step == 0:
             i = o + last
             r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
                        + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
                        + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
-        part[line] = _row_sumsq(r, o + p, (nx - p + step - 1) // step, step)
+        if mx == 0:
+            part[line] = _row_sumsq(r, o + p, (nx - p + step - 1) // step, step)
+        else:
+            q = (p + 1) & 1  # fine cell 2J−1+k has parity p  <=>  k ≡ q (mod 2)
+            to = line * mx
+            for jj in (0, mx - 1):  # ends: fine cells may be missing
+                acc = 0.0
+                for k in range(q, 4, 2):
+                    fi = 2 * jj - 1 + k
+                    if 0 <= fi < nx:
+                        acc += rwx[4 * jj + k] * r[U(o + fi)]
+                t[U(to + jj)] = acc
+            for jj in range(1, mx - 1):
+                f0 = o + 2 * jj - 1 + q
+                t[U(to + jj)] = (rwx[U(4 * jj + q)] * r[U(f0)]
+                                 + rwx[U(4 * jj + q + 2)] * r[U(f0 + 2)])
 
 
 @njit(cache=True)
 def _row_sumsq(a, o, n, step):
-    """Σ a[o + k·step]² for k < n, 4 interleaved accumulators (fixed order)."""
+    """Σ a[o + k·step]² for k < n, with 4 interleaved accumulators (fixed order)."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
@@ -282,7 +252,7 @@ def _row_sumsq(a, o, n, step):
 
 @njit(cache=True)
 def _row_dot(a, c, o, n):
-    """Σ a·c over [o, o+n) with 4 interleaved accumulators (fixed order)."""
+    """Σ a·c over [o, o+n), with 4 interleaved accumulators (fixed order)."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
@@ -299,17 +269,18 @@ def _row_dot(a, c, o, n):
     return (a0 + a1) + (a2 + a3)
 
 
-def _restrict_mid_py(src, dst, rw, nouter, nf, nc, inner):
+@njit(cache=True)
+def _restrict_mid(src, dst, rw, nouter, nf, nc, inner):
     """Restriction along a strided axis: (nouter, nf, inner) → (nouter, nc, inner)."""
-    for t in prange(nouter * nc):
+    for t in range(nouter * nc):
         o = t // nc
         j = t - o * nc
         so = o * nf * inner
         do = t * inner
-        w0 = rw[j, 0]
-        w1 = rw[j, 1]
-        w2 = rw[j, 2]
-        w3 = rw[j, 3]
+        w0 = rw[4 * j]
+        w1 = rw[4 * j + 1]
+        w2 = rw[4 * j + 2]
+        w3 = rw[4 * j + 3]
         f1 = 2 * j
         f0 = f1 - 1 if j > 0 else f1  # weight 0 where the fine cell does not exist
         f2 = f1 + 1 if f1 + 1 < nf else f1
@@ -345,31 +316,33 @@ def _prolong_py(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx):
         rb = (jz0 * my + jy1) * mx
         rc = (jz1 * my + jy0) * mx
         rd = (jz1 * my + jy1) * mx
-        wa = pwz[z, 0] * pwy[y, 0]
-        wb = pwz[z, 0] * pwy[y, 1]
-        wc = pwz[z, 1] * pwy[y, 0]
-        wd = pwz[z, 1] * pwy[y, 1]
+        wa = pwz[2 * z] * pwy[2 * y]
+        wb = pwz[2 * z] * pwy[2 * y + 1]
+        wc = pwz[2 * z + 1] * pwy[2 * y]
+        wd = pwz[2 * z + 1] * pwy[2 * y + 1]
         # c_J = (y/z-interpolated coarse row)[J]; fine 2J+1 and 2J+2 lie between c_J, c_J+1
         c0 = wa * e[U(ra)] + wb * e[U(rb)] + wc * e[U(rc)] + wd * e[U(rd)]
-        x[U(o)] += pwx[0, 1] * c0  # fine 0: coarse 0 only
+        x[U(o)] += pwx[1] * c0  # fine 0: coarse 0 only
         if wa == 0.0 and wb == 0.0:  # one coarse plane (always in 2D)
             for jj in range(mx - 1):
                 c1 = wc * e[U(rc + jj + 1)] + wd * e[U(rd + jj + 1)]
                 i = o + 2 * jj + 1
-                x[U(i)] += pwx[U(2 * jj + 1), 0] * c0 + pwx[U(2 * jj + 1), 1] * c1
-                x[U(i + 1)] += pwx[U(2 * jj + 2), 0] * c0 + pwx[U(2 * jj + 2), 1] * c1
+                k = 4 * jj + 2  # = 2·(2jj + 1)
+                x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
+                x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
                 c0 = c1
         else:
             for jj in range(mx - 1):
-                k = jj + 1
-                c1 = (wa * e[U(ra + k)] + wb * e[U(rb + k)] + wc * e[U(rc + k)]
-                      + wd * e[U(rd + k)])
+                m = jj + 1
+                c1 = (wa * e[U(ra + m)] + wb * e[U(rb + m)] + wc * e[U(rc + m)]
+                      + wd * e[U(rd + m)])
                 i = o + 2 * jj + 1
-                x[U(i)] += pwx[U(2 * jj + 1), 0] * c0 + pwx[U(2 * jj + 1), 1] * c1
-                x[U(i + 1)] += pwx[U(2 * jj + 2), 0] * c0 + pwx[U(2 * jj + 2), 1] * c1
+                k = 4 * jj + 2
+                x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
+                x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
                 c0 = c1
         if nx == 2 * mx:  # even: the last fine cell has only coarse mx − 1
-            x[U(o + nx - 1)] += pwx[nx - 1, 0] * c0
+            x[U(o + nx - 1)] += pwx[2 * nx - 2] * c0
 
 
 @njit(cache=True)
@@ -386,15 +359,15 @@ def _restrict_d(d, dc, cwz, cwy, cwx, mz, my, mx, nz, ny, nx):
         r01 = (z0 * ny + y1) * nx
         r10 = (z1 * ny + y0) * nx
         r11 = (z1 * ny + y1) * nx
-        w00 = cwz[zc, 0] * cwy[yc, 0]
-        w01 = cwz[zc, 0] * cwy[yc, 1]
-        w10 = cwz[zc, 1] * cwy[yc, 0]
-        w11 = cwz[zc, 1] * cwy[yc, 1]
+        w00 = cwz[2 * zc] * cwy[2 * yc]
+        w01 = cwz[2 * zc] * cwy[2 * yc + 1]
+        w10 = cwz[2 * zc + 1] * cwy[2 * yc]
+        w11 = cwz[2 * zc + 1] * cwy[2 * yc + 1]
         for xc in range(mx):
             x0 = 2 * xc
             x1 = x0 + 1 if x0 + 1 < nx else x0
-            a0 = cwx[U(xc), 0]
-            a1 = cwx[U(xc), 1]
+            a0 = cwx[U(2 * xc)]
+            a1 = cwx[U(2 * xc + 1)]
             dc[U(line * mx + xc)] = (
                 w00 * (a0 * d[U(r00 + x0)] + a1 * d[U(r00 + x1)])
                 + w01 * (a0 * d[U(r01 + x0)] + a1 * d[U(r01 + x1)])
@@ -427,107 +400,108 @@ def _xpby(p, z, beta):
         p[U(i)] = z[U(i)] + beta * p[U(i)]
 
 
-@njit(cache=True)
-def _dot_rows(a, c, part, nrows, ncol):
-    """part[row] = Σ a·c over one row (fixed partial sums)."""
-    for line in range(nrows):
-        part[line] = _row_dot(a, c, line * ncol, ncol)
-
-
-def _compile(parallel):
-    # Separate function objects (own __qualname__) for the two variants: numba's on-disk
-    # cache is keyed by qualname + signature, not by the `parallel` flag, so compiling the
-    # same function twice with cache=True would load one variant for both.
+def _compile(f, parallel):
+    """Serial or threaded copy of kernel f.  Each copy is its own function object (own
+    __qualname__): numba's on-disk cache is keyed by qualname and signature, not by the
+    ``parallel`` flag, so compiling one function twice with cache=True would load the same
+    variant for both."""
     suffix = "_par" if parallel else "_ser"
-
-    def jit(f):
-        g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + suffix, f.__defaults__,
-                               f.__closure__)
-        g.__qualname__ = f.__qualname__ + suffix
-        return njit(parallel=parallel, cache=True)(g)
-
-    return (jit(_smooth3_py), jit(_smooth2_py), jit(_resid_restrict_py), jit(_residual_py),
-            jit(_restrict_mid_py), jit(_prolong_py))
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + suffix, f.__defaults__,
+                           f.__closure__)
+    g.__qualname__ = f.__qualname__ + suffix
+    return njit(parallel=parallel, cache=True)(g)
 
 
-(_smooth3_s, _smooth2_s, _resid_restrict_s, _residual_s, _restrict_mid_s,
- _prolong_s) = _compile(False)
-(_smooth3_p, _smooth2_p, _resid_restrict_p, _residual_p, _restrict_mid_p,
- _prolong_p) = _compile(True)
+_smooth3_s = _compile(_smooth3_py, False)
+_smooth3_p = _compile(_smooth3_py, True)
+_residual_s = _compile(_residual_py, False)
+_residual_p = _compile(_residual_py, True)
+_prolong_s = _compile(_prolong_py, False)
+_prolong_p = _compile(_prolong_py, True)
 
 
 # ---------------------------------------------------------------------------------------
-# level access and dispatch (the threaded copy is chosen by level size only)
+# hierarchy access (the threaded kernels are chosen by level size only)
 # ---------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _region(A, k):
+    foff = A[4]
+    return A[5][foff[k]:foff[k + 1]]
+
+
+@njit(cache=True)
+def _axes(A, k, w, lev):
+    """The z, y, x segments of per-axis region k (w entries per cell) on level lev."""
+    shp, goff, foff, F = A[0], A[3], A[4], A[5]
+    a0 = foff[k] + w * goff[lev, 0]
+    a1 = foff[k] + w * goff[lev, 1]
+    a2 = foff[k] + w * goff[lev, 2]
+    return (F[a0:a0 + w * shp[lev, 0]], F[a1:a1 + w * shp[lev, 1]],
+            F[a2:a2 + w * shp[lev, 2]])
 
 
 @njit(cache=True)
 def _level(A, lev, x, b, d):
     """(x_l, b_l, d_l, invd_l, r_l) of level lev (level 0: the caller's x, b, d)."""
-    loff = A[_LOFF]
+    loff, foff, F = A[2], A[4], A[5]
     n0 = loff[1]
     a = loff[lev]
     e = loff[lev + 1]
-    IB = A[_IB]
-    RB = A[_RB]
+    ib = foff[_IB]
+    rb = foff[_RB]
     if lev == 0:
-        return x[0:n0], b[0:n0], d[0:n0], IB[a:e], RB[a:e]
-    XB = A[_XB]
-    BB = A[_BB]
-    DB = A[_DB]
-    return XB[a - n0:e - n0], BB[a - n0:e - n0], DB[a - n0:e - n0], IB[a:e], RB[a:e]
-
-
-@njit(cache=True)
-def _ax(arr, A, lev, ax):
-    """The part of a per-axis array for (level, axis)."""
-    o = A[_GOFF][lev, ax]
-    return arr[o:o + A[_SHP][lev, ax]]
+        return x[0:n0], b[0:n0], d[0:n0], F[ib + a:ib + e], F[rb + a:rb + e]
+    xb = foff[_XB] - n0
+    bb = foff[_BB] - n0
+    db = foff[_DB] - n0
+    return (F[xb + a:xb + e], F[bb + a:bb + e], F[db + a:db + e], F[ib + a:ib + e],
+            F[rb + a:rb + e])
 
 
 @njit(cache=True)
 def _stencil(A, lev):
     """(lz, hz, ly, hy, lx, hx, sz, sy, sx) of a level."""
-    LO = A[_LO]
-    HI = A[_HI]
-    SD = A[_SD]
-    return (_ax(LO, A, lev, _I(0)), _ax(HI, A, lev, _I(0)), _ax(LO, A, lev, _I(1)), _ax(HI, A, lev, _I(1)),
-            _ax(LO, A, lev, _I(2)), _ax(HI, A, lev, _I(2)), _ax(SD, A, lev, _I(0)), _ax(SD, A, lev, _I(1)),
-            _ax(SD, A, lev, _I(2)))
+    one = _I(1)
+    lz, ly, lx = _axes(A, _I(_LO), one, lev)
+    hz, hy, hx = _axes(A, _I(_HI), one, lev)
+    sz, sy, sx = _axes(A, _I(_SD), one, lev)
+    return lz, hz, ly, hy, lx, hx, sz, sy, sx
 
 
 @njit(cache=True)
 def _smooth(A, lev, xl, bl, il, first):
     """Two red-black sweeps: half-sweeps of colours first, 1−first, first, 1−first."""
-    shp = A[_SHP]
+    shp = A[0]
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
     lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
     par = nz * ny * nx >= PARALLEL_MIN
     for sweep in range(4):
         color = first ^ (sweep & 1)
-        if nz == 1:
-            if par:
-                _smooth2_p(xl, bl, il, ly, hy, lx, hx, ny, nx, color)
-            else:
-                _smooth2_s(xl, bl, il, ly, hy, lx, hx, ny, nx, color)
-        elif par:
+        if par:
             _smooth3_p(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
+        elif nz == 1:
+            _smooth2_s(xl, bl, il, ly, hy, lx, hx, ny, nx, color)
         else:
             _smooth3_s(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
 
 
 @njit(cache=True)
-def _residual(A, lev, xl, bl, dl, rl, color):
-    """Residual of level lev into rl (all cells, or one colour: see ``_residual_py``);
-    returns its 2-norm (deterministic)."""
-    shp = A[_SHP]
-    part = A[_PART]
+def _residual(A, lev, xl, bl, dl, rl, color, t, rwx, mx):
+    """Residual kernel dispatch (see ``_residual_py``); returns √(Σ part) when mx == 0."""
+    shp = A[0]
+    part = _region(A, _I(_PART))
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
     lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
     if nz * ny * nx >= PARALLEL_MIN:
-        _residual_p(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, part, nz, ny, nx, color)
+        _residual_p(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, part, t, rwx,
+                    nz, ny, nx, mx, color)
     else:
-        _residual_s(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, part, nz, ny, nx, color)
+        _residual_s(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, part, t, rwx,
+                    nz, ny, nx, mx, color)
+    if mx > 0:
+        return 0.0
     acc = 0.0
     for i in range(nz * ny):
         acc += part[i]
@@ -535,12 +509,19 @@ def _residual(A, lev, xl, bl, dl, rl, color):
 
 
 @njit(cache=True)
+def _resnorm(A, x, b, d, r, color):
+    """‖b − A x‖ on the finest level (all cells, or one colour), r = residual."""
+    return _residual(A, _I(0), x, b, d, r, color, r, r, _I(0))
+
+
+@njit(cache=True)
 def _dot(A, a, c):
-    shp = A[_SHP]
-    part = A[_PART]
+    shp = A[0]
+    part = _region(A, _I(_PART))
     nrows = shp[0, 0] * shp[0, 1]
     ncol = shp[0, 2]
-    _dot_rows(a, c, part, nrows, ncol)
+    for line in range(nrows):
+        part[line] = _row_dot(a, c, line * ncol, ncol)
     acc = 0.0
     for i in range(nrows):
         acc += part[i]
@@ -550,33 +531,30 @@ def _dot(A, a, c):
 @njit(cache=True)
 def _coarse_solve(A, xl, bl):
     """Dense Cholesky solve on the coarsest level: (V A) x = V b."""
-    shp = A[_SHP]
-    CHOL = A[_CHOL]
-    CVEC = A[_CVEC]
-    WID = A[_WID]
+    shp = A[0]
+    chol = _region(A, _I(_CHOL))
+    cvec = _region(A, _I(_CVEC))
     lev = shp.shape[0] - 1
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-    wz = _ax(WID, A, lev, _I(0))
-    wy = _ax(WID, A, lev, _I(1))
-    wx = _ax(WID, A, lev, _I(2))
+    wz, wy, wx = _axes(A, _I(_WID), _I(1), lev)
     n = nz * ny * nx
     for z in range(nz):
         for y in range(ny):
             for xx in range(nx):
                 i = (z * ny + y) * nx + xx
-                CVEC[i] = wz[z] * wy[y] * wx[xx] * bl[i]
+                cvec[i] = wz[z] * wy[y] * wx[xx] * bl[i]
     for i in range(n):  # L y = V b
-        acc = CVEC[i]
+        acc = cvec[i]
         for k in range(i):
-            acc -= CHOL[i, k] * CVEC[k]
-        CVEC[i] = acc / CHOL[i, i]
+            acc -= chol[i * n + k] * cvec[k]
+        cvec[i] = acc / chol[i * n + i]
     for i in range(n - 1, -1, -1):  # Lᵀ x = y
-        acc = CVEC[i]
+        acc = cvec[i]
         for k in range(i + 1, n):
-            acc -= CHOL[k, i] * CVEC[k]
-        CVEC[i] = acc / CHOL[i, i]
+            acc -= chol[k * n + i] * cvec[k]
+        cvec[i] = acc / chol[i * n + i]
     for i in range(n):
-        xl[i] = CVEC[i]
+        xl[i] = cvec[i]
 
 
 # ---------------------------------------------------------------------------------------
@@ -586,61 +564,42 @@ def _coarse_solve(A, xl, bl):
 
 @njit(cache=True)
 def _restrict(A, lev, x, b, d):
-    """b_{lev+1} = R r_lev, right after the pre-smoothing (last half-sweep: colour 1)."""
-    shp = A[_SHP]
-    crs = A[_CRS]
-    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    """b_{lev+1} = R r_lev, right after the pre-smoothing (whose last half-sweep is colour
+    1, so the residual is computed on colour 0 only)."""
+    shp, crs = A[0], A[1]
+    nz, ny = shp[lev, 0], shp[lev, 1]
     mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
-    par = nz * ny * nx >= PARALLEL_MIN
     xl, bl, dl, il, rl = _level(A, lev, x, b, d)
     xc, bc, dc, ic, rc = _level(A, lev + 1, x, b, d)
-    T1 = A[_T1]
-    T2 = A[_T2]
-    RW = A[_RW]
+    t1 = _region(A, _I(_T1))
+    t2 = _region(A, _I(_T2))
+    rwz, rwy, rwx = _axes(A, _I(_RW), _I(4), lev + 1)
     cy = crs[lev, 1]
     cz = crs[lev, 0]
-    if crs[lev, 2]:
-        # colour-0 residual fused with the x restriction
-        dst = bc if (cy == 0 and cz == 0) else T1[0:nz * ny * mx]
-        lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
-        rwx = _ax(RW, A, lev + 1, _I(2))
-        if par:
-            _resid_restrict_p(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, dst, rwx,
-                              nz, ny, nx, mx, _I(0))
-        else:
-            _resid_restrict_s(xl, bl, dl, sz, sy, sx, lz, hz, ly, hy, lx, hx, rl, dst, rwx,
-                              nz, ny, nx, mx, _I(0))
+    if crs[lev, 2]:  # colour-0 residual fused with the restriction along x
+        dst = bc if (cy == 0 and cz == 0) else t1[0:nz * ny * mx]
+        _residual(A, lev, xl, bl, dl, rl, _I(0), dst, rwx, mx)
         src = dst
-    else:  # nx == 1: no x restriction; needs the residual everywhere
-        _residual(A, lev, xl, bl, dl, rl, _I(-1))
+    else:  # nx == 1: no x restriction; the y/z passes need the residual everywhere
+        _residual(A, lev, xl, bl, dl, rl, _I(-1), rl, rwx, _I(0))
         src = rl
     if cy:
-        dst = bc if cz == 0 else T2[0:nz * my * mx]
-        rwy = _ax(RW, A, lev + 1, _I(1))
-        if par:
-            _restrict_mid_p(src, dst, rwy, nz, ny, my, mx)
-        else:
-            _restrict_mid_s(src, dst, rwy, nz, ny, my, mx)
+        dst = bc if cz == 0 else t2[0:nz * my * mx]
+        _restrict_mid(src, dst, rwy, nz, ny, my, mx)
         src = dst
     if cz:
-        rwz = _ax(RW, A, lev + 1, _I(0))
-        if par:
-            _restrict_mid_p(src, bc, rwz, _I(1), nz, mz, my * mx)
-        else:
-            _restrict_mid_s(src, bc, rwz, _I(1), nz, mz, my * mx)
+        _restrict_mid(src, bc, rwz, _I(1), nz, mz, my * mx)
 
 
 @njit(cache=True)
 def _prolong(A, lev, x, b, d):
-    shp = A[_SHP]
-    PW = A[_PW]
+    """x_lev += P x_{lev+1}."""
+    shp = A[0]
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
     mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
     xl, bl, dl, il, rl = _level(A, lev, x, b, d)
     xc, bc, dc, ic, rc = _level(A, lev + 1, x, b, d)
-    pwz = _ax(PW, A, lev, _I(0))
-    pwy = _ax(PW, A, lev, _I(1))
-    pwx = _ax(PW, A, lev, _I(2))
+    pwz, pwy, pwx = _axes(A, _I(_PW), _I(2), lev)
     if nz * ny * nx >= PARALLEL_MIN:
         _prolong_p(xl, xc, pwz, pwy, pwx, nz, ny, nx, mz, my, mx)
     else:
@@ -650,7 +609,7 @@ def _prolong(A, lev, x, b, d):
 @njit(cache=True)
 def vcycle_nb(x, b, d, A):
     """One V(2,2)-cycle on x in place (A = ``mg_hierarchy(...).arrays`` after ``setup``)."""
-    nlev = A[_SHP].shape[0]
+    nlev = A[0].shape[0]
     for lev in range(nlev - 1):
         xl, bl, dl, il, rl = _level(A, lev, x, b, d)
         if lev > 0:
@@ -668,37 +627,37 @@ def vcycle_nb(x, b, d, A):
 @njit(cache=True)
 def solve_nb(x, b, d, A, tol, max_cycles):
     """V-cycles until ‖b − A x‖₂ ≤ tol ‖b‖₂; returns the number of cycles."""
-    xl, bl, dl, il, rl = _level(A, _I(0), x, b, d)
+    r = _region(A, _I(_RB))
     bn = np.sqrt(_dot(A, b, b))
     if bn == 0.0:
         x[:] = 0.0
         return 0
-    if _residual(A, _I(0), xl, bl, dl, rl, _I(-1)) <= tol * bn:
+    if _resnorm(A, x, b, d, r, _I(-1)) <= tol * bn:
         return 0
     for it in range(1, max_cycles + 1):
         vcycle_nb(x, b, d, A)
-        # the cycle ends with a red half-sweep: the red residual is zero up to rounding
-        # (≈ 1e-16 (b_i + coupling terms)), so only the black cells are evaluated
-        if _residual(A, _I(0), xl, bl, dl, rl, _I(1)) <= tol * bn:
+        # the cycle ends with a red half-sweep (or the exact coarsest solve): the red
+        # residual is zero up to rounding (~1e-16·(b_i + coupling terms)), so only the
+        # black cells are evaluated
+        if _resnorm(A, x, b, d, r, _I(1)) <= tol * bn:
             return it
     return max_cycles
 
 
 @njit(cache=True)
-def _pcg_nb(x, b, d, A, W, tol, maxiter):
-    r, z, p, q, zero = W
+def _pcg_nb(x, b, d, A, r, z, p, q, zero, tol, maxiter):
     bn = np.sqrt(_dot(A, b, b))
     if bn == 0.0:
         x[:] = 0.0
         return 0
-    if _residual(A, _I(0), x, b, d, r, _I(-1)) <= tol * bn:
+    if _resnorm(A, x, b, d, r, _I(-1)) <= tol * bn:
         return 0
     z[:] = 0.0
     vcycle_nb(z, r, d, A)
     p[:] = z
     rz = _dot(A, r, z)
     for it in range(1, maxiter + 1):
-        _residual(A, _I(0), p, zero, d, q, _I(-1))  # q = −A p
+        _resnorm(A, p, zero, d, q, _I(-1))  # q = −A p
         alpha = -rz / _dot(A, p, q)
         _axpy(x, p, alpha)
         _axpy(r, q, alpha)
@@ -720,25 +679,22 @@ def _pcg_nb(x, b, d, A, W, tol, maxiter):
 
 @njit(cache=True)
 def _setup_nb(d, coef, A):
-    shp = A[_SHP]
-    LO, HI, SD = A[_LO], A[_HI], A[_SD]
-    GLO, GHI, GSD = A[_GLO], A[_GHI], A[_GSD]
-    CW, WID, CHOL = A[_CW], A[_WID], A[_CHOL]
-    for i in range(LO.shape[0]):
-        LO[i] = coef * GLO[i]
-        HI[i] = coef * GHI[i]
-        SD[i] = coef * GSD[i]
+    shp = A[0]
+    lo, hi, sd = _region(A, _I(_LO)), _region(A, _I(_HI)), _region(A, _I(_SD))
+    glo, ghi, gsd = _region(A, _I(_GLO)), _region(A, _I(_GHI)), _region(A, _I(_GSD))
+    for i in range(lo.shape[0]):
+        lo[i] = coef * glo[i]
+        hi[i] = coef * ghi[i]
+        sd[i] = coef * gsd[i]
     nlev = shp.shape[0]
     for lev in range(nlev):
         nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
         xl, bl, dl, il, rl = _level(A, lev, d, d, d)
         if lev > 0:
-            fz, fy, fx = shp[lev - 1, 0], shp[lev - 1, 1], shp[lev - 1, 2]
             xf, bf, df, jf, rf = _level(A, lev - 1, d, d, d)
-            cwz = _ax(CW, A, lev, _I(0))
-            cwy = _ax(CW, A, lev, _I(1))
-            cwx = _ax(CW, A, lev, _I(2))
-            _restrict_d(df, dl, cwz, cwy, cwx, nz, ny, nx, fz, fy, fx)
+            cwz, cwy, cwx = _axes(A, _I(_CW), _I(2), lev)
+            _restrict_d(df, dl, cwz, cwy, cwx, nz, ny, nx, shp[lev - 1, 0], shp[lev - 1, 1],
+                        shp[lev - 1, 2])
         lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
         _invdiag(dl, il, sz, sy, sx, nz, ny, nx)
     # coarsest level: S = V A is symmetric positive definite; Cholesky in place (lower)
@@ -746,43 +702,42 @@ def _setup_nb(d, coef, A):
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
     xl, bl, dl, il, rl = _level(A, lev, d, d, d)
     lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
-    wz = _ax(WID, A, lev, _I(0))
-    wy = _ax(WID, A, lev, _I(1))
-    wx = _ax(WID, A, lev, _I(2))
+    wz, wy, wx = _axes(A, _I(_WID), _I(1), lev)
+    c = _region(A, _I(_CHOL))
     n = nz * ny * nx
-    CHOL[:, :] = 0.0
+    c[:] = 0.0
     for z in range(nz):
         for y in range(ny):
             for xx in range(nx):
                 i = (z * ny + y) * nx + xx
                 v = wz[z] * wy[y] * wx[xx]
-                CHOL[i, i] = v / il[i]
+                c[i * n + i] = v / il[i]
                 if xx > 0:
-                    CHOL[i, i - 1] = -v * lx[xx]
+                    c[i * n + i - 1] = -v * lx[xx]
                 if xx < nx - 1:
-                    CHOL[i, i + 1] = -v * hx[xx]
+                    c[i * n + i + 1] = -v * hx[xx]
                 if y > 0:
-                    CHOL[i, i - nx] = -v * ly[y]
+                    c[i * n + i - nx] = -v * ly[y]
                 if y < ny - 1:
-                    CHOL[i, i + nx] = -v * hy[y]
+                    c[i * n + i + nx] = -v * hy[y]
                 if z > 0:
-                    CHOL[i, i - nx * ny] = -v * lz[z]
+                    c[i * n + i - nx * ny] = -v * lz[z]
                 if z < nz - 1:
-                    CHOL[i, i + nx * ny] = -v * hz[z]
+                    c[i * n + i + nx * ny] = -v * hz[z]
     for j in range(n):
-        acc = CHOL[j, j]
+        acc = c[j * n + j]
         for k in range(j):
-            acc -= CHOL[j, k] * CHOL[j, k]
+            acc -= c[j * n + k] * c[j * n + k]
         ljj = np.sqrt(acc)
-        CHOL[j, j] = ljj
+        c[j * n + j] = ljj
         for i in range(j + 1, n):
-            acc = CHOL[i, j]
+            acc = c[i * n + j]
             for k in range(j):
-                acc -= CHOL[i, k] * CHOL[j, k]
-            CHOL[i, j] = acc / ljj
+                acc -= c[i * n + k] * c[j * n + k]
+            c[i * n + j] = acc / ljj
     for j in range(n):
         for i in range(j):
-            CHOL[i, j] = 0.0
+            c[i * n + j] = 0.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -940,17 +895,17 @@ class MGHierarchy:
         t1 = max([int(shp[lv, 0] * shp[lv, 1] * shp[lv + 1, 2]) for lv in range(nlev - 1)] + [1])
         t2 = max([int(shp[lv, 0] * shp[lv + 1, 1] * shp[lv + 1, 2]) for lv in range(nlev - 1)]
                  + [1])
-        self.arrays = (
-            shp, crs, loff, goff,
-            np.zeros(tot), np.zeros(tot), np.zeros(tot),  # LO, HI, SD (times coef)
-            PW, RW, CW, WID,
-            np.zeros(nrest), np.zeros(nrest), np.zeros(nrest),  # XB, BB, DB (levels ≥ 1)
-            np.zeros(int(loff[-1])), np.zeros(int(loff[-1])),  # IB (1/diagonal), RB (residual)
-            np.zeros(t1), np.zeros(t2),  # T1, T2 (restriction temporaries)
-            np.zeros(int(shp[0, 0] * shp[0, 1])),  # PART (per-row partial sums)
-            np.zeros((ncoarse, ncoarse)), np.zeros(ncoarse),  # CHOL, CVEC
-            GLO, GHI, GSD,
-        )
+        sizes_f = {_LO: tot, _HI: tot, _SD: tot, _WID: tot, _GLO: tot, _GHI: tot, _GSD: tot,
+                   _PW: 2 * tot, _RW: 4 * tot, _CW: 2 * tot, _XB: nrest, _BB: nrest,
+                   _DB: nrest, _IB: int(loff[-1]), _RB: int(loff[-1]), _T1: t1, _T2: t2,
+                   _PART: int(nz * ny), _CHOL: ncoarse * ncoarse, _CVEC: ncoarse}
+        foff = np.zeros(_NREG + 1, np.int64)
+        foff[1:] = np.cumsum([sizes_f[k] for k in range(_NREG)])
+        F = np.zeros(int(foff[-1]))
+        for k, v in ((_GLO, GLO), (_GHI, GHI), (_GSD, GSD), (_WID, WID), (_PW, PW),
+                     (_RW, RW), (_CW, CW)):
+            F[foff[k]:foff[k + 1]] = v.ravel()
+        self.arrays = (shp, crs, loff, goff, foff, F)
         self._cg: tuple | None = None
         self.coef: float | None = None
 
@@ -1027,4 +982,4 @@ def mg_pcg(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     h.setup(d, coef)
-    return int(_pcg_nb(x, b, d, h.arrays, h.cg_work(), float(tol), int(maxiter)))
+    return int(_pcg_nb(x, b, d, h.arrays, *h.cg_work(), float(tol), int(maxiter)))
