@@ -23,7 +23,7 @@ def _flat(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def tnbc() -> tmesim.Model:
-    return tmesim.load_model(tmesim.preset_path("tnbc"))
+    return tmesim.load_model(tmesim.preset_path("tnbc-core"))
 
 
 def _edges(g: nx.MultiDiGraph, u: str, v: str) -> list[dict]:
@@ -84,37 +84,37 @@ def test_filter_errors_list_allowed_values(tnbc, kwargs, field, expected) -> Non
 
 
 def test_catalog_cli_tables_and_filters() -> None:
-    res = runner.invoke(app, ["catalog"], env=WIDE)
+    res = runner.invoke(app, ["catalog", "--preset", "tnbc-core"], env=WIDE)
     assert res.exit_code == 0, res.output
     for text in ("Cell types of tnbc", "cancer-associated fibroblast", "Signals", "mmHg", "Rules (40)",
                  "Crowding stops CAF division."):
         assert text in res.stdout
 
-    res = runner.invoke(app, ["catalog", "--signal", "tgfb"], env=WIDE)
+    res = runner.invoke(app, ["catalog", "--preset", "tnbc-core", "--signal", "tgfb"], env=WIDE)
     assert res.exit_code == 0, res.output
     assert "transform to CAF" in res.stdout and "TGF-beta and other CAF cytokines" in res.stdout
     assert "Rules (6 of 40)" in res.stdout and "ccl3" not in res.stdout
 
-    res = runner.invoke(app, ["catalog", "--preset", "tnbc", "--reference", "66"], env=WIDE)
+    res = runner.invoke(app, ["catalog", "--preset", "tnbc-core", "--reference", "66"], env=WIDE)
     assert res.exit_code == 0, res.output
     assert "Review reference [66]: Myeloid-Derived Suppressor Cells Recruited by Chemokine" in _flat(res.stdout)
     assert "Rules (2 of 40)" in res.stdout and "CCL3 produced by breast cancer cells attracts MDSCs" in res.stdout
 
-    res = runner.invoke(app, ["catalog", str(tmesim.preset_path("tnbc")), "--cell-type", "caf"], env=WIDE)
+    res = runner.invoke(app, ["catalog", str(tmesim.preset_path("tnbc-core")), "--cell-type", "caf"], env=WIDE)
     assert res.exit_code == 0, res.output
     assert "Rules (1 of 40)" in res.stdout and "Crowding stops CAF division." in res.stdout
     assert "normal mammary fibroblast" not in res.stdout and "TGF-beta1" not in res.stdout  # tables narrowed too
 
 
 def test_catalog_cli_unknown_filter_values() -> None:
-    res = runner.invoke(app, ["catalog", "--cell-type", "neutrophil"])
+    res = runner.invoke(app, ["catalog", "--preset", "tnbc-core", "--cell-type", "neutrophil"])
     assert res.exit_code == 2
     msg = _flat(res.stderr)
-    assert "--cell-type: no cell type of model 'tnbc' matches 'neutrophil'; allowed: cancer, endothelial" in msg
-    res = runner.invoke(app, ["catalog", "--signal", "il17"])
+    assert "--cell-type: no cell type of model 'tnbc-core' matches 'neutrophil'; allowed: cancer, endothelial" in msg
+    res = runner.invoke(app, ["catalog", "--preset", "tnbc-core", "--signal", "il17"])
     assert res.exit_code == 2 and "--signal: no signal" in _flat(res.stderr) and "tgfb" in res.stderr
-    res = runner.invoke(app, ["catalog", "--reference", "5"])
-    assert res.exit_code == 2 and "--reference: no rule of model 'tnbc' cites review reference 5" in _flat(res.stderr)
+    res = runner.invoke(app, ["catalog", "--preset", "tnbc-core", "--reference", "5"])
+    assert res.exit_code == 2 and "--reference: no rule of model 'tnbc-core' cites review reference 5" in _flat(res.stderr)
 
 
 def test_interaction_graph(tnbc) -> None:
@@ -158,13 +158,13 @@ def test_graph_files(tnbc, tmp_path) -> None:
 
 def test_catalog_graph_cli(tmp_path) -> None:
     out = tmp_path / "g.graphml"
-    res = runner.invoke(app, ["catalog", "graph", "--out", str(out)])
+    res = runner.invoke(app, ["catalog", "graph", "--preset", "tnbc-core", "--out", str(out)])
     assert res.exit_code == 0, res.output
     g = nx.read_graphml(out)
     assert g.nodes["fibroblast"]["kind"] == "cell_type" and g.nodes["tgfb"]["kind"] == "signal"
 
     d = small_dict()
-    d["rules"] = str(tmesim.preset_path("tnbc").parent / "tnbc_rules.csv")
+    d["rules"] = str(tmesim.preset_path("tnbc-core").parent / "tnbc_rules.csv")
     model_file = tmp_path / "m.yaml"
     model_file.write_text(yaml.safe_dump(d, sort_keys=False))
     png = tmp_path / "g.png"

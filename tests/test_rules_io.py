@@ -62,9 +62,9 @@ def test_physicell_round_trip_via_cli(tmp_path) -> None:
     src = tmp_path / "cell_rules.csv"
     src.write_text(PHYSICELL_FILE)
     imported = tmp_path / "rules.csv"
-    res = runner.invoke(app, ["rules", "import", str(src), "--out", str(imported)])
+    res = runner.invoke(app, ["rules", "import", str(src), "--preset", "tnbc-core", "--out", str(imported)])
     assert res.exit_code == 0, res.output
-    assert "7 rules (6 v3, 1 v2) valid for model 'tnbc'" in _flat(res.stderr)
+    assert "7 rules (6 v3, 1 v2) valid for model 'tnbc-core'" in _flat(res.stderr)
 
     lines = parse_rule_lines(imported.read_text(), "rules.csv")
     assert [p.layout for p in lines] == ["tmesim"] * 7

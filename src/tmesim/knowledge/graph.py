@@ -13,7 +13,7 @@ Nodes are cell types (``kind="cell_type"``) and signals (``kind="signal"``, with
 
 >>> import tmesim
 >>> from tmesim.knowledge import interaction_graph
->>> g = interaction_graph(tmesim.load_model(tmesim.preset_path("tnbc")))
+>>> g = interaction_graph(tmesim.load_model(tmesim.preset_path("tnbc-core")))
 >>> g.nodes["CAF"]["kind"], g.nodes["tgfb"]["kind"]
 ('cell_type', 'signal')
 >>> any(d["relation"] == "transforms_to" for d in g.get_edge_data("fibroblast", "CAF").values())

@@ -85,7 +85,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ModelError(str(path), f"a model file must be a mapping at the top level, got {type(data).__name__}")
     if isinstance(data.get("rules"), str) and not Path(data["rules"]).is_absolute():
-        data["rules"] = str(path.parent / data["rules"])
+        data["rules"] = str(path.parent.resolve() / data["rules"])
     parent = data.pop("extends", None)
     if parent is None:
         return data
