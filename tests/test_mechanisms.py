@@ -6,12 +6,17 @@ one-sided paired t-test (p < 0.05) in the direction the review reports. Knockout
 Arms are cached for the module, so the control runs once per seed and the TGF-β blockade
 serves two experiments.
 
-Not tested here (left out because they are not robust in 2-day sections): proliferation
-readouts (cancer divisions for IL-6, leptin/adipsin, CAA and CXCL12 knockouts; stemness for
+Proliferation is read as a proliferation index (the in-silico Ki-67: the mean cycle-entry
+rate of live cancer cells), not as realised divisions.
+
+Not tested here (left out because they are not robust in 2-day sections): realised
+divisions (for IL-6, leptin/adipsin, CAA and CXCL12 knockouts; stemness for
 adipsin and CXCL12; monocyte recruitment after CAA removal and CTL apoptosis after Treg
 depletion — a handful of cells in 2 days) — realised
 divisions are limited by free space, and rule saturations combine as a weighted mean, so
-removing one of several saturated growth signals barely moves the division rate; hypoxia
+removing one of several saturated growth signals barely moves the division rate (leptin
+blockade does not lower the proliferation index either: CAA leptin barely reaches the
+nest in a 0.8 mm section); hypoxia
 (the small section's Dirichlet boundary keeps it normoxic); MDSC-driven EMT.
 """
 
@@ -150,6 +155,8 @@ def readout(sim: tmesim.Simulation) -> dict[str, float]:
     trans = Counter((names[t], names[a]) for t, a in zip(ctype[kind == K.E_TRANSITION], arg[kind == K.E_TRANSITION], strict=True))
     recruited = Counter(names[t] for t in ctype[kind == K.E_RECRUITMENT])
     m = tissue_metrics(sim)
+    # Proliferation index (the in-silico Ki-67): mean cycle-entry rate of live cancer cells.
+    prolif = [sim.behaviour_value(int(i), "cycle entry") for i in np.flatnonzero(live_cancer)]
     stroma = sum(c[n] for n in ("fibroblast", "MSC", *CAFS))
     return {
         **{f"n_{k}": float(v) for k, v in c.items()},
@@ -157,6 +164,7 @@ def readout(sim: tmesim.Simulation) -> dict[str, float]:
         "mean_emt": float(emt.mean()) if emt.size else 0.0,
         "hybrid_or_mesenchymal": float((emt >= 1 / 3).mean()) if emt.size else 0.0,
         "mean_stemness": float(cells["stemness"][live_cancer].mean()) if live_cancer.any() else 0.0,
+        "proliferation_index": float(np.mean(prolif)) if prolif else 0.0,
         "cancer_divisions": float(((kind == K.E_DIVISION) & (ctype == tid["cancer"])).sum()),
         "cd8_kills": float(kills["CD8_T_cell"]),
         "cd8_apoptosis": float(((kind == K.E_APOPTOSIS) & (ctype == tid["CD8_T_cell"])).sum()),
@@ -242,6 +250,11 @@ def test_treg_depletion_raises_m1_m2_ratio() -> None:
 def test_vegf_blockade_lowers_angiogenesis() -> None:
     """VEGF drives endothelial proliferation, i.e. angiogenesis [33, 34]."""
     lower("vegf", "vessel_divisions")
+
+
+def test_il6_blockade_lowers_proliferation_index() -> None:
+    """IL-6 (CAAs, CAFs, TAMs) promotes tumor cell proliferation via JAK/STAT3 [46, 47]."""
+    lower("il6", "proliferation_index")
 
 
 def test_ccl3_knockout_lowers_mdsc() -> None:
