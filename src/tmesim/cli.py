@@ -81,7 +81,10 @@ def run(
 
     try:
         if resume is not None:
-            progress, update = _progress_bar(0.0)
+            from .io import RunDirectory
+
+            rd0 = RunDirectory(resume)
+            progress, update = _progress_bar(float(rd0.config["days"]))
             with progress:
                 rd = api.resume(resume, progress=update, report=report)
         else:
