@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import xarray as xr
 import yaml
-from conftest import small_dict
 from typer.testing import CliRunner
 
+from conftest import small_dict
 from tmesim.cli import app
 
 
