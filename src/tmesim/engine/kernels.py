@@ -67,7 +67,7 @@ def hill(s, half, power):
 # Hill power, applies to dead).
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def neighbour_stat(i, x, y, z, what, arg, meta, offs, occ, dead, ctype, var, is_vessel):
     """Scan the Moore neighbourhood: what=0 fraction of live type `arg`, 1 fraction occupied,
     2 any live vessel, 3 mean of state variable `arg` over live neighbours."""
