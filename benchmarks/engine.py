@@ -84,6 +84,7 @@ def bench(n: float, dims: int, steps: int) -> dict[str, float]:
     sim.step()  # compile / warm up
     sim.step()
     per: dict[str, float] = dict.fromkeys(sim.SCHEDULE, 0.0)
+    sim.solver.stats.update(split_s=0.0, split_voxels=0, coupled_s=0.0, coupled_voxels=0)
     cells = 0
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -97,11 +98,14 @@ def bench(n: float, dims: int, steps: int) -> dict[str, float]:
         sim.time = sim.step_index * sim.cm.dt
     wall = time.perf_counter() - t0
     voxels = sim.nsites * sim.cm.n_sub * steps
+    st = sim.solver.stats
     return {"n_cells": sim.n, "sites": sim.nsites, "agent_updates_per_s": cells / wall,
             "agent_updates_per_s_cells_only": cells / (wall - per["exchange_and_diffuse"]),
             "voxel_updates_per_s": voxels / per["exchange_and_diffuse"], "ms_per_step": 1e3 * wall / steps,
             **{f"ms_{k}": 1e3 * v / steps for k, v in per.items()},
-            "coupled_substrates": int(sim.solver.coupled.sum())}
+            "coupled_substrates": int(sim.solver.coupled.sum()),
+            "split_voxel_updates_per_s": st["split_voxels"] / max(st["split_s"], 1e-12),
+            "coupled_voxel_updates_per_s": st["coupled_voxels"] / max(st["coupled_s"], 1e-12)}
 
 
 def main() -> None:
@@ -116,14 +120,16 @@ def main() -> None:
             r = bench(n, dims, args.steps)
             print(f"{dims}D N={r['n_cells']:>9,} sites={r['sites']:>9,}  {r['ms_per_step']:8.1f} ms/step  "
                   f"agent-updates/s {r['agent_updates_per_s']:.2e} (cells only {r['agent_updates_per_s_cells_only']:.2e})  "
-                  f"voxel-updates/s {r['voxel_updates_per_s']:.2e}  [" + " ".join(
+                  f"voxel-updates/s {r['voxel_updates_per_s']:.2e} (LOD path {r['split_voxel_updates_per_s']:.2e}, "
+                  f"coupled oxygen {r['coupled_voxel_updates_per_s']:.2e})  [" + " ".join(
                       f"{k[3:]} {v:.1f}" for k, v in r.items() if k.startswith("ms_") and k != "ms_per_step") + " ms]",
                   flush=True)
             if dims == 2:
                 last = r
     if last is not None:
         print(f"SUMMARY 2D N={last['n_cells']:,}: agent-updates/s {last['agent_updates_per_s']:.3e}, "
-              f"voxel-updates/s {last['voxel_updates_per_s']:.3e}")
+              f"voxel-updates/s {last['voxel_updates_per_s']:.3e} (LOD path {last['split_voxel_updates_per_s']:.3e}, "
+              f"coupled {last['coupled_voxel_updates_per_s']:.3e})")
 
 
 if __name__ == "__main__":
