@@ -109,6 +109,14 @@ def deplete(*types: str) -> Callable[[dict], dict]:
     return edit
 
 
+def treg_rich(d: dict) -> dict:
+    """A Treg-rich infiltrate (the reference for Treg depletion): Tregs at 12 % of the rim."""
+    for p in d["initial"]:
+        if p["cell_type"] == "Treg":
+            p["fraction"] = 0.12
+    return d
+
+
 def pdl1_high(d: dict) -> dict:
     """A PD-L1-high tumor (the reference for the knockout)."""
     for ct in d["cell_types"]:
@@ -134,6 +142,8 @@ ARMS: dict[str, Callable[[dict], dict]] = {
     "osteopontin": block("osteopontin"),
     "tnfa_il1b": block("tnfa", "il1b"),
     "no_Treg": deplete("Treg"),
+    "treg_rich": treg_rich,
+    "treg_rich_no_Treg": lambda d: deplete("Treg")(treg_rich(d)),
     "no_Th2": deplete("Th2"),
     "no_platelet": deplete("platelet"),
     "pdl1_high": pdl1_high,
@@ -244,7 +254,7 @@ def test_pdl1_knockout_raises_ctl_killing() -> None:
 
 def test_treg_depletion_raises_m1_m2_ratio() -> None:
     """Tregs sustain M2 macrophages by opposing IFN-γ reprogramming [67]."""
-    higher("no_Treg", "m1_m2_ratio")
+    higher("treg_rich_no_Treg", "m1_m2_ratio", than="treg_rich")
 
 
 def test_vegf_blockade_lowers_angiogenesis() -> None:
