@@ -125,7 +125,8 @@ def test_export_stdout_default_preset() -> None:
     assert res.exit_code == 0, res.output
     first, second = res.stdout.splitlines()[:2]
     assert first.startswith("cell_type,signal,direction,behaviour,saturation,half_max,hill_power,apply_to_dead,source")
-    assert second.startswith("cancer,oxygen,increases,cycle entry,0.0008,10,4,0,")
+    first_rule = tmesim.load_model(tmesim.preset_path("tnbc")).rules[0]
+    assert second.startswith(f"{first_rule.cell_type},{first_rule.signal},{first_rule.direction},{first_rule.behaviour},")
     with pytest.raises(ModelError, match="allowed: tmesim, physicell"):
         export_rules(build(small_dict()), "sbml")
 

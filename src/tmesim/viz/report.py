@@ -44,7 +44,9 @@ def write_report(run_dir: str | Path) -> Path:
                      ("simulated days", cfg["days"]), ("status", info.get("status")),
                      ("wall time (s)", info.get("wall_seconds")), ("cells at end", info.get("n_cells")),
                      ("domain", f"{model['domain']['shape']} sites × {model['domain']['site_size']['value']} µm"),
-                     ("run format version", cfg["format_version"]))) + "</table>"]
+                     ("run format version", cfg["format_version"]))) + "</table>",
+             "<p class='note'>Interactive map over time: <code>tmesim view RUN_DIR</code> (writes and serves "
+             "<code>viewer.html</code>); animation: <code>tmesim animate RUN_DIR --out tumor.gif</code>.</p>"]
     parts.append("<h2>Spatial map of cell types</h2><div class='row'>")
     for day in picks:
         parts.append(_img(figures.spatial_map(rd.cells(day), cfg, day), f"Cell types at day {day:g}"))
@@ -68,7 +70,7 @@ def write_report(run_dir: str | Path) -> Path:
             pretty(r["cell_type"]), pretty(r["signal"]), r["direction"], r["behaviour"], f"{r['saturation']:g}",
             f"{r['half_max']:g}", f"{r['hill_power']:g}", r.get("source") or "", r.get("statement") or "")) + "</tr>")
     parts.append("</table>")
-    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>tmesim report: {html.escape(model['name'])}</title>
+    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>tmesim report: {html.escape(model['name'])}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}}
 img{{max-width:100%}} figure{{margin:0.5em}} .row{{display:flex;flex-wrap:wrap}} .row figure{{flex:1 1 360px}}
 table{{border-collapse:collapse;font-size:0.85em}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}
