@@ -1,5 +1,7 @@
 """The run directory format: writing and reading runs (atomic writes, checkpoints)."""
 
+from tmesim.model import ModelError  # re-exported: layers above io report run errors with it
+
 from .rundir import FORMAT_VERSION, RunDirectory, RunWriter, read_checkpoint, resolved_config
 
-__all__ = ["FORMAT_VERSION", "RunDirectory", "RunWriter", "read_checkpoint", "resolved_config"]
+__all__ = ["FORMAT_VERSION", "ModelError", "RunDirectory", "RunWriter", "read_checkpoint", "resolved_config"]

@@ -14,8 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tmesim.io import RunDirectory
-from tmesim.model import ModelError
+from tmesim.io import ModelError, RunDirectory
 
 from . import figures
 

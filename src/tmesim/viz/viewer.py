@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from tmesim.io import RunDirectory
+from tmesim.io import ModelError, RunDirectory
 from tmesim.io.atomic import atomic_write_text
-from tmesim.model import ModelError
 
 from ._viewer_page import PAGE
 from .palette import pretty, type_colors
