@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from .engine import Simulation
-from .engine.summary import cell_states, population_rows, tissue_metrics
+from .engine.kernels import E_DIVISION, E_KILLED, E_TRANSITION, EVENT_NAMES
+from .engine.summary import DEAD_NAMES, cell_states, population_rows, tissue_metrics
 from .io import RunDirectory, RunWriter, read_checkpoint, resolved_config
 from .model import Model, ModelError, model_from_dict
 
-EVENT_NAMES = {1: "division", 2: "apoptosis", 3: "necrosis", 4: "killed", 5: "transition",
-               6: "recruitment", 7: "intravasation"}
-STATUS_NAMES = np.array(["live", "apoptotic", "necrotic", "killed", "gone"], dtype=object)
+# Names of the engine's status codes (ALIVE..GONE) for the cell tables.
+STATUS_NAMES = np.array([DEAD_NAMES.get(code, "gone") for code in range(5)], dtype=object)
 
 
 class _Recorder:
@@ -34,12 +34,12 @@ class _Recorder:
         names = np.array(cm.type_names, dtype=object)
         kind = ev["kind"].astype(int)
         arg = ev["arg"]
-        other = np.where((kind == 4) | (kind == 5), names[np.clip(arg, 0, len(names) - 1)], "")
+        other = np.where((kind == E_KILLED) | (kind == E_TRANSITION), names[np.clip(arg, 0, len(names) - 1)], "")
         return pd.DataFrame({
             "time_days": (ev["step"] + 1) * cm.dt / 1440.0,
             "event": np.array([EVENT_NAMES[k] for k in kind], dtype=object),
             "uid": ev["uid"].astype(np.int64), "cell_type": names[ev["ctype"]],
-            "other_type": other.astype(object), "daughter_uid": np.where(kind == 1, arg, -1).astype(np.int64),
+            "other_type": other.astype(object), "daughter_uid": np.where(kind == E_DIVISION, arg, -1).astype(np.int64),
             "x_um": (ev["x"] + 0.5) * cm.dx, "y_um": (ev["y"] + 0.5) * cm.dx, "z_um": (ev["z"] + 0.5) * cm.dx,
         })
 
