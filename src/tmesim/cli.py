@@ -323,5 +323,68 @@ def catalog_graph(
                   highlight=False)
 
 
+# --------------------------------------------------------------------------- readouts
+
+readout_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Readouts of a run directory.")
+app.add_typer(readout_app, name="readout")
+
+
+@readout_app.command("clinical")
+def readout_clinical(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    day: Annotated[float | None, typer.Option(help="snapshot nearest this day (default: the last)")] = None,
+    compare_imc: Annotated[bool, typer.Option("--compare-imc", help="also compare the cell-type make-up with "
+                                              "the Jackson 2020 IMC breast cancer cohort")] = False,
+    out: Annotated[Path | None, typer.Option(help="CSV to write (readout,value); with --compare-imc the "
+                                             "comparison goes to <out>.imc.csv")] = None,
+) -> None:
+    """Clinical biomarkers of a snapshot: immune densities per mm², ratios, EMT, PD-L1, vessels, hypoxia."""
+    import math
+
+    from rich.table import Table
+
+    from .readouts import clinical_readouts, compare_composition
+
+    try:
+        r = clinical_readouts(run_dir, day=day)
+        cmp = compare_composition(run_dir, day=r["time_days"]) if compare_imc else None
+        if out is not None and not out.parent.is_dir():
+            raise ModelError("--out", f"folder {str(out.parent)!r} does not exist")
+    except ModelError as exc:
+        _fail(exc)
+        return
+
+    def fmt(v: float) -> str:
+        return "NaN" if isinstance(v, float) and math.isnan(v) else f"{v:.4g}"
+
+    stdout = Console()
+    t = Table(title=f"Clinical readouts of {run_dir} (day {r['time_days']:g})", title_justify="left")
+    t.add_column("readout")
+    t.add_column("value", justify="right")
+    for k, v in r.items():
+        t.add_row(k, fmt(float(v)))
+    stdout.print(t)
+    if cmp is not None:
+        c = Table(title="Cell-type make-up (% of live cells) vs Jackson 2020 IMC, 100 patients", title_justify="left")
+        for col in ("coarse type", "simulated %", "IMC median %", "IMC IQR %", "IMC 5-95 %", "within 5-95"):
+            c.add_column(col, justify="left" if col == "coarse type" else "right")
+        def pct(v: float) -> str:
+            return "-" if math.isnan(v) else f"{100 * v:.1f}"
+
+        for cls, row in cmp.iterrows():
+            c.add_row(str(cls), pct(row.simulated_share), pct(row.imc_median),
+                      f"{pct(row.imc_q25)}-{pct(row.imc_q75)}" if not math.isnan(row.imc_q25) else "-",
+                      f"{pct(row.imc_p05)}-{pct(row.imc_p95)}" if not math.isnan(row.imc_p05) else "-",
+                      "yes" if row.within_imc_5_95 else "no")
+        stdout.print(c)
+    if out is not None:
+        r.rename_axis("readout").rename("value").to_csv(out)
+        console.print(f"[green]wrote[/]: {escape(str(out))}", highlight=False)
+        if cmp is not None:
+            imc_out = out.with_suffix(".imc.csv")
+            cmp.to_csv(imc_out)
+            console.print(f"[green]wrote[/]: {escape(str(imc_out))}", highlight=False)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

@@ -1,0 +1,132 @@
+"""Clinical biomarkers of one cell snapshot, as a pathologist would read them off a section.
+
+Densities are cells per mm² of a tissue section. For a 2D run the section is the whole
+domain (``shape`` × ``site_size``); for a 3D run it is the central z slice of lattice sites.
+Only live cells count. Every readout works for any model: a cell type the model lacks
+gives a density of 0 and ratios/shares that need it give NaN, never an error.
+
+Assumption: a cancer cell is "PD-L1 positive" when its ``pdl1`` state variable is ≥ 0.5
+(``PDL1_POSITIVE``); the state variable is a 0–1 expression score, and 0.5 stands in for
+an immunohistochemistry cut-off, which no rule of the model calibrates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tmesim.io import ModelError, RunDirectory
+
+PDL1_POSITIVE = 0.5  # assumption: pdl1 score ≥ 0.5 reads as PD-L1 positive (see module doc)
+
+# readout name → cell types counted (the shipped catalog's names)
+DENSITY_TYPES: dict[str, tuple[str, ...]] = {
+    "cd8_t": ("CD8_T_cell",),
+    "treg": ("Treg",),
+    "m1_macrophage": ("M1_macrophage",),
+    "m2_macrophage": ("M2_macrophage",),
+    "macrophage": ("M1_macrophage", "M2_macrophage"),
+    "mdsc": ("MDSC",),
+    "nk": ("NK_cell",),
+    "breg": ("Breg",),
+    "neutrophil": ("N1_neutrophil", "N2_neutrophil", "neutrophil"),
+}
+IMMUNE_TYPES = ("monocyte", "M1_macrophage", "M2_macrophage", "macrophage", "N1_neutrophil", "N2_neutrophil",
+                "neutrophil", "MDSC", "Treg", "Breg", "Th2", "CD8_T_cell", "NK_cell")
+CANCER_TYPE = "cancer"
+EMT_STATES = ("epithelial", "hybrid", "mesenchymal")
+
+
+def _ratio(num: float, den: float) -> float:
+    """num / den, NaN when the denominator is 0 (or either is NaN)."""
+    if not np.isfinite(num) or not np.isfinite(den) or den == 0:
+        return float("nan")
+    return float(num) / float(den)
+
+
+def _open(run_dir: str | Path | RunDirectory) -> RunDirectory:
+    return run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
+
+
+def _geometry(rd: RunDirectory) -> dict:
+    """Section geometry and vessel types from the run's resolved model."""
+    model = rd.model()
+    dom = model.domain
+    site = float(dom.site_size.value if hasattr(dom.site_size, "value") else dom.site_size)  # µm
+    shape = [int(x) for x in dom.shape]
+    return {"dims": int(dom.dims), "site": site, "shape": shape,
+            "area_mm2": shape[0] * shape[1] * site * site / 1e6,
+            "vessels": [ct.name for ct in model.cell_types if getattr(ct, "vessel", False)]}
+
+
+def section_cells(cells: pd.DataFrame, geom: dict) -> pd.DataFrame:
+    """Live cells of the section: all of a 2D run, the central z slice of a 3D run."""
+    live = cells[cells["status"] == "live"]
+    if geom["dims"] == 3:
+        k = geom["shape"][2] // 2
+        live = live[np.floor(live["z_um"].to_numpy() / geom["site"]).astype(int) == k]
+    return live
+
+
+def _readouts(geom: dict, cells: pd.DataFrame, day: float, metrics: pd.DataFrame | None) -> pd.Series:
+    live, area, vessel_types = section_cells(cells, geom), geom["area_mm2"], geom["vessels"]
+    counts = live["cell_type"].astype(str).value_counts()
+
+    def n(*types: str) -> int:
+        return int(sum(int(counts.get(t, 0)) for t in types))
+
+    out: dict[str, float] = {"time_days": float(day), "section_area_mm2": area}
+    for name, types in DENSITY_TYPES.items():
+        out[f"{name}_per_mm2"] = n(*types) / area
+    out["cd8_treg_ratio"] = _ratio(n("CD8_T_cell"), n("Treg"))
+    out["m2_share_of_macrophages"] = _ratio(n("M2_macrophage"), n("M1_macrophage", "M2_macrophage"))
+    out["mdsc_share_of_immune"] = _ratio(n("MDSC"), n(*IMMUNE_TYPES))
+    out["caf_s100a4_pdpn_ratio"] = _ratio(n("CAF_S100A4"), n("CAF_PDPN"))
+    out["vessel_per_mm2"] = n(*vessel_types) / area
+
+    hyp = float("nan")
+    if metrics is not None and len(metrics) and "hypoxic_fraction" in metrics:
+        row = (metrics["time_days"] - day).abs().idxmin()
+        hyp = float(metrics.loc[row, "hypoxic_fraction"])
+    out["hypoxic_fraction"] = hyp
+
+    cancer = live[live["cell_type"].astype(str) == CANCER_TYPE]
+    out["tumor_cells"] = float(len(cancer))
+    emt = cancer["state"].astype(str).value_counts() if "state" in cancer else pd.Series(dtype=int)
+    n_emt = sum(int(emt.get(s, 0)) for s in EMT_STATES)
+    for s in EMT_STATES:
+        out[f"emt_{s}_share"] = _ratio(int(emt.get(s, 0)), n_emt)
+    pdl1 = cancer["pdl1"].to_numpy(dtype=float) if "pdl1" in cancer else np.array([])
+    out["pdl1_mean_cancer"] = float(pdl1.mean()) if pdl1.size else float("nan")
+    out["pdl1_positive_share"] = float((pdl1 >= PDL1_POSITIVE).mean()) if pdl1.size else float("nan")
+    return pd.Series(out, name=float(day))
+
+
+def _metrics(rd: RunDirectory) -> pd.DataFrame | None:
+    return rd.metrics() if (rd.path / "metrics.parquet").exists() else None
+
+
+def clinical_readouts(run_dir: str | Path | RunDirectory, day: float | None = None) -> pd.Series:
+    """Clinical readouts of the snapshot nearest ``day`` (default: the last one).
+
+    Raises ``ModelError`` when ``run_dir`` is not a run directory or has no snapshot.
+    """
+    rd = _open(run_dir)
+    times = rd.snapshot_times()
+    if not times:
+        raise ModelError("run", f"{str(rd.path)!r} has no cell snapshots")
+    t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
+    return _readouts(_geometry(rd), rd.cells(t), t, _metrics(rd))
+
+
+def clinical_timecourse(run_dir: str | Path | RunDirectory) -> pd.DataFrame:
+    """One row of :func:`clinical_readouts` per cell snapshot, ordered by time."""
+    rd = _open(run_dir)
+    times = rd.snapshot_times()
+    if not times:
+        raise ModelError("run", f"{str(rd.path)!r} has no cell snapshots")
+    metrics, geom = _metrics(rd), _geometry(rd)
+    rows = [_readouts(geom, rd.cells(t), t, metrics) for t in times]
+    return pd.DataFrame(rows).reset_index(drop=True)

@@ -1,0 +1,101 @@
+"""Comparison with real tissue: cell-type make-up of the Jackson et al. 2020 IMC cohort.
+
+Jackson HW, Fischer JR, et al. "The single-cell pathology landscape of breast cancer."
+Nature 578:615–620 (2020), doi:10.1038/s41586-019-1876-x — the 100-image Basel subset,
+one TMA core per patient (see ``shared/data/real/README.md``).
+
+The IMC ``coarse_type`` column has B, B_T_mixed, T, Macrophage, Endothelial, Stroma, Tumor;
+``B_T_mixed`` (mixed B and T cell clusters, about 1 % of cells) is counted as B here, as
+the data README does ("B / B+T 1.5 %"). The IMC panel has no CD4/CD8/FOXP3, so only these
+coarse classes can be compared.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tmesim.io import ModelError, RunDirectory
+
+COARSE_TYPES = ("Tumor", "Stroma", "T", "Macrophage", "Endothelial", "B")
+IMC_FILE = "jackson2020_basel_imc_cells.csv.gz"
+_IMC_MERGE = {"B_T_mixed": "B"}
+
+_EXACT = {
+    "cancer": "Tumor",
+    "fibroblast": "Stroma", "MSC": "Stroma", "adipocyte": "Stroma", "CAA": "Stroma",
+    "CD8_T_cell": "T", "Treg": "T", "Th2": "T",
+    "monocyte": "Macrophage", "M1_macrophage": "Macrophage", "M2_macrophage": "Macrophage",
+    "endothelial": "Endothelial", "TEC": "Endothelial",
+    "Breg": "B",
+}
+
+
+def coarse_class(cell_type: str) -> str:
+    """The IMC coarse class of a simulated cell type (``Other`` for neutrophils, MDSCs, NK, platelets, …)."""
+    if cell_type in _EXACT:
+        return _EXACT[cell_type]
+    if cell_type.startswith("CAF"):
+        return "Stroma"
+    return "Other"
+
+
+def default_imc_path() -> Path:
+    """``$TMESIM_SHARED/data/real/<file>`` if set, else ``<repo>/../shared/data/real/<file>``."""
+    env = os.environ.get("TMESIM_SHARED")
+    if env:
+        return Path(env) / "data" / "real" / IMC_FILE
+    repo = Path(__file__).resolve().parents[3]  # src/tmesim/readouts/reference.py → repo root
+    return repo.parent / "shared" / "data" / "real" / IMC_FILE
+
+
+def imc_composition(path: str | Path | None = None, normalize: bool = True) -> pd.DataFrame:
+    """Share of each coarse type per patient (rows: ``patient_id``; columns: ``COARSE_TYPES``).
+
+    ``normalize=False`` gives cell counts instead of shares.
+
+    Raises ``ModelError`` when the file is missing or lacks the needed columns.
+    """
+    p = Path(path) if path is not None else default_imc_path()
+    if not p.is_file():
+        raise ModelError("imc", f"IMC reference file not found: {str(p)!r} "
+                                "(set TMESIM_SHARED to the folder holding data/real/)")
+    df = pd.read_csv(p, usecols=lambda c: c in ("patient_id", "coarse_type"))
+    if not {"patient_id", "coarse_type"} <= set(df.columns):
+        raise ModelError("imc", f"{str(p)!r} needs columns patient_id and coarse_type")
+    coarse = df["coarse_type"].replace(_IMC_MERGE)
+    tab = pd.crosstab(df["patient_id"], coarse).reindex(columns=list(COARSE_TYPES), fill_value=0)
+    return tab.div(tab.sum(axis=1), axis=0) if normalize else tab
+
+
+def compare_composition(run_dir: str | Path | RunDirectory, day: float | None = None,
+                        imc_path: str | Path | None = None) -> pd.DataFrame:
+    """Simulated share of each coarse class (live cells of the section) against the IMC cohort.
+
+    Columns: ``simulated_share``, ``imc_median``, ``imc_q25``, ``imc_q75``, ``imc_p05``,
+    ``imc_p95``, ``within_imc_5_95`` (bool); index: ``COARSE_TYPES`` then ``Other``
+    (simulated types with no IMC class; its IMC columns are NaN and the flag is False).
+    """
+    from .clinical import _geometry, section_cells
+
+    rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
+    imc = imc_composition(imc_path)
+    live = section_cells(rd.cells(day), _geometry(rd))
+    classes = live["cell_type"].astype(str).map(coarse_class)
+    counts = classes.value_counts()
+    total = int(counts.sum())
+    rows = []
+    for cls in (*COARSE_TYPES, "Other"):
+        sim = counts.get(cls, 0) / total if total else float("nan")
+        if cls in imc:
+            q = imc[cls].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).to_numpy()
+        else:
+            q = np.full(5, np.nan)
+        within = bool(np.isfinite(sim) and np.isfinite(q[0]) and q[0] <= sim <= q[4])
+        rows.append({"coarse_type": cls, "simulated_share": float(sim), "imc_median": q[2],
+                     "imc_q25": q[1], "imc_q75": q[3], "imc_p05": q[0], "imc_p95": q[4],
+                     "within_imc_5_95": within})
+    return pd.DataFrame(rows).set_index("coarse_type")
