@@ -121,3 +121,14 @@ def test_killed_run_resumes_to_identical_outputs(tmp_path: Path) -> None:
     fa, fb = straight.fields(), resumed.fields()
     assert fa.sizes == fb.sizes
     assert all(np.array_equal(fa[v].values, fb[v].values) for v in fa.data_vars)
+
+
+def test_fixed_behaviour_indices_match_the_grammar() -> None:
+    """The kernels address the fixed behaviours by index; the grammar's order must agree."""
+    from tmesim.engine import compiled as c
+    from tmesim.model.grammar import SIMPLE_BEHAVIOURS
+
+    names = list(SIMPLE_BEHAVIOURS)
+    assert [names.index(n) for n in ("cycle entry", "apoptosis", "necrosis", "migration speed",
+                                     "recruitment", "intravasation")] == [
+        c.B_CYCLE, c.B_APOPTOSIS, c.B_NECROSIS, c.B_SPEED, c.B_RECRUIT, c.B_INTRAVASATE]

@@ -8,13 +8,7 @@ import numpy as np
 
 from tmesim.model import Model
 
-# Behaviour kind codes (see tmesim.model.grammar).
-KIND_CODES = {
-    "cycle entry": 0, "apoptosis": 1, "necrosis": 2, "migration speed": 3, "recruitment": 4,
-    "intravasation": 5, "{s} secretion": 6, "{s} secretion target": 7, "{s} uptake": 8,
-    "{s} export": 9, "chemotactic response to {s}": 10, "transform to {t}": 11, "attack {t}": 12,
-    "immunogenicity to {t}": 13, "{v} increase": 14, "{v} decrease": 15,
-}
+# Indices of the fixed behaviours (the first entries of model.grammar.SIMPLE_BEHAVIOURS).
 B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE = range(6)
 
 

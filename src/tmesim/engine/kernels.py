@@ -13,6 +13,7 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from . import rng
+from .compiled import B_APOPTOSIS, B_CYCLE, B_INTRAVASATE, B_NECROSIS, B_RECRUIT, B_SPEED
 
 # Death/presence codes in ``dead``.
 ALIVE, APOPTOTIC, NECROTIC, KILLED, GONE = 0, 1, 2, 3, 4
@@ -227,10 +228,10 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             inc = _v(vals, tid, b3, t, b_vinc[v])
             dec = _v(vals, tid, b3, t, b_vdec[v])
             var_new[i, v] = (var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
-        rc = _v(vals, tid, b3, t, 0)
-        ra = _v(vals, tid, b3, t, 1)
-        rn = _v(vals, tid, b3, t, 2)
-        ri = _v(vals, tid, b3, t, 5)
+        rc = _v(vals, tid, b3, t, B_CYCLE)
+        ra = _v(vals, tid, b3, t, B_APOPTOSIS)
+        rn = _v(vals, tid, b3, t, B_NECROSIS)
+        ri = _v(vals, tid, b3, t, B_INTRAVASATE)
         if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
             ri = 0.0  # intravasation needs a vessel next to the cell
         rtr = 0.0
@@ -260,7 +261,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                             if pick < acc:
                                 fate_arg[i] = k
                                 break
-        speed = _v(vals, tid, b3, t, 3)
+        speed = _v(vals, tid, b3, t, B_SPEED)
         if speed > 0.0:
             hops = speed * dt / dx
             whole = int(hops)
@@ -453,7 +454,7 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
         for q in range(recruitable.shape[0]):
             k = recruitable[q]
-            rate = behaviour(k, 4, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+            rate = behaviour(k, B_RECRUIT, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if rate <= 0.0:
                 continue
             if rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q) >= 1.0 - np.exp(-rate * dt):

@@ -202,8 +202,8 @@ def _did_you_mean(name: str, allowed: list[str]) -> str:
 
 
 def _allowed_behaviours(model: Model) -> str:
-    def forms(table: dict[str, Any], key: str, placeholder: str) -> str:
-        return ", ".join(repr(k.replace(key, placeholder)) for k in table)
+    def forms(table: dict[str, Any], key: str, symbol: str) -> str:
+        return ", ".join(repr(k.replace(key, symbol)) for k in table)
 
     parts = [", ".join(SIMPLE_BEHAVIOURS),
              f"{forms(SUBSTRATE_BEHAVIOURS, '{s}', '<substrate>')} with <substrate> one of {', '.join(model.substrate_names)}",
