@@ -15,7 +15,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
-from .api import resume, run, simulate  # noqa: E402
+from .api import resume, run, run_body, simulate  # noqa: E402
+from .body import Patient, PatientOptions  # noqa: E402
 from .engine import Simulation, compile_model  # noqa: E402
 from .io import RunDirectory  # noqa: E402
 from .knowledge import citation  # noqa: E402
@@ -28,6 +29,6 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
 __all__ = [
-    "Model", "ModelError", "RunDirectory", "Simulation", "__version__", "citation", "compile_model",
-    "load_model", "model_from_dict", "preset_path", "resume", "run", "simulate",
+    "Model", "ModelError", "Patient", "PatientOptions", "RunDirectory", "Simulation", "__version__", "citation", "compile_model",
+    "load_model", "model_from_dict", "preset_path", "resume", "run", "run_body", "simulate",
 ]

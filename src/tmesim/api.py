@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .body import Patient, PatientOptions, PatientResult
 from .engine import Simulation
-from .engine.kernels import E_DIVISION, E_KILLED, E_TRANSITION, EVENT_NAMES
+from .engine.kernels import E_DIVISION, E_INTRAVASATION, E_KILLED, E_TRANSITION, EVENT_NAMES
 from .engine.summary import DEAD_NAMES, cell_states, population_rows, tissue_metrics
 from .io import RunDirectory, RunWriter, read_checkpoint, resolved_config
 from .model import Model, ModelError, model_from_dict
@@ -34,6 +35,7 @@ class _Recorder:
         names = np.array(cm.type_names, dtype=object)
         kind = ev["kind"].astype(int)
         arg = ev["arg"]
+        intra = kind == E_INTRAVASATION
         other = np.where((kind == E_KILLED) | (kind == E_TRANSITION), names[np.clip(arg, 0, len(names) - 1)], "")
         return pd.DataFrame({
             "time_days": (ev["step"] + 1) * cm.dt / 1440.0,
@@ -41,6 +43,9 @@ class _Recorder:
             "uid": ev["uid"].astype(np.int64), "cell_type": names[ev["ctype"]],
             "other_type": other.astype(object), "daughter_uid": np.where(kind == E_DIVISION, arg, -1).astype(np.int64),
             "x_um": (ev["x"] + 0.5) * cm.dx, "y_um": (ev["y"] + 0.5) * cm.dx, "z_um": (ev["z"] + 0.5) * cm.dx,
+            "cluster_id": np.where(intra, arg, -1).astype(np.int64),
+            **{v: np.where(intra, ev["state"][:, k], np.nan).astype(np.float32)
+               for k, v in enumerate(cm.var_names)},
         })
 
     def on_output(self, sim: Simulation) -> None:
@@ -118,3 +123,40 @@ def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None
 def simulate(model: Model, seed: int = 0, days: float | None = None) -> Simulation:
     """Run the spatial engine in memory (no files) and return the finished Simulation."""
     return Simulation(model, seed=seed).run(days=days)
+
+
+def run_body(out: str | Path, seed: int | None = None, options: PatientOptions | None = None,
+             days: float | None = None) -> PatientResult:
+    """The whole-body level on a finished run directory: its primary section's intravasation
+    drives one patient's dissemination; tables are written to ``out/body/``.
+
+    The run's own seed is used unless ``seed`` is given; ``days`` is the follow-up after
+    diagnosis (default: the model's ``body.follow_up``).
+    """
+    import json
+
+    from .body.primary import SheddingProfile, tumor_types
+    from .io.atomic import atomic_write, atomic_write_text
+
+    rd = RunDirectory(out)
+    model = rd.model()
+    if model.body is None:
+        raise ModelError("body", "the model has no body: section; use a preset with one "
+                                 "(tnbc, her2, luminal-a, luminal-b) or add one (see the README)")
+    seed = int(rd.config["seed"]) if seed is None else int(seed)
+    shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
+    res = Patient(model, seed, options, shedding=shed).run(days)
+    base = Path(out) / "body"
+    base.mkdir(exist_ok=True)
+    for name, df in res.tables().items():
+        atomic_write(base / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+    info = {
+        "seed": seed, "diagnosis_day": res.diagnosis_day,
+        "metastatic_sites": res.metastatic_sites(),
+        "expected_metastases": res.expected_metastases,
+        "shedding": res.shedding.as_dict(),
+        "niches": {o: {"niche": n.niche, "engine": n.engine, "initial": n.initial, "final": n.final,
+                       "days": n.days, "growth_per_day": n.growth_rate} for o, n in res.niches.items()},
+    }
+    atomic_write_text(base / "body.json", json.dumps(info, indent=2))
+    return res

@@ -75,6 +75,8 @@ def run(
     out: Annotated[Path | None, typer.Option(help="run directory to write (default: runs/<model>-seed<seed>-<time>)")] = None,
     resume: Annotated[Path | None, typer.Option(help="resume the killed run in this directory")] = None,
     report: Annotated[bool, typer.Option(help="write report.html at the end")] = True,
+    body: Annotated[bool, typer.Option("--body", help="then simulate the whole patient: CTCs, organ arrival, dormancy and metastases in bone, lung, liver and brain (tables in <run>/body/)")] = False,
+    therapy: Annotated[list[str] | None, typer.Option("--therapy", help="add a catalog therapy: NAME[@day=N][,cycles=K], e.g. atezolizumab+nab-paclitaxel@day=14 (repeatable; list: `tmesim therapies`)")] = None,
 ) -> None:
     """Simulate a tumor microenvironment and write a run directory."""
     from . import api
@@ -89,6 +91,10 @@ def run(
                 rd = api.resume(resume, progress=update, report=report)
         else:
             m = _load(model, preset)
+            if therapy:
+                from .therapy import apply_therapies, parse_therapy
+
+                m = apply_therapies(m, [parse_therapy(t) for t in therapy])
             d = m.time.days if days is None else days
             if out is None:
                 out = Path("runs") / f"{m.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -103,6 +109,34 @@ def run(
     info = rd.info
     console.print(f"[green]done[/]: {rd.path}  ({info['time_days']:g} days, {info['n_cells']:,} cells, "
                   f"{info['wall_seconds']:.0f} s)" + (f"; report: {rd.path / 'report.html'}" if report else ""))
+    if body:
+        _body_summary(rd.path)
+
+
+def _body_summary(path: Path) -> None:
+    """Run the whole-body level on a finished run and print the per-organ outcome."""
+    from rich.table import Table
+
+    from . import api
+
+    try:
+        with console.status("whole body: organ niches (spatial) and dissemination ..."):
+            res = api.run_body(path)
+    except ModelError as exc:
+        _fail(exc)
+        return
+    ctc = res.ctc[res.ctc["days_from_diagnosis"].abs() < 0.5]
+    table = Table(title=f"Whole body (diagnosis at day {res.diagnosis_day:.0f} of the life history; "
+                        f"CTCs at diagnosis: {float(ctc['detectable_per_7_5ml'].iloc[0]):.1f} per 7.5 mL)")
+    for col in ("organ", "first metastasis (days after diagnosis)", "expected metastases", "colonies founded", "niche growth /day"):
+        table.add_column(col)
+    fm = res.first_metastasis
+    for _, r in fm.iterrows():
+        n = int((res.seeding["organ"] == r["organ"]).sum())
+        first = "-" if r["days_from_diagnosis"] != r["days_from_diagnosis"] else f"{r['days_from_diagnosis']:.0f}"
+        table.add_row(r["organ"], first, f"{r['expected_metastases']:.2f}", str(n), f"{r['niche_growth_per_day']:.2f}")
+    console.print(table)
+    console.print(f"body tables: {path / 'body'}")
 
 
 @app.command()
@@ -384,6 +418,216 @@ def readout_clinical(
             imc_out = out.with_suffix(".imc.csv")
             cmp.to_csv(imc_out)
             console.print(f"[green]wrote[/]: {escape(str(imc_out))}", highlight=False)
+
+
+
+# --------------------------------------------------------------------------- AnnData, regions, assays
+
+_OPTION_NAMES = {"run_dir": "RUN_DIR", "run": "RUN_DIR", "cells": "--cells", "day": "--day", "roi": "--roi", "out": "--out",
+                 "compare_days": "--compare-days", "margin": "--margin", "matrix": "--matrix",
+                 "density": "--density", "days": "--days", "dims": "--dims", "cocultured": "--caf/--macrophage"}
+
+
+def _fail_option(exc: ModelError) -> None:
+    """_fail with the API's parameter name replaced by the CLI option the user typed."""
+    if exc.field in _OPTION_NAMES:
+        exc = ModelError(_OPTION_NAMES[exc.field], exc.message)
+    _fail(exc)
+
+
+def _h5ad_out(out: Path | None, run_dir: Path, name: str) -> Path:
+    from .readouts._common import open_run
+
+    open_run(run_dir)  # a missing run directory is reported before the default --out
+    out = out if out is not None else run_dir / name
+    if out.suffix != ".h5ad":
+        raise ModelError("out", f"{str(out)!r} must end in .h5ad")
+    if not out.parent.is_dir():
+        raise ModelError("out", f"folder {str(out.parent)!r} does not exist")
+    return out
+
+
+@readout_app.command("scrna")
+def readout_scrna(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    cells: Annotated[int, typer.Option("--cells", help="number of cells to sample (> 0)")] = 5000,
+    day: Annotated[float | None, typer.Option(help="snapshot day (default: the last snapshot)")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="sampling seed; same run, day and seed give the same file")] = 0,
+    out: Annotated[Path | None, typer.Option(help="AnnData file to write (default: RUN_DIR/scrna.h5ad)")] = None,
+) -> None:
+    """Synthetic single-cell RNA-seq of a snapshot (AnnData .h5ad: counts, true type and state)."""
+    from .readouts import scrna_anndata, write_h5ad
+
+    try:
+        path = _h5ad_out(out, run_dir, "scrna.h5ad")
+        a = scrna_anndata(run_dir, n_cells=cells, day=day, seed=seed)
+        write_h5ad(a, path)
+    except ModelError as exc:
+        _fail_option(exc)
+        return
+    console.print(f"[green]wrote[/]: {escape(str(path))} ({a.n_obs:,} cells × {a.n_vars} genes, "
+                  f"day {a.uns['tmesim']['snapshot_day']:g})", highlight=False)
+
+
+@readout_app.command("spatial")
+def readout_spatial(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    day: Annotated[float | None, typer.Option(help="snapshot day (default: the last snapshot)")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="counts seed; same run, day and seed give the same file")] = 0,
+    out: Annotated[Path | None, typer.Option(help="AnnData file to write (default: RUN_DIR/spatial.h5ad)")] = None,
+) -> None:
+    """Every live cell with counts and obsm['spatial'] (µm), as AnnData for squidpy."""
+    from .readouts import spatial_anndata, write_h5ad
+
+    try:
+        path = _h5ad_out(out, run_dir, "spatial.h5ad")
+        a = spatial_anndata(run_dir, day=day, seed=seed)
+        write_h5ad(a, path)
+    except ModelError as exc:
+        _fail_option(exc)
+        return
+    console.print(f"[green]wrote[/]: {escape(str(path))} ({a.n_obs:,} cells × {a.n_vars} genes with positions, "
+                  f"day {a.uns['tmesim']['snapshot_day']:g})", highlight=False)
+
+
+@readout_app.command("regions")
+def readout_regions(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    roi: Annotated[str, typer.Option(help="comma-separated regions: tumor-core, invasive-margin, stroma, whole")] =
+        "tumor-core,invasive-margin,stroma",
+    day: Annotated[float | None, typer.Option(help="snapshot day (default: the last snapshot)")] = None,
+    compare_days: Annotated[str | None, typer.Option("--compare-days", help="two snapshot days, e.g. 0,7 "
+                                                     "(before,after a therapy): side by side with log2 fold changes")] = None,
+    margin: Annotated[float, typer.Option(help="width of the invasive-margin band around the tumor border (µm)")] = 200.0,
+    out: Annotated[Path | None, typer.Option(help="CSV to write (tidy: one row per region and analyte)")] = None,
+) -> None:
+    """Digital-spatial-profiling-like readout: protein, RNA, cell and field means per region."""
+    import math
+
+    from rich.table import Table
+
+    from .readouts import compare_regions, region_profiles
+
+    try:
+        if out is not None and not out.parent.is_dir():
+            raise ModelError("out", f"folder {str(out.parent)!r} does not exist")
+        if compare_days is not None and day is not None:
+            raise ModelError("day", "give either --day or --compare-days, not both")
+        if compare_days is not None:
+            df = compare_regions(run_dir, compare_days, rois=roi, margin=margin)
+        else:
+            df = region_profiles(run_dir, rois=roi, day=day, margin=margin)
+    except ModelError as exc:
+        _fail_option(exc)
+        return
+
+    def fmt(v: float) -> str:
+        return "NaN" if math.isnan(v) else f"{v:.4g}"
+
+    show = [("cells", "n_cells"), ("cells", "density_per_mm2"), ("cells", "cd45_share"), ("protein", "CD45"),
+            ("protein", "PanCK"), ("protein", "CD8"), ("protein", "CD68"), ("protein", "FOXP3"),
+            ("protein", "PD-L1"), ("protein", "SMA"), ("protein", "CD31"), ("protein", "Vimentin")]
+    stdout = Console()
+    for r in dict.fromkeys(df["roi"]):
+        sub = df[df["roi"] == r].set_index(["kind", "analyte"])
+        if compare_days is not None:
+            t = Table(title=f"{r}: day {sub['day_before'].iloc[0]:g} vs day {sub['day_after'].iloc[0]:g}",
+                      title_justify="left")
+            for c in ("analyte", "before", "after", "log2 FC"):
+                t.add_column(c, justify="left" if c == "analyte" else "right")
+            for key in show:
+                if key in sub.index:
+                    row = sub.loc[key]
+                    t.add_row(key[1], fmt(row.value_before), fmt(row.value_after), fmt(row.log2_fold_change))
+        else:
+            t = Table(title=f"{r} (day {sub['day'].iloc[0]:g})", title_justify="left")
+            t.add_column("analyte")
+            t.add_column("value", justify="right")
+            for key in show:
+                if key in sub.index:
+                    t.add_row(key[1], fmt(float(sub.loc[key, "value"])))
+        stdout.print(t)
+    if out is not None:
+        df.to_csv(out, index=False)
+        console.print(f"[green]wrote[/]: {escape(str(out))} ({len(df):,} rows)", highlight=False)
+
+
+assay_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Virtual laboratory assays.")
+app.add_typer(assay_app, name="assay")
+
+
+@assay_app.command("spheroid")
+def assay_spheroid(
+    caf: Annotated[bool, typer.Option("--caf/--no-caf", help="mix cancer-associated fibroblasts into the spheroid")] = False,
+    macrophage: Annotated[bool, typer.Option("--macrophage/--no-macrophage", help="mix macrophages into the spheroid")] = False,
+    matrix: Annotated[str, typer.Option(help="gel: collagen, fibronectin, laminin or gelatin")] = "collagen",
+    density: Annotated[float | None, typer.Option(help="gel density in mg/mL (default: the gel's usual density)")] = None,
+    days: Annotated[float, typer.Option(help="simulated days (> 0)")] = 3.0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
+    dims: Annotated[int, typer.Option(help="2 (a section, fast) or 3 (a 32³ lattice)")] = 2,
+    out: Annotated[Path | None, typer.Option(help="CSV of the time course to write")] = None,
+) -> None:
+    """Tumor spheroid in a matrix gel (optionally with CAFs/macrophages): invasion distance and area over time."""
+    from rich.table import Table
+
+    from .assay import run_spheroid
+
+    try:
+        if out is not None and not out.parent.is_dir():
+            raise ModelError("out", f"folder {str(out.parent)!r} does not exist")
+        co = tuple(n for n, on in (("caf", caf), ("macrophage", macrophage)) if on)
+        df = run_spheroid(co, matrix=matrix, density=density, days=days, seed=seed, dims=dims)
+    except ModelError as exc:
+        _fail_option(exc)
+        return
+    stdout = Console()
+    a = df.attrs
+    t = Table(title=f"Spheroid in {a['matrix']} {a['density_mg_per_ml']:g} mg/mL"
+                    f"{' with ' + a['cocultured'] if a['cocultured'] else ''} (seed {a['seed']})", title_justify="left")
+    for c in ("day", "cancer cells", "invasion (µm)", "max invasion (µm)", "area (mm²)", "invading cells"):
+        t.add_column(c, justify="right")
+    for row in df.itertuples(index=False):
+        t.add_row(f"{row.time_days:g}", f"{row.n_cancer:.0f}", f"{row.invasion_distance_um:.0f}",
+                  f"{row.invasion_max_um:.0f}", f"{row.area_um2 / 1e6:.3f}", f"{row.invading_cells:.0f}")
+    stdout.print(t)
+    if out is not None:
+        df.to_csv(out, index=False)
+        console.print(f"[green]wrote[/]: {escape(str(out))}", highlight=False)
+
+
+@app.command()
+def therapies(
+    name: Annotated[str | None, typer.Argument(help="show one therapy's drugs, effects and every source")] = None,
+) -> None:
+    """The therapy catalog: regimens, their targets, schedule, half-life and sources."""
+    from rich.table import Table
+
+    from .therapy import list_therapies, therapy_info
+
+    out = Console(width=max(Console().width, 160))
+    try:
+        infos = [therapy_info(name)] if name else [therapy_info(n) for n in list_therapies()]
+    except ModelError as exc:
+        _fail(exc)
+        return
+    table = Table(title="tmesim therapies (add with `tmesim run --therapy NAME@day=N`)", show_lines=True)
+    for col in ("therapy", "drug", "targets", "schedule", "half-life", "sources"):
+        table.add_column(col, overflow="fold")
+    for info in infos:
+        for k, d in enumerate(info.drugs):
+            srcs = [info.source] if info.source else []
+            if d.drug.half_life.source:
+                srcs.append(f"half-life: {d.drug.half_life.source}")
+            table.add_row(info.name if k == 0 else "", d.name, ", ".join(d.targets), d.schedule(),
+                          d.half_life(), escape("; ".join(srcs)))
+    out.print(table)
+    if name:
+        info = infos[0]
+        out.print(escape(info.description))
+        for d in info.drugs:
+            out.print(f"[bold]{escape(d.name)}[/]: " + escape("; ".join(d.effects)))
+            for src in d.sources:
+                out.print("  " + escape(src), highlight=False)
 
 
 def main() -> None:  # pragma: no cover

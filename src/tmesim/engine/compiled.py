@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from tmesim.model import Model
 
 # Indices of the fixed behaviours (the first entries of model.grammar.SIMPLE_BEHAVIOURS).
-B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE = range(6)
+B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE, B_CLUSTER = range(7)
 
 
 @dataclass
@@ -73,6 +73,12 @@ class CompiledModel:
     var_names: list[str]
     behaviour_names: list[str]
     signal_names: list[str]
+    # drugs (signals "drug <name>", last in signal order): rule rows reading a drug and which
+    # drug each reads; the simulation writes C(t) into column 6 of those rule rows each step.
+    sig_drug0: int = 0  # first drug signal (= number of signals when there are none)
+    drug_names: list[str] = field(default_factory=list)
+    drug_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    drug_of_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def compile_model(model: Model) -> CompiledModel:
@@ -126,6 +132,10 @@ def compile_model(model: Model) -> CompiledModel:
     act_ptr = np.concatenate([[0], np.cumsum(with_rules.sum(1))]).astype(np.int32)
     act_idx = np.concatenate([np.flatnonzero(with_rules[t]) for t in range(T)] + [np.zeros(0, int)]).astype(np.int32)
     recruitable = np.array([t for t in range(T) if active[t, B_RECRUIT]], np.int32)
+    drug_names = [d.name for d in getattr(model, "drugs", [])]
+    sig_drug0 = len(sigs) - len(drug_names)
+    drug_rows = np.flatnonzero(r_sig >= sig_drug0).astype(np.int64)
+    drug_of_row = (r_sig[drug_rows] - sig_drug0).astype(np.int64)
 
     return CompiledModel(
         n_sub=S, n_types=T, n_vars=V, n_beh=B,
@@ -153,4 +163,5 @@ def compile_model(model: Model) -> CompiledModel:
         initial=np.array([float(s.initial) for s in model.substrates]),
         substrate_names=subs, type_names=types, var_names=vars_,
         behaviour_names=[b.name for b in behs], signal_names=sigs,
+        sig_drug0=sig_drug0, drug_names=drug_names, drug_rows=drug_rows, drug_of_row=drug_of_row,
     )

@@ -13,7 +13,7 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from . import rng
-from .compiled import B_APOPTOSIS, B_CYCLE, B_INTRAVASATE, B_NECROSIS, B_RECRUIT, B_SPEED
+from .compiled import B_APOPTOSIS, B_CLUSTER, B_CYCLE, B_INTRAVASATE, B_NECROSIS, B_RECRUIT, B_SPEED
 
 # Death/presence codes in ``dead``.
 ALIVE, APOPTOTIC, NECROTIC, KILLED, GONE = 0, 1, 2, 3, 4
@@ -34,7 +34,7 @@ Rules = namedtuple(
 )
 Lattice = namedtuple("Lattice", "nx ny nz offs dist")
 Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
-Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill")
+Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join")
 Events = namedtuple("Events", "kind uid ctype arg x y z")
 
 
@@ -63,9 +63,12 @@ def hill(s, half, power):
 # Rule evaluation takes a handful of plain arrays rather than the named tuples: every array
 # bound to an inlined function's argument costs a reference-count update, and with ~50
 # arrays in the tuples that dominated the cost of a rule (measured 1.3 µs → ~0.1 µs).
-# meta = [S, T, sig_pressure, sig_dead, sig_time, sig_vessel, sig_var0, sig_nvar0, nx, ny, nz]
+# meta = [S, T, sig_pressure, sig_dead, sig_time, sig_vessel, sig_var0, sig_nvar0, nx, ny, nz,
+# sig_drug0]
 # b3[t, b] = (base, first rule, number of rules); rt[k] = (signal, up, saturation, half-max,
-# Hill power, applies to dead).
+# Hill power, applies to dead, drug exposure). A drug signal (index >= sig_drug0) is global:
+# the simulation writes its exposure C(t) into rt[k, 6] once per step, so the per-cell loop
+# reads one number instead of evaluating a signal.
 
 
 @njit(cache=True)
@@ -152,7 +155,11 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
     for k in range(start, start + n):
         if is_dead and rt[k, 5] == 0.0:
             continue
-        s = signal(int(rt[k, 0]), i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+        sig = int(rt[k, 0])
+        if sig >= meta[11]:
+            s = rt[k, 6]
+        else:
+            s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         h = hill(s, rt[k, 3], rt[k, 4])
         if rt[k, 1] != 0.0:
             pu *= 1.0 - h
@@ -193,6 +200,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     # Writes go through local names: numba's parfor lowering does not reliably keep
     # stores made through named-tuple attributes inside prange.
     fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
+    join = X.join
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     # Every array the loop touches is bound to a local once, outside the loop: reading it
@@ -205,6 +213,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         fate[i] = F_NONE
         nmove[i] = 0
         kill[i] = -1
+        join[i] = 0.0
         if dead[i] != ALIVE:
             for v in range(V):
                 var_new[i, v] = var[i, v]
@@ -232,6 +241,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         ra = _v(vals, tid, b3, t, B_APOPTOSIS)
         rn = _v(vals, tid, b3, t, B_NECROSIS)
         ri = _v(vals, tid, b3, t, B_INTRAVASATE)
+        join[i] = _v(vals, tid, b3, t, B_CLUSTER)
         if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
             ri = 0.0  # intravasation needs a vessel next to the cell
         rtr = 0.0
@@ -425,9 +435,22 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
             C.ctype[i] = X.fate_arg[i]
             ne = _record(E, ne, E_TRANSITION, C.uid[i], t, X.fate_arg[i], x, y, z)
         elif f == F_INTRAVASATE:
+            # The event's arg is the cluster id (the leader's uid): touching cells of the same
+            # type leave with it with their "cluster departure" probability (CTC clusters).
             C.dead[i] = GONE
             C.occ[site_of(x, y, z, L)] = -1
-            ne = _record(E, ne, E_INTRAVASATION, C.uid[i], t, -1, x, y, z)
+            ne = _record(E, ne, E_INTRAVASATION, C.uid[i], t, C.uid[i], x, y, z)
+            for k in range(L.offs.shape[0]):
+                xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
+                if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
+                    continue
+                j = C.occ[site_of(xx, yy, zz, L)]
+                if j < 0 or C.dead[j] != ALIVE or C.ctype[j] != t or X.join[j] <= 0.0:
+                    continue
+                if rng.uniform_k(seed, step, C.uid[j], rng.CLUSTER, 0) < X.join[j]:
+                    C.dead[j] = GONE
+                    C.occ[site_of(C.cx[j], C.cy[j], C.cz[j], L)] = -1
+                    ne = _record(E, ne, E_INTRAVASATION, C.uid[j], t, C.uid[i], C.cx[j], C.cy[j], C.cz[j])
             continue
         for h in range(X.nmove[i]):
             u = rng.uniform_k(seed, step, C.uid[i], rng.MOVE_DIR, h)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tmesim.model import Model
+from tmesim.model.pk import drug_exposures
 
 from . import kernels as K
 from .compiled import CompiledModel, compile_model
@@ -28,10 +29,10 @@ def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     """The compact arrays rule evaluation reads (see kernels: b3, rt, meta)."""
     b3 = np.stack([cm.base, cm.r_start.astype(float), cm.r_count.astype(float)], axis=-1)
     rt = np.stack([cm.r_sig.astype(float), cm.r_up.astype(float), cm.r_sat, cm.r_half, cm.r_hill,
-                   cm.r_dead.astype(float)], axis=-1) if len(cm.r_sig) else np.zeros((1, 6))
+                   cm.r_dead.astype(float), np.zeros(len(cm.r_sig))], axis=-1) if len(cm.r_sig) else np.zeros((1, 7))
     nz, ny, nx = cm.grid
     meta = np.array([cm.n_sub, cm.n_types, cm.sig_pressure, cm.sig_dead, cm.sig_time, cm.sig_vessel,
-                     cm.sig_var0, cm.sig_nvar0, nx, ny, nz], np.int64)
+                     cm.sig_var0, cm.sig_nvar0, nx, ny, nz, cm.sig_drug0], np.int64)
     return b3, rt, meta
 
 
@@ -80,7 +81,7 @@ class Simulation:
         self.fields[:] = cm.initial[:, None, None, None]
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
                                  np.zeros(nsites, np.int16), np.zeros((nsites, 3), np.float32),
-                                 np.full(nsites, -1, np.int64))
+                                 np.full(nsites, -1, np.int64), np.zeros(nsites, np.float32))
         cap = 2 * nsites + 16  # kills + fates + recruitments in one step cannot exceed this
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
@@ -92,6 +93,7 @@ class Simulation:
         self.time = 0.0  # minutes
         self._event_chunks: list[dict[str, np.ndarray]] = []
         self._place()
+        self.update_drugs()
 
     # ----------------------------------------------------------------- set-up
     def _place(self) -> None:
@@ -118,6 +120,16 @@ class Simulation:
 
     # --------------------------------------------------------------- processes
     # Each process has the same signature and runs once per step, in SCHEDULE order.
+    def update_drugs(self) -> None:
+        """Write every drug's exposure C(t) at the current time into the rules that sense it."""
+        if len(self.cm.drug_rows):
+            c = drug_exposures(self.model, self.time)
+            self.rules.rt[self.cm.drug_rows, 6] = c[self.cm.drug_of_row]
+
+    def drug_exposures(self) -> dict[str, float]:
+        """C(t) of each drug of the model now (in its unit)."""
+        return dict(zip(self.cm.drug_names, drug_exposures(self.model, self.time).tolist(), strict=True))
+
     def evaluate_behaviours(self) -> None:
         """Rules → behaviour values → exchange rates, state variables, fates, moves, attacks."""
         self.solver.begin_step()
@@ -154,16 +166,26 @@ class Simulation:
         ne = self._ne
         if ne:
             e = self.ev
+            # Cells that left for the blood keep their slot until clear_dead: record the state
+            # they carry into the circulation (EMT, stemness, ...) with their event.
+            state = np.zeros((ne, self.cm.n_vars), np.float32)
+            gone = np.nonzero(e.kind[:ne] == K.E_INTRAVASATION)[0]
+            if len(gone):
+                slots = np.nonzero(self.dead[:self.n] == K.GONE)[0]
+                where = dict(zip(self.uid[slots].tolist(), slots.tolist(), strict=True))
+                for q in gone:
+                    state[q] = self.var[where[int(e.uid[q])]]
             self._event_chunks.append({
                 "step": np.full(ne, self.step_index, np.int64), "kind": e.kind[:ne].copy(),
                 "uid": e.uid[:ne].copy(), "ctype": e.ctype[:ne].copy(), "arg": e.arg[:ne].copy(),
-                "x": e.x[:ne].copy(), "y": e.y[:ne].copy(), "z": e.z[:ne].copy(),
+                "x": e.x[:ne].copy(), "y": e.y[:ne].copy(), "z": e.z[:ne].copy(), "state": state,
             })
 
     # ----------------------------------------------------------------- running
     def step(self) -> None:
         """Advance one time step (model.time.dt) through every process in SCHEDULE."""
         self._ne = 0
+        self.update_drugs()
         for name in self.SCHEDULE:
             getattr(self, name)()
         self.step_index += 1
@@ -203,11 +225,18 @@ class Simulation:
         return int(self.n)
 
     def take_events(self) -> dict[str, np.ndarray]:
-        """Events since the last call, as columns (step, kind, uid, ctype, arg, x, y, z)."""
+        """Events since the last call, as columns (step, kind, uid, ctype, arg, x, y, z, state).
+
+        ``arg`` is the daughter uid (division), the other type (killed, transition) or the
+        cluster id (intravasation); ``state`` holds the state variables an intravasating cell
+        carries into the blood (zeros for other events).
+        """
         chunks, self._event_chunks = self._event_chunks, []
         if not chunks:
             keys = ("step", "kind", "uid", "ctype", "arg", "x", "y", "z")
-            return {k: np.zeros(0, np.int64) for k in keys}
+            out = {k: np.zeros(0, np.int64) for k in keys}
+            out["state"] = np.zeros((0, self.cm.n_vars), np.float32)
+            return out
         return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
     def cells(self) -> dict[str, np.ndarray]:
@@ -274,3 +303,4 @@ class Simulation:
         live_or_corpse = self.dead[:n] != K.GONE
         self.occ[sites[live_or_corpse]] = np.flatnonzero(live_or_corpse).astype(np.int32)
         self._event_chunks = []
+        self.update_drugs()

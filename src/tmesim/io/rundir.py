@@ -228,6 +228,15 @@ class RunDirectory:
         t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
         return pd.read_parquet(self.path / "cells" / f"cells_day_{t:07.2f}.parquet")
 
+    def body(self, table: str = "first_metastasis") -> pd.DataFrame:
+        """A whole-body table (ctc, arrivals, seeding, burden, first_metastasis, primary,
+        seeding_per_cell) of a run made with ``--body``."""
+        f = self.path / "body" / f"{table}.parquet"
+        if not f.exists():
+            have = sorted(p.stem for p in (self.path / "body").glob("*.parquet"))
+            raise ModelError("table", f"no body table {table!r} in {str(self.path)!r}; available: {', '.join(have) or 'none (run with --body)'}")
+        return pd.read_parquet(f)
+
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr
 

@@ -77,6 +77,11 @@ def signal_info(model: Model, name: str) -> dict[str, str]:
     if name.startswith("neighbour ") and name.removeprefix("neighbour ") in variables:
         var = name.removeprefix("neighbour ")
         return {"kind": "neighbour state", "unit": "0-1", "description": f"mean {var} score of live neighbours", "source": ""}
+    if name.startswith("drug ") and name.removeprefix("drug ") in [d.name for d in getattr(model, "drugs", [])]:
+        d = model.drug(name.removeprefix("drug "))
+        given = f" (therapy {d.therapy})" if d.therapy else ""
+        return {"kind": "drug", "unit": d.unit, "source": d.source or "",
+                "description": f"exposure C(t) of {d.name}{given}, the same for every cell: {d.description}".rstrip(": ")}
     raise KeyError(name)
 
 

@@ -23,6 +23,7 @@ SIMPLE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
     "migration speed": ("speed", 0.0, "lattice random-walk speed (µm/min)"),
     "recruitment": ("rate", 0.0, "rate at which cells of this type enter the tissue at each vessel site (1/min per vessel site)"),
     "intravasation": ("rate", 0.0, "rate of entering the blood for a cell touching a vessel (1/min)"),
+    "cluster departure": ("dimensionless", 0.0, "probability (0-1) of leaving together with a touching cell of the same type that intravasates, as part of a CTC cluster (plakoglobin, claudin-1 junctions)"),
 }
 SUBSTRATE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
     # name pattern with {s} for the substrate
@@ -51,7 +52,10 @@ FIXED_SIGNALS: dict[str, str] = {
 }
 # Other signals: "<substrate>" (its concentration), "contact with <type>" (fraction of
 # neighbour sites holding a live cell of that type), "<variable>" (the cell's own state
-# variable), "neighbour <variable>" (mean of that variable over live neighbours).
+# variable), "neighbour <variable>" (mean of that variable over live neighbours),
+# "drug <name>" (the drug's exposure C(t) in its unit, the same for every cell; see
+# tmesim.model.pk; drugs come from the model's `drugs`, usually added by `therapies`).
+DRUG_PREFIX = "drug "
 
 
 @dataclass(frozen=True)
@@ -75,12 +79,17 @@ def behaviour_table(substrates: list[str], cell_types: list[str], variables: lis
     return out
 
 
-def signal_names(substrates: list[str], cell_types: list[str], variables: list[str]) -> list[str]:
-    """All signals a model with these names has, in the engine's index order."""
+def signal_names(substrates: list[str], cell_types: list[str], variables: list[str],
+                 drugs: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """All signals a model with these names has, in the engine's index order.
+
+    Drug signals come last, so a model without drugs keeps every other index.
+    """
     return (
         list(substrates)
         + [f"contact with {t}" for t in cell_types]
         + list(FIXED_SIGNALS)
         + list(variables)
         + [f"neighbour {v}" for v in variables]
+        + [f"{DRUG_PREFIX}{d}" for d in drugs]
     )

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .body import Body
+from .drugs import Drug, TherapyEntry
 from .grammar import behaviour_table, signal_names
 from .params import Diffusivity, Length, Param, Rate, Time, check_source, parse_param
 from .units import CANONICAL, check_concentration_unit, concentration_to
@@ -186,6 +188,9 @@ class Model(Strict):
     rules: list[Rule] = Field(default_factory=list)
     initial: list[Placement] = Field(default_factory=list)
     references: dict[str, str] = Field(default_factory=dict, description="citation key -> full reference")
+    body: Body | None = Field(default=None, description="whole-body level: circulation, organs, metastasis")
+    therapies: list[TherapyEntry] = Field(default_factory=list, description="catalog regimens given, each from a start time")
+    drugs: list[Drug] = Field(default_factory=list, description="dosing schedules (PK); filled from therapies on validation")
 
     @model_validator(mode="after")
     def _resolve(self) -> Model:
@@ -219,7 +224,14 @@ class Model(Strict):
         return behaviour_table(self.substrate_names, self.cell_type_names, self.state_variables)
 
     def signals(self) -> list[str]:
-        return signal_names(self.substrate_names, self.cell_type_names, self.state_variables)
+        return signal_names(self.substrate_names, self.cell_type_names, self.state_variables,
+                            [d.name for d in self.drugs])
+
+    def drug(self, name: str) -> Drug:
+        for d in self.drugs:
+            if d.name == name:
+                return d
+        raise KeyError(name)
 
 
 __all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Placement", "Rule", "Substrate", "TimeSettings"]

@@ -23,6 +23,8 @@ CANONICAL: dict[str, str] = {
     "diffusivity": "micrometer**2/minute",
     "speed": "micrometer/minute",
     "dimensionless": "dimensionless",
+    "volume": "milliliter",
+    "mass": "milligram",  # drug doses (tmesim.model.therapies)
 }
 
 # Units a substrate may be measured in, by what pint calls their dimensionality.

@@ -6,7 +6,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
-from .grammar import FIXED_SIGNALS, Behaviour
+from .grammar import DRUG_PREFIX, FIXED_SIGNALS, Behaviour
 from .params import Param, parse_param
 from .units import concentration_to
 
@@ -57,6 +57,8 @@ def signal_param(model: Model, signal: str, raw: Any, field: str) -> float:
         return concentration_to(raw, model.substrate(signal).unit, field)
     if signal == "time":
         return parse_param(raw, "time").value
+    if signal.startswith(DRUG_PREFIX):
+        return concentration_to(raw, model.drug(signal.removeprefix(DRUG_PREFIX)).unit, field)
     try:
         return float(raw)
     except (TypeError, ValueError):
@@ -89,6 +91,10 @@ def resolve_model(model: Model) -> None:
     if clash:
         raise ModelError("state_variables", f"names {sorted(clash)} clash with substrate or signal names")
 
+    from .therapies import expand_therapies
+
+    expand_therapies(model)  # therapies -> drugs + drug rules, before the rules are checked
+    _unique([d.name for d in model.drugs], "drugs")
     behaviours = {b.name: b for b in model.behaviours()}
     signals = model.signals()
 

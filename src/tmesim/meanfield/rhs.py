@@ -1,0 +1,325 @@
+"""The mean-field right-hand side as one numba function over the compiled tables.
+
+State vector ``y`` (T cell types, S substrates, V state variables), cells and minutes:
+
+* ``N[T]`` live cells, ``A[T]`` apoptotic corpses, ``K[T]`` killed corpses, ``Q[T]`` necrotic
+  corpses (corpses occupy sites until cleared, as in the spatial engine);
+* ``C[S]`` well-mixed concentrations;
+* ``M[T, V]`` summed state variables (``M / N`` is the type's mean, e.g. mean EMT score);
+* ``I`` cumulative cells that intravasated.
+
+See ``tmesim.meanfield`` for the equations and the approximations they make.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .compile import CONT, EXTRA, NVAR, PRES, SUB, TIME, VAR, VES
+
+F_CYCLE, F_APOPTOSIS, F_NECROSIS, F_SPEED, F_RECRUIT, F_INTRAVASATE = range(6)
+
+
+def layout(T: int, S: int, V: int) -> dict[str, slice]:
+    o = 0
+    out = {}
+    for name, n in (("N", T), ("A", T), ("K", T), ("Q", T), ("C", S), ("M", T * V), ("I", 1)):
+        out[name] = slice(o, o + n)
+        o += n
+    return out
+
+
+@njit(inline="always", cache=True)
+def _hill(s, half, power):
+    if s <= 0.0:
+        return 0.0
+    q = (s / half) ** power
+    return q / (1.0 + q)
+
+
+@njit(cache=True)
+def _p_any(p, m_vals, m_w):
+    """P(at least one of a site's in-domain neighbours is a hit), hits independent with prob. p."""
+    out = 0.0
+    for i in range(m_vals.shape[0]):
+        out += m_w[i] * (1.0 - (1.0 - p) ** m_vals[i])
+    return out
+
+
+@njit(cache=True)
+def _binom_expect(p, hj, m_vals, m_w, binom):
+    """E[hj[j]], j ~ Binomial(m, p), m over the lattice's in-domain neighbour counts."""
+    out = 0.0
+    q = 1.0 - p
+    for i in range(m_vals.shape[0]):
+        m = m_vals[i]
+        acc = 0.0
+        if q <= 0.0:
+            acc = hj[m]
+        else:
+            ratio = p / q
+            pmf = q**m  # P(j = 0), then P(j+1) = P(j) (m-j)/(j+1) p/q
+            for j in range(m + 1):
+                acc += pmf * hj[j]
+                pmf *= (m - j) / (j + 1.0) * ratio
+        out += m_w[i] * acc
+    return out
+
+
+@njit(cache=True)
+def _boundary_rate(D, lam, half_widths):
+    """Well-mixed exchange rate (1/min) with a Dirichlet far field around the domain.
+
+    For each axis, a slab of half-width a with diffusion D and loss rate lam has the mean
+    steady concentration c̄ = q/λ + (c_b − q/λ) φ, φ = tanh(a/ℓ)/(a/ℓ), ℓ = sqrt(D/λ), i.e.
+    an exchange rate k = λ φ/(1 − φ) = (D/a²) g(a/ℓ) with g → 3 as ℓ ≫ a (well mixed) and
+    k → sqrt(Dλ)/a (a boundary layer) as ℓ ≪ a. Axes add.
+    """
+    k = 0.0
+    for i in range(half_widths.shape[0]):
+        a = half_widths[i]
+        x = a * np.sqrt(lam / D) if D > 0.0 else 1e30
+        if x < 1e-3:
+            g = 3.0
+        elif x > 1e6:
+            g = x  # k = sqrt(D lam)/a
+        else:
+            th = np.tanh(x)
+            g = x * x * th / (x - th)
+        k += D / (a * a) * g
+    return k
+
+
+@njit(cache=True)
+def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect, b_upt, b_exp,
+        b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
+        r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
+        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, vals):
+    """dy/dt at time t (minutes). ``aux[T]`` receives the intravasation flux per type (cells/min)."""
+    oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
+    oI = oM + T * V
+    for i in range(y.shape[0]):
+        dydt[i] = 0.0
+    N = np.empty(T)
+    occ = 0.0
+    live = 0.0
+    ves = 0.0
+    for k in range(T):
+        N[k] = max(y[oN + k], 0.0)
+        live += N[k]
+        occ += N[k] + max(y[oA + k], 0.0) + max(y[oK + k], 0.0) + max(y[oQ + k], 0.0)
+        if is_vessel[k]:
+            ves += N[k]
+    C = np.empty(S)
+    for s in range(S):
+        C[s] = max(y[oC + s], 0.0)
+    mean = np.empty((T, V))
+    nmean = np.zeros(V)
+    for k in range(T):
+        for v in range(V):
+            if N[k] > 1e-9:
+                mean[k, v] = min(max(y[oM + k * V + v] / N[k], 0.0), 1.0)
+            else:
+                mean[k, v] = init_state[k, v]
+            nmean[v] += N[k] * mean[k, v]
+    for v in range(V):
+        nmean[v] = nmean[v] / live if live > 0.0 else 0.0
+    others = max(n_sites - 1.0, 1.0)  # sites around a cell, i.e. excluding its own
+
+    # ---- behaviours: ``vals`` holds the base values except where rules act; those are
+    # re-evaluated here on every call
+    for g in range(g_t.shape[0]):
+        ct = g_t[g]
+        site = g_site[g] == 1
+        if N[ct] <= 0.0 and not site:
+            continue  # a behaviour of an absent type acts on nothing
+        pu, wu, hu, pd, wd, hd = 1.0, 0.0, 0.0, 1.0, 0.0, 0.0
+        for r in range(g_start[g], g_start[g] + g_count[g]):
+            kind = r_kind[r]
+            arg = r_arg[r]
+            h = 0.0
+            if kind == SUB:
+                h = _hill(C[arg], r_half[r], r_hill[r])
+            elif kind == CONT:
+                n = N[arg] - (1.0 if (arg == ct and not site) else 0.0)
+                p = min(max(n / others, 0.0), 1.0)
+                h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
+            elif kind == PRES:
+                p = min(max((occ - 1.0) / others, 0.0), 1.0)
+                h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
+            elif kind == VES:
+                n = ves - (1.0 if (site or is_vessel[ct]) else 0.0)
+                p = min(max(n / others, 0.0), 1.0)
+                h = _p_any(p, m_vals, m_w) * _hill(1.0, r_half[r], r_hill[r])
+            elif kind == VAR:
+                h = _hill(mean[ct, arg], r_half[r], r_hill[r])
+            elif kind == NVAR:
+                p = min(max((live - 1.0) / others, 0.0), 1.0)
+                h = _p_any(p, m_vals, m_w) * _hill(nmean[arg], r_half[r], r_hill[r])
+            elif kind == TIME:
+                h = _hill(t, r_half[r], r_hill[r])
+            elif kind == EXTRA:
+                h = _hill(extra[arg], r_half[r], r_hill[r])
+            if r_up[r] == 1:
+                pu *= 1.0 - h
+                wu += h * r_sat[r]
+                hu += h
+            else:
+                pd *= 1.0 - h
+                wd += h * r_sat[r]
+                hd += h
+        b = g_b[g]
+        v0 = base[ct, b]
+        val = v0
+        if hu > 0.0:
+            val = v0 + (1.0 - pu) * (wu / hu - v0)
+        if hd > 0.0:
+            val = val + (1.0 - pd) * (wd / hd - val)
+        vals[ct, b] = val
+
+    # ---- space: a division or a recruited cell needs a free in-domain neighbour site
+    p_free = _p_any(min(max((n_sites - occ) / others, 0.0), 1.0), m_vals, m_w)
+    kcyc, kapo, knec, kint, krec = fixed[F_CYCLE], fixed[F_APOPTOSIS], fixed[F_NECROSIS], fixed[F_INTRAVASATE], fixed[F_RECRUIT]
+
+    total_intra = 0.0
+    for ct in range(T):
+        aux[ct] = 0.0
+        n = N[ct]
+        if n <= 0.0:
+            continue
+        rc = vals[ct, kcyc]
+        ra = vals[ct, kapo]
+        rn = vals[ct, knec]
+        ri = vals[ct, kint]
+        if ri > 0.0:
+            nv = ves - (1.0 if is_vessel[ct] else 0.0)
+            ri *= _p_any(min(max(nv / others, 0.0), 1.0), m_vals, m_w)
+        rtr = 0.0
+        for k in range(T):
+            if k != ct:
+                rtr += vals[ct, b_trans[k]]
+        lam = rc + ra + rn + ri + rtr
+        # competing fate clocks over one spatial step: P(any) = 1 - exp(-lam dt)
+        f = (1.0 - np.exp(-lam * dt)) / (lam * dt) if lam * dt > 1e-10 else 1.0
+        births = n * rc * f * p_free
+        out = n * (ra + rn + ri + rtr) * f
+        dydt[oN + ct] += births - out
+        dydt[oA + ct] += n * ra * f
+        dydt[oQ + ct] += n * rn * f
+        aux[ct] = n * ri * f
+        total_intra += aux[ct]
+        for v in range(V):
+            inc = vals[ct, b_vinc[v]]
+            dec = vals[ct, b_vdec[v]]
+            m = mean[ct, v]
+            dydt[oM + ct * V + v] += n * (inc - (inc + dec) * m) + (births - out) * m
+        if rtr > 0.0:
+            for k in range(T):
+                if k != ct:
+                    flow = n * vals[ct, b_trans[k]] * f
+                    if flow > 0.0:
+                        dydt[oN + k] += flow
+                        for v in range(V):
+                            dydt[oM + k * V + v] += flow * mean[ct, v]
+        # attacks: at most one kill per attacker and step, target types in order
+        surv = 1.0
+        for k in range(T):
+            rate = vals[ct, b_attack[k]]
+            if rate <= 0.0 or N[k] <= 0.0:
+                continue
+            nk = N[k] - (1.0 if k == ct else 0.0)
+            pc = _p_any(min(max(nk / others, 0.0), 1.0), m_vals, m_w)
+            imm = vals[k, b_immuno[ct]]
+            q = pc * (1.0 - np.exp(-rate * imm * dt))
+            kills = n * surv * q / dt
+            surv *= 1.0 - q
+            dydt[oN + k] -= kills
+            dydt[oK + k] += kills
+            for v in range(V):
+                dydt[oM + k * V + v] -= kills * mean[k, v]
+    for ct in range(T):
+        dydt[oA + ct] -= max(y[oA + ct], 0.0) * clear_apo[ct]
+        dydt[oK + ct] -= max(y[oK + ct], 0.0) * clear_apo[ct]
+        dydt[oQ + ct] -= max(y[oQ + ct], 0.0) * clear_nec[ct]
+        # recruitment: each live vessel cell draws each recruitable type once per step
+        if ves > 0.0:
+            rate = vals[ct, krec]
+            if rate > 0.0:
+                flux = ves * (1.0 - np.exp(-rate * dt)) / dt * p_free
+                dydt[oN + ct] += flux
+                for v in range(V):
+                    dydt[oM + ct * V + v] += flux * init_state[ct, v]
+    dydt[oI] = total_intra
+
+    # ---- substrates: cell exchange in the cells' voxels, decay, far-field exchange
+    for s in range(S):
+        gain = 0.0
+        loss = 0.0
+        for ct in range(T):
+            n = N[ct]
+            if n > 0.0:
+                r = vals[ct, b_sec[s]]
+                gain += n * (r * vals[ct, b_sect[s]] + vals[ct, b_exp[s]])
+                loss += n * (r + vals[ct, b_upt[s]])
+        gain /= n_sites
+        loss /= n_sites
+        d = gain - (loss + decay[s]) * C[s]
+        if dirichlet[s] == 1:
+            kb = _boundary_rate(diffusion[s], decay[s] + loss, half_widths)
+            d += kb * (boundary_value[s] - C[s])
+        dydt[oC + s] = d
+
+
+@njit(cache=True)
+def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays):
+    """``rhs`` on the reduced state ``yr = y[idx]`` (components that can be non-zero)."""
+    for k in range(idx.shape[0]):
+        y[idx[k]] = yr[k]
+    rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays)
+    for k in range(idx.shape[0]):
+        dr[k] = dydt[idx[k]]
+
+
+@njit(cache=True)
+def jacobian(t, yr, J, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays):
+    """Finite-difference Jacobian of ``rhs_reduced`` in one call, using the structure of ``rhs``.
+
+    Every column is differenced except the corpse columns: corpses enter ``rhs`` only through
+    the occupancy (a column shared by all of them) plus their own linear clearance (the
+    diagonal), so one difference gives all of them.
+    """
+    n = yr.shape[0]
+    f0 = np.empty(n)
+    fp = np.empty(n)
+    rhs_reduced(t, yr, f0, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays)
+    clear_apo, clear_nec = arrays[24], arrays[25]
+    yp = yr.copy()
+    first = -1
+    for j in range(n):
+        full = idx[j]
+        corpse = full >= T and full < 4 * T
+        if corpse and first >= 0:
+            continue
+        h = 1e-7 * max(abs(yr[j]), 1.0)
+        yp[j] = yr[j] + h
+        rhs_reduced(t, yp, fp, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays)
+        yp[j] = yr[j]
+        for i in range(n):
+            J[i, j] = (fp[i] - f0[i]) / h
+        if corpse:
+            first = j
+    if first >= 0:
+        k = idx[first] % T
+        J[first, first] += clear_nec[k] if idx[first] >= 3 * T else clear_apo[k]
+        for j in range(n):
+            full = idx[j]
+            if full >= T and full < 4 * T:
+                if j != first:
+                    for i in range(n):
+                        J[i, j] = J[i, first]
+                k = full % T
+                J[j, j] -= clear_nec[k] if full >= 3 * T else clear_apo[k]
+    # restore the full vector at yr (rhs_reduced left the last perturbation in it)
+    for k in range(n):
+        y[idx[k]] = yr[k]

@@ -1,0 +1,207 @@
+"""Solving the mean-field ODEs with scipy and returning pandas tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.integrate import solve_ivp
+
+from tmesim.model import Model
+
+from .compile import MeanFieldTables, compile_meanfield, expected_initial
+from .rhs import jacobian, layout, rhs, rhs_reduced
+
+SignalValue = float | Callable[[float], float]
+MIN_PER_DAY = 1440.0
+
+
+class MeanField:
+    """The population-level (mean-field) version of a model: ODEs for counts and concentrations.
+
+    ``signals`` gives values to rule signals the model's grammar does not compute itself
+    (for example ``"drug <name>"`` exposures): a number, or a function of time in days.
+    A ``drug …`` signal that is not given is 0 (no drug); any other unknown signal is an error.
+
+    >>> import tmesim
+    >>> from tmesim.meanfield import MeanField
+    >>> mf = MeanField(tmesim.load_model(tmesim.preset_path("tnbc-core")))
+    >>> df = mf.run(days=2)
+    >>> bool(df["cancer"].iloc[-1] > 0)
+    True
+    """
+
+    def __init__(self, model: Model, signals: Mapping[str, SignalValue] | None = None,
+                 method: str = "LSODA", rtol: float = 1e-3, atol: float = 1e-6) -> None:
+        self.model = model
+        self.tables: MeanFieldTables = compile_meanfield(model)
+        tb = self.tables
+        self.method, self.rtol, self.atol = method, rtol, atol
+        self.signals: dict[str, SignalValue] = dict(signals or {})
+        unknown = [s for s in tb.extra_signals if s not in self.signals and not s.startswith("drug ")]
+        if unknown:
+            raise ValueError(
+                f"rules use signal(s) {unknown} that the mean-field engine cannot compute; "
+                "give their values with MeanField(model, signals={name: value or f(t_days)})"
+            )
+        self._extra_fns: list[Callable[[float], float]] = []
+        for name in tb.extra_signals:
+            val = self.signals.get(name, 0.0)
+            self._extra_fns.append(val if callable(val) else (lambda _t, c=float(val): c))
+        self._const_extra = all(not callable(self.signals.get(n, 0.0)) for n in tb.extra_signals)
+        self._extra = np.array([f(0.0) for f in self._extra_fns], float)
+        self.slices = layout(tb.n_types, tb.n_sub, tb.n_vars)
+        self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
+        self._arrays = (*tb.arrays(), self._vals)
+        self._idx = tb.active_idx
+        self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
+        self._dy = np.zeros_like(self._y)
+        self._aux = np.zeros(tb.n_types)
+        self.result: pd.DataFrame | None = None
+
+    # ------------------------------------------------------------------ state
+    def initial_state(self) -> np.ndarray:
+        """y0: the expected initial layout of the spatial engine (counts, state sums, concentrations)."""
+        tb = self.tables
+        counts, mass = expected_initial(self.model)
+        y0 = np.zeros(self.slices["I"].stop)
+        y0[self.slices["N"]] = counts
+        y0[self.slices["C"]] = tb.initial
+        y0[self.slices["M"]] = mass.ravel()
+        return y0
+
+    def _extra_at(self, t_min: float) -> np.ndarray:
+        if not self._const_extra:
+            for i, f in enumerate(self._extra_fns):
+                self._extra[i] = float(f(t_min / MIN_PER_DAY))
+        return self._extra
+
+    def derivative(self, t_min: float, y: np.ndarray) -> np.ndarray:
+        """dy/dt (per minute) at time ``t_min`` minutes; fills the intravasation flux in ``self._aux``."""
+        tb = self.tables
+        dydt = np.empty_like(y)
+        rhs(t_min, y, dydt, self._aux, self._extra_at(t_min), tb.n_types, tb.n_sub, tb.n_vars,
+            tb.n_sites, tb.dt, *self._arrays)
+        return dydt
+
+    def _fun(self, t_min: float, yr: np.ndarray) -> np.ndarray:
+        tb = self.tables
+        dr = np.empty_like(yr)
+        rhs_reduced(t_min, yr, dr, self._idx, self._y, self._dy, self._aux, self._extra_at(t_min),
+                    tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
+        return dr
+
+    def _jac(self, t_min: float, yr: np.ndarray) -> np.ndarray:
+        tb = self.tables
+        J = np.zeros((yr.shape[0], yr.shape[0]))
+        jacobian(t_min, np.ascontiguousarray(yr, float), J, self._idx, self._y, self._dy, self._aux,
+                 self._extra_at(t_min), tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
+        return J
+
+    # ------------------------------------------------------------------- run
+    def run(self, days: float | None = None, t_eval: Sequence[float] | np.ndarray | None = None,
+            y0: np.ndarray | None = None) -> pd.DataFrame:
+        """Integrate for ``days`` (default: the model's ``time.days``).
+
+        ``t_eval`` are output times in days (default: every ``time.output_interval`` from 0).
+        Returns one row per output time: ``time_days``, live count per cell type (column =
+        type name), ``<substrate>`` well-mixed concentrations, ``mean_<var>_<type>`` for types
+        with state variables, ``dead_<type>`` corpses, ``vessels`` (live vessel cells),
+        ``intravasation_per_day`` (cells/day entering the blood; per type in
+        ``intravasation_per_day_<type>``) and ``intravasated`` (cumulative cells).
+        """
+        days = float(self.model.time.days if days is None else days)
+        if days <= 0:
+            raise ValueError(f"days must be > 0, got {days}")
+        if t_eval is None:
+            every = self.model.time.output_interval.value / MIN_PER_DAY
+            t_eval = np.arange(0.0, days + 1e-9, every)
+            if t_eval[-1] < days - 1e-9:
+                t_eval = np.append(t_eval, days)
+        t_eval_min = np.asarray(t_eval, float) * MIN_PER_DAY
+        y0 = self.initial_state() if y0 is None else np.asarray(y0, float)
+        self._y[:] = y0
+        sol = solve_ivp(self._fun, (0.0, days * MIN_PER_DAY), y0[self._idx], method=self.method,
+                        t_eval=t_eval_min, rtol=self.rtol, atol=self.atol,
+                        **({"jac": self._jac} if self.method in ("LSODA", "BDF", "Radau") else {}))
+        if not sol.success:
+            raise RuntimeError(f"mean-field integration failed: {sol.message}")
+        Y = np.zeros((y0.shape[0], sol.t.shape[0]))
+        Y[self._idx] = sol.y
+        self.solution = sol
+        self.t_min, self.Y = sol.t, Y
+        self.result = self._table(sol.t, Y)
+        return self.result
+
+    def _table(self, t_min: np.ndarray, Y: np.ndarray) -> pd.DataFrame:
+        tb, sl = self.tables, self.slices
+        T, V = tb.n_types, tb.n_vars
+        Y = np.maximum(Y, 0.0)
+        cols: dict[str, np.ndarray] = {"time_days": t_min / MIN_PER_DAY}
+        N = Y[sl["N"]]
+        for k, name in enumerate(tb.type_names):
+            cols[name] = N[k]
+        for s, name in enumerate(tb.substrate_names):
+            cols[name] = Y[sl["C"]][s]
+        M = Y[sl["M"]].reshape(T, V, Y.shape[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for k, tname in enumerate(tb.type_names):
+                if V and (tb.init_state[k].any() or M[k].any()):
+                    for v, vname in enumerate(tb.var_names):
+                        cols[f"mean_{vname}_{tname}"] = np.where(N[k] > 1e-9, M[k, v] / N[k], np.nan)
+        dead = Y[sl["A"]] + Y[sl["K"]] + Y[sl["Q"]]
+        for k, name in enumerate(tb.type_names):
+            cols[f"dead_{name}"] = dead[k]
+        cols["vessels"] = N[tb.is_vessel == 1].sum(0)
+        flux = np.zeros((T, len(t_min)))
+        for i in range(len(t_min)):
+            self.derivative(float(t_min[i]), Y[:, i])
+            flux[:, i] = self._aux * MIN_PER_DAY
+        cols["intravasation_per_day"] = flux.sum(0)
+        for k, name in enumerate(tb.type_names):
+            if flux[k].any() or tb.base[k, tb.fixed[5]] > 0 or np.any(tb.g_b[tb.g_t == k] == tb.fixed[5]):
+                cols[f"intravasation_per_day_{name}"] = flux[k]
+        cols["intravasated"] = Y[sl["I"]][0]
+        return pd.DataFrame(cols)
+
+    def summary(self) -> pd.DataFrame:
+        """The last run in the spatial engine's long format: ``time_days, cell_type, state, count``
+        plus ``mean_<variable>`` (states: live, apoptotic, killed, necrotic; counts are expected
+        values, not integers; live cells are not split into EMT bands)."""
+        if self.result is None:
+            raise RuntimeError("call run() first")
+        return summary_table(self, self.t_min, self.Y)
+
+
+def summary_table(mf: MeanField, t_min: np.ndarray, Y: np.ndarray) -> pd.DataFrame:
+    tb, sl = mf.tables, mf.slices
+    T, V = tb.n_types, tb.n_vars
+    Y = np.maximum(Y, 0.0)
+    N = Y[sl["N"]]
+    M = Y[sl["M"]].reshape(T, V, Y.shape[1])
+    rows = []
+    for i, t in enumerate(t_min):
+        day = t / MIN_PER_DAY
+        for k, tname in enumerate(tb.type_names):
+            for state, block in (("live", N), ("apoptotic", Y[sl["A"]]), ("killed", Y[sl["K"]]),
+                                 ("necrotic", Y[sl["Q"]])):
+                if state != "live" and block[k, i] < 1e-9:
+                    continue
+                row = {"time_days": day, "cell_type": tname, "state": state, "count": float(block[k, i])}
+                for v, vname in enumerate(tb.var_names):
+                    row[f"mean_{vname}"] = (float(M[k, v, i] / N[k, i]) if state == "live" and N[k, i] > 1e-9
+                                            else float("nan"))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def simulate(model: Model, days: float | None = None, seed: int = 0,
+             signals: Mapping[str, SignalValue] | None = None) -> pd.DataFrame:
+    """Pure, picklable entry point: the mean-field trajectory of ``model`` as a DataFrame.
+
+    The mean-field engine is deterministic; ``seed`` is accepted (and ignored) so that this
+    has the same signature as stochastic simulators in calibration tools.
+    """
+    del seed
+    return MeanField(model, signals=signals).run(days=days)

@@ -1,0 +1,149 @@
+"""The whole-body section of a model (``body:``): circulation, organs, dissemination.
+
+The spatial engine simulates a section of the primary tumor; the body section says how that
+tumor's intravasating cells travel, die, arrest, extravasate, stay dormant and colonise bone,
+lung, liver and brain. Every number is a parameter ``{value, unit, source}`` like the rest of
+the model; rates are stored in 1/min, times in min, volumes in mL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from .params import Number, Param, Rate, Time, Volume
+
+ORGANS: tuple[str, ...] = ("bone", "lung", "liver", "brain")
+EMT_CLASSES: tuple[str, ...] = ("epithelial", "hybrid", "mesenchymal")
+# Tumor-cell factors the organ barriers, chemoattraction and priming respond to (0-1 scores).
+TUMOR_FACTORS: tuple[str, ...] = (
+    "vegf", "mmp", "cathepsin_s", "cox2_epiregulin", "claudin2", "cxcr4", "ccl2", "rankl_response",
+    "jag1", "integrin_a6b4", "integrin_avb5", "mir105", "cemip", "annexin_a6", "mir20a",
+)
+
+
+def _fraction(p: Param) -> Param:
+    if p.value > 1.0:
+        raise ValueError(f"must be a fraction between 0 and 1, got {p.value}")
+    return p
+
+
+Fraction = Annotated[Number, AfterValidator(_fraction)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_factors(weights: dict[str, Param], where: str) -> None:
+    unknown = sorted(set(weights) - set(TUMOR_FACTORS))
+    if unknown:
+        raise ValueError(f"{where}: unknown tumor factor(s) {unknown}; allowed: {', '.join(TUMOR_FACTORS)}")
+
+
+class EMTClass(_Strict):
+    """How a disseminated cell's EMT state shapes its fate after it leaves the primary tumor."""
+
+    anoikis: Number = Field(description="factor on the death hazard in blood (anoikis)")
+    extravasation: Number = Field(description="factor on the probability of crossing an organ barrier")
+    met: Rate = Field(description="rate at which a disseminated cell of this state completes MET (1/min)")
+    colony_founding: Fraction = Field(description="probability that a re-awakened cell founds a growing colony (stemness)")
+
+
+class Circulation(_Strict):
+    """Blood: transit loops, CTC death, platelet shielding and clinical sampling."""
+
+    blood_volume: Volume
+    circulation_time: Time = Field(description="time for one loop through the body (blood volume / cardiac output)")
+    death_single: Rate = Field(description="death hazard of a single CTC in blood: shear, anoikis and NK cells (1/min)")
+    nk_share: Fraction = Field(description="share of that hazard due to NK cells")
+    platelet_shield: Fraction = Field(description="fraction of shear and NK killing prevented by a platelet coat")
+    cluster_protection: Fraction = Field(description="fraction of the death hazard a cell in a cluster escapes")
+    sample_volume: Volume = Field(description="blood volume of one CTC assay (CellSearch: 7.5 mL)")
+    detectable: list[Literal["epithelial", "hybrid", "mesenchymal"]] = Field(
+        description="EMT states an EpCAM-based CTC assay captures")
+
+
+class Organ(_Strict):
+    """One metastatic site: its share of blood, barrier, priming, dormancy and niche model."""
+
+    blood_flow: Fraction = Field(description="share of cardiac output through this organ's capillaries")
+    arrest_single: Fraction = Field(description="arrest probability of a single CTC per pass")
+    arrest_cluster: Fraction = Field(description="arrest probability of a cluster per pass")
+    chemoattraction: dict[str, Number] = Field(default_factory=dict,
+                                               description="tumor factor -> gain on arrest (homing)")
+    extravasation: Fraction = Field(description="probability that an arrested cell crosses without help")
+    barrier_opening: dict[str, Number] = Field(default_factory=dict,
+                                               description="tumor factor -> probability that it opens the barrier")
+    priming: dict[str, Number] = Field(default_factory=dict,
+                                       description="exosome tumor factor -> weight of pre-metastatic priming")
+    priming_gain: Number = Field(description="factor on arrest and dormant survival in a fully primed organ, minus 1")
+    dormant_death: Rate = Field(description="death rate of dormant disseminated cells (1/min)")
+    awakening: Rate = Field(description="rate at which an epithelial (post-MET) dormant cell re-enters the cycle (1/min)")
+    detection_cells: Number = Field(description="metastasis size at clinical detection (cells)")
+    carrying_capacity: Number = Field(description="Gompertz plateau of one metastasis (cells)")
+    niche: str = Field(description="preset name of the organ niche model run by the spatial engine")
+
+    @model_validator(mode="after")
+    def _factors(self) -> Organ:
+        _check_factors(self.chemoattraction, "chemoattraction")
+        _check_factors(self.barrier_opening, "barrier_opening")
+        _check_factors(self.priming, "priming")
+        return self
+
+
+class Primary(_Strict):
+    """The whole primary tumor the spatial section samples: growth, surgery, factors."""
+
+    initial_cells: Number = Field(description="tumor cells when the simulated life history starts")
+    diagnosis_cells: Number = Field(description="tumor cells at clinical diagnosis")
+    carrying_capacity: Number = Field(description="Gompertz plateau of the primary tumor (cells)")
+    doubling_time: Time = Field(description="volume doubling time of the primary tumor at diagnosis")
+    surgery_delay: Time = Field(description="time from diagnosis to resection (shedding stops)")
+    shedding_variability: Number = Field(description="standard deviation of ln(shedding) between patients (a patient's tumor sheds exp(N(0, s²)) times the section's rate)")
+    factors: dict[str, Fraction] = Field(default_factory=dict, description="tumor factor scores 0-1 (expression)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Primary:
+        _check_factors(self.factors, "factors")
+        if not self.initial_cells.value < self.diagnosis_cells.value < self.carrying_capacity.value:
+            raise ValueError("need initial_cells < diagnosis_cells < carrying_capacity")
+        return self
+
+
+class Exosomes(_Strict):
+    """Tumor exosomes that prime pre-metastatic niches before cells arrive."""
+
+    enabled: bool = True
+    release_half_cells: Number = Field(description="tumor size giving half-maximal priming drive (cells)")
+    priming_rate: Rate = Field(description="rate at which an organ approaches full priming at maximal drive (1/min)")
+    decay: Rate = Field(description="rate at which priming fades without exosomes (1/min)")
+
+
+class Body(_Strict):
+    """The ``body:`` section of a model."""
+
+    follow_up: Time = Field(description="time simulated after diagnosis")
+    circulation: Circulation
+    emt_classes: dict[Literal["epithelial", "hybrid", "mesenchymal"], EMTClass]
+    organs: dict[Literal["bone", "lung", "liver", "brain"], Organ]
+    primary: Primary
+    exosomes: Exosomes
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Body:
+        for name, have, want in (("emt_classes", self.emt_classes, EMT_CLASSES), ("organs", self.organs, ORGANS)):
+            missing = [k for k in want if k not in have]
+            if missing:
+                raise ValueError(f"{name} is missing {missing}; give all of {', '.join(want)}")
+        if self.organs["lung"].blood_flow.value != 1.0:
+            raise ValueError("organs.lung.blood_flow must be 1: all venous return from the breast passes the lung capillaries first")
+        flow = sum(o.blood_flow.value for o in self.organs.values() if o is not self.organs["lung"])
+        if flow > 1.0:
+            raise ValueError(f"blood_flow of bone, liver and brain add up to {flow:.2f}; they are shares of cardiac output and must sum to <= 1")
+        return self
+
+
+__all__ = ["EMT_CLASSES", "ORGANS", "TUMOR_FACTORS", "Body", "Circulation", "EMTClass", "Exosomes", "Organ", "Primary"]

@@ -1,0 +1,185 @@
+"""The whole-body model: each step of the metastatic cascade does what the review says.
+
+The primary tumor's shedding is given as a fixed profile here (the spatial section is tested
+elsewhere and in ``test_body_cli``); the organ niches are simulated by the spatial engine.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmesim
+from tmesim.body import Patient, PatientOptions, SheddingProfile, fates
+from tmesim.body.circulation import half_life_minutes
+from tmesim.model.body import EMT_CLASSES
+
+# Per tumor cell and minute: singles of each EMT class and clusters (by class) of ~3 cells,
+# about 0.03 cells per cell and day in all (the order of Butler & Gullino's 3-4e6/g/day).
+SHED = SheddingProfile(single=np.array([5e-6, 5e-6, 1e-5]), cluster=np.array([5e-7, 5e-7, 5e-7]),
+                       cluster_size=3.0, tumor_cell_minutes=1e7, events=1000)
+
+
+@pytest.fixture(scope="module")
+def model() -> tmesim.Model:
+    return tmesim.load_model(tmesim.preset_path("tnbc"))
+
+
+@pytest.fixture(scope="module")
+def base(model):
+    return Patient(model, seed=3, shedding=SHED).run()
+
+
+def colonies(res, organ: str) -> float:
+    fm = res.first_metastasis.set_index("organ")
+    return float(fm.loc[organ, "expected_colonies"])
+
+
+def test_patient_tables(base):
+    assert {"ctc", "arrivals", "seeding", "burden", "first_metastasis", "primary", "seeding_per_cell"} <= set(base.tables())
+    ctc = base.ctc
+    at_dx = ctc.iloc[(ctc["days_from_diagnosis"]).abs().argmin()]
+    # CellSearch-detectable CTCs at diagnosis: clinically 0 to a few hundred per 7.5 mL.
+    assert 0.1 < at_dx["detectable_per_7_5ml"] < 1e4
+    # After surgery no new cells enter and the blood clears within hours.
+    assert ctc["ctc_per_7_5ml"].iloc[-1] == 0.0
+    assert set(base.first_metastasis["organ"]) == {"bone", "lung", "liver", "brain"}
+    assert (base.arrivals["extravasated_cells_per_day"] <= base.arrivals["arrested_cells_per_day"] + 1e-9).all()
+
+
+def test_same_seed_same_patient(model, base):
+    again = Patient(model, seed=3, shedding=SHED).run()
+    for name, df in base.tables().items():
+        pd.testing.assert_frame_equal(df, again.tables()[name], obj=name)
+    other = Patient(model, seed=4, shedding=SHED).run()
+    assert not base.ctc["assay_count"].equals(other.ctc["assay_count"])
+
+
+def test_ctc_half_life_and_clusters(model):
+    """review:83 (Aceto 2014): single CTCs have a blood half-life of 25-30 min, clusters of
+    6-10 min (trapped in capillaries)."""
+    f = fates(model.body, {})
+    hl = half_life_minutes(f)
+    hybrid = EMT_CLASSES.index("hybrid")
+    assert 20 <= hl[0, hybrid] <= 35
+    assert 5 <= hl[1, hybrid] <= 12
+    # clusters die less and arrest more than single cells
+    assert f.death[1, hybrid] < f.death[0, hybrid]
+    # the lung, first capillary bed of venous return, takes the largest share of arrests
+    assert f.arrest["lung"][0, hybrid] > max(f.arrest[o][0, hybrid] for o in ("bone", "liver", "brain"))
+
+
+def test_clusters_seed_more_per_cell_than_single_cells(base):
+    """review:82, 83, 85-87: clusters have a higher metastatic potential than single CTCs."""
+    s = base.seeding_per_cell.set_index(["unit", "emt_class"])["colonies_per_cell"]
+    for c in EMT_CLASSES:
+        assert s[("cluster", c)] > 2 * s[("single", c)], c
+
+
+def test_hybrid_cells_seed_more_than_epithelial_or_mesenchymal(base):
+    """review:78, 79: hybrid E/M cells have the highest metastatic potential."""
+    s = base.seeding_per_cell.set_index(["unit", "emt_class"])["colonies_per_cell"]
+    assert s[("single", "hybrid")] > 2 * s[("single", "mesenchymal")]
+    assert s[("single", "hybrid")] > 2 * s[("single", "epithelial")]
+
+
+def test_no_brain_metastasis_without_cathepsin_s_mmps_and_vegf(model, base):
+    """review:142-145: the blood-brain barrier is crossed only with VEGF, MMPs and cathepsin S."""
+    assert colonies(base, "brain") > 0
+    closed = Patient(model, seed=3, shedding=SHED,
+                     options=PatientOptions(factors={"cathepsin_s": 0.0, "mmp": 0.0, "vegf": 0.0})).run()
+    assert colonies(closed, "brain") == 0.0
+    assert (closed.seeding["organ"] != "brain").all()
+    assert closed.arrivals.query("organ == 'brain'")["extravasated_cells_per_day"].max() == 0.0
+    # each factor alone still opens the barrier partly
+    only_cats = Patient(model, seed=3, shedding=SHED, options=PatientOptions(factors={"mmp": 0.0, "vegf": 0.0})).run()
+    assert 0 < colonies(only_cats, "brain") < colonies(base, "brain")
+
+
+def test_tgfb_blockade_reduces_bone_metastasis(model, base):
+    """review:121, 122: TGF-β pathway inhibition reduces bone metastasis (vicious cycle)."""
+    blocked = Patient(model, seed=3, shedding=SHED, options=PatientOptions(tgfb_block=True)).run()
+    assert blocked.niches["bone"].growth_rate < base.niches["bone"].growth_rate
+    fm0 = base.first_metastasis.set_index("organ")
+    fm1 = blocked.first_metastasis.set_index("organ")
+    assert fm1.loc["bone", "expected_metastases"] < fm0.loc["bone", "expected_metastases"]
+
+
+def test_exosome_priming_raises_lung_and_liver_seeding(model, base):
+    """review:93: α6β4 exosomes prime the lung and αvβ5 exosomes the liver."""
+    unprimed = Patient(model, seed=3, shedding=SHED, options=PatientOptions(exosomes=False)).run()
+    assert base.arrivals.query("organ == 'lung'")["priming"].max() > 0.2
+    assert (unprimed.arrivals["priming"] == 0).all()
+    for organ in ("lung", "liver"):
+        assert colonies(unprimed, organ) < 0.8 * colonies(base, organ), organ
+
+
+def test_met_is_needed_for_outgrowth(model, base):
+    """review:88-91: disseminated cells must re-epithelialise (MET) to colonise."""
+    blocked = Patient(model, seed=3, shedding=SHED, options=PatientOptions(met_block=True)).run()
+    assert sum(base.expected_metastases.values()) > 0
+    assert sum(blocked.expected_metastases.values()) == 0.0
+    assert blocked.seeding.empty
+    assert all(blocked.niches[o].growth_rate <= 0.05 for o in blocked.niches)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda b: b["organs"].pop("brain"), "organs"),
+    (lambda b: b["organs"]["lung"].__setitem__("blood_flow", 0.5), "blood_flow"),
+    (lambda b: b["organs"]["bone"]["barrier_opening"].__setitem__("heparanase", 1), "heparanase"),
+    (lambda b: b["organs"]["bone"].__setitem__("arrest_single", 1.5), "arrest_single"),
+    (lambda b: b["organs"].__setitem__("spleen", b["organs"]["bone"]), "spleen"),
+    (lambda b: b["circulation"].__setitem__("blood_volume", "5 min"), "blood_volume"),
+])
+def test_bad_body_input_names_the_field(model, edit, field):
+    data = model.model_dump(mode="json")
+    body = copy.deepcopy(data["body"])
+    edit(body)
+    data["body"] = body
+    with pytest.raises(tmesim.ModelError) as err:
+        tmesim.model_from_dict(data)
+    assert field in str(err.value)
+
+
+def test_patient_needs_a_body_section(small_model):
+    model = small_model
+    with pytest.raises(tmesim.ModelError, match="no body"):
+        Patient(model)
+    with pytest.raises(tmesim.ModelError, match="unknown tumor factor"):
+        Patient(tmesim.load_model(tmesim.preset_path("tnbc")), options=PatientOptions(factors={"egfr": 1.0}))
+
+
+def test_brain_and_liver_shares_follow_the_subtypes():
+    """review:112: brain metastases in ~50% of metastatic TNBC, 33% of HER2+ and 14% of HR+
+    patients; liver in 32% of HER2+. Ordering checked on 150 patients per subtype."""
+    from tmesim.body.organotropism import simulate_patients, site_shares
+
+    shares = {}
+    for sub in ("tnbc", "her2", "luminal-a"):
+        model = tmesim.load_model(tmesim.preset_path(sub))
+        pts = simulate_patients(model, 150, 0, SHED)
+        shares[sub] = site_shares(pts, sub).set_index("organ")["simulated_percent"]
+    assert shares["tnbc"]["brain"] > shares["her2"]["brain"] > shares["luminal-a"]["brain"]
+    assert shares["her2"]["liver"] > shares["tnbc"]["liver"]
+    assert all(s["bone"] >= 45 for s in shares.values())
+
+
+@pytest.mark.slow
+def test_site_shares_match_the_review_within_10_points():
+    """Full comparison (benchmarks/organotropism.py): each subtype's primary section simulated
+    spatially, 200 patients per subtype, every figure of review:112 within 10 points."""
+    from tmesim.body import measure_shedding
+    from tmesim.body.organotropism import simulate_patients, site_shares
+
+    rows = []
+    for sub in ("tnbc", "her2", "luminal-a", "luminal-b"):
+        model = tmesim.load_model(tmesim.preset_path(sub))
+        shed = measure_shedding(tmesim.Simulation(model, seed=0), model.time.days)
+        rows.append(site_shares(simulate_patients(model, 200, 0, shed), sub))
+    table = pd.concat(rows)
+    checked = table[table["within_10pp"].notna()]
+    assert len(checked) == 9
+    assert checked["within_10pp"].all(), checked.to_string()
