@@ -1,10 +1,10 @@
 """Metastatic sites by subtype: simulated patients vs the review's figures (review:112).
 
 For each subtype preset the primary tumor section is simulated spatially once (seed 0, the
-preset's days) to measure its shedding; then N patients (default 300) run the whole-body
+preset's days) to measure its shedding; then N patients (default 1000) run the whole-body
 model. Writes benchmarks/results/organotropism.csv and .md and prints the table.
 
-    python benchmarks/organotropism.py [--n 300] [--seed 0]
+    python benchmarks/organotropism.py [--n 1000] [--seed 0]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ SUBTYPES = ("tnbc", "her2", "luminal-a", "luminal-b")
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     a = ap.parse_args()

@@ -170,7 +170,7 @@ def test_brain_and_liver_shares_follow_the_subtypes():
 @pytest.mark.slow
 def test_site_shares_match_the_review_within_10_points():
     """Full comparison (benchmarks/organotropism.py): each subtype's primary section simulated
-    spatially, 200 patients per subtype, every figure of review:112 within 10 points."""
+    spatially, 1000 patients per subtype, every figure of review:112 within 10 points."""
     from tmesim.body import measure_shedding
     from tmesim.body.organotropism import simulate_patients, site_shares
 
@@ -178,7 +178,7 @@ def test_site_shares_match_the_review_within_10_points():
     for sub in ("tnbc", "her2", "luminal-a", "luminal-b"):
         model = tmesim.load_model(tmesim.preset_path(sub))
         shed = measure_shedding(tmesim.Simulation(model, seed=0), model.time.days)
-        rows.append(site_shares(simulate_patients(model, 200, 0, shed), sub))
+        rows.append(site_shares(simulate_patients(model, 1000, 0, shed), sub))
     table = pd.concat(rows)
     checked = table[table["within_10pp"].notna()]
     assert len(checked) == 9

@@ -110,10 +110,10 @@ def run(
     console.print(f"[green]done[/]: {rd.path}  ({info['time_days']:g} days, {info['n_cells']:,} cells, "
                   f"{info['wall_seconds']:.0f} s)" + (f"; report: {rd.path / 'report.html'}" if report else ""))
     if body:
-        _body_summary(rd.path)
+        _body_summary(rd.path, report)
 
 
-def _body_summary(path: Path) -> None:
+def _body_summary(path: Path, report: bool = True) -> None:
     """Run the whole-body level on a finished run and print the per-organ outcome."""
     from rich.table import Table
 
@@ -125,9 +125,9 @@ def _body_summary(path: Path) -> None:
     except ModelError as exc:
         _fail(exc)
         return
-    ctc = res.ctc[res.ctc["days_from_diagnosis"].abs() < 0.5]
+    at_dx = res.ctc.iloc[int(res.ctc["days_from_diagnosis"].abs().to_numpy().argmin())]
     table = Table(title=f"Whole body (diagnosis at day {res.diagnosis_day:.0f} of the life history; "
-                        f"CTCs at diagnosis: {float(ctc['detectable_per_7_5ml'].iloc[0]):.1f} per 7.5 mL)")
+                        f"CTCs at diagnosis: {float(at_dx['detectable_per_7_5ml']):.1f} per 7.5 mL)")
     for col in ("organ", "first metastasis (days after diagnosis)", "expected metastases", "colonies founded", "niche growth /day"):
         table.add_column(col)
     fm = res.first_metastasis
@@ -137,6 +137,10 @@ def _body_summary(path: Path) -> None:
         table.add_row(r["organ"], first, f"{r['expected_metastases']:.2f}", str(n), f"{r['niche_growth_per_day']:.2f}")
     console.print(table)
     console.print(f"body tables: {path / 'body'}")
+    if report:
+        from .viz.report import write_report
+
+        write_report(path)
 
 
 @app.command()
@@ -632,3 +636,83 @@ def therapies(
 
 def main() -> None:  # pragma: no cover
     sys.exit(app())
+
+
+# --------------------------------------------------------------------- cohorts and trials
+def _cohort_progress():  # noqa: ANN202
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+    task = bar.add_task("patients", total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _cohort_summary(summary: dict, out: Path) -> None:
+    console.print(f"{summary['patients']} patients in {summary['wall_s']} s ({summary['patients_per_s']} patients/s)")
+    for ep, meds in summary["medians_days"].items():
+        console.print(f"median {ep.upper()} (days): " + ", ".join(f"{a}: {v:.0f}" for a, v in meds.items()))
+    for r in summary["hazard_ratios"]:
+        if r["endpoint"] in ("pfs", "os") and r["hr"] is not None:
+            console.print(f"HR {r['endpoint'].upper()} {r['arm']} vs {r['reference']}: "
+                          f"{r['hr']:.2f} (95% CI {r['ci_lower']:.2f}-{r['ci_upper']:.2f})")
+    console.print(f"outputs: {out} (patients.parquet, km_*.parquet, hazard_ratios.csv, report.html)")
+
+
+@app.command()
+def cohort(
+    out: Annotated[Path, typer.Option("--out", help="output folder (resumes if it holds this cohort)")],
+    preset: Annotated[str | None, typer.Option("--preset", help="subtype preset: tnbc, her2, luminal-a, luminal-b")] = "tnbc",
+    model: Annotated[Path | None, typer.Option("--model", help="model YAML instead of a preset")] = None,
+    n: Annotated[int, typer.Option("--n", help="number of virtual patients")] = 100,
+    engine: Annotated[str, typer.Option("--engine", help="meanfield (fast) or spatial")] = "meanfield",
+    days: Annotated[float | None, typer.Option("--days", help="section days (run-in + treatment); default 28 + 84")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the virtual patients")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="local worker processes")] = 2,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
+    therapy: Annotated[list[str] | None, typer.Option("--therapy", help="therapy spec NAME[@day=N] (repeatable)")] = None,
+    follow_up: Annotated[float, typer.Option("--follow-up", help="follow-up in days")] = 730.0,
+) -> None:
+    """Simulate a cohort of virtual patients of one subtype (per-patient Parquet, KM, marker HRs)."""
+    from tmesim.cohort import cohort_spec, run_trial
+
+    try:
+        spec = cohort_spec(preset, n, seed, engine, list(therapy or []), days, follow_up,
+                           str(model) if model is not None else None)
+        bar, cb = _cohort_progress()
+        with bar:
+            summary = run_trial(spec, out, workers=workers, scheduler=scheduler, progress=cb)
+    except (ModelError, ValueError) as exc:
+        _fail(exc)
+    _cohort_summary(summary, out)
+
+
+@app.command()
+def trial(
+    trial_file: Annotated[Path, typer.Argument(help="trial YAML (see README 'Cohorts and virtual trials')")],
+    out: Annotated[Path | None, typer.Option("--out", help="output folder (default: trial-<name>)")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="override the number of patients")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="override the engine: meanfield or spatial")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="local worker processes")] = 2,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue a killed run in --out, skipping finished patients")] = False,
+) -> None:
+    """Run a virtual trial: arms, randomisation, PFS/OS/metastasis endpoints, KM curves and Cox HRs."""
+    from tmesim.cohort import load_trial, run_trial
+
+    try:
+        spec = load_trial(trial_file, n=n, engine=engine)
+        dest = out or Path(f"trial-{spec.name}")
+        bar, cb = _cohort_progress()
+        with bar:
+            summary = run_trial(spec, dest, model=spec.load_model(trial_file.parent), workers=workers,
+                                scheduler=scheduler, progress=cb, resume=resume)
+    except (ModelError, ValueError) as exc:
+        _fail(exc)
+    _cohort_summary(summary, dest)

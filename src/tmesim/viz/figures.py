@@ -168,3 +168,32 @@ def interaction_graph(config: dict) -> Figure:
     ax.set_title("Interaction network: cell types (filled) and signals (white)")
     ax.axis("off")
     return fig
+
+
+ORGAN_COLORS = {"bone": "#BBBBBB", "lung": "#4477AA", "liver": "#AA3377", "brain": "#228833"}
+
+
+def body_curves(ctc: pd.DataFrame, burden: pd.DataFrame, arrivals: pd.DataFrame) -> Figure:
+    """Whole body over the life history: CTCs per 7.5 mL, metastatic burden, organ priming."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    x = ctc["days_from_diagnosis"] / 365.25
+    axes[0].plot(x, ctc["ctc_per_7_5ml"], color="#CC3311", label="all CTCs")
+    axes[0].plot(x, ctc["detectable_per_7_5ml"], color="#EE7733", ls="--", label="EpCAM-detectable")
+    axes[0].plot(x, ctc["cluster_cells_per_7_5ml"], color="#0077BB", ls=":", label="cells in clusters")
+    axes[0].set_yscale("symlog", linthresh=0.1)
+    axes[0].set_ylabel("CTCs per 7.5 mL blood")
+    for organ, color in ORGAN_COLORS.items():
+        b = burden[burden["organ"] == organ]
+        axes[1].plot(b["days_from_diagnosis"] / 365.25, b["cells"], color=color, label=organ)
+        a = arrivals[arrivals["organ"] == organ]
+        axes[2].plot((a["time_days"] - (ctc["time_days"] - ctc["days_from_diagnosis"]).iloc[0]) / 365.25,
+                     a["priming"], color=color, label=organ)
+    axes[1].set_yscale("symlog", linthresh=1.0)
+    axes[1].set_ylabel("metastatic cells per organ")
+    axes[2].set_ylabel("exosome priming (0-1)")
+    for ax in axes:
+        ax.axvline(0.0, color="#999999", lw=0.8)
+        ax.set_xlabel("years from diagnosis")
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from tmesim.io import RunDirectory
 from tmesim.io.atomic import atomic_write_text
@@ -25,6 +26,27 @@ def _png(fig) -> str:  # noqa: ANN001
 
 def _img(fig, alt: str) -> str:  # noqa: ANN001
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}"/><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+def _body_section(rd: RunDirectory) -> str:
+    """Whole-body results of a run made with --body: CTCs, metastases per organ, niches."""
+    import json
+
+    info = json.loads((rd.path / "body" / "body.json").read_text())
+    fm = rd.body("first_metastasis").copy()
+    fm["days_from_diagnosis"] = fm["days_from_diagnosis"].map(lambda d: "none" if d != d else f"{d:.0f}")
+    seeding = rd.body("seeding")
+    fm["colonies founded"] = [int((seeding["organ"] == o).sum()) for o in fm["organ"]]
+    sites = ", ".join(info["metastatic_sites"]) or "none"
+    out = [f"<h2>Whole body</h2><p>Diagnosis at day {info['diagnosis_day']:.0f} of the simulated life history; "
+           f"metastatic sites detected by the end of follow-up: <b>{html.escape(sites)}</b>. Organ niches were "
+           "simulated spatially (growth per day after MET in the table); dormant pools as expected values; "
+           "colony founding as a seeded Poisson process.</p>",
+           _img(figures.body_curves(rd.body("ctc"), rd.body("burden"), rd.body("arrivals")),
+                "CTCs per 7.5 mL, metastatic cells per organ and exosome priming over the life history"),
+           fm.to_html(classes="data", index=False),
+           pd.DataFrame(rd.body("seeding_per_cell")).to_html(classes="data", index=False, float_format="%.3g")]
+    return "".join(out)
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -62,6 +84,8 @@ def write_report(run_dir: str | Path) -> Path:
     if len(ev):
         tab = ev.groupby(["event", "cell_type"]).size().unstack(fill_value=0)
         parts.append("<h2>Events</h2>" + tab.to_html(classes="data"))
+    if (Path(run_dir) / "body" / "ctc.parquet").exists():
+        parts.append(_body_section(rd))
     parts.append("<h2>Rules and their sources</h2><table class='data'><tr><th>cell type</th><th>signal</th>"
                  "<th>direction</th><th>behaviour</th><th>saturation</th><th>half-max</th><th>Hill</th>"
                  "<th>source</th><th>statement</th></tr>")
