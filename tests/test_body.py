@@ -183,3 +183,32 @@ def test_site_shares_match_the_review_within_10_points():
     checked = table[table["within_10pp"].notna()]
     assert len(checked) == 9
     assert checked["within_10pp"].all(), checked.to_string()
+
+
+def _intravasation_events(cluster_probability: float) -> pd.DataFrame:
+    from conftest import small_dict
+
+    d = small_dict(size=30, days=0.5)
+    cancer = next(c for c in d["cell_types"] if c["name"] == "cancer")
+    cancer["behaviours"]["intravasation"] = 0.01
+    cancer["behaviours"]["cluster departure"] = cluster_probability
+    d["initial"] = [{"cell_type": "endothelial", "region": "everywhere", "density": 400},
+                    {"cell_type": "cancer", "region": "everywhere", "fraction": 0.6, "state": {"emt": 0.5}}]
+    sim = tmesim.Simulation(tmesim.model_from_dict(d), seed=2)
+    rows = []
+    for _ in range(20):
+        sim.step()
+        ev = sim.take_events()
+        keep = ev["kind"] == 7
+        rows.append(pd.DataFrame({"uid": ev["uid"][keep], "cluster": ev["arg"][keep], "emt": ev["state"][keep, 0]}))
+    return pd.concat(rows)
+
+
+def test_engine_releases_clusters_of_touching_cells():
+    """review:82-84: neighbouring cells that keep their junctions leave together as clusters."""
+    singles = _intravasation_events(0.0)
+    clusters = _intravasation_events(0.5)
+    assert len(singles) > 20 and (singles["cluster"] == singles["uid"]).all()
+    sizes = clusters.groupby("cluster").size()
+    assert sizes.max() >= 3 and (sizes > 1).mean() > 0.3
+    assert clusters["emt"].between(0.3, 0.7).all()  # the state carried into the blood
