@@ -246,7 +246,8 @@ def test_tgfb_blockade_lowers_caf_fraction_and_emt() -> None:
 
 def test_tgfb_blockade_keeps_neutrophils_n1() -> None:
     """TGF-β polarises tumor-associated neutrophils from N1 to N2 [62]."""
-    lower("tgfb", "n1_to_n2")
+    # N1->N2 transitions are a handful per section, so this comparison uses ten seeds.
+    compare("tgfb", "n1_to_n2", "less", seeds=tuple(range(1, 11)))
 
 
 def test_pdl1_knockout_raises_ctl_killing() -> None:

@@ -12,6 +12,9 @@ absorption probabilities of a Markov chain and have a closed form:
     P_lung = s a_lung / (1 - c),  P_o = s (1 - a_lung) A_o / (1 - c),  P_death = 1 - the rest
     mean time in blood = circulation_time / (1 - c)
 
+A share ``first_pass_trap`` of entering units never circulates: they stop by size in the lung
+capillaries on their first pass (Fidler 1970; Chambers et al. 2002).
+
 with s = exp(-death hazard x circulation time) and A_o = blood share x arrest probability x
 homing x priming of organ o. Everything is vectorised over EMT classes, unit kinds and time.
 """
@@ -34,7 +37,8 @@ class Fates:
 
     arrest: dict[str, np.ndarray]  # organ -> [unit, class, ...]
     death: np.ndarray
-    residence_min: np.ndarray
+    residence_min: np.ndarray  # mean time in blood of a unit that circulates
+    circulating: float  # share of entering units that circulate at all (not trapped at first pass)
 
 
 def homing(body: Body, factors: dict[str, float]) -> dict[str, float]:
@@ -97,15 +101,20 @@ def fates(body: Body, factors: dict[str, float], priming: dict[str, np.ndarray] 
     arrest = {"lung": s * a_lung / leave}
     for o in SYSTEMIC:
         arrest[o] = s * (1.0 - a_lung) * A[o] / leave
+    # Most entering cells never circulate: they stop by size in the lung capillaries on their
+    # first pass; the rest follow the loops above.
+    trap = circ.first_pass_trap.value
+    arrest = {o: (1.0 - trap) * v for o, v in arrest.items()}
+    arrest["lung"] = trap + arrest["lung"]
     death = 1.0 - sum(arrest.values())
     shape = np.broadcast_shapes(death.shape, s.shape)
     arrest = {o: np.broadcast_to(v, shape) for o, v in arrest.items()}
     return Fates({o: arrest[o] for o in ORGANS}, np.broadcast_to(death, shape),
-                 np.broadcast_to(tau / leave, shape))
+                 np.broadcast_to(tau / leave, shape), 1.0 - trap)
 
 
 def half_life_minutes(f: Fates) -> np.ndarray:
-    """Blood half-life of each unit kind and class (exponential residence)."""
+    """Blood half-life of circulating units of each kind and class (exponential residence)."""
     return np.log(2.0) * f.residence_min
 
 

@@ -186,7 +186,7 @@ class Patient:
         influx = np.stack([np.outer(shed.single, tumor), np.outer(shed.cluster, tumor)]) * MIN_PER_DAY * propensity  # [u, c, t]
         f = fates(body, fac, priming, nk_activity=opt.nk_activity)
         cells_per_unit = np.array([1.0, size])[:, None, None]
-        in_blood = influx / MIN_PER_DAY * f.residence_min * cells_per_unit  # cells in blood [u, c, t]
+        in_blood = influx / MIN_PER_DAY * f.circulating * f.residence_min * cells_per_unit  # cells in blood [u, c, t]
         ml = body.circulation.blood_volume.value
         sample = body.circulation.sample_volume.value
         detect = np.array([c in body.circulation.detectable for c in EMT_CLASSES])
@@ -224,7 +224,7 @@ class Patient:
             }))
             # A primed niche keeps dormant cells alive longer (review:93, 132).
             death[n] = org.dormant_death.value * MIN_PER_DAY * protect / (1.0 + org.priming_gain.value * priming[o][None, None, :])
-            wake[n] = org.awakening.value * MIN_PER_DAY
+            wake[n] = org.awakening.value * MIN_PER_DAY * body.primary.awakening_factor.value
         D = np.zeros((len(organs), 2, 3))
         Q = np.zeros_like(D)
         rate = np.zeros((len(organs), 2, 3, nt))

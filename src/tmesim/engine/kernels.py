@@ -152,14 +152,30 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
     pd = 1.0
     wd = 0.0
     hd = 0.0
+    # Drug rules act on the value the cell's own rules give (same combination, applied after
+    # them), so a saturating survival signal cannot cancel a drug entirely.
+    qu = 1.0
+    xu = 0.0
+    gu = 0.0
+    qd = 1.0
+    xd = 0.0
+    gd = 0.0
     for k in range(start, start + n):
         if is_dead and rt[k, 5] == 0.0:
             continue
         sig = int(rt[k, 0])
         if sig >= meta[11]:
-            s = rt[k, 6]
-        else:
-            s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+            h = hill(rt[k, 6], rt[k, 3], rt[k, 4])
+            if rt[k, 1] != 0.0:
+                qu *= 1.0 - h
+                xu += h * rt[k, 2]
+                gu += h
+            else:
+                qd *= 1.0 - h
+                xd += h * rt[k, 2]
+                gd += h
+            continue
+        s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         h = hill(s, rt[k, 3], rt[k, 4])
         if rt[k, 1] != 0.0:
             pu *= 1.0 - h
@@ -174,6 +190,10 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
         v = v0 + (1.0 - pu) * (wu / hu - v0)
     if hd > 0.0:
         v = v + (1.0 - pd) * (wd / hd - v)
+    if gu > 0.0:
+        v = v + (1.0 - qu) * (xu / gu - v)
+    if gd > 0.0:
+        v = v + (1.0 - qd) * (xd / gd - v)
     return v
 
 

@@ -135,6 +135,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         if N[ct] <= 0.0 and not site:
             continue  # a behaviour of an absent type acts on nothing
         pu, wu, hu, pd, wd, hd = 1.0, 0.0, 0.0, 1.0, 0.0, 0.0
+        qu, xu, gu, qd, xd, gd = 1.0, 0.0, 0.0, 1.0, 0.0, 0.0  # drug rules, applied last
         for r in range(g_start[g], g_start[g] + g_count[g]):
             kind = r_kind[r]
             arg = r_arg[r]
@@ -161,6 +162,15 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
                 h = _hill(t, r_half[r], r_hill[r])
             elif kind == EXTRA:
                 h = _hill(extra[arg], r_half[r], r_hill[r])
+                if r_up[r] == 1:
+                    qu *= 1.0 - h
+                    xu += h * r_sat[r]
+                    gu += h
+                else:
+                    qd *= 1.0 - h
+                    xd += h * r_sat[r]
+                    gd += h
+                continue
             if r_up[r] == 1:
                 pu *= 1.0 - h
                 wu += h * r_sat[r]
@@ -176,6 +186,10 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             val = v0 + (1.0 - pu) * (wu / hu - v0)
         if hd > 0.0:
             val = val + (1.0 - pd) * (wd / hd - val)
+        if gu > 0.0:
+            val = val + (1.0 - qu) * (xu / gu - val)
+        if gd > 0.0:
+            val = val + (1.0 - qd) * (xd / gd - val)
         vals[ct, b] = val
 
     # ---- space: a division or a recruited cell needs a free in-domain neighbour site

@@ -9,6 +9,8 @@ import pandas as pd
 from scipy.integrate import solve_ivp
 
 from tmesim.model import Model
+from tmesim.model.drugs import Drug
+from tmesim.model.pk import exposure
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial
 from .rhs import jacobian, layout, rhs, rhs_reduced
@@ -17,12 +19,19 @@ SignalValue = float | Callable[[float], float]
 MIN_PER_DAY = 1440.0
 
 
+def _pk_signal(drug: Drug) -> Callable[[float], float]:
+    """C(t_days) of ``drug`` (the spatial engine's ``drug <name>`` signal)."""
+    return lambda t_days: float(exposure(drug, t_days * MIN_PER_DAY))
+
+
 class MeanField:
     """The population-level (mean-field) version of a model: ODEs for counts and concentrations.
 
     ``signals`` gives values to rule signals the model's grammar does not compute itself
     (for example ``"drug <name>"`` exposures): a number, or a function of time in days.
-    A ``drug …`` signal that is not given is 0 (no drug); any other unknown signal is an error.
+    A ``drug <name>`` signal that is not given is the exposure C(t) of the model's drug of that
+    name (``model.drugs``, one-compartment PK, :func:`tmesim.model.pk.exposure`), or 0 when the
+    model has no such drug; any other unknown signal is an error.
 
     >>> import tmesim
     >>> from tmesim.meanfield import MeanField
@@ -45,6 +54,8 @@ class MeanField:
                 f"rules use signal(s) {unknown} that the mean-field engine cannot compute; "
                 "give their values with MeanField(model, signals={name: value or f(t_days)})"
             )
+        for drug in getattr(model, "drugs", None) or []:  # drug exposures from the model's PK
+            self.signals.setdefault(f"drug {drug.name}", _pk_signal(drug))
         self._extra_fns: list[Callable[[float], float]] = []
         for name in tb.extra_signals:
             val = self.signals.get(name, 0.0)

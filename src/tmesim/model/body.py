@@ -56,6 +56,7 @@ class Circulation(_Strict):
 
     blood_volume: Volume
     circulation_time: Time = Field(description="time for one loop through the body (blood volume / cardiac output)")
+    first_pass_trap: Fraction = Field(description="share of entering cells and clusters stopped by size in the lung capillaries on their first pass")
     death_single: Rate = Field(description="death hazard of a single CTC in blood: shear, anoikis and NK cells (1/min)")
     nk_share: Fraction = Field(description="share of that hazard due to NK cells")
     platelet_shield: Fraction = Field(description="fraction of shear and NK killing prevented by a platelet coat")
@@ -101,6 +102,7 @@ class Primary(_Strict):
     carrying_capacity: Number = Field(description="Gompertz plateau of the primary tumor (cells)")
     doubling_time: Time = Field(description="volume doubling time of the primary tumor at diagnosis")
     surgery_delay: Time = Field(description="time from diagnosis to resection (shedding stops)")
+    awakening_factor: Number = Field(description="factor on every organ's awakening rate: how readily this subtype's disseminated cells leave dormancy")
     shedding_variability: Number = Field(description="standard deviation of ln(shedding) between patients (a patient's tumor sheds exp(N(0, s²)) times the section's rate)")
     factors: dict[str, Fraction] = Field(default_factory=dict, description="tumor factor scores 0-1 (expression)")
 

@@ -188,7 +188,11 @@ def body_curves(ctc: pd.DataFrame, burden: pd.DataFrame, arrivals: pd.DataFrame)
         a = arrivals[arrivals["organ"] == organ]
         axes[2].plot((a["time_days"] - (ctc["time_days"] - ctc["days_from_diagnosis"]).iloc[0]) / 365.25,
                      a["priming"], color=color, label=organ)
-    axes[1].set_yscale("symlog", linthresh=1.0)
+    if burden["cells"].max() > 0:
+        axes[1].set_yscale("symlog", linthresh=1.0)
+    else:
+        axes[1].set_ylim(0, 1)
+        axes[1].text(0.5, 0.5, "no metastatic colony", transform=axes[1].transAxes, ha="center", color="#777777")
     axes[1].set_ylabel("metastatic cells per organ")
     axes[2].set_ylabel("exosome priming (0-1)")
     for ax in axes:

@@ -1,0 +1,145 @@
+"""Clinical endpoints of one virtual patient from its section time course and body model.
+
+Timeline: day 0 is the start of treatment (trial entry). The section is first run without
+treatment for ``run_in_days`` (so that its tumor nest is established) and then for
+``treatment_days`` with the arm's therapies, which start at the end of the run-in.
+
+Tumor burden (cells, the whole tumor, not the section)::
+
+    B(t) = B0 · s(t) · exp(g t)
+
+* ``B0`` = ``baseline_factor`` × the patient's ``body.primary.diagnosis_cells`` (metastatic
+  disease at trial entry is larger than a primary at diagnosis; factor 10: assumption);
+* ``s(t)`` = max(N(t), 1) / N(0): the section's cancer cells relative to treatment start
+  (therapy and immune killing). The section is a fixed lattice: its nest fills it within
+  weeks and then no longer grows, so the section gives the *fraction* of tumor cells that
+  survive, not the expansion; after ``treatment_days`` s stays at its last value;
+* ``exp(g t)``, g = ln 2 / the patient's ``body.primary.doubling_time``: expansion of the
+  tumor beyond the section (new tissue at the rim), at the subtype's volume doubling time.
+
+Progression (RECIST 1.1-like, Eisenhauer et al., Eur J Cancer 2009;45:228): on every
+assessment (every ``assessment_days``), the sum of diameters ∝ B^(1/3) (a sphere: diameter
+∝ volume^(1/3) ∝ cells^(1/3)); progression when it is ≥ 1.2 × its nadir (baseline included),
+i.e. B ≥ 1.2³ = 1.728 × nadir burden, or when a new metastasis is detected (a new lesion),
+or at death. Burdens below ``measurable_cells`` (a 10 mm lesion, RECIST's smallest
+measurable size, at 1e9 cells/cm³) count as that floor, so a complete response progresses
+only when the tumor is measurable again. The 5 mm absolute increase of RECIST is not used.
+
+Death (overall survival): when the total burden, B(t) plus metastatic cells in the organs
+(:class:`tmesim.body.Patient`), reaches ``body.primary.carrying_capacity`` of the patient's
+model (the catalog's lethal burden, ~1e12 cells ≈ 1 kg).
+
+Every endpoint is censored at ``follow_up_days``. Time to first metastasis per organ is the
+body model's detection time after day 0 (metastases detected before day 0 are baseline
+lesions), with the primary's shedding rate from the untreated section (the last run-in week):
+the body model takes no therapy, so new metastases are the same in every arm.
+
+Why a treatment window: in the shipped presets the mean-field section is, sooner or later
+(~100-150 simulated days), cleared by its immune infiltrate in every virtual patient, treated
+or not — the well-mixed model has no spatial T-cell exclusion (see :mod:`tmesim.meanfield`).
+The cohort therefore reads the section's response over ``treatment_days`` (default 12 weeks,
+three 28-day cycles) and lets the surviving cells regrow at the doubling time afterwards;
+how long and how deep the section responds within the window is what differs between
+patients and arms. The section holds at least one cancer cell (s ≥ 1/N(0)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from tmesim.model import Model
+
+RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
+MIN_PER_DAY = 1440.0
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """How long each piece runs and how endpoints are read (days unless stated)."""
+
+    run_in_days: float = 28.0
+    treatment_days: float = 84.0
+    follow_up_days: float = 730.0
+    assessment_days: float = 7.0
+    baseline_factor: float = 10.0
+    measurable_cells: float = 5e8
+    new_lesion_progression: bool = True
+
+    def as_dict(self) -> dict[str, float | bool]:
+        return asdict(self)
+
+
+def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd.DataFrame:
+    """Whole-tumor burden on the assessment grid: ``day``, ``section_fraction``, ``burden``."""
+    t_sec = section["time_days"].to_numpy(float) - cfg.run_in_days
+    n = section["cancer"].to_numpy(float)
+    keep = t_sec >= -1e-9
+    t_sec, n = t_sec[keep], n[keep]
+    n0 = max(n[0], 1.0)
+    frac = np.maximum(n, 1.0) / n0
+    days = np.arange(0.0, cfg.follow_up_days + 1e-9, cfg.assessment_days)
+    s = np.interp(days, t_sec, frac, right=frac[-1])
+    body = model.body
+    b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
+    td = (body.primary.doubling_time.value / MIN_PER_DAY) if body is not None else 150.0
+    g = np.log(2.0) / td
+    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
+
+
+def progression_day(days: np.ndarray, burden: np.ndarray, floor: float) -> float:
+    """First assessment with burden ≥ 1.728 × nadir (RECIST, floors at ``floor``); NaN if none."""
+    b = np.maximum(burden, floor)
+    nadir = np.minimum.accumulate(b)
+    prev_nadir = np.concatenate([[b[0]], nadir[:-1]])
+    hit = np.nonzero((b >= RECIST_PD * prev_nadir) & (days > 0))[0]
+    return float(days[hit[0]]) if len(hit) else float("nan")
+
+
+def best_response(burden: np.ndarray, floor: float) -> str:
+    """RECIST-like best overall response from the burden ratio to baseline (diameter change)."""
+    ratio = np.min(burden[1:] / burden[0]) if len(burden) > 1 else 1.0
+    if np.min(burden) < floor:
+        return "CR"
+    d = ratio ** (1.0 / 3.0)
+    return "PR" if d <= 0.7 else ("PD" if d >= 1.2 else "SD")
+
+
+def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None,
+              met_burden: pd.DataFrame | None, cfg: EndpointConfig) -> dict[str, float | str | bool]:
+    """PFS, OS and time to first metastasis per organ, each as ``<name>_days`` + ``<name>_event``."""
+    days, b = curve["day"].to_numpy(float), curve["burden"].to_numpy(float)
+    fu = cfg.follow_up_days
+    total = b.copy()
+    if met_burden is not None and len(met_burden):
+        total += np.interp(days, met_burden["day"].to_numpy(float), met_burden["cells"].to_numpy(float))
+    lethal = model.body.primary.carrying_capacity.value if model.body is not None else 1e12
+    dead = np.nonzero(total >= lethal)[0]
+    death = float(days[dead[0]]) if len(dead) else float("nan")
+    out: dict[str, float | str | bool] = {}
+    firsts = []
+    if metastases is not None:
+        for organ, d in zip(metastases["organ"], metastases["days_from_diagnosis"], strict=True):
+            ev = bool(np.isfinite(d) and 0 < d <= fu)
+            out[f"met_{organ}_days"] = float(d) if ev else fu
+            out[f"met_{organ}_event"] = ev
+            if ev:
+                firsts.append(float(d))
+    pd_day = progression_day(days, b, cfg.measurable_cells)
+    candidates = [x for x in [pd_day, death] if np.isfinite(x)]
+    if cfg.new_lesion_progression:
+        candidates += firsts
+    pfs = min(candidates) if candidates else float("nan")
+    out |= {"pfs_days": float(pfs if np.isfinite(pfs) else fu), "pfs_event": bool(np.isfinite(pfs)),
+            "os_days": float(death if np.isfinite(death) else fu), "os_event": bool(np.isfinite(death)),
+            "progression_by": ("burden" if np.isfinite(pd_day) and pd_day == pfs else
+                               "death" if np.isfinite(death) and death == pfs else
+                               "new lesion" if np.isfinite(pfs) else "none"),
+            "best_response": best_response(b, cfg.measurable_cells),
+            "burden_baseline": float(b[0]), "section_fraction_end": float(curve["section_fraction"].iloc[-1])}
+    return out
+
+
+__all__ = ["RECIST_PD", "EndpointConfig", "best_response", "burden_curve", "endpoints", "progression_day"]

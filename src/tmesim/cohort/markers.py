@@ -1,0 +1,74 @@
+"""Prognostic markers of the review, per virtual patient, read at treatment start (day 0).
+
+From the section (cells of the section, per mm² of section area; a 3D section is divided
+by its depth in sites):
+
+* ``mdsc_density``: MDSCs per mm² (review:65, 66: MDSC levels correlate with stage and poor outcome);
+* ``treg_density``: FOXP3+ Tregs per mm² (review:164);
+* ``m2_share``: M2 / (M1 + M2) macrophages (review:57);
+* ``cd8_treg_ratio``: CD8 T cells / Tregs (review:69, 187);
+* ``caf_s100a4_pdpn_ratio``: S100A4+ / PDPN+ CAFs (review:154);
+* ``cec_index``: circulating endothelial cells, proxy: dead vessel cells (normal and tumor
+  endothelium) per 1000 live vessel cells in the section — CECs are shed by damaged,
+  remodelling tumor vessels (review:33); no model level tracks them in blood;
+
+from the body model:
+
+* ``ctc_count``: expected detectable CTCs per 7.5 mL of blood at day 0 (CellSearch-like;
+  review:78, Cristofanilli et al. 2004: ≥ 5 per 7.5 mL is prognostic).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tmesim.model import Model
+
+MARKERS: tuple[str, ...] = ("mdsc_density", "treg_density", "m2_share", "cd8_treg_ratio",
+                            "caf_s100a4_pdpn_ratio", "cec_index", "ctc_count")
+VESSEL_TYPES = ("endothelial", "TEC")
+
+
+def section_area_mm2(model: Model) -> float:
+    dom = model.domain
+    site = float(dom.site_size.value)
+    shape = [int(x) for x in dom.shape]
+    return shape[0] * shape[1] * site * site / 1e6
+
+
+def _get(row: pd.Series, name: str) -> float:
+    return float(row[name]) if name in row.index else 0.0
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("nan")
+
+
+def section_markers(row: pd.Series, model: Model) -> dict[str, float]:
+    """Markers from one row of a section time course (counts per cell type)."""
+    area = section_area_mm2(model)
+    depth = int(model.domain.shape[2]) if int(model.domain.dims) == 3 else 1
+    per_mm2 = 1.0 / (area * depth)
+    m1, m2 = _get(row, "M1_macrophage"), _get(row, "M2_macrophage")
+    vessels = sum(_get(row, t) for t in VESSEL_TYPES)
+    dead_v = sum(_get(row, f"dead_{t}") for t in VESSEL_TYPES)
+    return {
+        "mdsc_density": _get(row, "MDSC") * per_mm2,
+        "treg_density": _get(row, "Treg") * per_mm2,
+        "m2_share": _ratio(m2, m1 + m2),
+        "cd8_treg_ratio": _ratio(_get(row, "CD8_T_cell"), _get(row, "Treg")),
+        "caf_s100a4_pdpn_ratio": _ratio(_get(row, "CAF_S100A4"), _get(row, "CAF_PDPN")),
+        "cec_index": 1000.0 * _ratio(dead_v, vessels),
+    }
+
+
+def ctc_at(ctc: pd.DataFrame, day: float = 0.0) -> float:
+    """Detectable CTCs per 7.5 mL at ``day`` from diagnosis (nearest body step)."""
+    if ctc is None or not len(ctc):
+        return float("nan")
+    k = int(np.argmin(np.abs(ctc["days_from_diagnosis"].to_numpy(float) - day)))
+    return float(ctc["detectable_per_7_5ml"].iloc[k])
+
+
+__all__ = ["MARKERS", "ctc_at", "section_area_mm2", "section_markers"]

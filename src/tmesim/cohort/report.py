@@ -1,0 +1,104 @@
+"""Analysis outputs of a cohort/trial folder: tables, Kaplan–Meier figure and an HTML report."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .markers import MARKERS
+from .survival import arm_hazard_ratios, endpoints_of, km_table, marker_hazard_ratios
+
+
+def _plot_km(km: dict[str, pd.DataFrame], path: Path) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(km), figsize=(5.2 * len(km), 4), squeeze=False)
+    for ax, (ep, tab) in zip(axes[0], km.items(), strict=True):
+        for arm, sub in tab.groupby("arm", sort=False):
+            ax.step(sub["time_days"] / 30.44, sub["survival"], where="post", label=str(arm))
+            ax.fill_between(sub["time_days"] / 30.44, sub["ci_lower"], sub["ci_upper"], step="post", alpha=0.15)
+        ax.set(xlabel="months from randomisation", ylabel="probability", title=ep.upper(), ylim=(0, 1.02))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    path.write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
+def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: list[str], wall_s: float,
+            report: bool = True) -> dict[str, Any]:
+    """Write ``patients.parquet``, ``km_<endpoint>.parquet``, ``hazard_ratios.csv``,
+    ``marker_hazard_ratios.csv``, ``summary.json``, ``km.png`` and ``report.html``."""
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(out / "patients.parquet", index=False)
+    eps = [e for e in endpoints_of(df) if e in ("pfs", "os") and e in endpoints]
+    if "metastasis" in endpoints:
+        eps += [e for e in endpoints_of(df) if e.startswith("met_")]
+    order = {a: k for k, a in enumerate(arms)}
+    df = df.sort_values(["arm", "patient_id"], key=lambda c: c.map(order) if c.name == "arm" else c,
+                        kind="stable").reset_index(drop=True)
+    km = {ep: km_table(df, ep) for ep in eps}
+    for ep, tab in km.items():
+        tab.to_parquet(out / f"km_{ep}.parquet", index=False)
+    hr = arm_hazard_ratios(df, eps, arms) if len(arms) > 1 else pd.DataFrame()
+    hr.to_csv(out / "hazard_ratios.csv", index=False)
+    mhr = marker_hazard_ratios(df, [e for e in ("pfs", "os") if e in eps], arms=arms)
+    mhr.to_csv(out / "marker_hazard_ratios.csv", index=False)
+    summary: dict[str, Any] = {
+        "name": name, "patients": int(len(df)), "arms": {a: int((df["arm"] == a).sum()) for a in arms},
+        "wall_s": round(wall_s, 2), "patients_per_s": round(len(df) / wall_s, 2) if wall_s > 0 else None,
+        "medians_days": {ep: km[ep].attrs.get("medians", {}) for ep in eps if ep in ("pfs", "os")},
+        "events": {ep: {a: int(df.loc[df["arm"] == a, f"{ep}_event"].sum()) for a in arms} for ep in eps},
+        "hazard_ratios": hr.replace({np.nan: None}).to_dict("records"),
+        "marker_hazard_ratios": mhr.replace({np.nan: None}).to_dict("records"),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    if report and eps:
+        png = _plot_km({e: km[e] for e in eps if e in ("pfs", "os")} or {eps[0]: km[eps[0]]}, out / "km.png")
+        _html(out / "report.html", name, df, summary, hr, mhr, png)
+    return summary
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, float_format=lambda x: f"{x:.3g}", border=0) if len(df) else "<p>none</p>"
+
+
+def _html(path: Path, name: str, df: pd.DataFrame, summary: dict[str, Any], hr: pd.DataFrame, mhr: pd.DataFrame,
+          png: bytes) -> None:
+    resp = df.groupby("arm")["best_response"].value_counts().unstack(fill_value=0).reset_index() \
+        if "best_response" in df else pd.DataFrame()
+    med = pd.DataFrame([{"endpoint": ep, "arm": a, "median_days": v} for ep, d in summary["medians_days"].items()
+                        for a, v in d.items()])
+    markers = df.groupby("arm")[[m for m in MARKERS if m in df]].median().reset_index()
+    body = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(name)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}}</style></head><body>
+<h1>Virtual trial: {html.escape(name)}</h1>
+<p>{summary['patients']} patients ({', '.join(f'{k}: {v}' for k, v in summary['arms'].items())}),
+engine {html.escape(str(df['engine'].iloc[0]) if 'engine' in df and len(df) else '?')},
+wall time {summary['wall_s']} s ({summary['patients_per_s']} patients/s).</p>
+<h2>Kaplan–Meier curves</h2><img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="KM curves">
+<h2>Medians (days)</h2>{_table(med)}
+<h2>Hazard ratios (Cox, 95% CI; vs the first arm)</h2>{_table(hr)}
+<h2>Best overall response (RECIST-like)</h2>{_table(resp)}
+<h2>Prognostic markers at day 0: Cox HR per SD of log(marker), adjusted for arm</h2>{_table(mhr)}
+<h2>Marker medians per arm</h2>{_table(markers)}
+<p>Definitions: see <code>tmesim.cohort.endpoints</code> (burden, RECIST progression, death) and
+<code>tmesim.cohort.markers</code>. Per-patient tables: <code>patients/&lt;arm&gt;/patient_*.parquet</code>,
+combined in <code>patients.parquet</code>.</p></body></html>"""
+    path.write_text(body)
+
+
+__all__ = ["analyse"]

@@ -1,0 +1,148 @@
+"""Running many virtual patients on dask.distributed, with per-patient results on disk.
+
+* Cluster: a ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` by default
+  (nothing to start by hand); ``scheduler="tcp://host:8786"`` uses an existing cluster
+  (e.g. one started by dask-jobqueue's ``SLURMCluster``/``PBSCluster``: pass its
+  ``scheduler_address``). Workers need tmesim installed, not the output folder: the client
+  process writes every file.
+* Results: ``<out>/patients/<arm>/patient_<id>.parquet``, one row each, written atomically
+  (temp file + rename) as each patient finishes. A re-run with the same configuration skips
+  patients whose file exists (resume); a different configuration in the same folder is an error.
+* Failures: a task whose worker dies is re-run by the scheduler elsewhere (``retries``);
+  since a patient's file name is its identity, a patient is never lost or written twice.
+* Reproducibility: patient ``i``'s parameters and seed come from child ``i`` of
+  ``SeedSequence(seed)`` and the engines are deterministic given that seed, so results do
+  not depend on the number of workers or on the order in which patients finish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tmesim.model import Model, ModelError
+
+from .endpoints import EndpointConfig
+from .patient import run_patient
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Job:
+    """One patient in one arm."""
+
+    arm: str
+    row: dict[str, Any]
+    therapies: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return int(self.row["patient_id"])
+
+
+def patient_path(out: Path, arm: str, pid: int) -> Path:
+    return out / "patients" / arm / f"patient_{pid:06d}.parquet"
+
+
+def write_atomic(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def check_config(out: Path, config: dict[str, Any]) -> None:
+    """Record the run's configuration; refuse to mix results of a different one."""
+    out.mkdir(parents=True, exist_ok=True)
+    f = out / "cohort.json"
+    h = config_hash(config)
+    if f.exists():
+        old = json.loads(f.read_text())
+        if old.get("hash") != h:
+            raise ModelError("--out", f"{out} holds results of a different cohort/trial configuration "
+                                      f"(hash {old.get('hash')} != {h}); use another --out folder or delete it")
+        return
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"hash": h, "config": config}, indent=2, default=str))
+    os.replace(tmp, f)
+
+
+@contextlib.contextmanager
+def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
+    """A dask.distributed Client: to ``scheduler`` if given, else to a new local process cluster."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        client = Client(scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=max(1, int(workers)), threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=40)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str) -> pd.DataFrame:
+    return run_patient(model, job.row, job.arm, job.therapies, cfg, engine)
+
+
+def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig, engine: str = "meanfield",
+             workers: int = 2, scheduler: str | None = None, client: Any = None, retries: int = 3,
+             progress: Progress | None = None) -> pd.DataFrame:
+    """Run ``jobs`` (skipping those with a result file), write each result as it finishes, and
+    return all results (finished earlier or now) as one table sorted by arm and patient."""
+    out = Path(out)
+    todo = [j for j in jobs if not patient_path(out, j.arm, j.pid).exists()]
+    done = len(jobs) - len(todo)
+    if progress:
+        progress(done, len(jobs))
+    if todo:
+        ctx = contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler)
+        with ctx as c:
+            from distributed import as_completed
+
+            mfut = c.scatter(model, broadcast=True, hash=False)  # a fresh key: a released earlier scatter of the same model cannot take it away
+            futs = {c.submit(_task, mfut, j, cfg, engine, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
+                             retries=retries, pure=False): j for j in todo}
+            for fut in as_completed(futs):
+                j = futs[fut]
+                write_atomic(fut.result(), patient_path(out, j.arm, j.pid))
+                fut.release()
+                done += 1
+                if progress:
+                    progress(done, len(jobs))
+    return collect(out, jobs)
+
+
+def collect(out: str | Path, jobs: list[Job] | None = None) -> pd.DataFrame:
+    """All per-patient files (of ``jobs``, or every file) as one table."""
+    out = Path(out)
+    paths = ([patient_path(out, j.arm, j.pid) for j in jobs] if jobs is not None
+             else sorted((out / "patients").glob("*/patient_*.parquet")))
+    frames = [pd.read_parquet(p) for p in paths if p.exists()]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).sort_values(["arm", "patient_id"], kind="stable").reset_index(drop=True)
+
+
+__all__ = ["Job", "check_config", "collect", "config_hash", "dask_client", "patient_path", "run_jobs", "write_atomic"]

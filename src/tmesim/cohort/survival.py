@@ -1,0 +1,100 @@
+"""Survival analysis of a cohort or trial table with lifelines.
+
+Endpoints are columns ``<name>_days`` and ``<name>_event`` (``pfs``, ``os``, ``met_<organ>``).
+Hazard ratios come from Cox models (Efron ties) with 95% Wald confidence intervals:
+treatment arms against the reference (first) arm, and per marker (standardised log marker,
+HR per standard deviation, adjusted for arm when there are several arms).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .markers import MARKERS
+
+
+def km_table(df: pd.DataFrame, endpoint: str, group: str = "arm") -> pd.DataFrame:
+    """Kaplan–Meier survival per group: ``group, time_days, survival, ci_lower, ci_upper`` + medians in attrs."""
+    from lifelines import KaplanMeierFitter
+
+    rows, medians = [], {}
+    for g, sub in df.groupby(group, sort=False):
+        kmf = KaplanMeierFitter().fit(sub[f"{endpoint}_days"], sub[f"{endpoint}_event"].astype(bool), label=str(g))
+        sf, ci = kmf.survival_function_, kmf.confidence_interval_
+        rows.append(pd.DataFrame({group: g, "time_days": sf.index.to_numpy(float), "survival": sf.iloc[:, 0].to_numpy(),
+                                  "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy()}))
+        medians[str(g)] = float(kmf.median_survival_time_)
+    out = pd.concat(rows, ignore_index=True)
+    out.attrs["medians"] = medians
+    return out
+
+
+def _cox(data: pd.DataFrame, duration: str, event: str) -> pd.DataFrame:
+    from lifelines import CoxPHFitter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter(penalizer=1e-6).fit(data, duration_col=duration, event_col=event)
+    s = cph.summary
+    return pd.DataFrame({"covariate": s.index, "hr": s["exp(coef)"].to_numpy(), "ci_lower": s["exp(coef) lower 95%"].to_numpy(),
+                         "ci_upper": s["exp(coef) upper 95%"].to_numpy(), "p": s["p"].to_numpy()})
+
+
+def arm_hazard_ratios(df: pd.DataFrame, endpoints: list[str], arms: list[str] | None = None,
+                      reference: str | None = None) -> pd.DataFrame:
+    """HR (95% CI) of each arm vs ``reference`` (default: the first of ``arms``) per endpoint."""
+    arms = arms or list(dict.fromkeys(df["arm"]))
+    ref = reference or arms[0]
+    rows = []
+    for ep in endpoints:
+        for arm in arms:
+            if arm == ref:
+                continue
+            sub = df[df["arm"].isin([ref, arm])]
+            d = pd.DataFrame({"t": sub[f"{ep}_days"].to_numpy(float), "e": sub[f"{ep}_event"].astype(int).to_numpy(),
+                              "treated": (sub["arm"] == arm).astype(float).to_numpy()})
+            n_ev = int(d["e"].sum())
+            if n_ev == 0 or d.groupby("treated")["e"].sum().min() == 0 and n_ev < 2:
+                rows.append({"endpoint": ep, "arm": arm, "reference": ref, "hr": np.nan, "ci_lower": np.nan,
+                             "ci_upper": np.nan, "p": np.nan, "events": n_ev})
+                continue
+            r = _cox(d, "t", "e").iloc[0]
+            rows.append({"endpoint": ep, "arm": arm, "reference": ref, "hr": r["hr"], "ci_lower": r["ci_lower"],
+                         "ci_upper": r["ci_upper"], "p": r["p"], "events": n_ev})
+    return pd.DataFrame(rows)
+
+
+def marker_hazard_ratios(df: pd.DataFrame, endpoints: list[str], markers: tuple[str, ...] = MARKERS,
+                         arms: list[str] | None = None) -> pd.DataFrame:
+    """HR per standard deviation of log(marker) for each endpoint (adjusted for arm)."""
+    arms = arms or list(dict.fromkeys(df["arm"]))
+    rows = []
+    for ep in endpoints:
+        for mk in markers:
+            if mk not in df:
+                continue
+            x = np.log(df[mk].to_numpy(float).clip(1e-12))
+            ok = np.isfinite(x)
+            if ok.sum() < 5 or np.nanstd(x[ok]) == 0:
+                continue
+            d = pd.DataFrame({"t": df[f"{ep}_days"].to_numpy(float)[ok], "e": df[f"{ep}_event"].astype(int).to_numpy()[ok],
+                              "z": ((x - x[ok].mean()) / x[ok].std())[ok]})
+            for a in arms[1:]:
+                d[f"arm_{a}"] = (df["arm"].to_numpy()[ok] == a).astype(float)
+            if d["e"].sum() == 0:
+                continue
+            r = _cox(d, "t", "e").set_index("covariate").loc["z"]
+            rows.append({"endpoint": ep, "marker": mk, "hr_per_sd": r["hr"], "ci_lower": r["ci_lower"],
+                         "ci_upper": r["ci_upper"], "p": r["p"], "events": int(d["e"].sum())})
+    return pd.DataFrame(rows)
+
+
+def endpoints_of(df: pd.DataFrame) -> list[str]:
+    """Endpoint names present in a table (pfs, os, met_<organ>)."""
+    return [c[: -len("_days")] for c in df.columns if c.endswith("_days") and f"{c[: -len('_days')]}_event" in df]
+
+
+__all__ = ["arm_hazard_ratios", "endpoints_of", "km_table", "marker_hazard_ratios"]

@@ -1,0 +1,214 @@
+"""Virtual cohorts and trials: the YAML schema, randomisation, and running them end to end.
+
+A trial file (see ``presets/trials/impassion130.yaml``)::
+
+    name: impassion130
+    preset: tnbc                # or model: path/to/model.yaml
+    n: 1000                     # patients, randomised over the arms
+    seed: 130                   # virtual patients (parameters and per-patient seeds)
+    engine: meanfield           # or spatial
+    arms:
+      - {name: nab-paclitaxel, therapies: ["nab-paclitaxel@day=0"]}
+      - {name: atezolizumab+nab-paclitaxel, therapies: ["atezolizumab+nab-paclitaxel@day=0"]}
+    randomisation: {ratio: [1, 1], seed: 7}
+    follow_up: 730              # days
+    endpoints: [pfs, os, metastasis]
+    timing: {run_in_days: 28, treatment_days: 84, assessment_days: 7}   # optional
+
+The first arm is the reference of the hazard ratios. Randomisation allocates exactly
+``n·ratio/sum(ratio)`` patients per arm (remainders to the first arms) in an order shuffled
+by ``randomisation.seed``; patient ``i`` is the same virtual patient whatever its arm.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tmesim.model import Model, ModelError
+
+from .endpoints import EndpointConfig
+from .runner import Job, check_config, run_jobs
+from .section import ENGINES
+from .virtual import sample_patients
+
+ENDPOINTS = ("pfs", "os", "metastasis")
+
+
+class Arm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+.\-]*$")
+    therapies: list[str] = Field(default_factory=list)
+
+    @field_validator("therapies")
+    @classmethod
+    def _specs(cls, v: list[str]) -> list[str]:
+        from tmesim.therapy import parse_therapy
+
+        for s in v:
+            parse_therapy(s, where="arms.therapies")
+        return v
+
+
+class Randomisation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ratio: list[int] | None = None
+    seed: int = 0
+
+
+class Timing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_in_days: float = Field(default=28.0, ge=0)
+    treatment_days: float = Field(default=84.0, gt=0)
+    assessment_days: float = Field(default=7.0, gt=0)
+    baseline_factor: float = Field(default=10.0, gt=0)
+
+
+class TrialSpec(BaseModel):
+    """A virtual trial (the YAML file's content)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    preset: str | None = None
+    model: str | None = None
+    n: int = Field(default=100, ge=1)
+    seed: int = 0
+    engine: Literal["meanfield", "spatial"] = "meanfield"
+    arms: list[Arm] = Field(min_length=1)
+    randomisation: Randomisation = Field(default_factory=Randomisation)
+    follow_up: float = Field(default=730.0, gt=0, description="days")
+    endpoints: list[Literal["pfs", "os", "metastasis"]] = Field(default_factory=lambda: list(ENDPOINTS))
+    timing: Timing = Field(default_factory=Timing)
+    days: float | None = Field(default=None, gt=0, description="override: section days (run-in + treatment)")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrialSpec:
+        if (self.preset is None) == (self.model is None):
+            raise ValueError("give exactly one of 'preset' (a preset name) or 'model' (a model file)")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"arms: arm names must be unique, got {names}")
+        r = self.randomisation.ratio
+        if r is not None and (len(r) != len(self.arms) or any(x < 1 for x in r)):
+            raise ValueError(f"randomisation.ratio: needs one whole number >= 1 per arm ({len(self.arms)} arms), got {r}")
+        return self
+
+    def endpoint_config(self) -> EndpointConfig:
+        t = self.timing
+        treat = t.treatment_days if self.days is None else max(self.days - t.run_in_days, 1.0)
+        return EndpointConfig(run_in_days=t.run_in_days, treatment_days=treat, follow_up_days=self.follow_up,
+                              assessment_days=t.assessment_days, baseline_factor=t.baseline_factor)
+
+    def load_model(self, base: Path | None = None) -> Model:
+        import tmesim
+
+        if self.preset is not None:
+            return tmesim.load_model(tmesim.preset_path(self.preset))
+        p = Path(self.model or "")
+        if not p.is_absolute() and base is not None and (base / p).exists():
+            p = base / p
+        return tmesim.load_model(p)
+
+
+def _fmt_error(exc: ValidationError, where: str) -> str:
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "literal_error":
+            msg = f"{msg}; got {e.get('input')!r}"
+        elif e["type"] == "extra_forbidden":
+            msg = f"unknown field {loc!r}; allowed: {', '.join(_allowed(e['loc']))}"
+        parts.append(f"{loc}: {msg}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def _allowed(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = TrialSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        ann = model.model_fields[part].annotation
+        model = getattr(ann, "__args__", [ann])[0] if hasattr(ann, "__args__") else ann
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(model.model_fields)
+
+
+def load_trial(path: str | Path, **overrides: Any) -> TrialSpec:
+    """Read and validate a trial YAML; errors name the field and the allowed values."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(str(p), "trial file does not exist")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ModelError(str(p), f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelError(str(p), "a trial file is a mapping (name:, preset:, arms:, ...)")
+    data |= {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return TrialSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ModelError(p.name, _fmt_error(exc, "trial")) from None
+
+
+def randomise(n: int, n_arms: int, ratio: list[int] | None, seed: int) -> np.ndarray:
+    """Arm index per patient: exact allocation by ``ratio``, shuffled with ``seed``."""
+    ratio = ratio or [1] * n_arms
+    counts = np.floor(n * np.asarray(ratio, float) / sum(ratio)).astype(int)
+    counts[: n - counts.sum()] += 1
+    arms = np.repeat(np.arange(n_arms), counts)
+    return np.random.default_rng(seed).permutation(arms)
+
+
+def trial_jobs(spec: TrialSpec, model: Model) -> list[Job]:
+    pts = sample_patients(model, spec.n, spec.seed)
+    idx = randomise(spec.n, len(spec.arms), spec.randomisation.ratio, spec.randomisation.seed)
+    return [Job(spec.arms[k].name, rec, list(spec.arms[k].therapies))
+            for rec, k in zip(pts.to_dict("records"), idx, strict=True)]
+
+
+def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, workers: int = 2,
+              scheduler: str | None = None, client: Any = None, progress: Callable[[int, int], None] | None = None,
+              report: bool = True, resume: bool = True) -> dict[str, Any]:
+    """Run a trial (resuming finished patients), analyse it and write the outputs to ``out``."""
+    from .report import analyse
+
+    out = Path(out)
+    model = model or spec.load_model()
+    cfg = spec.endpoint_config()
+    if not resume and (out / "patients").exists():
+        raise ModelError("--out", f"{out} already holds patients; pass --resume to continue it or use another folder")
+    check_config(out, {"trial": spec.model_dump(mode="json"), "model": model.model_dump(mode="json"),
+                       "endpoints": cfg.as_dict()})
+    t0 = time.perf_counter()
+    df = run_jobs(model, trial_jobs(spec, model), out, cfg, spec.engine, workers, scheduler, client, progress=progress)
+    wall = time.perf_counter() - t0
+    return analyse(df, out, spec.name, [a.name for a in spec.arms], spec.endpoints, wall, report=report)
+
+
+def cohort_spec(preset: str | None, n: int, seed: int = 0, engine: str = "meanfield", therapies: list[str] | None = None,
+                days: float | None = None, follow_up: float = 730.0, model: str | None = None) -> TrialSpec:
+    """A one-arm 'trial' (a cohort), as ``tmesim cohort`` runs it."""
+    if engine not in ENGINES:
+        raise ModelError("--engine", f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    return TrialSpec(name=f"cohort-{preset or Path(model or 'model').stem}", preset=preset if model is None else None,
+                     model=model, n=n, seed=seed, engine=engine,  # type: ignore[arg-type]
+                     arms=[Arm(name="cohort", therapies=list(therapies or []))], follow_up=follow_up, days=days)
+
+
+def patients_table(out: str | Path) -> pd.DataFrame:
+    """The combined per-patient table of a finished run folder."""
+    return pd.read_parquet(Path(out) / "patients.parquet")
+
+
+__all__ = ["ENDPOINTS", "Arm", "Randomisation", "Timing", "TrialSpec", "cohort_spec", "load_trial", "patients_table",
+           "randomise", "run_trial", "trial_jobs"]

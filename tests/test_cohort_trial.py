@@ -1,0 +1,185 @@
+"""Trial files, the dask runner (workers, resume, worker failure) and the direction of effects."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmesim
+from tmesim.cohort import EndpointConfig, Job, load_trial, run_jobs, run_trial, sample_patients
+from tmesim.cohort.runner import patient_path
+from tmesim.cohort.trial import randomise
+from tmesim.model import ModelError
+
+EXAMPLE = Path(tmesim.__file__).parent / "presets" / "trials" / "impassion130.yaml"
+FAST = EndpointConfig(run_in_days=21, treatment_days=42, follow_up_days=365)
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture(scope="module")
+def tnbc():
+    return tmesim.load_model(tmesim.preset_path("tnbc"))
+
+
+@pytest.fixture(scope="module")
+def client():
+    from tmesim.cohort import dask_client
+
+    with dask_client(workers=2) as c:
+        yield c
+
+
+def _jobs(model, n, seed=0, arms=(("chemo", ["nab-paclitaxel@day=0"]),)):
+    pts = sample_patients(model, n, seed).to_dict("records")
+    return [Job(a, r, list(t)) for a, t in arms for r in pts]
+
+
+def _write(tmp: Path, text: str) -> Path:
+    p = tmp / "t.yaml"
+    p.write_text(text)
+    return p
+
+
+BASE = "name: t\npreset: tnbc\nn: 4\narms:\n  - {name: a, therapies: ['nab-paclitaxel@day=0']}\n"
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    ("engine: gpu\n", "engine"),
+    ("arms_x: 1\n", "unknown field 'arms_x'"),
+    ("randomisation: {ratio: [1, 2]}\n", "randomisation.ratio"),
+    ("follow_up: -3\n", "follow_up"),
+    ("endpoints: [pfs, qol]\n", "endpoints"),
+])
+def test_bad_trial_yaml(tmp_path, extra, needle):
+    with pytest.raises(ModelError) as exc:
+        load_trial(_write(tmp_path, BASE + extra))
+    assert needle in str(exc.value)
+
+
+def test_bad_therapy_and_model_choice(tmp_path):
+    with pytest.raises(ModelError, match="unknown therapy"):
+        load_trial(_write(tmp_path, BASE.replace("nab-paclitaxel@day=0", "nab-paclitaxl")))
+    with pytest.raises(ModelError, match="exactly one of 'preset'"):
+        load_trial(_write(tmp_path, BASE + "model: x.yaml\n"))
+
+
+def test_randomisation_exact_and_seeded():
+    a = randomise(101, 2, [1, 1], 7)
+    assert np.bincount(a).tolist() == [51, 50]
+    assert (a == randomise(101, 2, [1, 1], 7)).all()
+    assert np.bincount(randomise(90, 2, [2, 1], 0)).tolist() == [60, 30]
+
+
+def test_example_trial_runs(client, tmp_path):
+    spec = load_trial(EXAMPLE, n=6, follow_up=365)
+    summary = run_trial(spec, tmp_path, client=client)
+    assert summary["patients"] == 6 and sum(summary["arms"].values()) == 6
+    hr = pd.read_csv(tmp_path / "hazard_ratios.csv")
+    assert set(hr["endpoint"]) >= {"pfs", "os"}
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64") == 1
+    df = pd.read_parquet(tmp_path / "patients.parquet")
+    for col in ("pfs_days", "pfs_event", "os_days", "met_bone_days", "treg_density", "ctc_count", "pdl1_positive"):
+        assert col in df
+    assert len(list((tmp_path / "patients").glob("*/patient_*.parquet"))) == 6
+
+
+def test_same_results_with_1_and_2_workers(client, tnbc, tmp_path):
+    from tmesim.cohort import dask_client
+
+    jobs = _jobs(tnbc, 4)
+    two = run_jobs(tnbc, jobs, tmp_path / "two", FAST, client=client)
+    with dask_client(workers=1) as c1:
+        one = run_jobs(tnbc, jobs, tmp_path / "one", FAST, client=c1)
+    cols = [c for c in one.columns if c != "runtime_s"]
+    pd.testing.assert_frame_equal(one[cols], two[cols])
+
+
+def test_resume_skips_finished_patients(client, tnbc, tmp_path):
+    jobs = _jobs(tnbc, 5)
+    first = run_jobs(tnbc, jobs[:3], tmp_path, FAST, client=client)  # a run 'killed' after 3 patients
+    stamps = {j.pid: patient_path(tmp_path, j.arm, j.pid).stat().st_mtime_ns for j in jobs[:3]}
+    seen = []
+    full = run_jobs(tnbc, jobs, tmp_path, FAST, client=client, progress=lambda d, t: seen.append(d))
+    assert seen[0] == 3 and seen[-1] == 5 and len(seen) == 3  # 3 skipped, 2 run
+    assert {j.pid: patient_path(tmp_path, j.arm, j.pid).stat().st_mtime_ns for j in jobs[:3]} == stamps
+    assert len(full) == 5 and full["patient_id"].tolist() == list(range(5))
+    pd.testing.assert_frame_equal(full.iloc[:3], first)
+
+
+def test_killed_worker_loses_and_duplicates_nothing(tnbc, tmp_path):
+    from distributed import Client, LocalCluster
+
+    jobs = _jobs(tnbc, 10)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=50) as cluster, Client(cluster) as c:
+        pids = list(c.run(os.getpid).values())
+        killed = []
+
+        def kill_when_busy() -> None:  # SIGKILL one worker process while patients are running
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                if any(c.processing().values()):
+                    time.sleep(1.5)
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+                    return
+                time.sleep(0.05)
+
+        t = threading.Thread(target=kill_when_busy)
+        t.start()
+        res = run_jobs(tnbc, jobs, tmp_path / "killed", FAST, client=c, retries=3)
+        t.join()
+    assert killed
+    files = sorted((tmp_path / "killed" / "patients").glob("*/patient_*.parquet"))
+    assert len(files) == 10 and res["patient_id"].tolist() == list(range(10))
+    assert not list((tmp_path / "killed").rglob("*.tmp"))
+    ref = pd.concat([__import__("tmesim.cohort.patient", fromlist=["x"]).run_patient(tnbc, j.row, j.arm, j.therapies, FAST)
+                     for j in jobs[:3]], ignore_index=True)
+    cols = [c for c in ref.columns if c != "runtime_s"]
+    pd.testing.assert_frame_equal(res.iloc[:3][cols].reset_index(drop=True), ref[cols])
+
+
+@pytest.fixture(scope="module")
+def crossover(client, tnbc, tmp_path_factory):
+    """Every virtual patient in both arms (chemo; anti-PD-L1 + chemo)."""
+    out = tmp_path_factory.mktemp("crossover")
+    arms = (("chemo", ["nab-paclitaxel@day=0"]), ("atezo", ["atezolizumab+nab-paclitaxel@day=0"]))
+    return run_jobs(tnbc, _jobs(tnbc, 40, seed=11, arms=arms), out, EndpointConfig(), client=client)
+
+
+def test_anti_pdl1_benefit_larger_in_pdl1_positive(crossover):
+    wide = crossover.pivot(index="patient_id", columns="arm", values="pfs_days")
+    gain = (wide["atezo"] - wide["chemo"]).rename("gain")
+    pos = crossover.drop_duplicates("patient_id").set_index("patient_id")["pdl1_positive"]
+    assert pos.sum() >= 8 and (~pos).sum() >= 8
+    assert gain[pos].mean() > gain[~pos].mean()
+    assert (gain >= 0).mean() > 0.8
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap: in the mean-field section the tumor fills the lattice and immune cells are few, so "
+    "Treg, MDSC and M2 levels barely change tumor growth and do not associate with outcome yet"))
+def test_immunosuppressive_markers_have_hr_above_1(crossover):
+    from tmesim.cohort.survival import marker_hazard_ratios
+
+    hr = marker_hazard_ratios(crossover, ["pfs"], arms=["chemo", "atezo"]).set_index("marker")["hr_per_sd"]
+    assert hr["treg_density"] > 1 and hr["mdsc_density"] > 1 and hr["m2_share"] > 1
+
+
+def test_spatial_engine_small(client, tnbc, tmp_path):
+    from tmesim.model import model_from_dict
+
+    d = tnbc.model_dump(mode="json")
+    d["domain"]["shape"] = [30, 30]
+    small = model_from_dict(d)
+    cfg = EndpointConfig(run_in_days=0.5, treatment_days=0.5, follow_up_days=60)
+    res = run_jobs(small, _jobs(small, 2), tmp_path, cfg, engine="spatial", client=client)
+    assert len(res) == 2 and (res["engine"] == "spatial").all()
+    assert np.isfinite(res["pfs_days"]).all()

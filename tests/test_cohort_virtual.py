@@ -1,0 +1,78 @@
+"""Virtual patients, endpoints and the mean-field engine's drug exposures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmesim
+from tmesim.cohort.endpoints import RECIST_PD, EndpointConfig, burden_curve, progression_day
+from tmesim.cohort.virtual import patient_model, read_variability, sample_patients
+from tmesim.meanfield import MeanField
+from tmesim.model.pk import exposure
+from tmesim.therapy import apply_therapies
+
+
+@pytest.fixture(scope="module")
+def tnbc():
+    return tmesim.load_model(tmesim.preset_path("tnbc"))
+
+
+def test_cohort_reproducible_from_model_n_seed(tnbc):
+    a = sample_patients(tnbc, 20, seed=3)
+    b = sample_patients(tnbc, 20, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    # patient i does not depend on n; another seed gives other patients
+    pd.testing.assert_frame_equal(sample_patients(tnbc, 5, seed=3), a.iloc[:5])
+    assert not sample_patients(tnbc, 20, seed=4)["til_cd8"].equals(a["til_cd8"])
+    assert a["patient_id"].tolist() == list(range(20))
+    assert a["pdl1_positive"].dtype == bool
+
+
+def test_pdl1_positive_share_and_sources(tnbc):
+    df = sample_patients(tnbc, 2000, seed=0)
+    assert 0.37 < df["pdl1_positive"].mean() < 0.45  # IMpassion130: 41%
+    assert all(v.source for v in read_variability())
+    assert np.isclose(np.log(df["til_cd8"]).std(), 0.6, rtol=0.1)
+
+
+def test_patient_model_applies_factors(tnbc):
+    row = sample_patients(tnbc, 1, seed=0).iloc[0].to_dict()
+    row |= {"doubling_time": 2.0, "til_cd8": 3.0}
+    pm = patient_model(tnbc, row)
+    assert np.isclose(pm.body.primary.doubling_time.value, 2.0 * tnbc.body.primary.doubling_time.value)
+    rec = {ct.name: ct for ct in tnbc.cell_types}["CD8_T_cell"].behaviours["recruitment"]
+    got = {ct.name: ct for ct in pm.cell_types}["CD8_T_cell"].behaviours["recruitment"]
+    assert np.isclose(got.value, 3.0 * rec.value)
+
+
+def test_meanfield_reads_model_drugs(tnbc):
+    treated = apply_therapies(tnbc, ["atezolizumab@day=1"])
+    auto = MeanField(treated).run(days=4, t_eval=[0, 2, 4])
+    drug = treated.drugs[0]
+    explicit = MeanField(treated, signals={"drug atezolizumab": lambda t: float(exposure(drug, t * 1440.0))}).run(
+        days=4, t_eval=[0, 2, 4])
+    off = MeanField(treated, signals={"drug atezolizumab": 0.0}).run(days=4, t_eval=[0, 2, 4])
+    pd.testing.assert_frame_equal(auto, explicit)
+    assert auto["mean_pdl1_cancer"].iloc[-1] < 0.5 * off["mean_pdl1_cancer"].iloc[-1]
+
+
+def test_recist_progression():
+    days = np.arange(0, 70, 7.0)
+    b = np.array([1.0, 0.5, 0.3, 0.3, 0.4, 0.31 * RECIST_PD, 1.0, 1.0, 1.0, 1.0]) * 1e10
+    assert progression_day(days, b, floor=5e8) == 35.0
+    # a complete response progresses only once measurable again
+    b2 = np.array([1e10, 1e7, 1e7, 4e8, 8e8, 9e8, 1e9, 2e9, 4e9, 8e9])
+    assert progression_day(days, b2, floor=5e8) == 35.0  # 9e8 >= 1.728 x 5e8
+    assert np.isnan(progression_day(days, np.full(10, 1e10), floor=5e8))
+
+
+def test_burden_curve_growth_and_kill(tnbc):
+    cfg = EndpointConfig(run_in_days=2, treatment_days=4, follow_up_days=28, assessment_days=7)
+    sec = pd.DataFrame({"time_days": np.arange(7.0), "cancer": [100, 100, 100, 80, 60, 50, 50]})
+    c = burden_curve(sec, tnbc, cfg)
+    g = np.log(2) / (tnbc.body.primary.doubling_time.value / 1440)
+    b0 = 10 * tnbc.body.primary.diagnosis_cells.value
+    assert np.isclose(c["burden"].iloc[0], b0)
+    assert np.isclose(c["burden"].iloc[-1], b0 * 0.5 * np.exp(g * 28))
