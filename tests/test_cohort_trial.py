@@ -83,7 +83,7 @@ def test_example_trial_runs(client, tmp_path):
     assert summary["patients"] == 6 and sum(summary["arms"].values()) == 6
     hr = pd.read_csv(tmp_path / "hazard_ratios.csv")
     assert set(hr["endpoint"]) >= {"pfs", "os"}
-    assert (tmp_path / "report.html").read_text().count("data:image/png;base64") == 1
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64") == 2  # KM curves; forest plot + metastatic sites
     df = pd.read_parquet(tmp_path / "patients.parquet")
     for col in ("pfs_days", "pfs_event", "os_days", "met_bone_days", "treg_density", "ctc_count", "pdl1_positive"):
         assert col in df

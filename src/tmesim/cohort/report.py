@@ -37,6 +37,45 @@ def _plot_km(km: dict[str, pd.DataFrame], path: Path) -> bytes:
     return buf.getvalue()
 
 
+def _plot_forest_and_sites(df: pd.DataFrame, hr: pd.DataFrame, mhr: pd.DataFrame) -> bytes:
+    """Forest plot (arm and marker hazard ratios with 95% CI) and metastatic sites per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    for _, r in hr.iterrows():
+        rows.append((f"{r.get('endpoint', '')}: {r.get('arm', r.get('comparison', 'arm'))}", r["hr"], r["ci_lower"], r["ci_upper"]))
+    for _, r in mhr.iterrows():
+        rows.append((f"{r['endpoint']}: {r['marker']} (per SD)", r["hr_per_sd"], r["ci_lower"], r["ci_upper"]))
+    organs = [c[4:-6] for c in df.columns if c.startswith("met_") and c.endswith("_event")]
+    fig, axes = plt.subplots(1, 2, figsize=(12, max(3.0, 0.28 * len(rows) + 1)), gridspec_kw={"width_ratios": [3, 2]})
+    ax = axes[0]
+    for k, (label, h, lo, hi) in enumerate(rows):
+        y = len(rows) - k
+        ax.plot([lo, hi], [y, y], color="#555555")
+        ax.plot([h], [y], "s", color="#CC3311" if h > 1 else "#0077BB")
+    ax.set_yticks(range(len(rows), 0, -1), [r[0] for r in rows], fontsize=7)
+    ax.axvline(1.0, color="#999999", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("hazard ratio (95% CI)")
+    ax = axes[1]
+    if organs:
+        share = df.groupby("arm")[[f"met_{o}_event" for o in organs]].mean() * 100
+        share.columns = organs
+        share.T.plot.bar(ax=ax, rot=0)
+        ax.set_ylabel("% of patients with a metastasis")
+        ax.set_title("metastatic sites by arm", fontsize=9)
+    else:
+        ax.axis("off")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: list[str], wall_s: float,
             report: bool = True) -> dict[str, Any]:
     """Write ``patients.parquet``, ``km_<endpoint>.parquet``, ``hazard_ratios.csv``,
@@ -92,6 +131,7 @@ wall time {summary['wall_s']} s ({summary['patients_per_s']} patients/s).</p>
 <h2>Kaplan–Meier curves</h2><img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="KM curves">
 <h2>Medians (days)</h2>{_table(med)}
 <h2>Hazard ratios (Cox, 95% CI; vs the first arm)</h2>{_table(hr)}
+<h2>Forest plot and metastatic sites</h2><img src="data:image/png;base64,{base64.b64encode(_plot_forest_and_sites(df, hr, mhr)).decode()}" alt="forest plot and metastatic sites">
 <h2>Best overall response (RECIST-like)</h2>{_table(resp)}
 <h2>Prognostic markers at day 0: Cox HR per SD of log(marker), adjusted for arm</h2>{_table(mhr)}
 <h2>Marker medians per arm</h2>{_table(markers)}
