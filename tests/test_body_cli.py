@@ -41,6 +41,10 @@ def test_run_with_body_writes_patient_tables_and_report(tmp_path) -> None:
     assert set(info["niches"]) == {"bone", "lung", "liver", "brain"}
     assert all(n["engine"] == "spatial" for n in info["niches"].values())
     assert "Whole body" in (out / "report.html").read_text()
+    from tmesim.readouts import clinical_readouts
+
+    r = clinical_readouts(out)
+    assert r["ctc_all_per_7_5ml_at_diagnosis"] >= r["ctc_per_7_5ml_at_diagnosis"] >= 0
 
 
 def test_body_needs_a_body_section(tmp_path) -> None:

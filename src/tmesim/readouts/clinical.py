@@ -118,7 +118,15 @@ def clinical_readouts(run_dir: str | Path | RunDirectory, day: float | None = No
     if not times:
         raise ModelError("run", f"{str(rd.path)!r} has no cell snapshots")
     t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
-    return _readouts(_geometry(rd), rd.cells(t), t, _metrics(rd))
+    out = _readouts(_geometry(rd), rd.cells(t), t, _metrics(rd))
+    if (rd.path / "body" / "ctc.parquet").exists():
+        # Runs made with --body: the patient's blood at diagnosis, as CellSearch reports it.
+        ctc = rd.body("ctc")
+        at = ctc.iloc[int(ctc["days_from_diagnosis"].abs().to_numpy().argmin())]
+        out["ctc_per_7_5ml_at_diagnosis"] = float(at["detectable_per_7_5ml"])
+        out["ctc_all_per_7_5ml_at_diagnosis"] = float(at["ctc_per_7_5ml"])
+        out["ctc_clusters_cells_per_7_5ml_at_diagnosis"] = float(at["cluster_cells_per_7_5ml"])
+    return out
 
 
 def clinical_timecourse(run_dir: str | Path | RunDirectory) -> pd.DataFrame:
