@@ -2,7 +2,7 @@
 
 For each subtype preset the primary tumor section is simulated spatially once (seed 0, the
 preset's days) to measure its shedding; then N patients (default 1000) run the whole-body
-model. Writes benchmarks/results/organotropism.csv and .md and prints the table.
+model. Writes benchmarks/results/organotropism.csv, .md and .png (simulated vs published) and prints the table.
 
     python benchmarks/organotropism.py [--n 1000] [--seed 0]
 """
@@ -52,6 +52,9 @@ def main() -> None:
     (a.out / "organotropism.md").write_text(
         f"Share of metastatic patients with each site ({a.n} patients per subtype, seed {a.seed}); "
         "review figures from review:112.\n\n" + md + "\n")
+    from tmesim.viz.figures import site_shares_figure
+
+    site_shares_figure(df).savefig(a.out / "organotropism.png", dpi=120)
     print(md)
 
 

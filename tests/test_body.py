@@ -212,3 +212,17 @@ def test_engine_releases_clusters_of_touching_cells():
     sizes = clusters.groupby("cluster").size()
     assert sizes.max() >= 3 and (sizes > 1).mean() > 0.3
     assert clusters["emt"].between(0.3, 0.7).all()  # the state carried into the blood
+
+
+def test_site_shares_figure_marks_published_figures():
+    from tmesim.viz.figures import site_shares_figure
+
+    table = pd.DataFrame([
+        {"subtype": s, "organ": o, "simulated_percent": 10.0 + k, "review_low_percent": lo, "review_high_percent": hi}
+        for s in ("tnbc", "her2") for k, (o, lo, hi) in enumerate(
+            (("bone", 60.0, 85.0), ("lung", np.nan, np.nan), ("liver", np.nan, np.nan), ("brain", 50.0, 50.0)))])
+    fig = site_shares_figure(table)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 8  # one bar per subtype and organ
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["tnbc", "her2"]
+    assert "published (review:112)" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -22,13 +22,22 @@ def _plot_km(km: dict[str, pd.DataFrame], path: Path) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(km), figsize=(5.2 * len(km), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(km), figsize=(5.2 * len(km), 4.8), squeeze=False)
     for ax, (ep, tab) in zip(axes[0], km.items(), strict=True):
+        months = np.arange(0.0, tab["time_days"].max() / 30.44 + 1e-9, 6.0)
+        lines = []
         for arm, sub in tab.groupby("arm", sort=False):
             ax.step(sub["time_days"] / 30.44, sub["survival"], where="post", label=str(arm))
             ax.fill_between(sub["time_days"] / 30.44, sub["ci_lower"], sub["ci_upper"], step="post", alpha=0.15)
+            t = sub["time_days"].to_numpy() / 30.44
+            # numbers at risk: patients still followed (no event, not censored) at each tick
+            risk = [int(sub["at_risk"].to_numpy()[t >= m][0]) if (t >= m).any() else 0 for m in months]
+            lines.append(f"{str(arm)[:22]:>22}: " + " ".join(f"{r:>5d}" for r in risk))
         ax.set(xlabel="months from randomisation", ylabel="probability", title=ep.upper(), ylim=(0, 1.02))
+        ax.set_xticks(months)
         ax.legend(fontsize=8)
+        ax.text(0.0, -0.28, "at risk\n" + "\n".join(lines), transform=ax.transAxes, fontsize=6.5,
+                family="monospace", va="top")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -52,7 +61,7 @@ def _plot_forest_and_sites(df: pd.DataFrame, hr: pd.DataFrame, mhr: pd.DataFrame
     organs = [c[4:-6] for c in df.columns if c.startswith("met_") and c.endswith("_event")]
     fig, axes = plt.subplots(1, 2, figsize=(12, max(3.0, 0.28 * len(rows) + 1)), gridspec_kw={"width_ratios": [3, 2]})
     ax = axes[0]
-    for k, (label, h, lo, hi) in enumerate(rows):
+    for k, (_label, h, lo, hi) in enumerate(rows):
         y = len(rows) - k
         ax.plot([lo, hi], [y, y], color="#555555")
         ax.plot([h], [y], "s", color="#CC3311" if h > 1 else "#0077BB")

@@ -17,15 +17,18 @@ from .markers import MARKERS
 
 
 def km_table(df: pd.DataFrame, endpoint: str, group: str = "arm") -> pd.DataFrame:
-    """Kaplan–Meier survival per group: ``group, time_days, survival, ci_lower, ci_upper`` + medians in attrs."""
+    """Kaplan–Meier survival per group: ``group, time_days, survival, ci_lower, ci_upper, at_risk``
+    (patients still followed at that time) + medians in attrs."""
     from lifelines import KaplanMeierFitter
 
     rows, medians = [], {}
     for g, sub in df.groupby(group, sort=False):
         kmf = KaplanMeierFitter().fit(sub[f"{endpoint}_days"], sub[f"{endpoint}_event"].astype(bool), label=str(g))
         sf, ci = kmf.survival_function_, kmf.confidence_interval_
+        at_risk = kmf.event_table["at_risk"].reindex(sf.index).fillna(len(sub)).to_numpy(int)
         rows.append(pd.DataFrame({group: g, "time_days": sf.index.to_numpy(float), "survival": sf.iloc[:, 0].to_numpy(),
-                                  "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy()}))
+                                  "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy(),
+                                  "at_risk": at_risk}))
         medians[str(g)] = float(kmf.median_survival_time_)
     out = pd.concat(rows, ignore_index=True)
     out.attrs["medians"] = medians

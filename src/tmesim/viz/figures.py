@@ -201,3 +201,30 @@ def body_curves(ctc: pd.DataFrame, burden: pd.DataFrame, arrivals: pd.DataFrame)
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def site_shares_figure(table: pd.DataFrame) -> Figure:
+    """Share of metastatic patients with each site, per subtype, against published figures.
+
+    ``table`` has columns subtype, organ, simulated_percent, review_low_percent,
+    review_high_percent (NaN where no figure is published), as written by
+    ``tmesim.body.organotropism.site_shares``.
+    """
+    subtypes = list(dict.fromkeys(table["subtype"]))
+    organs = list(ORGAN_COLORS)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / len(organs)
+    for k, organ in enumerate(organs):
+        rows = table[table["organ"] == organ].set_index("subtype").reindex(subtypes)
+        x = np.arange(len(subtypes)) + (k - (len(organs) - 1) / 2) * width
+        ax.bar(x, rows["simulated_percent"], width, color=ORGAN_COLORS[organ], label=f"{organ} (simulated)")
+        lo, hi = rows["review_low_percent"].to_numpy(float), rows["review_high_percent"].to_numpy(float)
+        ok = np.isfinite(lo)
+        ax.errorbar(x[ok], (lo[ok] + hi[ok]) / 2, yerr=(hi[ok] - lo[ok]) / 2 + 0.6, fmt="none", ecolor="black",
+                    elinewidth=2, capsize=4, label="published (review:112)" if k == 0 else None)
+    ax.set_xticks(np.arange(len(subtypes)), subtypes)
+    ax.set_ylabel("% of metastatic patients")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, ncol=3, frameon=False)
+    fig.tight_layout()
+    return fig
