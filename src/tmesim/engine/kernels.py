@@ -12,6 +12,8 @@ from collections import namedtuple
 import numpy as np
 from numba import get_thread_id, njit, prange
 
+from tmesim.model.response import EMPTY, accumulate, combine, hill
+
 from . import rng
 from .compiled import B_APOPTOSIS, B_CLUSTER, B_CYCLE, B_INTRAVASATE, B_NECROSIS, B_RECRUIT, B_SPEED
 
@@ -50,14 +52,6 @@ def neighbour_offsets(dims: int) -> tuple[np.ndarray, np.ndarray]:
 @njit(inline="always", cache=True)
 def site_of(x, y, z, L):
     return (z * L.ny + y) * L.nx + x
-
-
-@njit(inline="always", cache=True)
-def hill(s, half, power):
-    if s <= 0.0:
-        return 0.0
-    q = (s / half) ** power
-    return q / (1.0 + q)
 
 
 # Rule evaluation takes a handful of plain arrays rather than the named tuples: every array
@@ -133,68 +127,28 @@ def signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_
 
 @njit(inline="always", cache=True)
 def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel):
-    """Base value of behaviour b for type t, raised/lowered by its rules (Hill responses).
-
-    Up-regulating rules combine as U = 1 - prod(1 - H_k) toward the H-weighted mean of their
-    saturation values; down-regulating rules then pull the result toward their saturation
-    the same way. With one rule of each kind this is PhysiCell's
-    b = (1-D)[(1-U) b0 + U b_max] + D b_min.
-    """
+    """Base value of behaviour b for type t, raised/lowered by its rules (Hill responses),
+    combined by the law in :mod:`tmesim.model.response` (shared with the mean-field engine)."""
     v0 = b3[t, b, 0]
     n = int(b3[t, b, 2])
     if n == 0:
         return v0
     start = int(b3[t, b, 1])
     is_dead = i >= 0 and dead[i] != ALIVE
-    pu = 1.0
-    wu = 0.0
-    hu = 0.0
-    pd = 1.0
-    wd = 0.0
-    hd = 0.0
+    own = EMPTY
     # Drug rules act on the value the cell's own rules give (same combination, applied after
     # them), so a saturating survival signal cannot cancel a drug entirely.
-    qu = 1.0
-    xu = 0.0
-    gu = 0.0
-    qd = 1.0
-    xd = 0.0
-    gd = 0.0
+    drug = EMPTY
     for k in range(start, start + n):
         if is_dead and rt[k, 5] == 0.0:
             continue
         sig = int(rt[k, 0])
         if sig >= meta[11]:
-            h = hill(rt[k, 6], rt[k, 3], rt[k, 4])
-            if rt[k, 1] != 0.0:
-                qu *= 1.0 - h
-                xu += h * rt[k, 2]
-                gu += h
-            else:
-                qd *= 1.0 - h
-                xd += h * rt[k, 2]
-                gd += h
-            continue
-        s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
-        h = hill(s, rt[k, 3], rt[k, 4])
-        if rt[k, 1] != 0.0:
-            pu *= 1.0 - h
-            wu += h * rt[k, 2]
-            hu += h
+            drug = accumulate(drug, hill(rt[k, 6], rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
         else:
-            pd *= 1.0 - h
-            wd += h * rt[k, 2]
-            hd += h
-    v = v0
-    if hu > 0.0:
-        v = v0 + (1.0 - pu) * (wu / hu - v0)
-    if hd > 0.0:
-        v = v + (1.0 - pd) * (wd / hd - v)
-    if gu > 0.0:
-        v = v + (1.0 - qu) * (xu / gu - v)
-    if gd > 0.0:
-        v = v + (1.0 - qd) * (xd / gd - v)
-    return v
+            s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+            own = accumulate(own, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
+    return combine(combine(v0, own), drug)
 
 
 @njit(inline="always", cache=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from tmesim.model.response import EMPTY, accumulate, combine, hill
+
 from .compile import CONT, EXTRA, NVAR, PRES, SUB, TIME, VAR, VES
 
 F_CYCLE, F_APOPTOSIS, F_NECROSIS, F_SPEED, F_RECRUIT, F_INTRAVASATE = range(6)
@@ -28,14 +30,6 @@ def layout(T: int, S: int, V: int) -> dict[str, slice]:
         out[name] = slice(o, o + n)
         o += n
     return out
-
-
-@njit(inline="always", cache=True)
-def _hill(s, half, power):
-    if s <= 0.0:
-        return 0.0
-    q = (s / half) ** power
-    return q / (1.0 + q)
 
 
 @njit(cache=True)
@@ -134,14 +128,14 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         site = g_site[g] == 1
         if N[ct] <= 0.0 and not site:
             continue  # a behaviour of an absent type acts on nothing
-        pu, wu, hu, pd, wd, hd = 1.0, 0.0, 0.0, 1.0, 0.0, 0.0
-        qu, xu, gu, qd, xd, gd = 1.0, 0.0, 0.0, 1.0, 0.0, 0.0  # drug rules, applied last
+        own = EMPTY
+        drug = EMPTY  # drug rules, combined after the cell's own rules
         for r in range(g_start[g], g_start[g] + g_count[g]):
             kind = r_kind[r]
             arg = r_arg[r]
             h = 0.0
             if kind == SUB:
-                h = _hill(C[arg], r_half[r], r_hill[r])
+                h = hill(C[arg], r_half[r], r_hill[r])
             elif kind == CONT:
                 n = N[arg] - (1.0 if (arg == ct and not site) else 0.0)
                 p = min(max(n / others, 0.0), 1.0)
@@ -152,44 +146,20 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             elif kind == VES:
                 n = ves - (1.0 if (site or is_vessel[ct]) else 0.0)
                 p = min(max(n / others, 0.0), 1.0)
-                h = _p_any(p, m_vals, m_w) * _hill(1.0, r_half[r], r_hill[r])
+                h = _p_any(p, m_vals, m_w) * hill(1.0, r_half[r], r_hill[r])
             elif kind == VAR:
-                h = _hill(mean[ct, arg], r_half[r], r_hill[r])
+                h = hill(mean[ct, arg], r_half[r], r_hill[r])
             elif kind == NVAR:
                 p = min(max((live - 1.0) / others, 0.0), 1.0)
-                h = _p_any(p, m_vals, m_w) * _hill(nmean[arg], r_half[r], r_hill[r])
+                h = _p_any(p, m_vals, m_w) * hill(nmean[arg], r_half[r], r_hill[r])
             elif kind == TIME:
-                h = _hill(t, r_half[r], r_hill[r])
+                h = hill(t, r_half[r], r_hill[r])
             elif kind == EXTRA:
-                h = _hill(extra[arg], r_half[r], r_hill[r])
-                if r_up[r] == 1:
-                    qu *= 1.0 - h
-                    xu += h * r_sat[r]
-                    gu += h
-                else:
-                    qd *= 1.0 - h
-                    xd += h * r_sat[r]
-                    gd += h
+                drug = accumulate(drug, hill(extra[arg], r_half[r], r_hill[r]), r_up[r] == 1, r_sat[r])
                 continue
-            if r_up[r] == 1:
-                pu *= 1.0 - h
-                wu += h * r_sat[r]
-                hu += h
-            else:
-                pd *= 1.0 - h
-                wd += h * r_sat[r]
-                hd += h
+            own = accumulate(own, h, r_up[r] == 1, r_sat[r])
         b = g_b[g]
-        v0 = base[ct, b]
-        val = v0
-        if hu > 0.0:
-            val = v0 + (1.0 - pu) * (wu / hu - v0)
-        if hd > 0.0:
-            val = val + (1.0 - pd) * (wd / hd - val)
-        if gu > 0.0:
-            val = val + (1.0 - qu) * (xu / gu - val)
-        if gd > 0.0:
-            val = val + (1.0 - qd) * (xd / gd - val)
+        val = combine(combine(base[ct, b], own), drug)
         vals[ct, b] = val
 
     # ---- space: a division or a recruited cell needs a free in-domain neighbour site
