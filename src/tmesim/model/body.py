@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from .params import Number, Param, Rate, Time, Volume
+from .params import Number, Param, Rate, Source, Time, Volume
 
 ORGANS: tuple[str, ...] = ("bone", "lung", "liver", "brain")
 EMT_CLASSES: tuple[str, ...] = ("epithelial", "hybrid", "mesenchymal")
@@ -132,7 +132,7 @@ class Body(_Strict):
     organs: dict[Literal["bone", "lung", "liver", "brain"], Organ]
     primary: Primary
     exosomes: Exosomes
-    source: str | None = None
+    source: Source = None
 
     @model_validator(mode="after")
     def _complete(self) -> Body:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .params import Mass, Param, Time, Volume, check_source, parse_param
-from .units import check_concentration_unit, concentration_to
+from .params import NAME_PATTERN, ConcentrationUnit, Mass, Param, Source, Time, Volume, parse_param
+from .units import concentration_to
 
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*$"
 # Schedule fields a therapy entry may override per drug (``overrides: {<drug>: {...}}``).
 SCHEDULE_FIELDS = ("dose", "volume", "peak", "interval", "offsets", "cycles", "half_life")
 
@@ -37,7 +36,7 @@ class Drug(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     therapy: str | None = Field(default=None, description="catalog therapy that added this drug (null: written by hand)")
     description: str = ""
-    unit: str = Field(default="ug/mL", description="unit of the exposure C(t) and of the half-max of its rules")
+    unit: ConcentrationUnit = Field(default="ug/mL", description="unit of the exposure C(t) and of the half-max of its rules")
     dose: Mass | None = Field(default=None, description="amount per administration (mg)")
     volume: Volume | None = Field(default=None, description="volume of distribution (mL; '6.9 L' is fine)")
     peak: Any = Field(default=None, description="C(t) added by one administration (drug unit); default dose/volume")
@@ -46,17 +45,7 @@ class Drug(BaseModel):
     cycles: int | None = Field(default=None, ge=1, description="number of cycles; null = until the end")
     half_life: Time = Field(description="elimination half-life")
     start: Time = Field(default_factory=lambda: parse_param(0.0, "time"), description="first administration")
-    source: str | None = None
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v: str | None) -> str | None:
-        return check_source(v)
-
-    @field_validator("unit")
-    @classmethod
-    def _unit(cls, v: str) -> str:
-        return check_concentration_unit(v, "unit")
+    source: Source = None
 
     @model_validator(mode="after")
     def _resolve(self) -> Drug:

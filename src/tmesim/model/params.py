@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from .errors import ModelError
-from .units import CANONICAL, to_canonical
+from .units import CANONICAL, check_concentration_unit, to_canonical
 
 SOURCE_PATTERN = re.compile(r"^(review:\s*\d+(\s*[,;]\s*\d+)*|doi:\S+|pmid:\d+|paper:.+|assumption:.+)", re.S)
 SOURCE_HELP = (
@@ -79,3 +79,8 @@ Speed = _param_type("speed")
 Volume = _param_type("volume")
 Number = _param_type("dimensionless")
 Mass = _param_type("mass")
+
+# Field types shared by the schema classes.
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*$"
+Source = Annotated[str | None, AfterValidator(check_source)]
+ConcentrationUnit = Annotated[str, AfterValidator(lambda v: check_concentration_unit(v, "unit"))]

@@ -15,10 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .body import Body
 from .drugs import Drug, TherapyEntry
 from .grammar import behaviour_table, signal_names
-from .params import Diffusivity, Length, Param, Rate, Time, check_source, parse_param
-from .units import CANONICAL, check_concentration_unit, concentration_to
-
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*$"
+from .params import (
+    NAME_PATTERN,
+    ConcentrationUnit,
+    Diffusivity,
+    Length,
+    Param,
+    Rate,
+    Source,
+    Time,
+    parse_param,
+)
+from .units import CANONICAL, concentration_to
 
 
 class Strict(BaseModel):
@@ -75,23 +83,13 @@ class TimeSettings(Strict):
 class Substrate(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
-    unit: str = "ng/mL"
+    unit: ConcentrationUnit = "ng/mL"
     diffusion: Diffusivity
     decay: Rate
     boundary: Literal["dirichlet", "no_flux"] = "no_flux"
     boundary_value: Any = 0.0
     initial: Any = 0.0
-    source: str | None = None
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v: str | None) -> str | None:
-        return check_source(v)
-
-    @field_validator("unit")
-    @classmethod
-    def _unit(cls, v: str) -> str:
-        return check_concentration_unit(v, "unit")
+    source: Source = None
 
     @model_validator(mode="after")
     def _concentrations(self) -> Substrate:
@@ -113,12 +111,7 @@ class CellType(Strict):
     initial_state: dict[str, float] = Field(default_factory=dict, description="state variables of new cells, 0-1")
     apoptotic_clearance: Time = Field(default_factory=lambda: parse_param("8.6 hour", "time"))
     necrotic_clearance: Time = Field(default_factory=lambda: parse_param("2 day", "time"))
-    source: str | None = None
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v: str | None) -> str | None:
-        return check_source(v)
+    source: Source = None
 
 
 class Rule(Strict):
@@ -132,13 +125,8 @@ class Rule(Strict):
     half_max: Any = Field(description="signal value giving half the effect")
     hill_power: float = Field(gt=0)
     apply_to_dead: bool = False
-    source: str | None = None
+    source: Source = None
     statement: str = ""
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v: str | None) -> str | None:
-        return check_source(v)
 
 
 class Placement(Strict):
@@ -154,12 +142,7 @@ class Placement(Strict):
     fraction: float | None = Field(default=None, ge=0, le=1, description="fraction of the region's free sites filled")
     density: float | None = Field(default=None, ge=0, description="cells per mm² (2D) or per mm³ (3D)")
     state: dict[str, float] = Field(default_factory=dict, description="state variables of the placed cells")
-    source: str | None = None
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v: str | None) -> str | None:
-        return check_source(v)
+    source: Source = None
 
     @model_validator(mode="after")
     def _amount(self) -> Placement:
