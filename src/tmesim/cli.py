@@ -234,14 +234,19 @@ class RulesFormat(StrEnum):
     physicell = "physicell"
 
 
+def _check_out(out: Path | None) -> None:
+    """An output file must go into an existing folder (checked before any work is done)."""
+    if out is not None and not out.parent.is_dir():
+        raise ModelError("--out", f"folder {str(out.parent)!r} does not exist")
+
+
 def _write_text(text: str, out: Path | None, what: str) -> None:
     """Write to ``out`` (reporting on stderr) or to stdout."""
     if out is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    if not out.parent.is_dir():
-        raise ModelError("--out", f"folder {str(out.parent)!r} does not exist")
+    _check_out(out)
     out.write_text(text)
     console.print(f"[green]wrote[/]: {escape(str(out))} ({what})", highlight=False)
 
@@ -386,8 +391,7 @@ def readout_clinical(
     try:
         r = clinical_readouts(run_dir, day=day)
         cmp = compare_composition(run_dir, day=r["time_days"]) if compare_imc else None
-        if out is not None and not out.parent.is_dir():
-            raise ModelError("--out", f"folder {str(out.parent)!r} does not exist")
+        _check_out(out)
     except ModelError as exc:
         _fail(exc)
         return
@@ -446,8 +450,7 @@ def _h5ad_out(out: Path | None, run_dir: Path, name: str) -> Path:
     out = out if out is not None else run_dir / name
     if out.suffix != ".h5ad":
         raise ModelError("out", f"{str(out)!r} must end in .h5ad")
-    if not out.parent.is_dir():
-        raise ModelError("out", f"folder {str(out.parent)!r} does not exist")
+    _check_out(out)
     return out
 
 
@@ -513,8 +516,7 @@ def readout_regions(
     from .readouts import compare_regions, region_profiles
 
     try:
-        if out is not None and not out.parent.is_dir():
-            raise ModelError("out", f"folder {str(out.parent)!r} does not exist")
+        _check_out(out)
         if compare_days is not None and day is not None:
             raise ModelError("day", "give either --day or --compare-days, not both")
         if compare_days is not None:
@@ -577,8 +579,7 @@ def assay_spheroid(
     from .assay import run_spheroid
 
     try:
-        if out is not None and not out.parent.is_dir():
-            raise ModelError("out", f"folder {str(out.parent)!r} does not exist")
+        _check_out(out)
         co = tuple(n for n, on in (("caf", caf), ("macrophage", macrophage)) if on)
         df = run_spheroid(co, matrix=matrix, density=density, days=days, seed=seed, dims=dims)
     except ModelError as exc:

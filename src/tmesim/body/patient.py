@@ -31,11 +31,10 @@ from tmesim.engine import Simulation
 from tmesim.model import Model, ModelError
 from tmesim.model.body import EMT_CLASSES, ORGANS, Body
 
-from .circulation import barrier_crossing, fates
+from .circulation import UNITS, barrier_crossing, fates
 from .niche import NicheOutcome, run_niche
 from .primary import MIN_PER_DAY, Gompertz, SheddingProfile, measure_shedding
 
-UNIT_NAMES = ("single", "cluster")
 STEP_DAYS = 7.0  # the body level advances in weeks; pools are integrated exactly within a step
 
 
@@ -258,7 +257,7 @@ class Patient:
                     born = t[k]
                     detected = born + t_detect
                     seeds.append({"organ": o, "time_days": born, "days_from_diagnosis": born - t_diag,
-                                  "unit": UNIT_NAMES[u], "emt_class": EMT_CLASSES[c],
+                                  "unit": UNITS[u], "emt_class": EMT_CLASSES[c],
                                   "detected_days_from_diagnosis": detected - t_diag if detected <= t[-1] else np.nan})
                     if grows:
                         age = np.clip(t - born, 0.0, None)
@@ -273,7 +272,7 @@ class Patient:
         founded = sum(c.sum(axis=2) for c in contrib.values()) * dt
         with np.errstate(divide="ignore", invalid="ignore"):
             per_cell = np.where(shed_cells > 0, founded / shed_cells, 0.0)
-        seeding_per_cell = pd.DataFrame([{"unit": UNIT_NAMES[u], "emt_class": EMT_CLASSES[c],
+        seeding_per_cell = pd.DataFrame([{"unit": UNITS[u], "emt_class": EMT_CLASSES[c],
                                           "intravasated_cells": shed_cells[u, c], "colonies": founded[u, c],
                                           "colonies_per_cell": per_cell[u, c]}
                                          for u in range(2) for c in range(3)])

@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from tmesim.engine import Simulation
+from tmesim.engine.kernels import E_INTRAVASATION
 from tmesim.engine.summary import EMT_BANDS
 from tmesim.model import Model
 from tmesim.model.body import EMT_CLASSES, Primary
@@ -54,16 +56,13 @@ class SheddingProfile:
         cluster = np.zeros(3)
         sizes = []
         if len(cid):
-            ids, inverse, counts = np.unique(cid, return_inverse=True, return_counts=True)
-            size = counts[inverse]
-            lead = emt_class(emt)
-            np.add.at(single, lead[size == 1], 1.0)
+            cls_of = pd.Series(emt_class(emt))
+            size = cls_of.groupby(cid).transform("size").to_numpy()
+            np.add.at(single, cls_of.to_numpy()[size == 1], 1.0)
             # A cluster's class is the median EMT class of its members.
-            for k in range(len(ids)):
-                if counts[k] > 1:
-                    members = np.nonzero(inverse == k)[0]
-                    cluster[int(np.round(np.median(emt_class(emt[members]))))] += 1.0
-                    sizes.append(counts[k])
+            grouped = cls_of[size > 1].groupby(cid[size > 1])
+            np.add.at(cluster, grouped.median().round().to_numpy(int), 1.0)
+            sizes = grouped.size().tolist()
         minutes = max(float(tumor_cell_minutes), 1e-12)
         share = np.full(3, 1 / 3) if class_share is None else np.asarray(class_share, float)
         return cls(single / minutes, cluster / minutes, float(np.mean(sizes)) if sizes else 2.0,
@@ -141,7 +140,7 @@ def measure_shedding(sim: Simulation, days: float, progress=None) -> SheddingPro
             share += np.bincount(emt_class(live["emt"][tumor]), minlength=3)
         sim.step()
         ev = sim.take_events()
-        intra = ev["kind"] == 7  # intravasation (engine event code)
+        intra = ev["kind"] == E_INTRAVASATION
         if intra.any():
             emts.append(ev["state"][intra, emt_idx] if emt_idx >= 0 else np.zeros(intra.sum()))
             cids.append(ev["arg"][intra])
