@@ -666,6 +666,10 @@ def _cohort_summary(summary: dict, out: Path) -> None:
     console.print(f"outputs: {out} (patients.parquet, km_*.parquet, hazard_ratios.csv, report.html)")
 
 
+CONTACTS_HELP = ("mean-field contact enrichment: measured (a short spatial run of the model, the default), "
+                 "well-mixed (random mixing), or a contacts CSV")
+
+
 @app.command()
 def cohort(
     out: Annotated[Path, typer.Option("--out", help="output folder (resumes if it holds this cohort)")],
@@ -679,13 +683,14 @@ def cohort(
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
     therapy: Annotated[list[str] | None, typer.Option("--therapy", help="therapy spec NAME[@day=N] (repeatable)")] = None,
     follow_up: Annotated[float, typer.Option("--follow-up", help="follow-up in days")] = 730.0,
+    contacts: Annotated[str, typer.Option("--contacts", help=CONTACTS_HELP)] = "measured",
 ) -> None:
     """Simulate a cohort of virtual patients of one subtype (per-patient Parquet, KM, marker HRs)."""
     from tmesim.cohort import cohort_spec, run_trial
 
     try:
         spec = cohort_spec(preset, n, seed, engine, list(therapy or []), days, follow_up,
-                           str(model) if model is not None else None)
+                           str(model) if model is not None else None, contacts=str(contacts))
         bar, cb = _cohort_progress()
         with bar:
             summary = run_trial(spec, out, workers=workers, scheduler=scheduler, progress=cb)
@@ -703,17 +708,18 @@ def trial(
     workers: Annotated[int, typer.Option("--workers", help="local worker processes")] = 2,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue a killed run in --out, skipping finished patients")] = False,
+    contacts: Annotated[str | None, typer.Option("--contacts", help="override the trial's contacts: " + CONTACTS_HELP)] = None,
 ) -> None:
     """Run a virtual trial: arms, randomisation, PFS/OS/metastasis endpoints, KM curves and Cox HRs."""
     from tmesim.cohort import load_trial, run_trial
 
     try:
-        spec = load_trial(trial_file, n=n, engine=engine)
+        spec = load_trial(trial_file, n=n, engine=engine, contacts=contacts)
         dest = out or Path(f"trial-{spec.name}")
         bar, cb = _cohort_progress()
         with bar:
             summary = run_trial(spec, dest, model=spec.load_model(trial_file.parent), workers=workers,
-                                scheduler=scheduler, progress=cb, resume=resume)
+                                scheduler=scheduler, progress=cb, resume=resume, base=trial_file.parent)
     except (ModelError, ValueError) as exc:
         _fail(exc)
     _cohort_summary(summary, dest)

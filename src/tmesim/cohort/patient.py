@@ -54,13 +54,17 @@ def _shedding(section: pd.DataFrame, cfg: EndpointConfig) -> Any:
 
 
 def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapies: list[str] | None = None,
-                cfg: EndpointConfig | None = None, engine: str = "meanfield") -> pd.DataFrame:
-    """Simulate one virtual patient; returns one row: identity, covariates, markers, endpoints."""
+                cfg: EndpointConfig | None = None, engine: str = "meanfield",
+                contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Simulate one virtual patient; returns one row: identity, covariates, markers, endpoints.
+
+    ``contacts``: contact enrichment for the mean-field section (see :func:`run_section`)."""
     cfg = cfg or EndpointConfig()
     t0 = time.perf_counter()
     pm = patient_model(model, row)
     tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
-    section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]))
+    section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]),
+                          contacts=contacts)
     base = section.iloc[int(np.argmin(np.abs(section["time_days"].to_numpy(float) - cfg.run_in_days)))]
     curve = burden_curve(section, pm, cfg)
     out: dict[str, Any] = {"arm": arm, **{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}}

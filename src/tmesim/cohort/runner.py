@@ -102,15 +102,17 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
         cluster.close()
 
 
-def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str) -> pd.DataFrame:
-    return run_patient(model, job.row, job.arm, job.therapies, cfg, engine)
+def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd.DataFrame | None) -> pd.DataFrame:
+    return run_patient(model, job.row, job.arm, job.therapies, cfg, engine, contacts)
 
 
 def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig, engine: str = "meanfield",
              workers: int = 2, scheduler: str | None = None, client: Any = None, retries: int = 3,
-             progress: Progress | None = None) -> pd.DataFrame:
+             progress: Progress | None = None, contacts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Run ``jobs`` (skipping those with a result file), write each result as it finishes, and
-    return all results (finished earlier or now) as one table sorted by arm and patient."""
+    return all results (finished earlier or now) as one table sorted by arm and patient.
+
+    ``contacts``: contact enrichment for mean-field sections (:mod:`tmesim.cohort.contacts`)."""
     out = Path(out)
     todo = [j for j in jobs if not patient_path(out, j.arm, j.pid).exists()]
     done = len(jobs) - len(todo)
@@ -122,7 +124,7 @@ def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig
             from distributed import as_completed
 
             mfut = c.scatter(model, broadcast=True, hash=False)  # a fresh key: a released earlier scatter of the same model cannot take it away
-            futs = {c.submit(_task, mfut, j, cfg, engine, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
+            futs = {c.submit(_task, mfut, j, cfg, engine, contacts, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
                              retries=retries, pure=False): j for j in todo}
             for fut in as_completed(futs):
                 j = futs[fut]

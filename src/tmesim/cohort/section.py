@@ -21,13 +21,18 @@ ENGINES: tuple[str, ...] = ("meanfield", "spatial")
 CANCER = "cancer"
 
 
-def run_section(model: Model, days: float, engine: str = "meanfield", seed: int = 0) -> pd.DataFrame:
-    """Daily time course of the section for ``days`` (0, 1, …, days)."""
+def run_section(model: Model, days: float, engine: str = "meanfield", seed: int = 0,
+                contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Daily time course of the section for ``days`` (0, 1, …, days).
+
+    ``contacts`` (mean-field only): the contact-enrichment table of the model's spatial
+    structure (:mod:`tmesim.cohort.contacts`); ``None`` assumes random mixing.
+    """
     if engine == "meanfield":
         from tmesim.meanfield import MeanField
 
         t = np.arange(0.0, float(days) + 1e-9, 1.0)
-        return MeanField(model).run(days=float(days), t_eval=t)
+        return MeanField(model, contacts=contacts).run(days=float(days), t_eval=t)
     if engine == "spatial":
         return _spatial(model, days, seed)
     raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")

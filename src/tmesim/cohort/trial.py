@@ -14,6 +14,8 @@ A trial file (see ``presets/trials/impassion130.yaml``)::
     follow_up: 730              # days
     endpoints: [pfs, os, metastasis]
     timing: {run_in_days: 28, treatment_days: 84, assessment_days: 7}   # optional
+    contacts: measured          # mean-field contact enrichment: well-mixed | measured | file.csv
+    contact_days: 7             # days of the spatial run that measures it (measured only)
 
 The first arm is the reference of the hazard ratios. Randomisation allocates exactly
 ``n·ratio/sum(ratio)`` patients per arm (remainders to the first arms) in an order shuffled
@@ -34,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tmesim.model import Model, ModelError
 
+from .contacts import CONTACT_MODES, resolve_contacts
 from .endpoints import EndpointConfig
 from .runner import Job, check_config, run_jobs
 from .section import ENGINES
@@ -87,6 +90,8 @@ class TrialSpec(BaseModel):
     endpoints: list[Literal["pfs", "os", "metastasis"]] = Field(default_factory=lambda: list(ENDPOINTS))
     timing: Timing = Field(default_factory=Timing)
     days: float | None = Field(default=None, gt=0, description="override: section days (run-in + treatment)")
+    contacts: str = Field(default="well-mixed", description="well-mixed | measured | path to a contacts CSV")
+    contact_days: float = Field(default=7.0, gt=1.0, description="days of the spatial run that measures contacts")
 
     @model_validator(mode="after")
     def _check(self) -> TrialSpec:
@@ -178,8 +183,10 @@ def trial_jobs(spec: TrialSpec, model: Model) -> list[Job]:
 
 def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, workers: int = 2,
               scheduler: str | None = None, client: Any = None, progress: Callable[[int, int], None] | None = None,
-              report: bool = True, resume: bool = True) -> dict[str, Any]:
-    """Run a trial (resuming finished patients), analyse it and write the outputs to ``out``."""
+              report: bool = True, resume: bool = True, base: Path | None = None) -> dict[str, Any]:
+    """Run a trial (resuming finished patients), analyse it and write the outputs to ``out``.
+
+    ``base``: folder that relative paths of the trial file (``model``, ``contacts``) are read from."""
     from .report import analyse
 
     out = Path(out)
@@ -190,19 +197,26 @@ def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, work
     check_config(out, {"trial": spec.model_dump(mode="json"), "model": model.model_dump(mode="json"),
                        "endpoints": cfg.as_dict()})
     t0 = time.perf_counter()
-    df = run_jobs(model, trial_jobs(spec, model), out, cfg, spec.engine, workers, scheduler, client, progress=progress)
+    choice = spec.contacts
+    if choice not in CONTACT_MODES and not Path(choice).is_absolute() and base is not None and (base / choice).exists():
+        choice = str(base / choice)
+    contacts = resolve_contacts(choice, model, out, spec.contact_days, spec.seed) if spec.engine == "meanfield" else None
+    df = run_jobs(model, trial_jobs(spec, model), out, cfg, spec.engine, workers, scheduler, client, progress=progress,
+                  contacts=contacts)
     wall = time.perf_counter() - t0
     return analyse(df, out, spec.name, [a.name for a in spec.arms], spec.endpoints, wall, report=report)
 
 
 def cohort_spec(preset: str | None, n: int, seed: int = 0, engine: str = "meanfield", therapies: list[str] | None = None,
-                days: float | None = None, follow_up: float = 730.0, model: str | None = None) -> TrialSpec:
+                days: float | None = None, follow_up: float = 730.0, model: str | None = None,
+                contacts: str = "well-mixed") -> TrialSpec:
     """A one-arm 'trial' (a cohort), as ``tmesim cohort`` runs it."""
     if engine not in ENGINES:
         raise ModelError("--engine", f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
     return TrialSpec(name=f"cohort-{preset or Path(model or 'model').stem}", preset=preset if model is None else None,
                      model=model, n=n, seed=seed, engine=engine,  # type: ignore[arg-type]
-                     arms=[Arm(name="cohort", therapies=list(therapies or []))], follow_up=follow_up, days=days)
+                     arms=[Arm(name="cohort", therapies=list(therapies or []))], follow_up=follow_up, days=days,
+                     contacts=contacts)
 
 
 def patients_table(out: str | Path) -> pd.DataFrame:

@@ -89,7 +89,7 @@ def _boundary_rate(D, lam, half_widths):
 def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect, b_upt, b_exp,
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
-        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, vals):
+        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, vals):
     """dy/dt at time t (minutes). ``aux[T]`` receives the intravasation flux per type (cells/min)."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     oI = oM + T * V
@@ -138,7 +138,8 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
                 h = hill(C[arg], r_half[r], r_hill[r])
             elif kind == CONT:
                 n = N[arg] - (1.0 if (arg == ct and not site) else 0.0)
-                p = min(max(n / others, 0.0), 1.0)
+                enr = 1.0 if site else contact[ct, arg]
+                p = min(max(enr * n / others, 0.0), 1.0)
                 h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
             elif kind == PRES:
                 p = min(max((occ - 1.0) / others, 0.0), 1.0)
@@ -213,7 +214,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             if rate <= 0.0 or N[k] <= 0.0:
                 continue
             nk = N[k] - (1.0 if k == ct else 0.0)
-            pc = _p_any(min(max(nk / others, 0.0), 1.0), m_vals, m_w)
+            pc = _p_any(min(max(contact[ct, k] * nk / others, 0.0), 1.0), m_vals, m_w)
             imm = vals[k, b_immuno[ct]]
             q = pc * (1.0 - np.exp(-rate * imm * dt))
             kills = n * surv * q / dt

@@ -16,7 +16,43 @@ from .compile import MeanFieldTables, compile_meanfield, expected_initial
 from .rhs import jacobian, layout, rhs, rhs_reduced
 
 SignalValue = float | Callable[[float], float]
+Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
 MIN_PER_DAY = 1440.0
+CONTACT_COLUMNS = ("cell_type", "neighbour", "enrichment")
+
+
+def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> np.ndarray:
+    """[T, T] contact enrichment (row: the cell, column: its neighbour type; 1 = random mixing).
+
+    ``contacts`` is a mapping ``{(cell_type, neighbour): factor}`` or a table with columns
+    ``cell_type, neighbour, enrichment`` (see :func:`tmesim.engine.contacts.contact_enrichment`);
+    pairs not given stay at 1. Errors name the offending entry and the allowed values.
+    """
+    T = len(type_names)
+    out = np.ones((T, T))
+    if contacts is None:
+        return out
+    if isinstance(contacts, pd.DataFrame):
+        missing = [c for c in CONTACT_COLUMNS if c not in contacts.columns]
+        if missing:
+            raise ValueError(f"contacts table: missing column(s) {missing}; required: {', '.join(CONTACT_COLUMNS)}")
+        items = [((str(a), str(b)), f) for a, b, f in zip(contacts["cell_type"], contacts["neighbour"],
+                                                          contacts["enrichment"], strict=True)]
+    else:
+        items = [(tuple(k), v) for k, v in contacts.items()]  # type: ignore[misc]
+    index = {n: i for i, n in enumerate(type_names)}
+    for (a, b), f in items:
+        for name in (a, b):
+            if name not in index:
+                raise ValueError(f"contacts: unknown cell type {name!r}; allowed: {', '.join(type_names)}")
+        try:
+            x = float(f)
+        except (TypeError, ValueError):
+            raise ValueError(f"contacts: enrichment of ({a}, {b}) must be a number >= 0, got {f!r}") from None
+        if not np.isfinite(x) or x < 0:
+            raise ValueError(f"contacts: enrichment of ({a}, {b}) must be a finite number >= 0, got {f!r}")
+        out[index[a], index[b]] = x
+    return out
 
 
 def _pk_signal(drug: Drug) -> Callable[[float], float]:
@@ -33,6 +69,11 @@ class MeanField:
     name (``model.drugs``, one-compartment PK, :func:`tmesim.model.pk.exposure`), or 0 when the
     model has no such drug; any other unknown signal is an error.
 
+    ``contacts`` corrects the well-mixed contact probabilities for spatial structure: the
+    probability that a cell of type a has a neighbour of type b (``contact with b`` rules,
+    attacks) uses enrichment(a, b) × the random-mixing share of b (see :func:`contact_matrix`;
+    measured from a spatial run by :func:`tmesim.engine.contacts.contact_enrichment`).
+
     >>> import tmesim
     >>> from tmesim.meanfield import MeanField
     >>> mf = MeanField(tmesim.load_model(tmesim.preset_path("tnbc-core")))
@@ -42,10 +83,12 @@ class MeanField:
     """
 
     def __init__(self, model: Model, signals: Mapping[str, SignalValue] | None = None,
-                 method: str = "LSODA", rtol: float = 1e-3, atol: float = 1e-6) -> None:
+                 method: str = "LSODA", rtol: float = 1e-3, atol: float = 1e-6,
+                 contacts: Contacts | None = None) -> None:
         self.model = model
         self.tables: MeanFieldTables = compile_meanfield(model)
         tb = self.tables
+        tb.contact = contact_matrix(tb.type_names, contacts)
         self.method, self.rtol, self.atol = method, rtol, atol
         self.signals: dict[str, SignalValue] = dict(signals or {})
         unknown = [s for s in tb.extra_signals if s not in self.signals and not s.startswith("drug ")]
@@ -208,11 +251,11 @@ def summary_table(mf: MeanField, t_min: np.ndarray, Y: np.ndarray) -> pd.DataFra
 
 
 def simulate(model: Model, days: float | None = None, seed: int = 0,
-             signals: Mapping[str, SignalValue] | None = None) -> pd.DataFrame:
+             signals: Mapping[str, SignalValue] | None = None, contacts: Contacts | None = None) -> pd.DataFrame:
     """Pure, picklable entry point: the mean-field trajectory of ``model`` as a DataFrame.
 
     The mean-field engine is deterministic; ``seed`` is accepted (and ignored) so that this
     has the same signature as stochastic simulators in calibration tools.
     """
     del seed
-    return MeanField(model, signals=signals).run(days=days)
+    return MeanField(model, signals=signals, contacts=contacts).run(days=days)

@@ -1,0 +1,93 @@
+"""Contact enrichment for mean-field cohorts: the spatial structure, measured once per trial.
+
+The mean-field engine assumes random mixing. A short spatial run of the trial's model
+measures how much more or less often each pair of cell types touches than random mixing
+would give (:mod:`tmesim.engine.contacts`; e.g. CD8 T cells touch cancer cells at ~0.4×
+random mixing in the TNBC preset: T-cell exclusion from the tumor nest). Passing that table
+to every patient's mean-field section keeps the speed of the mean-field while contact-borne
+effects (killing, contact suppression) act at the strength the spatial tumor gives them.
+
+A trial's ``contacts`` field chooses:
+
+* ``well-mixed``: no correction (every enrichment 1);
+* ``measured``: a spatial run of the base model (``contact_days`` days, seed ``contact_seed``),
+  written to ``<out>/contacts.csv`` and read back on resume;
+* a path to a CSV with columns ``cell_type, neighbour, enrichment`` (e.g. one written by an
+  earlier trial, or measured on a larger domain).
+
+The same table is used for every virtual patient (their variants of the model share its
+layout; patient-specific structure is not re-measured).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from tmesim.model import Model, ModelError
+
+CONTACT_MODES: tuple[str, ...] = ("well-mixed", "measured")
+CONTACT_FILE = "contacts.csv"
+_CACHE: dict[str, pd.DataFrame] = {}
+
+
+def _key(model: Model, days: float, seed: int) -> str:
+    return hashlib.sha256(f"{model.model_dump_json()}|{days}|{seed}".encode()).hexdigest()[:16]
+
+
+def measure_contacts(model: Model, days: float = 7.0, seed: int = 0) -> pd.DataFrame:
+    """Contact enrichment of ``model`` from a spatial run of ``days`` days (cached per process)."""
+    from tmesim.engine import Simulation
+    from tmesim.engine.contacts import contact_enrichment
+
+    key = _key(model, days, seed)
+    if key not in _CACHE:
+        table = contact_enrichment(Simulation(model, seed=int(seed)), days=float(days))
+        table.insert(0, "model_key", key)
+        _CACHE[key] = table
+    return _CACHE[key].copy()
+
+
+def read_contacts(path: str | Path, model: Model) -> pd.DataFrame:
+    """A contacts CSV, checked against ``model``'s cell types (errors name the file and field)."""
+    from tmesim.meanfield import contact_matrix
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelError("contacts", f"{p} does not exist; allowed: {', '.join(CONTACT_MODES)} or a CSV path")
+    try:
+        table = pd.read_csv(p)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ModelError("contacts", f"{p} is not a readable CSV: {exc}") from None
+    try:
+        contact_matrix(model.cell_type_names, table)
+    except ValueError as exc:
+        raise ModelError("contacts", f"{p}: {exc}") from None
+    return table
+
+
+def resolve_contacts(choice: str, model: Model, out: str | Path | None = None, days: float = 7.0,
+                     seed: int = 0) -> pd.DataFrame | None:
+    """The table a trial's ``contacts`` setting stands for (``None`` for well-mixed)."""
+    if choice == "well-mixed":
+        return None
+    if choice == "measured":
+        f = Path(out) / CONTACT_FILE if out is not None else None
+        key = _key(model, days, seed)
+        if f is not None and f.exists():
+            old = pd.read_csv(f)
+            if "model_key" in old and len(old) and str(old["model_key"].iloc[0]) == key:
+                return old
+        table = measure_contacts(model, days, seed)
+        if f is not None:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_suffix(".tmp")
+            table.to_csv(tmp, index=False)
+            tmp.replace(f)
+        return table
+    return read_contacts(choice, model)
+
+
+__all__ = ["CONTACT_FILE", "CONTACT_MODES", "measure_contacts", "read_contacts", "resolve_contacts"]

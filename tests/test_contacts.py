@@ -1,0 +1,112 @@
+"""Contact enrichment: measured on the lattice, and the mean-field correction it gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmesim
+from conftest import build, tnbc_dict
+from tmesim.cohort.contacts import read_contacts, resolve_contacts
+from tmesim.engine.contacts import ContactTally, contact_enrichment
+from tmesim.meanfield import MeanField, contact_matrix
+from tmesim.model import ModelError
+
+DAYS = 2.0
+
+
+def segregated_dict(separate: bool) -> dict:
+    """tnbc-core on 40×40 sites; cancer cells and CD8 T cells either in two separate halves
+    (``separate``) or both spread at random; nothing moves, nothing is recruited, so contacts
+    stay what the layout makes them."""
+    d = tnbc_dict()
+    d["domain"] = {"dims": 2, "shape": [40, 40], "site_size": "20 um"}
+    d["time"] = {"dt": "6 min", "days": DAYS, "output_interval": "0.5 day", "checkpoint_interval": "10 day"}
+    for ct in d["cell_types"]:
+        beh = ct.setdefault("behaviours", {})
+        beh["migration speed"] = "0 um/min"
+        beh.pop("recruitment", None)
+        if ct["name"] == "CD8_T_cell":
+            beh["attack cancer"] = "0.05 1/min"  # strong killers, so contact is what limits killing
+        for key in [k for k in beh if k.startswith("chemotactic")]:
+            del beh[key]
+    if separate:
+        d["initial"] = [
+            {"cell_type": "endothelial", "region": "everywhere", "fraction": 0.04},
+            {"cell_type": "cancer", "region": "box", "low": [0, 0], "high": [380, 800], "fraction": 0.5},
+            {"cell_type": "CD8_T_cell", "region": "box", "low": [420, 0], "high": [800, 800], "fraction": 0.3},
+        ]
+    else:
+        d["initial"] = [
+            {"cell_type": "endothelial", "region": "everywhere", "fraction": 0.04},
+            {"cell_type": "cancer", "region": "everywhere", "fraction": 0.25},
+            {"cell_type": "CD8_T_cell", "region": "everywhere", "fraction": 0.15},
+        ]
+    d["rules"] = [r for r in pd.read_csv(d["rules"]).to_dict("records")]
+    return d
+
+
+def _pair(table: pd.DataFrame, a: str, b: str) -> float:
+    row = table[(table["cell_type"] == a) & (table["neighbour"] == b)]
+    return float(row["enrichment"].iloc[0])
+
+
+def test_enrichment_reads_the_layout():
+    apart = tmesim.Simulation(build(segregated_dict(True)), seed=1)
+    mixed = tmesim.Simulation(build(segregated_dict(False)), seed=1)
+    ta, tm = ContactTally(apart.cm.type_names), ContactTally(mixed.cm.type_names)
+    ta.add(apart)
+    tm.add(mixed)
+    a, m = ta.table(), tm.table()
+    assert _pair(a, "CD8_T_cell", "cancer") < 0.1  # two halves touch only across the gap, not at all
+    assert _pair(a, "cancer", "cancer") > 1.5  # each type packed in its half
+    assert 0.8 < _pair(m, "CD8_T_cell", "cancer") < 1.2  # random placement: random mixing
+    # observed contacts are symmetric (each touching pair counted from both sides)
+    assert (ta.observed == ta.observed.T).all() and ta.observed.sum() > 0
+
+
+def test_meanfield_with_measured_contacts_follows_the_spatial_engine():
+    """Cancer cells and strong CD8 killers in separate halves: in the spatial engine the tumor
+    half grows (killing only across the gap); the well-mixed mean-field lets every T cell touch
+    cancer cells and clears them; with the measured enrichment it grows like the spatial one."""
+    model = build(segregated_dict(True))
+    spatial = []
+    for seed in range(2):
+        sim = tmesim.Simulation(model, seed=seed)
+        sim.run(days=DAYS)
+        spatial.append(sim.counts()["cancer"])
+    contacts = contact_enrichment(tmesim.Simulation(model, seed=7), days=DAYS, every_days=0.5, skip_days=0.5)
+    mixed = MeanField(model).run(days=DAYS, t_eval=[0, DAYS])["cancer"].iloc[-1]
+    corrected = MeanField(model, contacts=contacts).run(days=DAYS, t_eval=[0, DAYS])["cancer"].iloc[-1]
+    ref = float(np.mean(spatial))
+    assert ref > 500  # the spatial tumor half grew from ~370 cells
+    assert mixed < 0.01 * ref
+    assert 0.5 * ref < corrected < 2.0 * ref
+
+
+def test_contact_matrix_errors_name_the_entry():
+    names = ["cancer", "CD8_T_cell"]
+    assert contact_matrix(names, {("CD8_T_cell", "cancer"): 0.4})[1, 0] == 0.4
+    with pytest.raises(ValueError, match="unknown cell type 'T cell'.*allowed: cancer, CD8_T_cell"):
+        contact_matrix(names, {("T cell", "cancer"): 0.4})
+    with pytest.raises(ValueError, match=r"enrichment of \(cancer, cancer\) must be a finite number >= 0"):
+        contact_matrix(names, {("cancer", "cancer"): -1})
+    with pytest.raises(ValueError, match="missing column"):
+        contact_matrix(names, pd.DataFrame({"cell_type": ["cancer"], "enrichment": [1.0]}))
+
+
+def test_resolve_contacts_modes(tmp_path):
+    model = build(segregated_dict(True))
+    assert resolve_contacts("well-mixed", model) is None
+    first = resolve_contacts("measured", model, tmp_path, days=1.5, seed=3)
+    assert (tmp_path / "contacts.csv").exists()
+    again = resolve_contacts("measured", model, tmp_path, days=1.5, seed=3)  # read back, not re-measured
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True), check_dtype=False)
+    assert len(read_contacts(tmp_path / "contacts.csv", model)) == len(first)
+    with pytest.raises(ModelError, match="contacts.*does not exist; allowed: well-mixed, measured"):
+        resolve_contacts("no-such.csv", model)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cell_type,neighbour,enrichment\nosteoclast,cancer,1\n")
+    with pytest.raises(ModelError, match="unknown cell type 'osteoclast'"):
+        read_contacts(bad, model)
