@@ -1,15 +1,20 @@
 """Who touches whom: contact enrichment between cell types on the lattice.
 
 The mean-field engine assumes random mixing: a cell of type a has each of its neighbour
-sites filled by type b with probability N_b / (sites − 1). The spatial engine makes
+sites filled by type b with probability p_b = N_b / (sites − 1). The spatial engine makes
 structure (a tumor nest, a stromal rim, T cells kept at the margin), so contacts differ
-from that by a factor, the *enrichment*::
+from that by a factor, the *enrichment*. What the rules need is whether a cell touches at
+least one b-cell (an attack picks one touching target; contact rules saturate near one
+neighbour; a division needs one free site), so the enrichment compares that::
 
-    enrichment(a, b) = observed live b-neighbours of live a-cells
-                       / Σ_a-cells m_i (N_b − [a = b]) / (sites − 1)
+    enrichment(a, b) = live a-cells with ≥ 1 live b-neighbour
+                       / Σ_a-cells [1 − (1 − p_b)^m_i]
 
 (m_i the in-domain neighbour sites of cell i; the denominator is the random-mixing
-expectation on the same lattice with the same counts). A :class:`ContactTally` sums
+expectation on the same lattice with the same counts). Free sites (no live cell and no
+corpse) are tallied the same way as the neighbour ``"(free site)"``: only the rim of a
+packed tumor nest has free neighbour sites, so far fewer cancer cells can divide than
+random mixing would allow. A :class:`ContactTally` sums
 numerator and denominator over snapshots; pairs with few expected contacts are shrunk
 toward 1 by a pseudo-count (``prior`` expected contacts at enrichment 1), so that a pair
 seen rarely does not get an extreme factor from a handful of cells.
@@ -33,6 +38,8 @@ import numpy as np
 import pandas as pd
 
 from .kernels import ALIVE
+
+FREE_SITE = "(free site)"  # neighbour name of free-site enrichment (as tmesim.meanfield reads it)
 
 if TYPE_CHECKING:
     from .simulation import Simulation
@@ -63,26 +70,44 @@ def _shifted(grid: np.ndarray, off: Sequence[int]) -> tuple[np.ndarray, np.ndarr
 
 
 def neighbour_contacts(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
-    """Observed contacts ``[T, T]`` (live b-neighbours summed over live a-cells) and the
-    random-mixing expectation ``[T, T]`` for the current state of ``sim``."""
+    """For the current state of ``sim``: observed ``[T, T + 1]``, the number of live a-cells
+    with at least one live b-neighbour (last column: with at least one free neighbour site,
+    i.e. a site without a live cell or a corpse), and its random-mixing expectation
+    Σ_a-cells 1 − (1 − p_b)^m_i, p_b = (N_b − [a = b]) / (sites − 1) (p_free likewise)."""
     T = len(sim.cm.type_names)
+    if T + 1 > 62:
+        raise ValueError(f"contact tally supports at most 61 cell types, the model has {T}")
     grid = _type_grid(sim)
+    free_grid = (sim.occ == -1).reshape(grid.shape)
     dims = int(sim.model.domain.dims)
     offsets = [o for o in np.ndindex(*(3,) * 3) if (dims == 3 or o[0] == 1)]
     offsets = [tuple(int(v) - 1 for v in o) for o in offsets if any(v != 1 for v in o)]
-    observed = np.zeros(T * T)
+    seen = np.zeros(grid.shape, np.int64)  # bit b: a live b-neighbour; bit T: a free neighbour
     in_domain = np.zeros(grid.shape, np.int64)  # in-domain neighbour sites per site
+    code = np.where(grid >= 0, np.left_shift(1, grid.clip(min=0)), 0) | np.where(free_grid, 1 << T, 0)
     for off in offsets:
-        a, b = _shifted(grid, off)
-        ones_a, _ = _shifted(in_domain, off)
-        ones_a += 1
-        both = (a >= 0) & (b >= 0)
-        observed += np.bincount(a[both] * T + b[both], minlength=T * T)
-    m_sum = np.bincount(grid[grid >= 0], weights=in_domain[grid >= 0], minlength=T).astype(float)
-    counts = np.bincount(grid[grid >= 0], minlength=T).astype(float)
+        mine, _ = _shifted(seen, off)
+        _, theirs = _shifted(code, off)
+        mine |= theirs
+        ones, _ = _shifted(in_domain, off)
+        ones += 1
+    cells = grid >= 0
+    ct, bits, m = grid[cells], seen[cells], in_domain[cells]
+    observed = np.zeros((T, T + 1))
+    for b in range(T + 1):
+        has = (bits >> b) & 1 == 1
+        observed[:, b] = np.bincount(ct[has], minlength=T)
+    counts = np.bincount(ct, minlength=T).astype(float)
     others = max(grid.size - 1, 1)
-    expected = m_sum[:, None] * (counts[None, :] - np.eye(T)).clip(min=0) / others
-    return observed.reshape(T, T), expected
+    share = np.append(counts, float(free_grid.sum())) / others  # [T + 1]
+    expected = np.zeros((T, T + 1))
+    for mv in np.unique(m):
+        n_a = np.bincount(ct[m == mv], minlength=T).astype(float)  # a-cells with mv neighbour sites
+        own = np.zeros((T, T + 1))
+        own[:, :T] = np.eye(T) / others  # a cell is not its own neighbour
+        p = (share[None, :] - own).clip(0.0, 1.0)
+        expected += n_a[:, None] * (1.0 - (1.0 - p) ** mv)
+    return observed, expected
 
 
 class ContactTally:
@@ -91,8 +116,8 @@ class ContactTally:
     def __init__(self, type_names: Sequence[str], prior: float = 5.0) -> None:
         self.type_names = list(type_names)
         T = len(self.type_names)
-        self.observed = np.zeros((T, T))
-        self.expected = np.zeros((T, T))
+        self.observed = np.zeros((T, T + 1))  # last column: free neighbour sites
+        self.expected = np.zeros((T, T + 1))
         self.prior = float(prior)
         self.snapshots = 0
 
@@ -105,10 +130,11 @@ class ContactTally:
 
     def table(self) -> pd.DataFrame:
         """Long table ``cell_type, neighbour, enrichment, observed, expected`` (pairs with an
-        expectation > 0; enrichment = (observed + prior) / (expected + prior))."""
+        expectation > 0; enrichment = (observed + prior) / (expected + prior)); the neighbour
+        ``"(free site)"`` is the enrichment of free sites around the cell type."""
         rows = []
         for i, a in enumerate(self.type_names):
-            for j, b in enumerate(self.type_names):
+            for j, b in enumerate([*self.type_names, FREE_SITE]):
                 e = self.expected[i, j]
                 if e <= 0:
                     continue
@@ -136,4 +162,4 @@ def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, sk
     return tally.table()
 
 
-__all__ = ["ContactTally", "contact_enrichment", "neighbour_contacts"]
+__all__ = ["FREE_SITE", "ContactTally", "contact_enrichment", "neighbour_contacts"]

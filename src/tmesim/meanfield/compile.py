@@ -62,6 +62,7 @@ class MeanFieldTables:
     m_w: np.ndarray  # float64 [M] fraction of sites with that count
     binom: np.ndarray  # float64 [nb+1, nb+1] binomial coefficients
     contact: np.ndarray  # float64 [T, T] contact enrichment of type a with type b (1: random mixing)
+    free: np.ndarray  # float64 [T] enrichment of free sites around type a (1: random mixing)
     base: np.ndarray  # float64 [T, B]
     fixed: np.ndarray  # int64 [6] behaviour index of FIXED
     b_sec: np.ndarray  # int64 [S]
@@ -116,7 +117,7 @@ class MeanFieldTables:
             self.g_count, self.g_site, self.r_kind, self.r_arg, self.r_up, self.r_sat, self.r_half,
             self.r_hill, self.r_hj, self.is_vessel, self.clear_apoptotic, self.clear_necrotic,
             self.init_state, self.decay, self.diffusion, self.dirichlet, self.boundary_value,
-            self.half_widths, self.m_vals, self.m_w, self.binom, self.contact,
+            self.half_widths, self.m_vals, self.m_w, self.binom, self.contact, self.free,
         )
 
 
@@ -261,7 +262,7 @@ def compile_meanfield(model: Model) -> MeanFieldTables:
     dx = model.domain.site_size.value
     return MeanFieldTables(
         n_types=T, n_sub=S, n_vars=V, n_beh=B, dt=model.time.dt.value, n_sites=float(np.prod(shape)),
-        nb=nb, m_vals=m_vals, m_w=m_w, binom=binom, contact=np.ones((T, T)), base=base,
+        nb=nb, m_vals=m_vals, m_w=m_w, binom=binom, contact=np.ones((T, T)), free=np.ones(T), base=base,
         fixed=np.array([bidx[n] for n in FIXED], np.int64),
         b_sec=idx("{s} secretion", subs, "s"), b_sect=idx("{s} secretion target", subs, "s"),
         b_upt=idx("{s} uptake", subs, "s"), b_exp=idx("{s} export", subs, "s"),

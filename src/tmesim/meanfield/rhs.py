@@ -42,6 +42,20 @@ def _p_any(p, m_vals, m_w):
 
 
 @njit(cache=True)
+def _p_eff(p, enr, m_vals, m_w):
+    """The neighbour share that, under random mixing, gives ``enr`` × the probability of at
+    least one such neighbour at share ``p`` (enrichment as measured by
+    ``tmesim.engine.contacts``); inverted at the lattice's mean in-domain neighbour count."""
+    if enr == 1.0 or p <= 0.0:
+        return p
+    target = min(enr * _p_any(p, m_vals, m_w), 1.0 - 1e-12)
+    mbar = 0.0
+    for i in range(m_vals.shape[0]):
+        mbar += m_w[i] * m_vals[i]
+    return 1.0 - (1.0 - target) ** (1.0 / mbar)
+
+
+@njit(cache=True)
 def _binom_expect(p, hj, m_vals, m_w, binom):
     """E[hj[j]], j ~ Binomial(m, p), m over the lattice's in-domain neighbour counts."""
     out = 0.0
@@ -89,7 +103,7 @@ def _boundary_rate(D, lam, half_widths):
 def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect, b_upt, b_exp,
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
-        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, vals):
+        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, vals):
     """dy/dt at time t (minutes). ``aux[T]`` receives the intravasation flux per type (cells/min)."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     oI = oM + T * V
@@ -120,6 +134,18 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
     for v in range(V):
         nmean[v] = nmean[v] / live if live > 0.0 else 0.0
     others = max(n_sites - 1.0, 1.0)  # sites around a cell, i.e. excluding its own
+    phi = min(max((n_sites - occ) / others, 0.0), 1.0)  # free share of the other sites
+    # vessel neighbours each type sees (the effective share, contact enrichment with each
+    # vessel type), and the free-site enrichment around vessel cells (where recruits enter)
+    ves_seen = np.zeros(T)
+    free_at_ves = 0.0
+    for k in range(T):
+        if is_vessel[k]:
+            free_at_ves += N[k] * free[k]
+            for c in range(T):
+                pk = min(max((N[k] - (1.0 if c == k else 0.0)) / others, 0.0), 1.0)
+                ves_seen[c] += _p_eff(pk, contact[c, k], m_vals, m_w)
+    free_at_ves = free_at_ves / ves if ves > 0.0 else 1.0
 
     # ---- behaviours: ``vals`` holds the base values except where rules act; those are
     # re-evaluated here on every call
@@ -138,15 +164,15 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
                 h = hill(C[arg], r_half[r], r_hill[r])
             elif kind == CONT:
                 n = N[arg] - (1.0 if (arg == ct and not site) else 0.0)
-                enr = 1.0 if site else contact[ct, arg]
-                p = min(max(enr * n / others, 0.0), 1.0)
+                p = min(max(n / others, 0.0), 1.0)
+                if not site:
+                    p = _p_eff(p, contact[ct, arg], m_vals, m_w)
                 h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
             elif kind == PRES:
-                p = min(max((occ - 1.0) / others, 0.0), 1.0)
+                p = 1.0 - _p_eff(phi, free[ct], m_vals, m_w)
                 h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
             elif kind == VES:
-                n = ves - (1.0 if (site or is_vessel[ct]) else 0.0)
-                p = min(max(n / others, 0.0), 1.0)
+                p = min(max((ves - 1.0) / others, 0.0), 1.0) if site else min(ves_seen[ct], 1.0)
                 h = _p_any(p, m_vals, m_w) * hill(1.0, r_half[r], r_hill[r])
             elif kind == VAR:
                 h = hill(mean[ct, arg], r_half[r], r_hill[r])
@@ -164,7 +190,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         vals[ct, b] = val
 
     # ---- space: a division or a recruited cell needs a free in-domain neighbour site
-    p_free = _p_any(min(max((n_sites - occ) / others, 0.0), 1.0), m_vals, m_w)
+    p_free_ves = min(free_at_ves * _p_any(phi, m_vals, m_w), 1.0)
     kcyc, kapo, knec, kint, krec = fixed[F_CYCLE], fixed[F_APOPTOSIS], fixed[F_NECROSIS], fixed[F_INTRAVASATE], fixed[F_RECRUIT]
 
     total_intra = 0.0
@@ -178,8 +204,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         rn = vals[ct, knec]
         ri = vals[ct, kint]
         if ri > 0.0:
-            nv = ves - (1.0 if is_vessel[ct] else 0.0)
-            ri *= _p_any(min(max(nv / others, 0.0), 1.0), m_vals, m_w)
+            ri *= _p_any(min(ves_seen[ct], 1.0), m_vals, m_w)
         rtr = 0.0
         for k in range(T):
             if k != ct:
@@ -187,7 +212,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         lam = rc + ra + rn + ri + rtr
         # competing fate clocks over one spatial step: P(any) = 1 - exp(-lam dt)
         f = (1.0 - np.exp(-lam * dt)) / (lam * dt) if lam * dt > 1e-10 else 1.0
-        births = n * rc * f * p_free
+        births = n * rc * f * min(free[ct] * _p_any(phi, m_vals, m_w), 1.0)
         out = n * (ra + rn + ri + rtr) * f
         dydt[oN + ct] += births - out
         dydt[oA + ct] += n * ra * f
@@ -214,7 +239,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             if rate <= 0.0 or N[k] <= 0.0:
                 continue
             nk = N[k] - (1.0 if k == ct else 0.0)
-            pc = _p_any(min(max(contact[ct, k] * nk / others, 0.0), 1.0), m_vals, m_w)
+            pc = min(contact[ct, k] * _p_any(min(max(nk / others, 0.0), 1.0), m_vals, m_w), 1.0)
             imm = vals[k, b_immuno[ct]]
             q = pc * (1.0 - np.exp(-rate * imm * dt))
             kills = n * surv * q / dt
@@ -231,7 +256,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         if ves > 0.0:
             rate = vals[ct, krec]
             if rate > 0.0:
-                flux = ves * (1.0 - np.exp(-rate * dt)) / dt * p_free
+                flux = ves * (1.0 - np.exp(-rate * dt)) / dt * p_free_ves
                 dydt[oN + ct] += flux
                 for v in range(V):
                     dydt[oM + ct * V + v] += flux * init_state[ct, v]

@@ -19,10 +19,12 @@ SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
 MIN_PER_DAY = 1440.0
 CONTACT_COLUMNS = ("cell_type", "neighbour", "enrichment")
+FREE_SITE = "(free site)"  # the neighbour name of free-site enrichment
 
 
-def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> np.ndarray:
-    """[T, T] contact enrichment (row: the cell, column: its neighbour type; 1 = random mixing).
+def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> tuple[np.ndarray, np.ndarray]:
+    """Contact enrichment ``[T, T]`` (row: the cell, column: its neighbour type) and free-site
+    enrichment ``[T]`` (neighbour ``"(free site)"``); 1 = random mixing.
 
     ``contacts`` is a mapping ``{(cell_type, neighbour): factor}`` or a table with columns
     ``cell_type, neighbour, enrichment`` (see :func:`tmesim.engine.contacts.contact_enrichment`);
@@ -30,8 +32,9 @@ def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> np.n
     """
     T = len(type_names)
     out = np.ones((T, T))
+    free = np.ones(T)
     if contacts is None:
-        return out
+        return out, free
     if isinstance(contacts, pd.DataFrame):
         missing = [c for c in CONTACT_COLUMNS if c not in contacts.columns]
         if missing:
@@ -43,16 +46,20 @@ def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> np.n
     index = {n: i for i, n in enumerate(type_names)}
     for (a, b), f in items:
         for name in (a, b):
-            if name not in index:
-                raise ValueError(f"contacts: unknown cell type {name!r}; allowed: {', '.join(type_names)}")
+            if name not in index and not (name == FREE_SITE and name == b):
+                raise ValueError(f"contacts: unknown cell type {name!r}; allowed: {', '.join(type_names)}"
+                                 f" (and {FREE_SITE!r} as a neighbour)")
         try:
             x = float(f)
         except (TypeError, ValueError):
             raise ValueError(f"contacts: enrichment of ({a}, {b}) must be a number >= 0, got {f!r}") from None
         if not np.isfinite(x) or x < 0:
             raise ValueError(f"contacts: enrichment of ({a}, {b}) must be a finite number >= 0, got {f!r}")
-        out[index[a], index[b]] = x
-    return out
+        if b == FREE_SITE:
+            free[index[a]] = x
+        else:
+            out[index[a], index[b]] = x
+    return out, free
 
 
 def _pk_signal(drug: Drug) -> Callable[[float], float]:
@@ -71,7 +78,9 @@ class MeanField:
 
     ``contacts`` corrects the well-mixed contact probabilities for spatial structure: the
     probability that a cell of type a has a neighbour of type b (``contact with b`` rules,
-    attacks) uses enrichment(a, b) × the random-mixing share of b (see :func:`contact_matrix`;
+    attacks, vessel contact for intravasation) uses enrichment(a, b) × the random-mixing share
+    of b, and its chance of a free neighbour site (division, ``pressure``; around vessel cells:
+    recruitment) enrichment(a, free site) × the free share (see :func:`contact_matrix`;
     measured from a spatial run by :func:`tmesim.engine.contacts.contact_enrichment`).
 
     >>> import tmesim
@@ -88,7 +97,7 @@ class MeanField:
         self.model = model
         self.tables: MeanFieldTables = compile_meanfield(model)
         tb = self.tables
-        tb.contact = contact_matrix(tb.type_names, contacts)
+        tb.contact, tb.free = contact_matrix(tb.type_names, contacts)
         self.method, self.rtol, self.atol = method, rtol, atol
         self.signals: dict[str, SignalValue] = dict(signals or {})
         unknown = [s for s in tb.extra_signals if s not in self.signals and not s.startswith("drug ")]
