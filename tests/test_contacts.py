@@ -118,3 +118,43 @@ def test_resolve_contacts_modes(tmp_path):
     bad.write_text("cell_type,neighbour,enrichment\nosteoclast,cancer,1\n")
     with pytest.raises(ModelError, match="unknown cell type 'osteoclast'"):
         read_contacts(bad, model)
+
+
+def test_shipped_tnbc_table_is_current():
+    """The shipped table is for the shipped TNBC preset as it is now (else trials re-measure it:
+    regenerate with ``python benchmarks/contacts.py``)."""
+    from tmesim.cohort.contacts import SHIPPED, contact_key
+
+    model = tmesim.load_model(tmesim.preset_path("tnbc"))
+    shipped = pd.read_csv(SHIPPED / "tnbc.csv.gz")
+    assert str(shipped["model_key"].iloc[0]) == contact_key(model, 35.0, 0)
+    assert shipped["time_days"].max() == 35.0
+    # T-cell exclusion and a packed nest, as the spatial engine makes them
+    late = shipped[shipped["time_days"] >= 14]
+    cd8 = late[(late["cell_type"] == "CD8_T_cell") & (late["neighbour"] == "cancer")]["enrichment"]
+    free = late[(late["cell_type"] == "cancer") & (late["neighbour"] == "(free site)")]["enrichment"]
+    assert cd8.median() < 0.5 and free.median() < 0.2
+
+
+@pytest.mark.slow
+def test_meanfield_with_contacts_tracks_spatial_tnbc():
+    """On the TNBC preset, the mean-field with the shipped contact table follows the spatial
+    engine's tumor growth and T-cell infiltrate over two weeks far better than well-mixed."""
+    from tmesim.cohort.contacts import SHIPPED
+
+    model = tmesim.load_model(tmesim.preset_path("tnbc"))
+    table = pd.read_csv(SHIPPED / "tnbc.csv.gz")
+    sim = tmesim.Simulation(model, seed=0)
+    spatial = {}
+    for d in (7, 14):
+        sim.run(days=float(d))
+        spatial[d] = sim.counts()
+    t = [0.0, 7.0, 14.0]
+    fitted = MeanField(model, contacts=table).run(days=14, t_eval=t).set_index("time_days")
+    mixed = MeanField(model).run(days=14, t_eval=t).set_index("time_days")
+    for d in (7, 14):
+        ref = spatial[d]["cancer"]
+        assert abs(fitted.loc[float(d), "cancer"] - ref) < 0.35 * ref
+        assert abs(fitted.loc[float(d), "CD8_T_cell"] / spatial[d]["CD8_T_cell"] - 1) < 0.5
+    # well-mixed: far too few T cells survive the crowded section by day 14
+    assert mixed.loc[14.0, "CD8_T_cell"] < 0.5 * spatial[14]["CD8_T_cell"]

@@ -34,13 +34,17 @@ body model's detection time after day 0 (metastases detected before day 0 are ba
 lesions), with the primary's shedding rate from the untreated section (the last run-in week):
 the body model takes no therapy, so new metastases are the same in every arm.
 
-Why a treatment window: in the shipped presets the mean-field section is, sooner or later
-(~100-150 simulated days), cleared by its immune infiltrate in every virtual patient, treated
-or not — the well-mixed model has no spatial T-cell exclusion (see :mod:`tmesim.meanfield`).
-The cohort therefore reads the section's response over ``treatment_days`` (default 12 weeks,
-three 28-day cycles) and lets the surviving cells regrow at the doubling time afterwards;
-how long and how deep the section responds within the window is what differs between
-patients and arms. The section holds at least one cancer cell (s ≥ 1/N(0)).
+Why a treatment window: the section has no acquired drug resistance. Treated without end,
+every virtual tumor is eventually cleared — by chemotherapy plus the immune infiltrate that
+moves into the space it frees (with the measured contact enrichment of
+:mod:`tmesim.cohort.contacts`; without it, the well-mixed section is cleared even untreated,
+since every T cell then touches tumor cells). The cohort therefore reads the section's
+response over ``treatment_days`` (default 12 weeks) and lets the surviving cells regrow at
+the doubling time afterwards; the shipped IMpassion130 trial gives chemotherapy for two
+cycles within that window, so that the section's course after chemotherapy (continued
+immune killing or rebound) is part of the response. How long and how deep the section
+responds within the window is what differs between patients and arms. The section holds at
+least one cancer cell (s ≥ 1/N(0)).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ A trial file (see ``presets/trials/impassion130.yaml``)::
     endpoints: [pfs, os, metastasis]
     timing: {run_in_days: 28, treatment_days: 84, assessment_days: 7}   # optional
     contacts: measured          # mean-field contact enrichment: well-mixed | measured | file.csv
-    contact_days: 7             # days of the spatial run that measures it (measured only)
+    contact_days: 35            # days of that spatial run (default: run-in + 7)
 
 The first arm is the reference of the hazard ratios. Randomisation allocates exactly
 ``n·ratio/sum(ratio)`` patients per arm (remainders to the first arms) in an order shuffled
@@ -91,7 +91,16 @@ class TrialSpec(BaseModel):
     timing: Timing = Field(default_factory=Timing)
     days: float | None = Field(default=None, gt=0, description="override: section days (run-in + treatment)")
     contacts: str = Field(default="well-mixed", description="well-mixed | measured | path to a contacts CSV")
-    contact_days: float = Field(default=7.0, gt=1.0, description="days of the spatial run that measures contacts")
+    contact_days: float | None = Field(default=None, gt=0.0, description="days of the spatial run that measures "
+                                       "contacts; default: the run-in plus 7 days")
+    contact_seed: int = Field(default=0, description="seed of the spatial run that measures contacts")
+
+    @field_validator("contacts")
+    @classmethod
+    def _contacts(cls, v: str) -> str:
+        if v not in CONTACT_MODES and not v.endswith(".csv"):
+            raise ValueError(f"got {v!r}; allowed: {', '.join(CONTACT_MODES)} or a path to a .csv contacts table")
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> TrialSpec:
@@ -200,7 +209,8 @@ def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, work
     choice = spec.contacts
     if choice not in CONTACT_MODES and not Path(choice).is_absolute() and base is not None and (base / choice).exists():
         choice = str(base / choice)
-    contacts = resolve_contacts(choice, model, out, spec.contact_days, spec.seed) if spec.engine == "meanfield" else None
+    cdays = spec.contact_days if spec.contact_days is not None else spec.timing.run_in_days + 7.0
+    contacts = resolve_contacts(choice, model, out, cdays, spec.contact_seed) if spec.engine == "meanfield" else None
     df = run_jobs(model, trial_jobs(spec, model), out, cfg, spec.engine, workers, scheduler, client, progress=progress,
                   contacts=contacts)
     wall = time.perf_counter() - t0

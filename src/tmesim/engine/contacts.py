@@ -143,23 +143,40 @@ class ContactTally:
         return pd.DataFrame(rows, columns=["cell_type", "neighbour", "enrichment", "observed", "expected"])
 
 
-def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, skip_days: float = 1.0,
-                       prior: float = 5.0) -> pd.DataFrame:
-    """Run ``sim`` for ``days`` and tally contacts every ``every_days`` after ``skip_days``
-    (the first day is dominated by the initial placement); returns :meth:`ContactTally.table`."""
+def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, skip_days: float = 0.0,
+                       prior: float = 5.0, pooled: bool = False) -> pd.DataFrame:
+    """Run ``sim`` for ``days`` and tally contacts every ``every_days`` from ``skip_days``.
+
+    Returns the enrichment as a time course (:meth:`ContactTally.table` of each snapshot with a
+    ``time_days`` column; the structure changes as the tumor nest grows), or, with ``pooled``,
+    one table over all snapshots.
+    """
     if days <= skip_days:
         raise ValueError(f"days must be > skip_days ({skip_days}), got {days}")
-    tally = ContactTally(sim.cm.type_names, prior=prior)
+    if every_days <= 0:
+        raise ValueError(f"every_days must be > 0, got {every_days}")
+    names = sim.cm.type_names
+    pool = ContactTally(names, prior=prior)
+    frames = []
     step_minutes = float(sim.cm.dt)
     every = max(int(round(every_days * 1440.0 / step_minutes)), 1)
     total = int(round(days * 1440.0 / step_minutes))
     skip = int(round(skip_days * 1440.0 / step_minutes))
-    for k in range(1, total + 1):
-        sim.step()
-        sim.take_events()
+    for k in range(0, total + 1):
+        if k > 0:
+            sim.step()
+            sim.take_events()
         if k >= skip and (k - skip) % every == 0:
-            tally.add(sim)
-    return tally.table()
+            if pooled:
+                pool.add(sim)
+            else:
+                snap = ContactTally(names, prior=prior)
+                snap.add(sim)
+                frames.append(snap.table().assign(time_days=k * step_minutes / 1440.0))
+    if pooled:
+        return pool.table()
+    out = pd.concat(frames, ignore_index=True)
+    return out[["time_days", *[c for c in out.columns if c != "time_days"]]]
 
 
 __all__ = ["FREE_SITE", "ContactTally", "contact_enrichment", "neighbour_contacts"]

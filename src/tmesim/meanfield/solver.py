@@ -22,6 +22,29 @@ CONTACT_COLUMNS = ("cell_type", "neighbour", "enrichment")
 FREE_SITE = "(free site)"  # the neighbour name of free-site enrichment
 
 
+def contact_course(type_names: Sequence[str],
+                   contacts: Contacts | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contact and free-site enrichment over time: times ``[K]`` (minutes), ``[K, T, T]`` and
+    ``[K, T]``. A table with a ``time_days`` column (as :func:`tmesim.engine.contacts.contact_enrichment`
+    returns by default) gives one entry per time; anything else one entry (K = 1)."""
+    if isinstance(contacts, pd.DataFrame) and "time_days" in contacts.columns:
+        try:
+            days = pd.to_numeric(contacts["time_days"])
+        except (TypeError, ValueError):
+            raise ValueError("contacts table: time_days must be numbers (days)") from None
+        if days.isna().any() or (days < 0).any():
+            raise ValueError("contacts table: time_days must be numbers >= 0 (days)")
+        times, mats, frees = [], [], []
+        for day, part in contacts.groupby(days, sort=True):
+            m, f = contact_matrix(type_names, part.drop(columns=["time_days"]))
+            times.append(float(day) * MIN_PER_DAY)
+            mats.append(m)
+            frees.append(f)
+        return np.array(times), np.stack(mats), np.stack(frees)
+    m, f = contact_matrix(type_names, contacts)
+    return np.zeros(1), m[None], f[None]
+
+
 def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> tuple[np.ndarray, np.ndarray]:
     """Contact enrichment ``[T, T]`` (row: the cell, column: its neighbour type) and free-site
     enrichment ``[T]`` (neighbour ``"(free site)"``); 1 = random mixing.
@@ -81,7 +104,9 @@ class MeanField:
     attacks, vessel contact for intravasation) uses enrichment(a, b) × the random-mixing share
     of b, and its chance of a free neighbour site (division, ``pressure``; around vessel cells:
     recruitment) enrichment(a, free site) × the free share (see :func:`contact_matrix`;
-    measured from a spatial run by :func:`tmesim.engine.contacts.contact_enrichment`).
+    measured from a spatial run by :func:`tmesim.engine.contacts.contact_enrichment`). A table
+    with a ``time_days`` column is a time course: the enrichment at time t is interpolated
+    between measured days and held at the last one after it.
 
     >>> import tmesim
     >>> from tmesim.meanfield import MeanField
@@ -97,7 +122,8 @@ class MeanField:
         self.model = model
         self.tables: MeanFieldTables = compile_meanfield(model)
         tb = self.tables
-        tb.contact, tb.free = contact_matrix(tb.type_names, contacts)
+        self._ct_times, self._ct_contact, self._ct_free = contact_course(tb.type_names, contacts)
+        tb.contact, tb.free = self._ct_contact[0].copy(), self._ct_free[0].copy()
         self.method, self.rtol, self.atol = method, rtol, atol
         self.signals: dict[str, SignalValue] = dict(signals or {})
         unknown = [s for s in tb.extra_signals if s not in self.signals and not s.startswith("drug ")]
@@ -135,6 +161,18 @@ class MeanField:
         return y0
 
     def _extra_at(self, t_min: float) -> np.ndarray:
+        if self._ct_times.shape[0] > 1:  # contact enrichment at t: linear between measured days
+            times = self._ct_times
+            k = int(np.searchsorted(times, t_min, side="right")) - 1
+            tb = self.tables
+            if k < 0 or k >= times.shape[0] - 1:
+                k = 0 if k < 0 else times.shape[0] - 1
+                tb.contact[:] = self._ct_contact[k]
+                tb.free[:] = self._ct_free[k]
+            else:
+                w = (t_min - times[k]) / (times[k + 1] - times[k])
+                tb.contact[:] = (1.0 - w) * self._ct_contact[k] + w * self._ct_contact[k + 1]
+                tb.free[:] = (1.0 - w) * self._ct_free[k] + w * self._ct_free[k + 1]
         if not self._const_extra:
             for i, f in enumerate(self._extra_fns):
                 self._extra[i] = float(f(t_min / MIN_PER_DAY))
