@@ -191,3 +191,16 @@ def test_spatial_engine_small(client, tnbc, tmp_path):
     res = run_jobs(small, _jobs(small, 2), tmp_path, cfg, engine="spatial", client=client)
     assert len(res) == 2 and (res["engine"] == "spatial").all()
     assert np.isfinite(res["pfs_days"]).all()
+
+
+def test_cli_trial_bad_contacts_is_named(tmp_path):
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    res = CliRunner().invoke(app, ["trial", str(_write(tmp_path, BASE)), "--contacts", "random", "--out",
+                                   str(tmp_path / "out")])
+    assert res.exit_code != 0
+    out = " ".join(res.output.split())  # rich wraps long lines
+    assert "contacts" in out and "allowed: well-mixed, measured" in out
+    assert "Traceback" not in res.output

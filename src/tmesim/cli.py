@@ -693,7 +693,7 @@ def cohort(
                            str(model) if model is not None else None, contacts=str(contacts))
         bar, cb = _cohort_progress()
         with bar:
-            summary = run_trial(spec, out, workers=workers, scheduler=scheduler, progress=cb)
+            summary = run_trial(spec, out, workers=workers, scheduler=scheduler, progress=cb, notice=console.print)
     except (ModelError, ValueError) as exc:
         _fail(exc)
     _cohort_summary(summary, out)
@@ -719,7 +719,8 @@ def trial(
         bar, cb = _cohort_progress()
         with bar:
             summary = run_trial(spec, dest, model=spec.load_model(trial_file.parent), workers=workers,
-                                scheduler=scheduler, progress=cb, resume=resume, base=trial_file.parent)
+                                scheduler=scheduler, progress=cb, resume=resume, base=trial_file.parent,
+                                notice=console.print)
     except (ModelError, ValueError) as exc:
         _fail(exc)
     _cohort_summary(summary, dest)

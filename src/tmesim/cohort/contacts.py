@@ -25,6 +25,7 @@ layout; patient-specific structure is not re-measured).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -82,8 +83,10 @@ def read_contacts(path: str | Path, model: Model) -> pd.DataFrame:
 
 
 def resolve_contacts(choice: str, model: Model, out: str | Path | None = None, days: float = 7.0,
-                     seed: int = 0) -> pd.DataFrame | None:
-    """The table a trial's ``contacts`` setting stands for (``None`` for well-mixed)."""
+                     seed: int = 0, notice: Callable[[str], None] | None = None) -> pd.DataFrame | None:
+    """The table a trial's ``contacts`` setting stands for (``None`` for well-mixed).
+
+    ``notice`` is told before a spatial run has to measure the table (it takes minutes)."""
     if choice == "well-mixed":
         return None
     if choice == "measured":
@@ -95,6 +98,9 @@ def resolve_contacts(choice: str, model: Model, out: str | Path | None = None, d
                 return old
         table = _shipped(key)
         if table is None:
+            if notice is not None:
+                notice(f"measuring contact enrichment: a {days:g}-day spatial run of the model (once; "
+                       f"kept in {f if f is not None else 'memory'})")
             table = measure_contacts(model, days, seed)
         if f is not None:
             f.parent.mkdir(parents=True, exist_ok=True)

@@ -192,10 +192,12 @@ def trial_jobs(spec: TrialSpec, model: Model) -> list[Job]:
 
 def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, workers: int = 2,
               scheduler: str | None = None, client: Any = None, progress: Callable[[int, int], None] | None = None,
-              report: bool = True, resume: bool = True, base: Path | None = None) -> dict[str, Any]:
+              report: bool = True, resume: bool = True, base: Path | None = None,
+              notice: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run a trial (resuming finished patients), analyse it and write the outputs to ``out``.
 
-    ``base``: folder that relative paths of the trial file (``model``, ``contacts``) are read from."""
+    ``base``: folder that relative paths of the trial file (``model``, ``contacts``) are read from;
+    ``notice``: told about slow preparation (measuring the contact enrichment)."""
     from .report import analyse
 
     out = Path(out)
@@ -210,7 +212,8 @@ def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, work
     if choice not in CONTACT_MODES and not Path(choice).is_absolute() and base is not None and (base / choice).exists():
         choice = str(base / choice)
     cdays = spec.contact_days if spec.contact_days is not None else spec.timing.run_in_days + 7.0
-    contacts = resolve_contacts(choice, model, out, cdays, spec.contact_seed) if spec.engine == "meanfield" else None
+    contacts = (resolve_contacts(choice, model, out, cdays, spec.contact_seed, notice)
+                if spec.engine == "meanfield" else None)
     df = run_jobs(model, trial_jobs(spec, model), out, cfg, spec.engine, workers, scheduler, client, progress=progress,
                   contacts=contacts)
     wall = time.perf_counter() - t0

@@ -53,10 +53,17 @@ rare types); own state variables at the type's mean; ``time``; extra global sign
 
 What the well-mixed assumption misses (it is exact only for a small, well-stirred domain):
 spatial structure. In the default model the tumor is a dense nest: the spatial engine has
-a hypoxic, necrotic, contact-inhibited core and divisions only at the rim; the mean-field
-sees the nest's cells spread over the whole section (higher oxygen, more free space), so
-tumor growth is faster. Within-type heterogeneity (e.g. only high-EMT cells intravasate)
-is reduced to the type's mean. Migration speed and chemotaxis have no effect.
+a hypoxic, necrotic, contact-inhibited core and divisions only at the rim, and T cells stay
+at the margin; random mixing spreads the nest's cells over the whole section. Passing a
+measured contact-enrichment table (``MeanField(model, contacts=table)``, measured by
+:func:`tmesim.engine.contacts.contact_enrichment`) corrects, per pair of cell types and over
+time, the probability of touching at least one cell of a type (contact rules, attacks,
+vessel contact) and of having a free neighbour site (divisions; around vessel cells:
+recruitment). ``pressure`` stays at the well-mixed occupancy: the cells that can divide are
+the rim cells, whose neighbourhood is less crowded than the nest's average, and a pressure
+read from the enriched (nest-average) occupancy would stop them. Within-type heterogeneity
+(e.g. only high-EMT cells intravasate) is reduced to the type's mean; migration speed and
+chemotaxis have no effect.
 """
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial

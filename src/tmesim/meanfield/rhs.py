@@ -169,7 +169,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
                     p = _p_eff(p, contact[ct, arg], m_vals, m_w)
                 h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
             elif kind == PRES:
-                p = 1.0 - phi  # at random mixing: see the module notes on pressure
+                p = 1.0 - phi  # well-mixed occupancy: see the package notes on pressure
                 h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
             elif kind == VES:
                 p = min(max((ves - 1.0) / others, 0.0), 1.0) if site else min(ves_seen[ct], 1.0)
