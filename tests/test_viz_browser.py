@@ -232,7 +232,7 @@ def test_view_command_serves_until_ctrl_c(run_dir: Path, base_url: str) -> None:
         with urllib.request.urlopen(url, timeout=10) as r:
             assert r.status == 200 and b'id="tmesim-data"' in r.read()
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(timeout=10) == 0, proc.stderr.read()
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()  # generous: CI machines can be loaded
     finally:
         if proc.poll() is None:
             proc.kill()
