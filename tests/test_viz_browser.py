@@ -220,8 +220,11 @@ def test_view_command_serves_until_ctrl_c(run_dir: Path, base_url: str) -> None:
     port = base_url.rsplit(":", 1)[1]
     res = CliRunner().invoke(app, ["view", str(run_dir), "--port", port, "--no-browser"])
     assert res.exit_code == 2 and "--port" in res.output
+    # Ctrl-C must reach the server even when this test runs where SIGINT is ignored (a shell
+    # starts background jobs that way, and children inherit it): restore the default in the child
     proc = subprocess.Popen([sys.executable, "-m", "tmesim", "view", str(run_dir), "--port", "0", "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline, url = time.monotonic() + 30, ""
         while not url and time.monotonic() < deadline and proc.poll() is None:
