@@ -158,3 +158,17 @@ def test_meanfield_with_contacts_tracks_spatial_tnbc():
         assert abs(fitted.loc[float(d), "CD8_T_cell"] / spatial[d]["CD8_T_cell"] - 1) < 0.5
     # well-mixed: far too few T cells survive the crowded section by day 14
     assert mixed.loc[14.0, "CD8_T_cell"] < 0.5 * spatial[14]["CD8_T_cell"]
+
+
+def test_contact_course_read_once_gives_the_same_run():
+    from tmesim.meanfield import ContactCourse
+
+    model = build(segregated_dict(True))
+    table = contact_enrichment(tmesim.Simulation(model, seed=2), days=1.0, every_days=0.5)
+    course = ContactCourse.from_table(model.cell_type_names, table)
+    a = MeanField(model, contacts=table).run(days=1.0, t_eval=[0, 0.5, 1.0])
+    b = MeanField(model, contacts=course).run(days=1.0, t_eval=[0, 0.5, 1.0])
+    pd.testing.assert_frame_equal(a, b)
+    other = ContactCourse.from_table(["cancer"], {("cancer", "cancer"): 2.0})
+    with pytest.raises(ValueError, match="read for other cell types"):
+        MeanField(model, contacts=other)

@@ -7,12 +7,15 @@ give the same one-row table on any worker.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
+
+if TYPE_CHECKING:
+    from tmesim.meanfield import ContactCourse
 
 from .endpoints import EndpointConfig, burden_curve, endpoints
 from .markers import ctc_at, section_markers
@@ -55,7 +58,7 @@ def _shedding(section: pd.DataFrame, cfg: EndpointConfig) -> Any:
 
 def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapies: list[str] | None = None,
                 cfg: EndpointConfig | None = None, engine: str = "meanfield",
-                contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+                contacts: pd.DataFrame | ContactCourse | None = None) -> pd.DataFrame:
     """Simulate one virtual patient; returns one row: identity, covariates, markers, endpoints.
 
     ``contacts``: contact enrichment for the mean-field section (see :func:`run_section`)."""

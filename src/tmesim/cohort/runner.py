@@ -24,11 +24,14 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tmesim.model import Model, ModelError
+
+if TYPE_CHECKING:
+    from tmesim.meanfield import ContactCourse
 
 from .endpoints import EndpointConfig
 from .patient import run_patient
@@ -102,13 +105,13 @@ def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]
         cluster.close()
 
 
-def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd.DataFrame | None) -> pd.DataFrame:
+def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd.DataFrame | ContactCourse | None) -> pd.DataFrame:
     return run_patient(model, job.row, job.arm, job.therapies, cfg, engine, contacts)
 
 
 def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig, engine: str = "meanfield",
              workers: int = 2, scheduler: str | None = None, client: Any = None, retries: int = 3,
-             progress: Progress | None = None, contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+             progress: Progress | None = None, contacts: pd.DataFrame | ContactCourse | None = None) -> pd.DataFrame:
     """Run ``jobs`` (skipping those with a result file), write each result as it finishes, and
     return all results (finished earlier or now) as one table sorted by arm and patient.
 
@@ -124,6 +127,12 @@ def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig
             from distributed import as_completed
 
             mfut = c.scatter(model, broadcast=True, hash=False)  # a fresh key: a released earlier scatter of the same model cannot take it away
+            if contacts is not None:  # read the table once, send it once
+                from tmesim.meanfield import ContactCourse
+
+                course = (contacts if isinstance(contacts, ContactCourse)
+                          else ContactCourse.from_table(model.cell_type_names, contacts))
+                contacts = c.scatter(course, broadcast=True, hash=False)
             futs = {c.submit(_task, mfut, j, cfg, engine, contacts, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
                              retries=retries, pure=False): j for j in todo}
             for fut in as_completed(futs):

@@ -9,12 +9,15 @@ The mean-field engine reads the model's drugs itself (their PK exposure is the s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
+
+if TYPE_CHECKING:
+    from tmesim.meanfield import ContactCourse
 
 Engine = Literal["meanfield", "spatial"]
 ENGINES: tuple[str, ...] = ("meanfield", "spatial")
@@ -22,7 +25,7 @@ CANCER = "cancer"
 
 
 def run_section(model: Model, days: float, engine: str = "meanfield", seed: int = 0,
-                contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+                contacts: pd.DataFrame | ContactCourse | None = None) -> pd.DataFrame:
     """Daily time course of the section for ``days`` (0, 1, …, days).
 
     ``contacts`` (mean-field only): the contact-enrichment table of the model's spatial

@@ -67,6 +67,13 @@ chemotaxis have no effect.
 """
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial
-from .solver import MeanField, contact_course, contact_matrix, simulate, summary_table
+from .solver import (
+    ContactCourse,
+    MeanField,
+    contact_course,
+    contact_matrix,
+    simulate,
+    summary_table,
+)
 
-__all__ = ["MeanField", "MeanFieldTables", "contact_course", "contact_matrix", "compile_meanfield", "expected_initial", "simulate", "summary_table"]
+__all__ = ["ContactCourse", "MeanField", "MeanFieldTables", "contact_course", "contact_matrix", "compile_meanfield", "expected_initial", "simulate", "summary_table"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,23 +27,63 @@ def contact_course(type_names: Sequence[str],
                    contacts: Contacts | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Contact and free-site enrichment over time: times ``[K]`` (minutes), ``[K, T, T]`` and
     ``[K, T]``. A table with a ``time_days`` column (as :func:`tmesim.engine.contacts.contact_enrichment`
-    returns by default) gives one entry per time; anything else one entry (K = 1)."""
-    if isinstance(contacts, pd.DataFrame) and "time_days" in contacts.columns:
-        try:
-            days = pd.to_numeric(contacts["time_days"])
-        except (TypeError, ValueError):
-            raise ValueError("contacts table: time_days must be numbers (days)") from None
-        if days.isna().any() or (days < 0).any():
-            raise ValueError("contacts table: time_days must be numbers >= 0 (days)")
-        times, mats, frees = [], [], []
-        for day, part in contacts.groupby(days, sort=True):
-            m, f = contact_matrix(type_names, part.drop(columns=["time_days"]))
-            times.append(float(day) * MIN_PER_DAY)
-            mats.append(m)
-            frees.append(f)
-        return np.array(times), np.stack(mats), np.stack(frees)
-    m, f = contact_matrix(type_names, contacts)
-    return np.zeros(1), m[None], f[None]
+    returns by default) gives one entry per time; anything else one entry (K = 1).
+    Pairs not given stay at 1. Errors name the offending entry and the allowed values."""
+    T = len(type_names)
+    if contacts is None:
+        return np.zeros(1), np.ones((1, T, T)), np.ones((1, T))
+    if isinstance(contacts, pd.DataFrame):
+        missing = [c for c in CONTACT_COLUMNS if c not in contacts.columns]
+        if missing:
+            raise ValueError(f"contacts table: missing column(s) {missing}; required: {', '.join(CONTACT_COLUMNS)}")
+        a_names = contacts["cell_type"].astype(str).to_numpy()
+        b_names = contacts["neighbour"].astype(str).to_numpy()
+        raw = contacts["enrichment"].to_numpy()
+        if "time_days" in contacts.columns:
+            days = pd.to_numeric(contacts["time_days"], errors="coerce").to_numpy(float)
+            if np.isnan(days).any() or (days < 0).any():
+                raise ValueError("contacts table: time_days must be numbers >= 0 (days)")
+        else:
+            days = np.zeros(len(contacts))
+    else:
+        keys = list(contacts.keys())
+        a_names = np.array([str(k[0]) for k in keys], dtype=object)
+        b_names = np.array([str(k[1]) for k in keys], dtype=object)
+        raw = np.array(list(contacts.values()), dtype=object)
+        days = np.zeros(len(keys))
+    index = {n: i for i, n in enumerate(type_names)}
+    cols = {**index, FREE_SITE: T}
+    for names, allowed in ((a_names, index), (b_names, cols)):
+        bad = sorted(set(names) - set(allowed))
+        if bad:
+            raise ValueError(f"contacts: unknown cell type {bad[0]!r}; allowed: {', '.join(type_names)}"
+                             f" (and {FREE_SITE!r} as a neighbour)")
+    values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(float)
+    wrong = np.flatnonzero(~np.isfinite(values) | (values < 0))
+    if len(wrong):
+        i = int(wrong[0])
+        raise ValueError(f"contacts: enrichment of ({a_names[i]}, {b_names[i]}) must be a finite number >= 0, "
+                         f"got {raw[i]!r}")
+    times, k = np.unique(days, return_inverse=True)
+    out = np.ones((len(times), T, T + 1))
+    out[k, [index[x] for x in a_names], [cols[x] for x in b_names]] = values
+    return times * MIN_PER_DAY, out[:, :, :T].copy(), out[:, :, T].copy()
+
+
+@dataclass(frozen=True)
+class ContactCourse:
+    r"""A contact table read once (:func:`contact_course`), to hand to many ``MeanField``\ s:
+    cohorts build one per trial instead of re-reading the table for every patient."""
+
+    type_names: tuple[str, ...]
+    times: np.ndarray  # minutes
+    contact: np.ndarray  # [K, T, T]
+    free: np.ndarray  # [K, T]
+
+    @classmethod
+    def from_table(cls, type_names: Sequence[str], contacts: Contacts | None) -> ContactCourse:
+        times, contact, free = contact_course(type_names, contacts)
+        return cls(tuple(type_names), times, contact, free)
 
 
 def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> tuple[np.ndarray, np.ndarray]:
@@ -51,38 +92,13 @@ def contact_matrix(type_names: Sequence[str], contacts: Contacts | None) -> tupl
 
     ``contacts`` is a mapping ``{(cell_type, neighbour): factor}`` or a table with columns
     ``cell_type, neighbour, enrichment`` (see :func:`tmesim.engine.contacts.contact_enrichment`);
-    pairs not given stay at 1. Errors name the offending entry and the allowed values.
+    pairs not given stay at 1; a ``time_days`` column, if any, is ignored (the last entry per
+    pair wins). Errors name the offending entry and the allowed values.
     """
-    T = len(type_names)
-    out = np.ones((T, T))
-    free = np.ones(T)
-    if contacts is None:
-        return out, free
-    if isinstance(contacts, pd.DataFrame):
-        missing = [c for c in CONTACT_COLUMNS if c not in contacts.columns]
-        if missing:
-            raise ValueError(f"contacts table: missing column(s) {missing}; required: {', '.join(CONTACT_COLUMNS)}")
-        items = [((str(a), str(b)), f) for a, b, f in zip(contacts["cell_type"], contacts["neighbour"],
-                                                          contacts["enrichment"], strict=True)]
-    else:
-        items = [(tuple(k), v) for k, v in contacts.items()]  # type: ignore[misc]
-    index = {n: i for i, n in enumerate(type_names)}
-    for (a, b), f in items:
-        for name in (a, b):
-            if name not in index and not (name == FREE_SITE and name == b):
-                raise ValueError(f"contacts: unknown cell type {name!r}; allowed: {', '.join(type_names)}"
-                                 f" (and {FREE_SITE!r} as a neighbour)")
-        try:
-            x = float(f)
-        except (TypeError, ValueError):
-            raise ValueError(f"contacts: enrichment of ({a}, {b}) must be a number >= 0, got {f!r}") from None
-        if not np.isfinite(x) or x < 0:
-            raise ValueError(f"contacts: enrichment of ({a}, {b}) must be a finite number >= 0, got {f!r}")
-        if b == FREE_SITE:
-            free[index[a]] = x
-        else:
-            out[index[a], index[b]] = x
-    return out, free
+    if isinstance(contacts, pd.DataFrame) and "time_days" in contacts.columns:
+        contacts = contacts.drop(columns=["time_days"])
+    _, m, f = contact_course(type_names, contacts)
+    return m[0], f[0]
 
 
 def _pk_signal(drug: Drug) -> Callable[[float], float]:
@@ -118,11 +134,17 @@ class MeanField:
 
     def __init__(self, model: Model, signals: Mapping[str, SignalValue] | None = None,
                  method: str = "LSODA", rtol: float = 1e-3, atol: float = 1e-6,
-                 contacts: Contacts | None = None) -> None:
+                 contacts: Contacts | ContactCourse | None = None) -> None:
         self.model = model
         self.tables: MeanFieldTables = compile_meanfield(model)
         tb = self.tables
-        self._ct_times, self._ct_contact, self._ct_free = contact_course(tb.type_names, contacts)
+        if isinstance(contacts, ContactCourse):
+            if list(contacts.type_names) != list(tb.type_names):
+                raise ValueError("contacts: this ContactCourse was read for other cell types "
+                                 f"({', '.join(contacts.type_names)}); the model has {', '.join(tb.type_names)}")
+            self._ct_times, self._ct_contact, self._ct_free = contacts.times, contacts.contact, contacts.free
+        else:
+            self._ct_times, self._ct_contact, self._ct_free = contact_course(tb.type_names, contacts)
         tb.contact, tb.free = self._ct_contact[0].copy(), self._ct_free[0].copy()
         self.method, self.rtol, self.atol = method, rtol, atol
         self.signals: dict[str, SignalValue] = dict(signals or {})
@@ -298,7 +320,8 @@ def summary_table(mf: MeanField, t_min: np.ndarray, Y: np.ndarray) -> pd.DataFra
 
 
 def simulate(model: Model, days: float | None = None, seed: int = 0,
-             signals: Mapping[str, SignalValue] | None = None, contacts: Contacts | None = None) -> pd.DataFrame:
+             signals: Mapping[str, SignalValue] | None = None,
+             contacts: Contacts | ContactCourse | None = None) -> pd.DataFrame:
     """Pure, picklable entry point: the mean-field trajectory of ``model`` as a DataFrame.
 
     The mean-field engine is deterministic; ``seed`` is accepted (and ignored) so that this
