@@ -39,8 +39,10 @@ def main() -> None:
     contacts = None
     if args.contacts:
         from tmesim.cohort.contacts import resolve_contacts
+        from tmesim.meanfield import ContactCourse
 
-        contacts = resolve_contacts("measured", model, days=35.0, seed=0)
+        # read once, as cohorts do (ContactCourse), so per patient it is compile + solve
+        contacts = ContactCourse.from_table(model.cell_type_names, resolve_contacts("measured", model, days=35.0, seed=0))
 
     tmesim.Simulation(model, seed=0).run(days=0.05)  # compile the spatial kernels
     MeanField(model, contacts=contacts).run(days=days)  # compile the mean-field kernels
