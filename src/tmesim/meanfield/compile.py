@@ -108,6 +108,10 @@ class MeanFieldTables:
     var_names: list[str] = field(default_factory=list)
     behaviour_names: list[str] = field(default_factory=list)
     extra_signals: list[str] = field(default_factory=list)  # names of EXTRA signals, index = r_arg
+    # contact enrichment over time (rhs interpolates into ``contact``/``free``): [K], [K, T, T], [K, T]
+    ct_times: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    ct_contact: np.ndarray = field(default_factory=lambda: np.ones((1, 1, 1)))
+    ct_free: np.ndarray = field(default_factory=lambda: np.ones((1, 1)))
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The arrays in the order the numba right-hand side takes them."""
@@ -118,6 +122,7 @@ class MeanFieldTables:
             self.r_hill, self.r_hj, self.is_vessel, self.clear_apoptotic, self.clear_necrotic,
             self.init_state, self.decay, self.diffusion, self.dirichlet, self.boundary_value,
             self.half_widths, self.m_vals, self.m_w, self.binom, self.contact, self.free,
+            self.ct_times, self.ct_contact, self.ct_free,
         )
 
 

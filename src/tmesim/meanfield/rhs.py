@@ -56,6 +56,34 @@ def _p_eff(p, enr, m_vals, m_w):
 
 
 @njit(cache=True)
+def _contacts_at(t, times, course, course_free, contact, free):
+    """Contact and free-site enrichment at ``t`` (minutes): linear between measured times,
+    held before the first and after the last."""
+    K = times.shape[0]
+    k = np.searchsorted(times, t, side="right") - 1
+    if k < 0 or k >= K - 1:
+        k = 0 if k < 0 else K - 1
+        contact[:, :] = course[k]
+        free[:] = course_free[k]
+        return
+    w = (t - times[k]) / (times[k + 1] - times[k])
+    contact[:, :] = (1.0 - w) * course[k] + w * course[k + 1]
+    free[:] = (1.0 - w) * course_free[k] + w * course_free[k + 1]
+
+
+@njit(cache=True)
+def _ves_share(c, N, is_vessel, contact, others, m_vals, m_w):
+    """The vessel-neighbour share a type-c cell sees: the effective share of each vessel type
+    (its contact enrichment with c), summed."""
+    out = 0.0
+    for k in range(N.shape[0]):
+        if is_vessel[k]:
+            pk = min(max((N[k] - (1.0 if c == k else 0.0)) / others, 0.0), 1.0)
+            out += _p_eff(pk, contact[c, k], m_vals, m_w)
+    return out
+
+
+@njit(cache=True)
 def _binom_expect(p, hj, m_vals, m_w, binom):
     """E[hj[j]], j ~ Binomial(m, p), m over the lattice's in-domain neighbour counts."""
     out = 0.0
@@ -103,9 +131,11 @@ def _boundary_rate(D, lam, half_widths):
 def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect, b_upt, b_exp,
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
-        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, vals):
+        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact, ct_free, vals):
     """dy/dt at time t (minutes). ``aux[T]`` receives the intravasation flux per type (cells/min)."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
+    if ct_times.shape[0] > 1:
+        _contacts_at(t, ct_times, ct_contact, ct_free, contact, free)
     oI = oM + T * V
     for i in range(y.shape[0]):
         dydt[i] = 0.0
@@ -135,16 +165,11 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         nmean[v] = nmean[v] / live if live > 0.0 else 0.0
     others = max(n_sites - 1.0, 1.0)  # sites around a cell, i.e. excluding its own
     phi = min(max((n_sites - occ) / others, 0.0), 1.0)  # free share of the other sites
-    # vessel neighbours each type sees (the effective share, contact enrichment with each
-    # vessel type), and the free-site enrichment around vessel cells (where recruits enter)
-    ves_seen = np.zeros(T)
+    # free-site enrichment around vessel cells (where recruits enter)
     free_at_ves = 0.0
     for k in range(T):
         if is_vessel[k]:
             free_at_ves += N[k] * free[k]
-            for c in range(T):
-                pk = min(max((N[k] - (1.0 if c == k else 0.0)) / others, 0.0), 1.0)
-                ves_seen[c] += _p_eff(pk, contact[c, k], m_vals, m_w)
     free_at_ves = free_at_ves / ves if ves > 0.0 else 1.0
 
     # ---- behaviours: ``vals`` holds the base values except where rules act; those are
@@ -172,7 +197,10 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
                 p = 1.0 - phi  # well-mixed occupancy: see the package notes on pressure
                 h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
             elif kind == VES:
-                p = min(max((ves - 1.0) / others, 0.0), 1.0) if site else min(ves_seen[ct], 1.0)
+                if site:
+                    p = min(max((ves - 1.0) / others, 0.0), 1.0)
+                else:
+                    p = min(_ves_share(ct, N, is_vessel, contact, others, m_vals, m_w), 1.0)
                 h = _p_any(p, m_vals, m_w) * hill(1.0, r_half[r], r_hill[r])
             elif kind == VAR:
                 h = hill(mean[ct, arg], r_half[r], r_hill[r])
@@ -204,7 +232,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         rn = vals[ct, knec]
         ri = vals[ct, kint]
         if ri > 0.0:
-            ri *= _p_any(min(ves_seen[ct], 1.0), m_vals, m_w)
+            ri *= _p_any(min(_ves_share(ct, N, is_vessel, contact, others, m_vals, m_w), 1.0), m_vals, m_w)
         rtr = 0.0
         for k in range(T):
             if k != ct:

@@ -146,6 +146,9 @@ class MeanField:
         else:
             self._ct_times, self._ct_contact, self._ct_free = contact_course(tb.type_names, contacts)
         tb.contact, tb.free = self._ct_contact[0].copy(), self._ct_free[0].copy()
+        tb.ct_times = np.ascontiguousarray(self._ct_times, float)  # interpolated by the rhs itself
+        tb.ct_contact = np.ascontiguousarray(self._ct_contact, float)
+        tb.ct_free = np.ascontiguousarray(self._ct_free, float)
         self.method, self.rtol, self.atol = method, rtol, atol
         self.signals: dict[str, SignalValue] = dict(signals or {})
         unknown = [s for s in tb.extra_signals if s not in self.signals and not s.startswith("drug ")]
@@ -183,18 +186,6 @@ class MeanField:
         return y0
 
     def _extra_at(self, t_min: float) -> np.ndarray:
-        if self._ct_times.shape[0] > 1:  # contact enrichment at t: linear between measured days
-            times = self._ct_times
-            k = int(np.searchsorted(times, t_min, side="right")) - 1
-            tb = self.tables
-            if k < 0 or k >= times.shape[0] - 1:
-                k = 0 if k < 0 else times.shape[0] - 1
-                tb.contact[:] = self._ct_contact[k]
-                tb.free[:] = self._ct_free[k]
-            else:
-                w = (t_min - times[k]) / (times[k + 1] - times[k])
-                tb.contact[:] = (1.0 - w) * self._ct_contact[k] + w * self._ct_contact[k + 1]
-                tb.free[:] = (1.0 - w) * self._ct_free[k] + w * self._ct_free[k + 1]
         if not self._const_extra:
             for i, f in enumerate(self._extra_fns):
                 self._extra[i] = float(f(t_min / MIN_PER_DAY))
