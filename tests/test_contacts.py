@@ -120,15 +120,22 @@ def test_resolve_contacts_modes(tmp_path):
         read_contacts(bad, model)
 
 
-def test_shipped_tnbc_table_is_current():
-    """The shipped table is for the shipped TNBC preset as it is now (else trials re-measure it:
-    regenerate with ``python benchmarks/contacts.py``)."""
+@pytest.mark.parametrize("preset", ["tnbc", "her2", "luminal-a", "luminal-b"])
+def test_shipped_tables_are_current(preset):
+    """Each shipped table is for its preset as it is now (else trials re-measure it:
+    regenerate with ``python benchmarks/contacts.py --presets <preset>``)."""
     from tmesim.cohort.contacts import SHIPPED, contact_key
 
-    model = tmesim.load_model(tmesim.preset_path("tnbc"))
-    shipped = pd.read_csv(SHIPPED / "tnbc.csv.gz")
+    model = tmesim.load_model(tmesim.preset_path(preset))
+    shipped = pd.read_csv(SHIPPED / f"{preset}.csv.gz")
     assert str(shipped["model_key"].iloc[0]) == contact_key(model, 35.0, 0)
     assert shipped["time_days"].max() == 35.0
+
+
+def test_shipped_tnbc_table_shows_exclusion_and_a_packed_nest():
+    from tmesim.cohort.contacts import SHIPPED
+
+    shipped = pd.read_csv(SHIPPED / "tnbc.csv.gz")
     # T-cell exclusion and a packed nest, as the spatial engine makes them
     late = shipped[shipped["time_days"] >= 14]
     cd8 = late[(late["cell_type"] == "CD8_T_cell") & (late["neighbour"] == "cancer")]["enrichment"]
