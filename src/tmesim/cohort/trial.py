@@ -125,10 +125,15 @@ class TrialSpec(BaseModel):
 
         if self.preset is not None:
             return tmesim.load_model(tmesim.preset_path(self.preset))
-        p = Path(self.model or "")
-        if not p.is_absolute() and base is not None and (base / p).exists():
-            p = base / p
-        return tmesim.load_model(p)
+        return tmesim.load_model(_beside(self.model or "", base))
+
+
+def _beside(path: str, base: Path | None) -> Path:
+    """``path`` as given, or relative to the trial file's folder ``base`` when it exists there."""
+    p = Path(path)
+    if not p.is_absolute() and base is not None and (base / p).exists():
+        return base / p
+    return p
 
 
 def _fmt_error(exc: ValidationError, where: str) -> str:
@@ -208,9 +213,7 @@ def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, work
     check_config(out, {"trial": spec.model_dump(mode="json"), "model": model.model_dump(mode="json"),
                        "endpoints": cfg.as_dict()})
     t0 = time.perf_counter()
-    choice = spec.contacts
-    if choice not in CONTACT_MODES and not Path(choice).is_absolute() and base is not None and (base / choice).exists():
-        choice = str(base / choice)
+    choice = spec.contacts if spec.contacts in CONTACT_MODES else str(_beside(spec.contacts, base))
     cdays = spec.contact_days if spec.contact_days is not None else spec.timing.run_in_days + 7.0
     contacts = (resolve_contacts(choice, model, out, cdays, spec.contact_seed, notice)
                 if spec.engine == "meanfield" else None)

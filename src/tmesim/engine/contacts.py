@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .kernels import ALIVE
+from tmesim.model.grammar import FREE_SITE
 
-FREE_SITE = "(free site)"  # neighbour name of free-site enrichment (as tmesim.meanfield reads it)
+from .kernels import ALIVE, neighbour_offsets
 
 if TYPE_CHECKING:
     from .simulation import Simulation
@@ -57,16 +57,9 @@ def _type_grid(sim: Simulation) -> np.ndarray:
 
 def _shifted(grid: np.ndarray, off: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """(cell, neighbour-at-offset) views of the overlapping part of the grid (no wrap)."""
-    src, dst = [], []
-    for d in off:
-        n = None
-        if d >= 0:
-            src.append(slice(0, n if d == 0 else -d))
-            dst.append(slice(d, None))
-        else:
-            src.append(slice(-d, None))
-            dst.append(slice(0, d))
-    return grid[tuple(src)], grid[tuple(dst)]
+    src = tuple(slice(0, -d if d > 0 else None) if d >= 0 else slice(-d, None) for d in off)
+    dst = tuple(slice(d, None) if d >= 0 else slice(0, d) for d in off)
+    return grid[src], grid[dst]
 
 
 def neighbour_contacts(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
@@ -79,9 +72,8 @@ def neighbour_contacts(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"contact tally supports at most 61 cell types, the model has {T}")
     grid = _type_grid(sim)
     free_grid = (sim.occ == -1).reshape(grid.shape)
-    dims = int(sim.model.domain.dims)
-    offsets = [o for o in np.ndindex(*(3,) * 3) if (dims == 3 or o[0] == 1)]
-    offsets = [tuple(int(v) - 1 for v in o) for o in offsets if any(v != 1 for v in o)]
+    offs, _ = neighbour_offsets(int(sim.model.domain.dims))
+    offsets = [(int(dz), int(dy), int(dx)) for dx, dy, dz in offs]  # grid axes are (z, y, x)
     seen = np.zeros(grid.shape, np.int64)  # bit b: a live b-neighbour; bit T: a free neighbour
     in_domain = np.zeros(grid.shape, np.int64)  # in-domain neighbour sites per site
     code = np.where(grid >= 0, np.left_shift(1, grid.clip(min=0)), 0) | np.where(free_grid, 1 << T, 0)
@@ -100,12 +92,12 @@ def neighbour_contacts(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(ct, minlength=T).astype(float)
     others = max(grid.size - 1, 1)
     share = np.append(counts, float(free_grid.sum())) / others  # [T + 1]
+    own = np.zeros((T, T + 1))
+    own[:, :T] = np.eye(T) / others  # a cell is not its own neighbour
+    p = (share[None, :] - own).clip(0.0, 1.0)
     expected = np.zeros((T, T + 1))
     for mv in np.unique(m):
         n_a = np.bincount(ct[m == mv], minlength=T).astype(float)  # a-cells with mv neighbour sites
-        own = np.zeros((T, T + 1))
-        own[:, :T] = np.eye(T) / others  # a cell is not its own neighbour
-        p = (share[None, :] - own).clip(0.0, 1.0)
         expected += n_a[:, None] * (1.0 - (1.0 - p) ** mv)
     return observed, expected
 
@@ -132,15 +124,11 @@ class ContactTally:
         """Long table ``cell_type, neighbour, enrichment, observed, expected`` (pairs with an
         expectation > 0; enrichment = (observed + prior) / (expected + prior)); the neighbour
         ``"(free site)"`` is the enrichment of free sites around the cell type."""
-        rows = []
-        for i, a in enumerate(self.type_names):
-            for j, b in enumerate([*self.type_names, FREE_SITE]):
-                e = self.expected[i, j]
-                if e <= 0:
-                    continue
-                o = self.observed[i, j]
-                rows.append((a, b, (o + self.prior) / (e + self.prior), o, e))
-        return pd.DataFrame(rows, columns=["cell_type", "neighbour", "enrichment", "observed", "expected"])
+        i, j = np.nonzero(self.expected > 0)
+        o, e = self.observed[i, j], self.expected[i, j]
+        return pd.DataFrame({"cell_type": np.array(self.type_names, dtype=object)[i],
+                             "neighbour": np.array([*self.type_names, FREE_SITE], dtype=object)[j],
+                             "enrichment": (o + self.prior) / (e + self.prior), "observed": o, "expected": e})
 
 
 def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, skip_days: float = 0.0,
@@ -159,9 +147,9 @@ def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, sk
     pool = ContactTally(names, prior=prior)
     frames = []
     step_minutes = float(sim.cm.dt)
-    every = max(int(round(every_days * 1440.0 / step_minutes)), 1)
-    total = int(round(days * 1440.0 / step_minutes))
-    skip = int(round(skip_days * 1440.0 / step_minutes))
+    every = max(sim.steps_for(every_days * 1440.0), 1)
+    total = sim.steps_for(days * 1440.0)
+    skip = sim.steps_for(skip_days * 1440.0)
     for k in range(0, total + 1):
         if k > 0:
             sim.step()
@@ -179,4 +167,4 @@ def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, sk
     return out[["time_days", *[c for c in out.columns if c != "time_days"]]]
 
 
-__all__ = ["FREE_SITE", "ContactTally", "contact_enrichment", "neighbour_contacts"]
+__all__ = ["ContactTally", "contact_enrichment", "neighbour_contacts"]

@@ -42,16 +42,14 @@ def _p_any(p, m_vals, m_w):
 
 
 @njit(cache=True)
-def _p_eff(p, enr, m_vals, m_w):
+def _p_eff(p, enr, m_vals, m_w, mbar):
     """The neighbour share that, under random mixing, gives ``enr`` × the probability of at
     least one such neighbour at share ``p`` (enrichment as measured by
-    ``tmesim.engine.contacts``); inverted at the lattice's mean in-domain neighbour count."""
+    ``tmesim.engine.contacts``); inverted at ``mbar``, the lattice's mean in-domain
+    neighbour count."""
     if enr == 1.0 or p <= 0.0:
         return p
     target = min(enr * _p_any(p, m_vals, m_w), 1.0 - 1e-12)
-    mbar = 0.0
-    for i in range(m_vals.shape[0]):
-        mbar += m_w[i] * m_vals[i]
     return 1.0 - (1.0 - target) ** (1.0 / mbar)
 
 
@@ -72,14 +70,14 @@ def _contacts_at(t, times, course, course_free, contact, free):
 
 
 @njit(cache=True)
-def _ves_share(c, N, is_vessel, contact, others, m_vals, m_w):
+def _ves_share(c, N, is_vessel, contact, others, m_vals, m_w, mbar):
     """The vessel-neighbour share a type-c cell sees: the effective share of each vessel type
     (its contact enrichment with c), summed."""
     out = 0.0
     for k in range(N.shape[0]):
         if is_vessel[k]:
             pk = min(max((N[k] - (1.0 if c == k else 0.0)) / others, 0.0), 1.0)
-            out += _p_eff(pk, contact[c, k], m_vals, m_w)
+            out += _p_eff(pk, contact[c, k], m_vals, m_w, mbar)
     return out
 
 
@@ -165,6 +163,9 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         nmean[v] = nmean[v] / live if live > 0.0 else 0.0
     others = max(n_sites - 1.0, 1.0)  # sites around a cell, i.e. excluding its own
     phi = min(max((n_sites - occ) / others, 0.0), 1.0)  # free share of the other sites
+    mbar = 0.0  # mean in-domain neighbour count (for contact enrichment)
+    for i in range(m_vals.shape[0]):
+        mbar += m_w[i] * m_vals[i]
     # free-site enrichment around vessel cells (where recruits enter)
     free_at_ves = 0.0
     for k in range(T):
@@ -191,7 +192,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
                 n = N[arg] - (1.0 if (arg == ct and not site) else 0.0)
                 p = min(max(n / others, 0.0), 1.0)
                 if not site:
-                    p = _p_eff(p, contact[ct, arg], m_vals, m_w)
+                    p = _p_eff(p, contact[ct, arg], m_vals, m_w, mbar)
                 h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
             elif kind == PRES:
                 p = 1.0 - phi  # well-mixed occupancy: see the package notes on pressure
@@ -200,7 +201,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
                 if site:
                     p = min(max((ves - 1.0) / others, 0.0), 1.0)
                 else:
-                    p = min(_ves_share(ct, N, is_vessel, contact, others, m_vals, m_w), 1.0)
+                    p = min(_ves_share(ct, N, is_vessel, contact, others, m_vals, m_w, mbar), 1.0)
                 h = _p_any(p, m_vals, m_w) * hill(1.0, r_half[r], r_hill[r])
             elif kind == VAR:
                 h = hill(mean[ct, arg], r_half[r], r_hill[r])
@@ -232,7 +233,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         rn = vals[ct, knec]
         ri = vals[ct, kint]
         if ri > 0.0:
-            ri *= _p_any(min(_ves_share(ct, N, is_vessel, contact, others, m_vals, m_w), 1.0), m_vals, m_w)
+            ri *= _p_any(min(_ves_share(ct, N, is_vessel, contact, others, m_vals, m_w, mbar), 1.0), m_vals, m_w)
         rtr = 0.0
         for k in range(T):
             if k != ct:

@@ -11,6 +11,7 @@ from scipy.integrate import solve_ivp
 
 from tmesim.model import Model
 from tmesim.model.drugs import Drug
+from tmesim.model.grammar import FREE_SITE
 from tmesim.model.pk import exposure
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial
@@ -20,7 +21,6 @@ SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
 MIN_PER_DAY = 1440.0
 CONTACT_COLUMNS = ("cell_type", "neighbour", "enrichment")
-FREE_SITE = "(free site)"  # the neighbour name of free-site enrichment
 
 
 def contact_course(type_names: Sequence[str],

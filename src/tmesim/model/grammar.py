@@ -56,6 +56,9 @@ FIXED_SIGNALS: dict[str, str] = {
 # "drug <name>" (the drug's exposure C(t) in its unit, the same for every cell; see
 # tmesim.model.pk; drugs come from the model's `drugs`, usually added by `therapies`).
 DRUG_PREFIX = "drug "
+# In contact-enrichment tables (tmesim.engine.contacts, read by tmesim.meanfield): the
+# neighbour name that stands for free lattice sites rather than a cell type.
+FREE_SITE = "(free site)"
 
 
 @dataclass(frozen=True)
