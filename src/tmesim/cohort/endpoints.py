@@ -45,6 +45,25 @@ cycles within that window, so that the section's course after chemotherapy (cont
 immune killing or rebound) is part of the response. How long and how deep the section
 responds within the window is what differs between patients and arms. The section holds at
 least one cancer cell (s ≥ 1/N(0)).
+
+Immune control after the window (``immune_control``, on by default): the doubling time is the
+subtype's observed one, i.e. growth *net of* the immune killing a typical tumor of the subtype
+undergoes. After the window the tumor therefore grows at
+
+    g_after = g − (k_end − k_ref)
+
+* ``k_end``: cancer cells killed by attacks (CD8 T cells, NK cells, M1 macrophages, N1
+  neutrophils) per cancer cell and day in the patient's section, over the window's last week;
+* ``k_ref``: the same rate in the model's own (unvaried, untreated) section over the last week
+  of the run-in (:func:`tmesim.cohort.patient.reference_kill_rate`).
+
+A patient whose section kills more cancer cells than the subtype's reference (an inflamed
+tumor, or T cells released by anti-PD-L1) regrows more slowly, or keeps shrinking when
+k_end − k_ref > g (durable immune control, as in the long responders of checkpoint trials);
+one whose T cells are suppressed (Tregs, MDSCs, IL-10) regrows faster. Without it, every
+tumor regrows at its doubling time from the end of the window, whatever its immune state, so
+neither the immune infiltrate nor its suppressors could shape progression or survival after
+the window (assumption: the section's kill rate per cancer cell stands for the whole tumor's).
 """
 
 from __future__ import annotations
@@ -71,9 +90,39 @@ class EndpointConfig:
     baseline_factor: float = 10.0
     measurable_cells: float = 5e8
     new_lesion_progression: bool = True
+    immune_control: bool = True
+    reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
 
-    def as_dict(self) -> dict[str, float | bool]:
+    def as_dict(self) -> dict[str, float | bool | None]:
         return asdict(self)
+
+
+KILLED = "killed_per_day_cancer"
+
+
+def immune_kill_rate(section: pd.DataFrame, until_day: float, window: float = 7.0) -> float:
+    """Cancer cells killed by attacks per cancer cell and day in ``section``, over the
+    ``window`` days up to section day ``until_day`` (0 when the section has no kill column)."""
+    if KILLED not in section:
+        return 0.0
+    t = section["time_days"].to_numpy(float)
+    sel = (t > max(until_day - window, 0.0) + 1e-9) & (t <= until_day + 1e-9)
+    if not sel.any():
+        sel = t <= until_day + 1e-9
+    n = float(np.mean(np.maximum(section["cancer"].to_numpy(float)[sel], 1.0)))
+    return float(np.mean(section[KILLED].to_numpy(float)[sel])) / n
+
+
+def growth_after_window(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> float:
+    """g_after (1/day): the doubling-time growth rate corrected by the section's immune killing
+    at the end of the window relative to ``cfg.reference_kill_rate`` (see the module notes)."""
+    body = model.body
+    td = (body.primary.doubling_time.value / MIN_PER_DAY) if body is not None else 150.0
+    g = float(np.log(2.0) / td)
+    if not cfg.immune_control or cfg.reference_kill_rate is None:
+        return g
+    end = float(section["time_days"].iloc[-1])
+    return g - (immune_kill_rate(section, end) - float(cfg.reference_kill_rate))
 
 
 def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd.DataFrame:
@@ -90,7 +139,9 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
     td = (body.primary.doubling_time.value / MIN_PER_DAY) if body is not None else 150.0
     g = np.log(2.0) / td
-    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
+    end = float(t_sec[-1])
+    growth = g * np.minimum(days, end) + growth_after_window(section, model, cfg) * np.maximum(days - end, 0.0)
+    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(growth)})
 
 
 def progression_day(days: np.ndarray, burden: np.ndarray, floor: float) -> float:
@@ -146,4 +197,5 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
     return out
 
 
-__all__ = ["RECIST_PD", "EndpointConfig", "best_response", "burden_curve", "endpoints", "progression_day"]
+__all__ = ["RECIST_PD", "EndpointConfig", "best_response", "burden_curve", "endpoints", "growth_after_window",
+           "immune_kill_rate", "progression_day"]

@@ -7,6 +7,7 @@ give the same one-row table on any worker.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +18,13 @@ from tmesim.model import Model
 if TYPE_CHECKING:
     from tmesim.meanfield import ContactCourse
 
-from .endpoints import EndpointConfig, burden_curve, endpoints
+from .endpoints import (
+    EndpointConfig,
+    burden_curve,
+    endpoints,
+    growth_after_window,
+    immune_kill_rate,
+)
 from .markers import ctc_at, section_markers
 from .section import run_section
 from .virtual import patient_model
@@ -56,14 +63,50 @@ def _shedding(section: pd.DataFrame, cfg: EndpointConfig) -> Any:
     return SheddingProfile.from_rate(rate, share), rate
 
 
+REFERENCE_PATIENTS = 32  # virtual patients (seed 0) whose median baseline kill rate is k_ref
+
+
+def baseline_kill_rate(model: Model, row: dict[str, Any], cfg: EndpointConfig, engine: str = "meanfield",
+                       contacts: pd.DataFrame | ContactCourse | None = None) -> float:
+    """A virtual patient's untreated kill rate: cancer cells killed by attacks per cancer cell and
+    day over the last week of the run-in."""
+    section = run_section(patient_model(model, row), cfg.run_in_days, engine, seed=int(row["seed"]),
+                          contacts=contacts)
+    return immune_kill_rate(section, cfg.run_in_days)
+
+
+def reference_rows(model: Model) -> list[dict[str, Any]]:
+    """The reference sample: :data:`REFERENCE_PATIENTS` virtual patients drawn with seed 0, the
+    same whatever the cohort's size, seed or arms."""
+    from .virtual import sample_patients
+
+    return sample_patients(model, REFERENCE_PATIENTS, seed=0).to_dict("records")
+
+
+def reference_kill_rate(model: Model, cfg: EndpointConfig, engine: str = "meanfield",
+                        contacts: pd.DataFrame | ContactCourse | None = None) -> float:
+    """k_ref (1/day): the median untreated kill rate of the model's reference sample — the
+    immune pressure of a typical tumor of the subtype, which its observed doubling time
+    includes (see :mod:`tmesim.cohort.endpoints`)."""
+    return float(np.median([baseline_kill_rate(model, r, cfg, engine, contacts) for r in reference_rows(model)]))
+
+
+def with_reference(model: Model, cfg: EndpointConfig, engine: str = "meanfield",
+                   contacts: pd.DataFrame | ContactCourse | None = None) -> EndpointConfig:
+    """``cfg`` with its reference kill rate filled in (unchanged when set or not used)."""
+    if not cfg.immune_control or cfg.reference_kill_rate is not None:
+        return cfg
+    return replace(cfg, reference_kill_rate=reference_kill_rate(model, cfg, engine, contacts))
+
+
 def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapies: list[str] | None = None,
                 cfg: EndpointConfig | None = None, engine: str = "meanfield",
                 contacts: pd.DataFrame | ContactCourse | None = None) -> pd.DataFrame:
     """Simulate one virtual patient; returns one row: identity, covariates, markers, endpoints.
 
     ``contacts``: contact enrichment for the mean-field section (see :func:`run_section`)."""
-    cfg = cfg or EndpointConfig()
     t0 = time.perf_counter()
+    cfg = with_reference(model, cfg or EndpointConfig(), engine, contacts)
     pm = patient_model(model, row)
     tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
     section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]),
@@ -87,10 +130,15 @@ def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapie
     else:
         out["ctc_count"] = float("nan")
     out["shedding_per_cell_day"] = shed_rate
+    out["kill_rate_baseline"] = immune_kill_rate(section, cfg.run_in_days)
+    out["kill_rate_end"] = immune_kill_rate(section, float(section["time_days"].iloc[-1]))
+    out["growth_after_window"] = growth_after_window(section, pm, cfg)
+    out["kill_rate_reference"] = float("nan") if cfg.reference_kill_rate is None else float(cfg.reference_kill_rate)
     out |= endpoints(curve, pm, mets, met_burden, cfg)
     out["engine"] = engine
     out["runtime_s"] = time.perf_counter() - t0
     return pd.DataFrame([out])
 
 
-__all__ = ["run_patient", "treated_model"]
+__all__ = ["REFERENCE_PATIENTS", "baseline_kill_rate", "reference_kill_rate", "reference_rows", "run_patient",
+           "treated_model", "with_reference"]

@@ -2,7 +2,9 @@
 
 Both engines give the same columns: ``time_days``, one live count per cell type,
 ``dead_<type>`` (corpses not yet cleared; spatial: dead cells on the lattice),
-``intravasation_per_day`` and ``mean_emt_cancer`` (when the model has an ``emt`` state).
+``intravasation_per_day``, ``killed_per_day_cancer`` (cancer cells killed by attacks — CD8 T
+cells, NK cells, M1 macrophages, N1 neutrophils — per day) and ``mean_emt_cancer`` (when the
+model has an ``emt`` state).
 The mean-field engine reads the model's drugs itself (their PK exposure is the signal
 ``drug <name>``), as the spatial engine does.
 """
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 Engine = Literal["meanfield", "spatial"]
 ENGINES: tuple[str, ...] = ("meanfield", "spatial")
 CANCER = "cancer"
+KILLED = f"killed_per_day_{CANCER}"
 
 
 def run_section(model: Model, days: float, engine: str = "meanfield", seed: int = 0,
@@ -35,7 +38,10 @@ def run_section(model: Model, days: float, engine: str = "meanfield", seed: int 
         from tmesim.meanfield import MeanField
 
         t = np.arange(0.0, float(days) + 1e-9, 1.0)
-        return MeanField(model, contacts=contacts).run(days=float(days), t_eval=t)
+        out = MeanField(model, contacts=contacts).run(days=float(days), t_eval=t)
+        if KILLED not in out:  # no type of this model attacks cancer cells
+            out[KILLED] = 0.0
+        return out
     if engine == "spatial":
         return _spatial(model, days, seed)
     raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
@@ -43,7 +49,7 @@ def run_section(model: Model, days: float, engine: str = "meanfield", seed: int 
 
 def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
     from tmesim.engine import Simulation
-    from tmesim.engine.kernels import ALIVE, E_INTRAVASATION
+    from tmesim.engine.kernels import ALIVE, E_INTRAVASATION, E_KILLED
 
     sim = Simulation(model, seed=int(seed))
     names = sim.cm.type_names
@@ -51,7 +57,9 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
     per_day = sim.steps_for(1440.0)
     rows = []
 
-    def record(day: float, intra: float) -> None:
+    cancer = names.index(CANCER) if CANCER in names else -1
+
+    def record(day: float, intra: float, killed: float) -> None:
         n = sim.n
         live = sim.dead[:n] == ALIVE
         ct = sim.ctype[:n]
@@ -59,19 +67,21 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
         dead = np.bincount(ct[~live], minlength=len(names))
         row |= {f"dead_{nm}": float(dead[i]) for i, nm in enumerate(names)}
         row["intravasation_per_day"] = intra
+        row[KILLED] = killed
         if emt >= 0 and CANCER in names:
             sel = live & (ct == names.index(CANCER))
             row["mean_emt_cancer"] = float(sim.var[:n, emt][sel].mean()) if sel.any() else float("nan")
         rows.append(row)
 
-    record(0.0, 0.0)
+    record(0.0, 0.0, 0.0)
     for d in range(1, int(np.ceil(days)) + 1):
-        intra = 0
+        intra = killed = 0
         for _ in range(per_day):
             sim.step()
             ev = sim.take_events()
             intra += int(np.count_nonzero(ev["kind"] == E_INTRAVASATION))
-        record(float(d), float(intra))
+            killed += int(np.count_nonzero((ev["kind"] == E_KILLED) & (ev["ctype"] == cancer)))
+        record(float(d), float(intra), float(killed))
     return pd.DataFrame(rows)
 
 

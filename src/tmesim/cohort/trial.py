@@ -72,6 +72,8 @@ class Timing(BaseModel):
     treatment_days: float = Field(default=84.0, gt=0)
     assessment_days: float = Field(default=7.0, gt=0)
     baseline_factor: float = Field(default=10.0, gt=0)
+    immune_control: bool = Field(default=True, description="after the window, grow at the doubling time "
+                                 "corrected by the section's immune kill rate (tmesim.cohort.endpoints)")
 
 
 class TrialSpec(BaseModel):
@@ -118,7 +120,8 @@ class TrialSpec(BaseModel):
         t = self.timing
         treat = t.treatment_days if self.days is None else max(self.days - t.run_in_days, 1.0)
         return EndpointConfig(run_in_days=t.run_in_days, treatment_days=treat, follow_up_days=self.follow_up,
-                              assessment_days=t.assessment_days, baseline_factor=t.baseline_factor)
+                              assessment_days=t.assessment_days, baseline_factor=t.baseline_factor,
+                              immune_control=t.immune_control)
 
     def load_model(self, base: Path | None = None) -> Model:
         import tmesim

@@ -90,6 +90,7 @@ class MeanFieldTables:
     r_hj: np.ndarray  # float64 [R, nb+1] H(j/nb) for contact and pressure rules
     # cell types
     is_vessel: np.ndarray  # int64 [T]
+    attacked: np.ndarray  # bool [T] some present type can attack this type
     clear_apoptotic: np.ndarray  # float64 [T] 1/min
     clear_necrotic: np.ndarray
     init_state: np.ndarray  # float64 [T, V]
@@ -277,7 +278,7 @@ def compile_meanfield(model: Model) -> MeanFieldTables:
         g_t=g[:, 0].copy(), g_b=g[:, 1].copy(), g_start=g[:, 2].copy(), g_count=g[:, 3].copy(),
         g_site=g[:, 4].copy(),
         r_kind=r_kind, r_arg=r_arg, r_up=r_up, r_sat=r_sat, r_half=r_half, r_hill=r_hill, r_hj=r_hj,
-        is_vessel=np.array([int(ct.vessel) for ct in model.cell_types], np.int64),
+        is_vessel=np.array([int(ct.vessel) for ct in model.cell_types], np.int64), attacked=attacked,
         clear_apoptotic=np.array([1.0 / max(ct.apoptotic_clearance.value, 1e-9) for ct in model.cell_types]),
         clear_necrotic=np.array([1.0 / max(ct.necrotic_clearance.value, 1e-9) for ct in model.cell_types]),
         init_state=init_state,

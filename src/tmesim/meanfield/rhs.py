@@ -130,7 +130,8 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
         decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact, ct_free, vals):
-    """dy/dt at time t (minutes). ``aux[T]`` receives the intravasation flux per type (cells/min)."""
+    """dy/dt at time t (minutes). ``aux[2T]`` receives the intravasation flux per type, then the
+    flux of cells killed by attacks per (target) type (cells/min)."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     if ct_times.shape[0] > 1:
         _contacts_at(t, ct_times, ct_contact, ct_free, contact, free)
@@ -224,6 +225,8 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
 
     total_intra = 0.0
     for ct in range(T):
+        aux[T + ct] = 0.0
+    for ct in range(T):
         aux[ct] = 0.0
         n = N[ct]
         if n <= 0.0:
@@ -275,6 +278,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             surv *= 1.0 - q
             dydt[oN + k] -= kills
             dydt[oK + k] += kills
+            aux[T + k] += kills
             for v in range(V):
                 dydt[oM + k * V + v] -= kills * mean[k, v]
     for ct in range(T):

@@ -171,7 +171,7 @@ class MeanField:
         self._idx = tb.active_idx
         self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
         self._dy = np.zeros_like(self._y)
-        self._aux = np.zeros(tb.n_types)
+        self._aux = np.zeros(2 * tb.n_types)
         self.result: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ state
@@ -192,7 +192,8 @@ class MeanField:
         return self._extra
 
     def derivative(self, t_min: float, y: np.ndarray) -> np.ndarray:
-        """dy/dt (per minute) at time ``t_min`` minutes; fills the intravasation flux in ``self._aux``."""
+        """dy/dt (per minute) at time ``t_min`` minutes; fills the intravasation and kill fluxes
+        in ``self._aux``."""
         tb = self.tables
         dydt = np.empty_like(y)
         rhs(t_min, y, dydt, self._aux, self._extra_at(t_min), tb.n_types, tb.n_sub, tb.n_vars,
@@ -223,7 +224,8 @@ class MeanField:
         type name), ``<substrate>`` well-mixed concentrations, ``mean_<var>_<type>`` for types
         with state variables, ``dead_<type>`` corpses, ``vessels`` (live vessel cells),
         ``intravasation_per_day`` (cells/day entering the blood; per type in
-        ``intravasation_per_day_<type>``) and ``intravasated`` (cumulative cells).
+        ``intravasation_per_day_<type>``), ``intravasated`` (cumulative cells) and, for each
+        type some type can attack, ``killed_per_day_<type>`` (cells/day killed by attacks).
         """
         days = float(self.model.time.days if days is None else days)
         if days <= 0:
@@ -269,14 +271,19 @@ class MeanField:
             cols[f"dead_{name}"] = dead[k]
         cols["vessels"] = N[tb.is_vessel == 1].sum(0)
         flux = np.zeros((T, len(t_min)))
+        kills = np.zeros((T, len(t_min)))
         for i in range(len(t_min)):
             self.derivative(float(t_min[i]), Y[:, i])
-            flux[:, i] = self._aux * MIN_PER_DAY
+            flux[:, i] = self._aux[:T] * MIN_PER_DAY
+            kills[:, i] = self._aux[T:] * MIN_PER_DAY
         cols["intravasation_per_day"] = flux.sum(0)
         for k, name in enumerate(tb.type_names):
             if flux[k].any() or tb.base[k, tb.fixed[5]] > 0 or np.any(tb.g_b[tb.g_t == k] == tb.fixed[5]):
                 cols[f"intravasation_per_day_{name}"] = flux[k]
         cols["intravasated"] = Y[sl["I"]][0]
+        for k, name in enumerate(tb.type_names):
+            if tb.attacked[k]:
+                cols[f"killed_per_day_{name}"] = kills[k]
         return pd.DataFrame(cols)
 
     def summary(self) -> pd.DataFrame:

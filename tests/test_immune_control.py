@@ -1,0 +1,126 @@
+"""Immune killing in the section: its measurement (both engines), its adenosine suppression by
+Tregs and MDSCs, and how it shapes regrowth after the treatment window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmesim
+from tmesim.cohort import EndpointConfig, sample_patients
+from tmesim.cohort.endpoints import (
+    burden_curve,
+    growth_after_window,
+    immune_kill_rate,
+    progression_day,
+)
+from tmesim.cohort.section import run_section
+from tmesim.cohort.virtual import patient_model
+from tmesim.model import model_from_dict
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+ATTACKERS = ("CD8_T_cell", "NK_cell", "M1_macrophage", "N1_neutrophil")
+
+
+@pytest.fixture(scope="module")
+def tnbc():
+    return tmesim.load_model(tmesim.preset_path("tnbc"))
+
+
+def _typical(model, **factors):
+    """The first reference patient with every factor at 1 except ``factors``."""
+    row = sample_patients(model, 1, 0).iloc[0].to_dict()
+    for k in row:
+        if k not in ("patient_id", "seed", "pdl1_positive"):
+            row[k] = 1.0
+    row.update(factors)
+    return patient_model(model, row)
+
+
+def _without(model, cell_type: str, signal: str, behaviour: str):
+    d = model.model_dump(mode="json")
+    d["rules"] = [r for r in d["rules"]
+                  if not (r["cell_type"] == cell_type and r["signal"] == signal and r["behaviour"] == behaviour)]
+    return model_from_dict(d)
+
+
+def test_meanfield_kill_flux_comes_from_attacks(tnbc):
+    sec = run_section(tnbc, 7)
+    assert (sec["killed_per_day_cancer"].iloc[1:] > 0).all()
+    d = tnbc.model_dump(mode="json")
+    for ct in d["cell_types"]:
+        if ct["name"] in ATTACKERS:
+            ct["behaviours"].pop("attack cancer", None)
+    d["rules"] = [r for r in d["rules"] if not (r["cell_type"] in ATTACKERS and r["behaviour"] == "attack cancer")]
+    calm = run_section(model_from_dict(d), 7)
+    assert (calm["killed_per_day_cancer"] == 0).all()
+    assert calm["cancer"].iloc[-1] > sec["cancer"].iloc[-1]  # the kills were real losses
+
+
+def test_tregs_suppress_killing_through_adenosine(tnbc):
+    """Deaglio et al. 2007 (CD39/CD73 on Tregs), Ohta et al. 2006 (A2A receptors protect tumors
+    from T cells): more Tregs → more adenosine → fewer tumor cells killed; without the A2A rule
+    the Treg effect on killing (mostly) disappears."""
+    def kill_and_ado(model, level):
+        sec = run_section(_typical(model, treg_level=level), 28)
+        return immune_kill_rate(sec, 28), float(sec["adenosine"].iloc[-7:].mean())
+
+    k_lo, a_lo = kill_and_ado(tnbc, 0.3)
+    k_hi, a_hi = kill_and_ado(tnbc, 3.0)
+    assert a_hi > 2 * a_lo
+    assert k_hi < 0.85 * k_lo
+    blind = _without(tnbc, "CD8_T_cell", "adenosine", "attack cancer")
+    kb_lo, _ = kill_and_ado(blind, 0.3)
+    kb_hi, _ = kill_and_ado(blind, 3.0)
+    assert abs(np.log(kb_hi / kb_lo)) < 0.5 * abs(np.log(k_hi / k_lo))
+
+
+def test_mdscs_suppress_killing(tnbc):
+    """MDSCs (CD73, Ryzhov et al. 2011) lower the kill rate; review:65, 160-162 (more MDSCs, worse outcome)."""
+    lo = immune_kill_rate(run_section(_typical(tnbc, mdsc_level=0.3), 28), 28)
+    hi = immune_kill_rate(run_section(_typical(tnbc, mdsc_level=3.0), 28), 28)
+    assert hi < 0.85 * lo
+
+
+def _flat_section(kill_per_cell: float, days: int = 10) -> pd.DataFrame:
+    n = np.full(days + 1, 1000.0)
+    return pd.DataFrame({"time_days": np.arange(days + 1.0), "cancer": n, "killed_per_day_cancer": kill_per_cell * n})
+
+
+def test_growth_after_window_follows_kill_rate(tnbc):
+    g = np.log(2) / (tnbc.body.primary.doubling_time.value / 1440)
+    cfg = EndpointConfig(run_in_days=3, treatment_days=7, follow_up_days=364, reference_kill_rate=0.004)
+    assert np.isclose(growth_after_window(_flat_section(0.004), tnbc, cfg), g)
+    assert np.isclose(growth_after_window(_flat_section(0.006), tnbc, cfg), g - 0.002)
+    off = EndpointConfig(run_in_days=3, treatment_days=7, follow_up_days=364, reference_kill_rate=0.004,
+                         immune_control=False)
+    assert np.isclose(growth_after_window(_flat_section(0.04), tnbc, off), g)
+    # burden: doubling-time growth through the window, then the corrected rate
+    c = burden_curve(_flat_section(0.006), tnbc, cfg)
+    b0 = c["burden"].iloc[0]
+    assert np.isclose(c.set_index("day").loc[7.0, "burden"], b0 * np.exp(g * 7))
+    assert np.isclose(c["burden"].iloc[-1], b0 * np.exp(g * 7 + (g - 0.002) * (364 - 7)))
+
+
+def test_strong_immune_control_prevents_progression(tnbc):
+    g = np.log(2) / (tnbc.body.primary.doubling_time.value / 1440)
+    cfg = EndpointConfig(run_in_days=3, treatment_days=7, follow_up_days=364, reference_kill_rate=0.004)
+    days = np.arange(0.0, 365.0, 7.0)
+    controlled = burden_curve(_flat_section(0.004 + 2 * g), tnbc, cfg)
+    assert np.isnan(progression_day(days, controlled["burden"].to_numpy(), 5e8))
+    escaping = burden_curve(_flat_section(0.002), tnbc, cfg)
+    assert progression_day(days, escaping["burden"].to_numpy(), 5e8) < 100
+
+
+def test_patient_reports_kill_rates(tnbc):
+    from tmesim.cohort.patient import reference_kill_rate, run_patient
+
+    cfg = EndpointConfig(run_in_days=14, treatment_days=14, follow_up_days=200)
+    row = sample_patients(tnbc, 1, 3).iloc[0].to_dict()
+    k_ref = reference_kill_rate(tnbc, cfg)
+    out = run_patient(tnbc, row, "a", ["atezolizumab@day=0"], cfg).iloc[0]
+    assert out["kill_rate_reference"] == pytest.approx(k_ref)
+    assert out["growth_after_window"] == pytest.approx(
+        np.log(2) / (patient_model(tnbc, row).body.primary.doubling_time.value / 1440)
+        - (out["kill_rate_end"] - k_ref))
