@@ -14,8 +14,9 @@ Tumor burden (cells, the whole tumor, not the section)::
   (therapy and immune killing). The section is a fixed lattice: its nest fills it within
   weeks and then no longer grows, so the section gives the *fraction* of tumor cells that
   survive, not the expansion; after ``treatment_days`` s stays at its last value;
-* ``exp(g t)``, g = ln 2 / the patient's ``body.primary.doubling_time``: expansion of the
-  tumor beyond the section (new tissue at the rim), at the subtype's volume doubling time.
+* ``exp(g t)``, g = ln 2 / the patient's ``body.primary.doubling_time``, corrected for the
+  section's immune pressure (below): expansion of the tumor beyond the section (new tissue at
+  the rim), at the subtype's volume doubling time.
 
 Progression (RECIST 1.1-like, Eisenhauer et al., Eur J Cancer 2009;45:228): on every
 assessment (every ``assessment_days``), the sum of diameters ∝ B^(1/3) (a sphere: diameter
@@ -46,24 +47,28 @@ immune killing or rebound) is part of the response. How long and how deep the se
 responds within the window is what differs between patients and arms. The section holds at
 least one cancer cell (s ≥ 1/N(0)).
 
-Immune control after the window (``immune_control``, on by default): the doubling time is the
-subtype's observed one, i.e. growth *net of* the immune killing a typical tumor of the subtype
-undergoes. After the window the tumor therefore grows at
+Immune pressure (``immune_control``, on by default): the doubling time is the subtype's
+observed one, i.e. growth *net of* the immune killing a typical tumor of the subtype
+undergoes. A patient's tumor therefore grows at
 
-    g_after = g − (k_end − k_ref)
+    g = ln 2 / doubling time − (k_base − k_ref)
 
-* ``k_end``: cancer cells killed by attacks (CD8 T cells, NK cells, M1 macrophages, N1
-  neutrophils) per cancer cell and day in the patient's section, over the window's last week;
-* ``k_ref``: the same rate in the model's own (unvaried, untreated) section over the last week
-  of the run-in (:func:`tmesim.cohort.patient.reference_kill_rate`).
+* ``k_base``: cancer cells killed by attacks (CD8 T cells, NK cells, M1 macrophages, N1
+  neutrophils) per cancer cell and day in the patient's untreated section, over the last week
+  of the run-in;
+* ``k_ref``: the median of the same rate over a fixed reference sample of the model's virtual
+  patients (:func:`tmesim.cohort.patient.reference_kill_rate`).
 
-A patient whose section kills more cancer cells than the subtype's reference (an inflamed
-tumor, or T cells released by anti-PD-L1) regrows more slowly, or keeps shrinking when
-k_end − k_ref > g (durable immune control, as in the long responders of checkpoint trials);
-one whose T cells are suppressed (Tregs, MDSCs, IL-10) regrows faster. Without it, every
-tumor regrows at its doubling time from the end of the window, whatever its immune state, so
-neither the immune infiltrate nor its suppressors could shape progression or survival after
-the window (assumption: the section's kill rate per cancer cell stands for the whole tumor's).
+An inflamed tumor (more CD8 T cells, fewer Tregs and MDSCs, less adenosine and IL-10) grows
+more slowly than its doubling time alone says, a suppressed one faster — the way the immune
+contexture the review describes (review:65, 69, 164, 187) shapes outcome whatever the arm.
+Without it the doubling time is drawn independently of the tumor's immune state, so the
+immune markers could act on outcome only through the section's response in the window
+(assumption: the section's kill rate per cancer cell stands for the whole tumor's). The
+treatment's own effect on killing stays in s(t); the kill rate at the end of the window is
+reported (``kill_rate_end``) but does not set the later growth: it is measured on a section
+debulked by chemotherapy, where each T cell has fewer targets, and would overstate how well a
+regrowing tumor is controlled.
 """
 
 from __future__ import annotations
@@ -113,16 +118,16 @@ def immune_kill_rate(section: pd.DataFrame, until_day: float, window: float = 7.
     return float(np.mean(section[KILLED].to_numpy(float)[sel])) / n
 
 
-def growth_after_window(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> float:
-    """g_after (1/day): the doubling-time growth rate corrected by the section's immune killing
-    at the end of the window relative to ``cfg.reference_kill_rate`` (see the module notes)."""
+def growth_rate(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> float:
+    """g (1/day): the patient's doubling-time growth rate, corrected by how much more (or less)
+    its untreated section kills than the reference sample's, ``cfg.reference_kill_rate``
+    (see the module notes)."""
     body = model.body
     td = (body.primary.doubling_time.value / MIN_PER_DAY) if body is not None else 150.0
     g = float(np.log(2.0) / td)
     if not cfg.immune_control or cfg.reference_kill_rate is None:
         return g
-    end = float(section["time_days"].iloc[-1])
-    return g - (immune_kill_rate(section, end) - float(cfg.reference_kill_rate))
+    return g - (immune_kill_rate(section, cfg.run_in_days) - float(cfg.reference_kill_rate))
 
 
 def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd.DataFrame:
@@ -137,11 +142,8 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     s = np.interp(days, t_sec, frac, right=frac[-1])
     body = model.body
     b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
-    td = (body.primary.doubling_time.value / MIN_PER_DAY) if body is not None else 150.0
-    g = np.log(2.0) / td
-    end = float(t_sec[-1])
-    growth = g * np.minimum(days, end) + growth_after_window(section, model, cfg) * np.maximum(days - end, 0.0)
-    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(growth)})
+    g = growth_rate(section, model, cfg)
+    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
 
 
 def progression_day(days: np.ndarray, burden: np.ndarray, floor: float) -> float:
@@ -197,5 +199,5 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
     return out
 
 
-__all__ = ["RECIST_PD", "EndpointConfig", "best_response", "burden_curve", "endpoints", "growth_after_window",
+__all__ = ["RECIST_PD", "EndpointConfig", "best_response", "burden_curve", "endpoints", "growth_rate",
            "immune_kill_rate", "progression_day"]

@@ -22,7 +22,7 @@ from .endpoints import (
     EndpointConfig,
     burden_curve,
     endpoints,
-    growth_after_window,
+    growth_rate,
     immune_kill_rate,
 )
 from .markers import ctc_at, section_markers
@@ -132,7 +132,7 @@ def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapie
     out["shedding_per_cell_day"] = shed_rate
     out["kill_rate_baseline"] = immune_kill_rate(section, cfg.run_in_days)
     out["kill_rate_end"] = immune_kill_rate(section, float(section["time_days"].iloc[-1]))
-    out["growth_after_window"] = growth_after_window(section, pm, cfg)
+    out["growth_rate"] = growth_rate(section, pm, cfg)
     out["kill_rate_reference"] = float("nan") if cfg.reference_kill_rate is None else float(cfg.reference_kill_rate)
     out |= endpoints(curve, pm, mets, met_burden, cfg)
     out["engine"] = engine

@@ -21,6 +21,7 @@ SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
 MIN_PER_DAY = 1440.0
 CONTACT_COLUMNS = ("cell_type", "neighbour", "enrichment")
+HOLD_DAYS = 7.0  # a time course is held, after its last day, at the mean of its last week
 
 
 def contact_course(type_names: Sequence[str],
@@ -67,6 +68,11 @@ def contact_course(type_names: Sequence[str],
     times, k = np.unique(days, return_inverse=True)
     out = np.ones((len(times), T, T + 1))
     out[k, [index[x] for x in a_names], [cols[x] for x in b_names]] = values
+    # The last entry is held for all later times, so one day's sampling noise would set the
+    # structure of a whole treatment window: hold the mean of the last HOLD_DAYS instead.
+    if len(times) > 1:
+        last = times >= times[-1] - HOLD_DAYS + 1e-9
+        out[-1] = out[last].mean(axis=0)
     return times * MIN_PER_DAY, out[:, :, :T].copy(), out[:, :, T].copy()
 
 
@@ -122,7 +128,8 @@ class MeanField:
     recruitment) enrichment(a, free site) × the free share (see :func:`contact_matrix`;
     measured from a spatial run by :func:`tmesim.engine.contacts.contact_enrichment`). A table
     with a ``time_days`` column is a time course: the enrichment at time t is interpolated
-    between measured days and held at the last one after it.
+    between measured days and, after the last one, held at the mean of the last week
+    (:data:`HOLD_DAYS`; the last entry is that mean).
 
     >>> import tmesim
     >>> from tmesim.meanfield import MeanField
