@@ -170,15 +170,44 @@ def test_anti_pdl1_benefit_larger_in_pdl1_positive(crossover):
     assert (gain >= 0).mean() > 0.8
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: Tregs and MDSCs suppress CD8 T cells by contact and are few in the section "
-    "(~10 Tregs per 10 mm² at trial entry), so their between-patient variation barely changes "
-    "the response; their HRs stay near 1"))
-def test_immunosuppressive_markers_have_hr_above_1(crossover):
+@pytest.fixture(scope="module")
+def control_arm(client, tnbc, tmp_path_factory):
+    """300 virtual patients in the IMpassion130 control arm (two nab-paclitaxel cycles, shipped
+    contact enrichment): one arm, so no patient counts twice in a marker's hazard ratio."""
+    from tmesim.cohort.contacts import resolve_contacts
+
+    out = tmp_path_factory.mktemp("control")
+    contacts = resolve_contacts("measured", tnbc, days=35.0, seed=0)
+    return run_jobs(tnbc, _jobs(tnbc, 300, seed=11, arms=(("chemo", ["nab-paclitaxel@day=0,cycles=2"]),)), out,
+                    EndpointConfig(), client=client, contacts=contacts)
+
+
+def _marker_hrs(df):
     from tmesim.cohort.survival import marker_hazard_ratios
 
-    hr = marker_hazard_ratios(crossover, ["pfs"], arms=["chemo", "atezo"]).set_index("marker")["hr_per_sd"]
-    assert hr["treg_density"] > 1 and hr["mdsc_density"] > 1 and hr["m2_share"] > 1
+    return marker_hazard_ratios(df, ["pfs", "os"]).set_index(["marker", "endpoint"])
+
+
+def test_immunosuppressive_markers_have_hr_above_1(control_arm):
+    """review:57, 164: more M2 macrophages and Tregs, shorter survival; a high CD8/Treg ratio,
+    longer (Miyashita et al., Breast Cancer Res 2015;17:124). M2 share and the CD8/Treg ratio
+    are significant in 300 patients; the Treg effect is small (HR per SD ~1.1) and only its
+    direction is tested."""
+    hr = _marker_hrs(control_arm)
+    for ep in ("pfs", "os"):
+        assert hr.loc[("m2_share", ep), "ci_lower"] > 1
+        assert hr.loc[("cd8_treg_ratio", ep), "ci_upper"] < 1
+        assert hr.loc[("treg_density", ep), "hr_per_sd"] > 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap: MDSC density is not associated with outcome (1000-patient IMpassion130 run: HR per SD "
+    "1.02 PFS, 0.98 OS) although more MDSCs lower the section's kill rate (test_immune_control); "
+    "not yet explained: their density follows the tumor's own CCL3, and they take lattice sites"))
+def test_mdsc_density_associates_with_shorter_survival(control_arm):
+    """review:65, 160-162: more MDSCs, worse outcome (significant in 300 patients)."""
+    hr = _marker_hrs(control_arm)
+    assert all(hr.loc[("mdsc_density", ep), "ci_lower"] > 1 for ep in ("pfs", "os"))
 
 
 def test_spatial_engine_small(client, tnbc, tmp_path):

@@ -179,3 +179,16 @@ def test_contact_course_read_once_gives_the_same_run():
     other = ContactCourse.from_table(["cancer"], {("cancer", "cancer"): 2.0})
     with pytest.raises(ValueError, match="read for other cell types"):
         MeanField(model, contacts=other)
+
+
+def test_course_is_held_at_its_last_week_mean():
+    from tmesim.meanfield.solver import HOLD_DAYS, contact_course
+
+    days = np.arange(10.0)
+    vals = np.array([1.0, 0.9, 0.8, 0.2, 0.4, 0.3, 0.5, 0.2, 0.4, 0.05])  # a noisy last day
+    table = pd.DataFrame({"time_days": days, "cell_type": "CD8_T_cell", "neighbour": "cancer", "enrichment": vals})
+    times, contact, _ = contact_course(["cancer", "CD8_T_cell"], table)
+    assert np.allclose(times / 1440, days)
+    held = contact[-1, 1, 0]
+    assert held == pytest.approx(vals[days > days[-1] - HOLD_DAYS].mean())
+    assert np.allclose(contact[:-1, 1, 0], vals[:-1])  # earlier days as measured
