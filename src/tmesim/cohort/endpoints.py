@@ -80,6 +80,8 @@ import pandas as pd
 
 from tmesim.model import Model
 
+from .section import KILLED
+
 RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
 MIN_PER_DAY = 1440.0
 
@@ -100,9 +102,6 @@ class EndpointConfig:
 
     def as_dict(self) -> dict[str, float | bool | None]:
         return asdict(self)
-
-
-KILLED = "killed_per_day_cancer"
 
 
 def immune_kill_rate(section: pd.DataFrame, until_day: float, window: float = 7.0) -> float:

@@ -27,7 +27,7 @@ from .endpoints import (
 )
 from .markers import ctc_at, section_markers
 from .section import run_section
-from .virtual import patient_model
+from .virtual import patient_model, sample_patients
 
 MIN_PER_DAY = 1440.0
 
@@ -78,8 +78,6 @@ def baseline_kill_rate(model: Model, row: dict[str, Any], cfg: EndpointConfig, e
 def reference_rows(model: Model) -> list[dict[str, Any]]:
     """The reference sample: :data:`REFERENCE_PATIENTS` virtual patients drawn with seed 0, the
     same whatever the cohort's size, seed or arms."""
-    from .virtual import sample_patients
-
     return sample_patients(model, REFERENCE_PATIENTS, seed=0).to_dict("records")
 
 
