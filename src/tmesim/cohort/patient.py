@@ -7,6 +7,7 @@ give the same one-row table on any worker.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -82,11 +83,18 @@ def reference_rows(model: Model) -> list[dict[str, Any]]:
 
 
 def reference_kill_rate(model: Model, cfg: EndpointConfig, engine: str = "meanfield",
-                        contacts: pd.DataFrame | ContactCourse | None = None) -> float:
+                        contacts: pd.DataFrame | ContactCourse | None = None,
+                        mapper: Callable[..., Iterable[float]] | None = None) -> float:
     """k_ref (1/day): the median untreated kill rate of the model's reference sample — the
     immune pressure of a typical tumor of the subtype, which its observed doubling time
-    includes (see :mod:`tmesim.cohort.endpoints`)."""
-    return float(np.median([baseline_kill_rate(model, r, cfg, engine, contacts) for r in reference_rows(model)]))
+    includes (see :mod:`tmesim.cohort.endpoints`).
+
+    ``mapper(f, models, rows, cfgs, engines, contacts)`` runs :func:`baseline_kill_rate` over
+    the sample (default: the builtin ``map``; the dask runner passes one that uses its cluster)."""
+    rows = reference_rows(model)
+    n = len(rows)
+    rates = (mapper or map)(baseline_kill_rate, [model] * n, rows, [cfg] * n, [engine] * n, [contacts] * n)
+    return float(np.median(list(rates)))
 
 
 def with_reference(model: Model, cfg: EndpointConfig, engine: str = "meanfield",

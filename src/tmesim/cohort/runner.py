@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from tmesim.model import Model, ModelError
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from tmesim.meanfield import ContactCourse
 
 from .endpoints import EndpointConfig
-from .patient import REFERENCE_PATIENTS, baseline_kill_rate, reference_rows, run_patient
+from .patient import reference_kill_rate, run_patient
 
 Progress = Callable[[int, int], None]
 
@@ -135,9 +134,9 @@ def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig
                           else ContactCourse.from_table(model.cell_type_names, contacts))
                 contacts = c.scatter(course, broadcast=True, hash=False)
             if cfg.immune_control and cfg.reference_kill_rate is None:  # k_ref once, not per patient
-                refs = c.map(baseline_kill_rate, [mfut] * REFERENCE_PATIENTS, reference_rows(model),
-                             cfg=cfg, engine=engine, contacts=contacts, pure=False, retries=retries)
-                cfg = replace(cfg, reference_kill_rate=float(np.median(c.gather(refs))))
+                k_ref = reference_kill_rate(model, cfg, engine, contacts, mapper=lambda f, models, *args: c.gather(
+                    c.map(f, [mfut] * len(models), *args, pure=False, retries=retries)))  # the scattered model
+                cfg = replace(cfg, reference_kill_rate=k_ref)
             futs = {c.submit(_task, mfut, j, cfg, engine, contacts, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
                              retries=retries, pure=False): j for j in todo}
             for fut in as_completed(futs):

@@ -68,8 +68,8 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
         row |= {f"dead_{nm}": float(dead[i]) for i, nm in enumerate(names)}
         row["intravasation_per_day"] = intra
         row[KILLED] = killed
-        if emt >= 0 and CANCER in names:
-            sel = live & (ct == names.index(CANCER))
+        if emt >= 0 and cancer >= 0:
+            sel = live & (ct == cancer)
             row["mean_emt_cancer"] = float(sim.var[:n, emt][sel].mean()) if sel.any() else float("nan")
         rows.append(row)
 

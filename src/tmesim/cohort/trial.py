@@ -72,8 +72,8 @@ class Timing(BaseModel):
     treatment_days: float = Field(default=84.0, gt=0)
     assessment_days: float = Field(default=7.0, gt=0)
     baseline_factor: float = Field(default=10.0, gt=0)
-    immune_control: bool = Field(default=True, description="after the window, grow at the doubling time "
-                                 "corrected by the section's immune kill rate (tmesim.cohort.endpoints)")
+    immune_control: bool = Field(default=True, description="grow at the doubling time corrected by the "
+                                 "untreated section's immune kill rate (tmesim.cohort.endpoints)")
 
 
 class TrialSpec(BaseModel):

@@ -224,8 +224,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
     kcyc, kapo, knec, kint, krec = fixed[F_CYCLE], fixed[F_APOPTOSIS], fixed[F_NECROSIS], fixed[F_INTRAVASATE], fixed[F_RECRUIT]
 
     total_intra = 0.0
-    for ct in range(T):
-        aux[T + ct] = 0.0
+    aux[T:] = 0.0  # kill fluxes: summed over attackers below
     for ct in range(T):
         aux[ct] = 0.0
         n = N[ct]
