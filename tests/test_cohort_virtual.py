@@ -47,6 +47,24 @@ def test_patient_model_applies_factors(tnbc):
     assert np.isclose(got.value, 3.0 * rec.value)
 
 
+def test_variability_exponent_and_burden_expands_mdscs(tnbc, tmp_path):
+    """One draw moves several targets unequally: the burden factor raises the MDSC influx by
+    its 0.3 power (review:160), and the blood marker reads that influx."""
+    from tmesim.cohort.markers import blood_mdsc
+    from tmesim.model import ModelError
+
+    row = sample_patients(tnbc, 1, seed=0).iloc[0].to_dict() | {"baseline_burden": 10.0, "mdsc_level": 1.0}
+    pm = patient_model(tnbc, row)
+    assert np.isclose(pm.body.primary.diagnosis_cells.value, 10.0 * tnbc.body.primary.diagnosis_cells.value)
+    assert np.isclose(blood_mdsc(pm, tnbc), 10.0**0.3)
+    assert np.isclose(blood_mdsc(patient_model(tnbc, row | {"mdsc_level": 2.0}), tnbc), 2.0 * 10.0**0.3)
+    bad = tmp_path / "v.csv"
+    bad.write_text("subtype,name,target,distribution,sigma,p,factor_true,factor_false,exponent,source\n"
+                   "*,x,initial:Treg,lognormal,1.0,,,,half,assumption: test\n")
+    with pytest.raises(ModelError, match="exponent.*allowed: a number"):
+        read_variability(str(bad))
+
+
 def test_meanfield_reads_model_drugs(tnbc):
     treated = apply_therapies(tnbc, ["atezolizumab@day=1"])
     auto = MeanField(treated).run(days=4, t_eval=[0, 2, 4])

@@ -3,7 +3,7 @@
 From the section (cells of the section, per mm² of section area; a 3D section is divided
 by its depth in sites):
 
-* ``mdsc_density``: MDSCs per mm² (review:65, 66: MDSC levels correlate with stage and poor outcome);
+* ``mdsc_density``: MDSCs per mm² (review:160: MDSCs in breast tumors associate with metastasis and disease severity);
 * ``treg_density``: FOXP3+ Tregs per mm² (review:164);
 * ``m2_share``: M2 / (M1 + M2) macrophages (review:57);
 * ``cd8_treg_ratio``: CD8 T cells / Tregs (review:69, 187);
@@ -12,10 +12,20 @@ by its depth in sites):
   endothelium) per 1000 live vessel cells in the section — CECs are shed by damaged,
   remodelling tumor vessels (review:33); no model level tracks them in blood;
 
-from the body model:
+from the blood:
 
-* ``ctc_count``: expected detectable CTCs per 7.5 mL of blood at day 0 (CellSearch-like;
-  review:78, Cristofanilli et al. 2004: ≥ 5 per 7.5 mL is prognostic).
+* ``ctc_count``: expected detectable CTCs per 7.5 mL of blood at day 0 (body model;
+  CellSearch-like; review:78, Cristofanilli et al. 2004: ≥ 5 per 7.5 mL is prognostic);
+* ``mdsc_blood``: circulating MDSCs, as a multiple of the subtype's typical patient. The
+  clinical MDSC findings the review cites are blood counts (review:160-162: circulating
+  MDSCs rise with stage and metastatic burden and predict poor outcome and poor response to
+  chemotherapy). The model's MDSC influx into the tumor is proportional to that pool, so the
+  marker is the patient's MDSC recruitment rate over the subtype model's: it grows with the
+  patient's MDSC level and tumor burden (``cohort/data/patient_variability.csv``).
+
+The tissue count ``mdsc_density`` is reported too. In the model it follows the space that
+immune killing frees as much as the MDSC supply (more MDSCs enter an inflamed, debulked
+section), so it is a weaker outcome marker than the blood level.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import pandas as pd
 
 from tmesim.model import Model
 
-MARKERS: tuple[str, ...] = ("mdsc_density", "treg_density", "m2_share", "cd8_treg_ratio",
+MARKERS: tuple[str, ...] = ("mdsc_blood", "mdsc_density", "treg_density", "m2_share", "cd8_treg_ratio",
                             "caf_s100a4_pdpn_ratio", "cec_index", "ctc_count")
 VESSEL_TYPES = ("endothelial", "TEC")
 
@@ -63,6 +73,19 @@ def section_markers(row: pd.Series, model: Model) -> dict[str, float]:
     }
 
 
+def _mdsc_influx(model: Model) -> float:
+    ct = next((c for c in model.cell_types if c.name == "MDSC"), None)
+    rate = None if ct is None else (ct.behaviours or {}).get("recruitment")
+    return float("nan") if rate is None else float(getattr(rate, "value", rate))
+
+
+def blood_mdsc(patient: Model, subtype: Model) -> float:
+    """Circulating MDSCs of ``patient`` as a multiple of ``subtype``'s (the model it was drawn
+    from): the ratio of their MDSC recruitment rates (NaN without MDSCs)."""
+    ref = _mdsc_influx(subtype)
+    return _mdsc_influx(patient) / ref if ref > 0 else float("nan")
+
+
 def ctc_at(ctc: pd.DataFrame, day: float = 0.0) -> float:
     """Detectable CTCs per 7.5 mL at ``day`` from diagnosis (nearest body step)."""
     if ctc is None or not len(ctc):
@@ -71,4 +94,4 @@ def ctc_at(ctc: pd.DataFrame, day: float = 0.0) -> float:
     return float(ctc["detectable_per_7_5ml"].iloc[k])
 
 
-__all__ = ["MARKERS", "ctc_at", "section_area_mm2", "section_markers"]
+__all__ = ["MARKERS", "blood_mdsc", "ctc_at", "section_area_mm2", "section_markers"]

@@ -26,7 +26,7 @@ from .endpoints import (
     growth_rate,
     immune_kill_rate,
 )
-from .markers import ctc_at, section_markers
+from .markers import blood_mdsc, ctc_at, section_markers
 from .section import run_section
 from .virtual import patient_model, sample_patients
 
@@ -121,6 +121,7 @@ def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapie
     curve = burden_curve(section, pm, cfg)
     out: dict[str, Any] = {"arm": arm, **{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}}
     out |= section_markers(base, pm)
+    out["mdsc_blood"] = blood_mdsc(pm, model)
     mets = met_burden = None
     shed_rate = float("nan")
     if pm.body is not None:

@@ -45,6 +45,7 @@ class Variation:
     p: float
     factor_true: float
     factor_false: float
+    exponent: float
     source: str
 
 
@@ -66,8 +67,13 @@ def read_variability(path: str | None = None) -> tuple[Variation, ...]:
             raise ModelError(f"{where}: target", f"{r['target']!r}; allowed kinds: {', '.join(TARGET_KINDS)}")
         if not r.get("source", "").strip():
             raise ModelError(f"{where}: source", "every variability row needs a source (or 'assumption: ...')")
+        try:  # the factor's power for this row (empty: 1); lets one draw act on several targets unequally
+            exponent = float((r.get("exponent") or "").strip() or 1.0)
+        except ValueError:
+            raise ModelError(f"{where}: exponent", f"{r.get('exponent')!r}; allowed: a number (empty means 1)") from None
         rows.append(Variation(r["subtype"].strip() or "*", r["name"].strip(), r["target"].strip(), r["distribution"],
-                              _f(r["sigma"]), _f(r["p"]), _f(r["factor_true"]), _f(r["factor_false"]), r["source"]))
+                              _f(r["sigma"]), _f(r["p"]), _f(r["factor_true"]), _f(r["factor_false"]), exponent,
+                              r["source"]))
     return tuple(rows)
 
 
@@ -105,9 +111,8 @@ def sample_patients(model: Model, n: int, seed: int = 0, path: str | None = None
 
 
 def _factor(v: Variation, value: Any) -> float:
-    if v.distribution == "bernoulli":
-        return v.factor_true if bool(value) else v.factor_false
-    return float(value)
+    f = (v.factor_true if bool(value) else v.factor_false) if v.distribution == "bernoulli" else float(value)
+    return float(f) ** v.exponent
 
 
 def _scale(entry: Any, f: float, clip: bool = False) -> Any:
