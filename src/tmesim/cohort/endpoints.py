@@ -51,7 +51,13 @@ Immune pressure (``immune_control``, on by default): the doubling time is the su
 observed one, i.e. growth *net of* the immune killing a typical tumor of the subtype
 undergoes. A patient's tumor therefore grows at
 
-    g = ln 2 / doubling time − (k_base − k_ref)
+    g = g0 · exp(−(k_base − k_ref) / g0),   g0 = ln 2 / doubling time
+
+which is g0 − (k_base − k_ref) to first order (a tumor that kills more grows more slowly by
+what it kills in excess) but never reaches 0: a tumor that has become metastatic has escaped
+immune elimination, so immune pressure slows it and does not make it regress untreated
+(assumption; the plain difference let 10% of virtual patients regress for ever and never
+progress, which metastatic TNBC does not do).
 
 * ``k_base``: cancer cells killed by attacks (CD8 T cells, NK cells, M1 macrophages, N1
   neutrophils) per cancer cell and day in the patient's untreated section, over the last week
@@ -118,15 +124,16 @@ def immune_kill_rate(section: pd.DataFrame, until_day: float, window: float = 7.
 
 
 def growth_rate(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> float:
-    """g (1/day): the patient's doubling-time growth rate, corrected by how much more (or less)
-    its untreated section kills than the reference sample's, ``cfg.reference_kill_rate``
-    (see the module notes)."""
+    """g (1/day): the patient's doubling-time growth rate g0, scaled by exp(−excess / g0), where
+    excess is how much more its untreated section kills per cancer cell and day than the
+    reference sample, ``cfg.reference_kill_rate`` (see the module notes)."""
     body = model.body
     td = (body.primary.doubling_time.value / MIN_PER_DAY) if body is not None else 150.0
     g = float(np.log(2.0) / td)
     if not cfg.immune_control or cfg.reference_kill_rate is None:
         return g
-    return g - (immune_kill_rate(section, cfg.run_in_days) - float(cfg.reference_kill_rate))
+    excess = immune_kill_rate(section, cfg.run_in_days) - float(cfg.reference_kill_rate)
+    return g * float(np.exp(-excess / g))
 
 
 def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd.DataFrame:
