@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.integrate import solve_ivp
+from scipy.integrate import odeint, solve_ivp
 
 from tmesim.model import Model
 from tmesim.model.drugs import Drug
@@ -245,17 +245,34 @@ class MeanField:
         t_eval_min = np.asarray(t_eval, float) * MIN_PER_DAY
         y0 = self.initial_state() if y0 is None else np.asarray(y0, float)
         self._y[:] = y0
-        sol = solve_ivp(self._fun, (0.0, days * MIN_PER_DAY), y0[self._idx], method=self.method,
-                        t_eval=t_eval_min, rtol=self.rtol, atol=self.atol,
-                        **({"jac": self._jac} if self.method in ("LSODA", "BDF", "Radau") else {}))
-        if not sol.success:
-            raise RuntimeError(f"mean-field integration failed: {sol.message}")
-        Y = np.zeros((y0.shape[0], sol.t.shape[0]))
-        Y[self._idx] = sol.y
-        self.solution = sol
-        self.t_min, self.Y = sol.t, Y
-        self.result = self._table(sol.t, Y)
+        if self.method == "LSODA":
+            t_out, yr = self._lsoda(y0[self._idx], t_eval_min)
+        else:
+            sol = solve_ivp(self._fun, (0.0, days * MIN_PER_DAY), y0[self._idx], method=self.method,
+                            t_eval=t_eval_min, rtol=self.rtol, atol=self.atol,
+                            **({"jac": self._jac} if self.method in ("BDF", "Radau") else {}))
+            if not sol.success:
+                raise RuntimeError(f"mean-field integration failed: {sol.message}")
+            self.solution = sol
+            t_out, yr = sol.t, sol.y
+        Y = np.zeros((y0.shape[0], t_out.shape[0]))
+        Y[self._idx] = yr
+        self.t_min, self.Y = t_out, Y
+        self.result = self._table(t_out, Y)
         return self.result
+
+    def _lsoda(self, yr0: np.ndarray, t_eval_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """LSODA through ``odeint``: the same integrator as ``solve_ivp(method="LSODA")``, but it
+        runs to each output time inside Fortran, without a Python round trip per step (a fifth
+        of a patient's solve time)."""
+        start = t_eval_min.shape[0] == 0 or t_eval_min[0] > 0.0
+        t = np.concatenate([[0.0], t_eval_min]) if start else t_eval_min
+        out, info = odeint(self._fun, yr0, t, Dfun=self._jac, tfirst=True, rtol=self.rtol, atol=self.atol,
+                           mxstep=50_000, full_output=True)
+        if info["message"] != "Integration successful.":
+            raise RuntimeError(f"mean-field integration failed: {info['message']}")
+        self.solution = info
+        return (t[1:], out[1:].T) if start else (t, out.T)
 
     def _table(self, t_min: np.ndarray, Y: np.ndarray) -> pd.DataFrame:
         tb, sl = self.tables, self.slices
@@ -291,7 +308,8 @@ class MeanField:
         for k, name in enumerate(tb.type_names):
             if tb.attacked[k]:
                 cols[f"killed_per_day_{name}"] = kills[k]
-        return pd.DataFrame(cols)
+        # one float block: several times faster than a DataFrame built column by column
+        return pd.DataFrame(np.column_stack(list(cols.values())), columns=list(cols))
 
     def summary(self) -> pd.DataFrame:
         """The last run in the spatial engine's long format: ``time_days, cell_type, state, count``
