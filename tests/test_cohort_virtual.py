@@ -61,7 +61,10 @@ def test_variability_exponent_and_burden_expands_mdscs(tnbc, tmp_path):
     bad = tmp_path / "v.csv"
     bad.write_text("subtype,name,target,distribution,sigma,p,factor_true,factor_false,exponent,source\n"
                    "*,x,initial:Treg,lognormal,1.0,,,,half,assumption: test\n")
-    with pytest.raises(ModelError, match="exponent.*allowed: a number"):
+    with pytest.raises(ModelError, match="exponent.*allowed: a finite number"):
+        read_variability(str(bad))
+    bad.write_text(bad.read_text().replace(",half,", ",inf,"))
+    with pytest.raises(ModelError, match="exponent"):
         read_variability(str(bad))
 
 

@@ -70,7 +70,9 @@ def read_variability(path: str | None = None) -> tuple[Variation, ...]:
         try:  # the factor's power for this row (empty: 1); lets one draw act on several targets unequally
             exponent = float((r.get("exponent") or "").strip() or 1.0)
         except ValueError:
-            raise ModelError(f"{where}: exponent", f"{r.get('exponent')!r}; allowed: a number (empty means 1)") from None
+            exponent = float("nan")
+        if not np.isfinite(exponent):
+            raise ModelError(f"{where}: exponent", f"{r.get('exponent')!r}; allowed: a finite number (empty means 1)")
         rows.append(Variation(r["subtype"].strip() or "*", r["name"].strip(), r["target"].strip(), r["distribution"],
                               _f(r["sigma"]), _f(r["p"]), _f(r["factor_true"]), _f(r["factor_false"]), exponent,
                               r["source"]))

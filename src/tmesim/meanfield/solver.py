@@ -263,8 +263,8 @@ class MeanField:
 
     def _lsoda(self, yr0: np.ndarray, t_eval_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """LSODA through ``odeint``: the same integrator as ``solve_ivp(method="LSODA")``, but it
-        runs to each output time inside Fortran, without a Python round trip per step (a fifth
-        of a patient's solve time)."""
+        runs to each output time inside Fortran, without a Python round trip per step (about 12%
+        of a patient's solve time, paired measurement on the TNBC preset)."""
         start = t_eval_min.shape[0] == 0 or t_eval_min[0] > 0.0
         t = np.concatenate([[0.0], t_eval_min]) if start else t_eval_min
         out, info = odeint(self._fun, yr0, t, Dfun=self._jac, tfirst=True, rtol=self.rtol, atol=self.atol,
