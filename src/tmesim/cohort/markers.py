@@ -74,9 +74,8 @@ def section_markers(row: pd.Series, model: Model) -> dict[str, float]:
 
 
 def _mdsc_influx(model: Model) -> float:
-    ct = next((c for c in model.cell_types if c.name == "MDSC"), None)
-    rate = None if ct is None else (ct.behaviours or {}).get("recruitment")
-    return float("nan") if rate is None else float(getattr(rate, "value", rate))
+    rate = model.cell_type("MDSC").behaviours.get("recruitment") if "MDSC" in model.cell_type_names else None
+    return float("nan") if rate is None else float(rate.value)
 
 
 def blood_mdsc(patient: Model, subtype: Model) -> float:
