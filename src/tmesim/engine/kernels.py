@@ -15,7 +15,16 @@ from numba import get_thread_id, njit, prange
 from tmesim.model.response import EMPTY, accumulate, combine, hill
 
 from . import rng
-from .compiled import B_APOPTOSIS, B_CLUSTER, B_CYCLE, B_INTRAVASATE, B_NECROSIS, B_RECRUIT, B_SPEED
+from .compiled import (
+    B_APOPTOSIS,
+    B_CLUSTER,
+    B_CYCLE,
+    B_EXCHANGE,
+    B_INTRAVASATE,
+    B_NECROSIS,
+    B_RECRUIT,
+    B_SPEED,
+)
 
 # Death/presence codes in ``dead``.
 ALIVE, APOPTOTIC, NECROTIC, KILLED, GONE = 0, 1, 2, 3, 4
@@ -36,7 +45,8 @@ Rules = namedtuple(
 )
 Lattice = namedtuple("Lattice", "nx ny nz offs dist")
 Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
-Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join")
+# swap: probability of exchanging places with a neighbour this step (tmesim.engine.exchange)
+Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join swap")
 Events = namedtuple("Events", "kind uid ctype arg x y z")
 
 
@@ -174,7 +184,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     # Writes go through local names: numba's parfor lowering does not reliably keep
     # stores made through named-tuple attributes inside prange.
     fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
-    join = X.join
+    join, swap = X.join, X.swap
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     # Every array the loop touches is bound to a local once, outside the loop: reading it
@@ -188,6 +198,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         nmove[i] = 0
         kill[i] = -1
         join[i] = 0.0
+        swap[i] = 0.0
         if dead[i] != ALIVE:
             for v in range(V):
                 var_new[i, v] = var[i, v]
@@ -246,12 +257,16 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                                 fate_arg[i] = k
                                 break
         speed = _v(vals, tid, b3, t, B_SPEED)
-        if speed > 0.0:
-            hops = speed * dt / dx
-            whole = int(hops)
-            if rng.uniform(seed, step, uid, rng.MOVE) < hops - whole:
-                whole += 1
-            nmove[i] = min(whole, 32)
+        rx = _v(vals, tid, b3, t, B_EXCHANGE)
+        if rx > 0.0:
+            swap[i] = 1.0 - np.exp(-rx * dt)
+        if speed > 0.0 or rx > 0.0:
+            if speed > 0.0:
+                hops = speed * dt / dx
+                whole = int(hops)
+                if rng.uniform(seed, step, uid, rng.MOVE) < hops - whole:
+                    whole += 1
+                nmove[i] = min(whole, 32)
             bx = 0.0
             by = 0.0
             bz = 0.0

@@ -37,7 +37,11 @@ def place_initial(model: Model, occupied: np.ndarray, rng: np.random.Generator) 
     site_measure = (dx / 1000.0) ** dims  # mm² or mm³ per site
     types = model.cell_type_names
     out = []
+    shape = np.array(model.domain.shape)
     for p in model.initial:
+        if p.region == "points":
+            out.append(_points(model, p, occupied, shape, dx))
+            continue
         region = _region_mask(p, centres, extent)
         free = np.flatnonzero(region & ~occupied)
         if p.fraction is not None:
@@ -47,10 +51,31 @@ def place_initial(model: Model, occupied: np.ndarray, rng: np.random.Generator) 
             chosen = np.sort(rng.choice(free, size=min(want, len(free)), replace=False))
         occupied[chosen] = True
         ti = types.index(p.cell_type)
-        state = np.zeros(len(model.state_variables), np.float32)
-        for v, val in model.cell_type(p.cell_type).initial_state.items():
-            state[model.state_variables.index(v)] = val
-        for v, val in p.state.items():
-            state[model.state_variables.index(v)] = val
-        out.append((ti, chosen, state))
+        out.append((ti, chosen, _state(model, p)))
     return out
+
+
+def _state(model: Model, p: Placement) -> np.ndarray:
+    state = np.zeros(len(model.state_variables), np.float32)
+    for v, val in model.cell_type(p.cell_type).initial_state.items():
+        state[model.state_variables.index(v)] = val
+    for v, val in p.state.items():
+        state[model.state_variables.index(v)] = val
+    return state
+
+
+def _points(model: Model, p: Placement, occupied: np.ndarray, shape: np.ndarray,
+            dx: float) -> tuple[int, np.ndarray, np.ndarray]:
+    """One cell per point, on the site holding it; points outside the domain or on a site
+    already taken are skipped (``tmesim.io.tissue`` resolves collisions before this)."""
+    nz, ny, nx = model.domain.grid
+    pts = np.asarray(p.points, float).reshape(-1, model.domain.dims)
+    ijk = np.floor(pts / dx).astype(np.int64)
+    inside = np.all((ijk >= 0) & (ijk < shape[None, :]), axis=1)
+    ijk = ijk[inside]
+    z = ijk[:, 2] if model.domain.dims == 3 else np.zeros(len(ijk), np.int64)
+    sites = (z * ny + ijk[:, 1]) * nx + ijk[:, 0]
+    sites = sites[~occupied[sites]]
+    sites = np.unique(sites)  # sorted; a second point on the same site is dropped
+    occupied[sites] = True
+    return model.cell_type_names.index(p.cell_type), sites, _state(model, p)

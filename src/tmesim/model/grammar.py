@@ -24,6 +24,7 @@ SIMPLE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
     "recruitment": ("rate", 0.0, "rate at which cells of this type enter the tissue at each vessel site (1/min per vessel site)"),
     "intravasation": ("rate", 0.0, "rate of entering the blood for a cell touching a vessel (1/min)"),
     "cluster departure": ("dimensionless", 0.0, "probability (0-1) of leaving together with a touching cell of the same type that intravasates, as part of a CTC cluster (plakoglobin, claudin-1 junctions)"),
+    "exchange rate": ("rate", 0.0, "rate of squeezing past a touching live non-vessel cell by exchanging places with it, chosen along the chemotactic bias (1/min; at most one exchange per step; see tmesim.engine.exchange)"),
 }
 SUBSTRATE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
     # name pattern with {s} for the substrate

@@ -129,11 +129,33 @@ class Rule(Strict):
     statement: str = ""
 
 
+class Reaction(Strict):
+    """A reaction between fields, computed voxel by voxel after diffusion each step.
+
+    ``degradation``: d[substrate]/dt = -rate · H(by) · (1 - inhibition · [inhibited_by]) · [substrate]
+    (e.g. collagen cleaved by MMPs, slower when cross-linked);
+    ``saturation``: d[substrate]/dt = rate · H(by) · (1 - [substrate]) for a 0-1 substrate
+    (e.g. the cross-linked fraction of collagen made by LOX).
+    H is the Hill function of the enzyme ``by`` (half-max in its unit, power ``hill_power``).
+    """
+
+    substrate: str
+    by: str
+    kind: Literal["degradation", "saturation"]
+    rate: Rate = Field(description="rate at saturating enzyme (1/min)")
+    half_max: Any = Field(description="enzyme concentration giving half the rate (the enzyme's unit)")
+    hill_power: float = Field(default=1.0, gt=0)
+    inhibited_by: str | None = Field(default=None, description="a 0-1 substrate that slows the reaction")
+    inhibition: float = Field(default=0.0, ge=0, le=1, description="fractional slowing at inhibited_by = 1")
+    source: Source = None
+
+
 class Placement(Strict):
-    """Cells placed at the start: a region of the domain filled to a fraction or density."""
+    """Cells placed at the start: a region of the domain filled to a fraction or density,
+    or (region ``points``) cells at given positions, e.g. from a real tissue section."""
 
     cell_type: str
-    region: Literal["disc", "annulus", "box", "everywhere"] = "everywhere"
+    region: Literal["disc", "annulus", "box", "everywhere", "points"] = "everywhere"
     center: list[float] | None = Field(default=None, description="µm from the domain's lower corner; default its centre")
     radius: Length | None = None
     inner_radius: Length | None = None
@@ -141,11 +163,18 @@ class Placement(Strict):
     high: list[float] | None = Field(default=None, description="box upper corner (µm)")
     fraction: float | None = Field(default=None, ge=0, le=1, description="fraction of the region's free sites filled")
     density: float | None = Field(default=None, ge=0, description="cells per mm² (2D) or per mm³ (3D)")
+    points: list[list[float]] | None = Field(default=None, description="region 'points': cell centres (µm), one per cell")
     state: dict[str, float] = Field(default_factory=dict, description="state variables of the placed cells")
     source: Source = None
 
     @model_validator(mode="after")
     def _amount(self) -> Placement:
+        if self.region == "points":
+            if self.points is None:
+                raise ValueError("region 'points' needs points: a list of cell centres (µm)")
+            if self.fraction is not None or self.density is not None:
+                raise ValueError("region 'points' takes no fraction or density: every point is one cell")
+            return self
         if (self.fraction is None) == (self.density is None):
             raise ValueError("give exactly one of fraction (0-1 of free sites) or density (cells per mm² / mm³)")
         if self.region in ("disc", "annulus") and self.radius is None:
@@ -170,6 +199,7 @@ class Model(Strict):
     cell_types: list[CellType]
     rules: list[Rule] = Field(default_factory=list)
     initial: list[Placement] = Field(default_factory=list)
+    reactions: list[Reaction] = Field(default_factory=list, description="field-field reactions (matrix remodelling)")
     references: dict[str, str] = Field(default_factory=dict, description="citation key -> full reference")
     body: Body | None = Field(default=None, description="whole-body level: circulation, organs, metastasis")
     therapies: list[TherapyEntry] = Field(default_factory=list, description="catalog regimens given, each from a start time")
@@ -217,4 +247,5 @@ class Model(Strict):
         raise KeyError(name)
 
 
-__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Placement", "Rule", "Substrate", "TimeSettings"]
+__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Placement", "Reaction", "Rule", "Substrate",
+           "TimeSettings"]

@@ -139,6 +139,20 @@ def resolve_model(model: Model) -> None:
             if v is not None and len(v) != model.domain.dims:
                 raise ModelError(f"initial[{i}].{name}", f"needs {model.domain.dims} coordinates (µm), got {v}")
 
+    for i, r in enumerate(model.reactions):
+        where = f"reactions[{i}]"
+        for name in ("substrate", "by", "inhibited_by"):
+            v = getattr(r, name)
+            if v is not None and v not in subs:
+                raise ModelError(f"{where}.{name}", f"unknown substrate {v!r}; {_suggest(v, subs)}")
+        half = concentration_to(r.half_max, model.substrate(r.by).unit, f"{where}.half_max")
+        if half <= 0:
+            raise ModelError(f"{where}.half_max", f"must be > 0, got {half}")
+        object.__setattr__(r, "half_max", half)
+    for i, p in enumerate(model.initial):
+        if p.points is not None and any(len(q) != model.domain.dims for q in p.points):
+            raise ModelError(f"initial[{i}].points", f"every point needs {model.domain.dims} coordinates (µm)")
+
     if not any(ct.vessel for ct in model.cell_types):
         raise ModelError("cell_types", "no cell type has vessel: true; one type must form the vessels")
     check_memory(model)
