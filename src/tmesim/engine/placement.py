@@ -7,6 +7,21 @@ import numpy as np
 from tmesim.model import Model, Placement
 
 
+def initial_fields(model: Model, fields: np.ndarray) -> None:
+    """Set each substrate's ``initial_regions`` (in order) on the [S, nz, ny, nx] fields."""
+    if not any(s.initial_regions for s in model.substrates):
+        return
+    nz, ny, nx = model.domain.grid
+    dx = model.domain.site_size.value
+    z, y, x = np.unravel_index(np.arange(nz * ny * nx), (nz, ny, nx))
+    centres = (np.stack([x, y, z][: model.domain.dims], axis=1) + 0.5) * dx
+    extent = np.array(model.domain.shape, float) * dx
+    for k, sub in enumerate(model.substrates):
+        flat = fields[k].reshape(-1)
+        for r in sub.initial_regions:
+            flat[_region_mask(r, centres, extent)] = r.value
+
+
 def _region_mask(p: Placement, centres: np.ndarray, extent: np.ndarray) -> np.ndarray:
     if p.region == "everywhere":
         return np.ones(len(centres), bool)

@@ -15,7 +15,7 @@ from .compiled import B_EXCHANGE, CompiledModel, compile_model
 from .exchange import any_exchange, exchange_places
 from .fields import FieldSolver
 from .matrix import has_reactions, react
-from .placement import place_initial
+from .placement import initial_fields, place_initial
 
 STATE_FORMAT = 1
 
@@ -81,6 +81,7 @@ class Simulation:
         self.occ = np.full(nsites, -1, np.int32)
         self.fields = np.empty((cm.n_sub, nz, ny, nx), np.float32)
         self.fields[:] = cm.initial[:, None, None, None]
+        initial_fields(model, self.fields)
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
                                  np.zeros(nsites, np.int16), np.zeros((nsites, 3), np.float32),
                                  np.full(nsites, -1, np.int64), np.zeros(nsites, np.float32),

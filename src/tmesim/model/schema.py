@@ -80,6 +80,29 @@ class TimeSettings(Strict):
         return self
 
 
+class FieldRegion(Strict):
+    """A region of the domain where a substrate starts at its own value (e.g. a collagen capsule)."""
+
+    region: Literal["disc", "annulus", "box", "everywhere"]
+    center: list[float] | None = Field(default=None, description="µm from the domain's lower corner; default its centre")
+    radius: Length | None = None
+    inner_radius: Length | None = None
+    low: list[float] | None = None
+    high: list[float] | None = None
+    value: float = Field(ge=0, description="initial concentration in the region (substrate unit)")
+    source: Source = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> FieldRegion:
+        if self.region in ("disc", "annulus") and self.radius is None:
+            raise ValueError(f"region {self.region!r} needs radius (µm)")
+        if self.region == "annulus" and self.inner_radius is None:
+            raise ValueError("region 'annulus' needs inner_radius (µm)")
+        if self.region == "box" and (self.low is None or self.high is None):
+            raise ValueError("region 'box' needs low and high corners (µm)")
+        return self
+
+
 class Substrate(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
@@ -89,6 +112,7 @@ class Substrate(Strict):
     boundary: Literal["dirichlet", "no_flux"] = "no_flux"
     boundary_value: Any = 0.0
     initial: Any = 0.0
+    initial_regions: list[FieldRegion] = Field(default_factory=list, description="regions starting at another value, applied in order")
     source: Source = None
 
     @model_validator(mode="after")
