@@ -90,10 +90,10 @@ def tissue_model(base: Model, x_um: np.ndarray, y_um: np.ndarray, labels: np.nda
         raise ModelError("tissue", "the section has no cells")
     types = set(base.cell_type_names)
     reasons: dict[str, int] = {}
-    target = np.array([mapping.get(v, "\0") for v in lab], dtype=object)
-    not_in_map = target == "\0"
-    to_none = np.array([t is None for t in target])
-    bad_type = np.array([t not in types and t is not None and t != "\0" for t in target])
+    not_in_map = np.array([v not in mapping for v in lab])
+    target = np.array([mapping.get(v) for v in lab], dtype=object)
+    to_none = np.array([t is None for t in target]) & ~not_in_map
+    bad_type = np.array([t is not None and t not in types for t in target])
     for key, sel in (("label not in the mapping", not_in_map), ("label mapped to no cell type", to_none),
                      ("cell type not in the model", bad_type)):
         if sel.any():
