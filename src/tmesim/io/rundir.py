@@ -34,6 +34,10 @@ from .atomic import atomic_replace_dir, atomic_write, atomic_write_text
 from .versions import RUN_FORMAT, check_format
 
 FORMAT_VERSION = RUN_FORMAT
+# libyaml's safe loader and dumper where PyYAML was built with it: config.yaml holds the whole
+# resolved model, which the pure-Python parser takes seconds to read.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -67,7 +71,7 @@ class RunWriter:
             self.path.mkdir(parents=True, exist_ok=True)
             for name in ("cells", "events", "checkpoint"):
                 (self.path / name).mkdir(exist_ok=True)
-            atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            atomic_write_text(self.path / "config.yaml", yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
             shutil.rmtree(self.path / "fields.zarr", ignore_errors=True)
             self._status("running")
         else:
@@ -180,7 +184,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], d
     ckpt = path / "checkpoint"
     if not cfg_file.exists():
         raise ModelError("resume", f"{str(path)!r} is not a run directory (no config.yaml)")
-    config = yaml.safe_load(cfg_file.read_text())
+    config = yaml.load(cfg_file.read_text(), Loader=_Loader)
     check_format("run directory", config.get("format_version"), cfg_file)
     if not (ckpt / "state.npz").exists():
         raise ModelError("resume", f"{str(path)!r} has no checkpoint yet; run it again from the start")
@@ -197,7 +201,7 @@ class RunDirectory:
         self.path = Path(path)
         if not (self.path / "config.yaml").exists():
             raise ModelError("run", f"{str(self.path)!r} is not a run directory (no config.yaml)")
-        self.config: dict[str, Any] = yaml.safe_load((self.path / "config.yaml").read_text())
+        self.config: dict[str, Any] = yaml.load((self.path / "config.yaml").read_text(), Loader=_Loader)
         check_format("run directory", self.config.get("format_version"), self.path / "config.yaml")
 
     @property
