@@ -181,3 +181,22 @@ def test_docs_page_is_current() -> None:
     page = ROOT / "docs" / "claims.md"
     assert page.read_text() == claims_markdown(), (
         "docs/claims.md is out of date: run `python -m tmesim.knowledge.claims docs/claims.md`")
+
+
+def test_catalog_claims_cli() -> None:
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    runner = CliRunner()
+    wide = {"COLUMNS": "250"}
+    res = runner.invoke(app, ["catalog", "--claims", "--reference", "66"], env=wide)
+    assert res.exit_code == 0, res.output
+    assert "C053" in res.output and "C054" in res.output and "C001" not in res.output
+    res = runner.invoke(app, ["catalog", "--claims", "--status", "not modelled", "--format", "csv"])
+    assert res.exit_code == 0 and res.output.startswith("claim_id,")
+    assert set(line.split(",")[0] for line in res.output.splitlines()[1:] if line[:1] == "C") >= {"C001", "C105"}
+    res = runner.invoke(app, ["catalog", "--claims", "--status", "proven"])
+    assert res.exit_code == 2 and "error: --status: unknown status 'proven'" in res.output
+    res = runner.invoke(app, ["catalog", "--status", "tested"])
+    assert res.exit_code == 2 and "--status: needs --claims" in res.output
