@@ -37,7 +37,7 @@ Outputs (the registry :data:`OUTPUTS`; each says which simulation level it needs
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -160,27 +160,65 @@ def _section_outputs(model: Model, section: pd.DataFrame) -> dict[str, float]:
             "immune_density": n_imm / (section_area_mm2(model) * depth), "cancer_growth_rate": growth}
 
 
-def _cohort(model: Model, problem: Problem, seed: int, body: bool) -> dict[str, float]:
+_SECTIONS: dict[Any, tuple[list[Any], list[pd.DataFrame], list[float], list[float]]] = {}
+_SECTIONS_MAX = 4
+
+
+def _sections(model: Model, problem: Problem, params: dict[str, float], seed: int,
+              body: bool) -> tuple[list[Any], list[pd.DataFrame], list[float], list[float]]:
+    """Each virtual patient's untreated section, kill rate and doubling-time factor.
+
+    Body numbers do not act on the section, so when only body parameters differ from an earlier
+    call (in this process) the sections are reused; patient models are then rebuilt only when
+    body outputs need them."""
     from tmesim.cohort import sample_patients
-    from tmesim.cohort.endpoints import EndpointConfig, growth_rate, immune_kill_rate
-    from tmesim.cohort.patient import _shedding
+    from tmesim.cohort.endpoints import immune_kill_rate
     from tmesim.cohort.section import run_section
     from tmesim.cohort.virtual import patient_model
 
     spec = problem.space.spec
-    days = float(spec.days)
-    cfg = EndpointConfig(run_in_days=days)
+    kinds = {d.name: d.address.kind for d in problem.space.dims}
+    key = (spec.model_dump_json(), tuple(d.address.text for d in problem.space.dims), int(seed),
+           tuple(sorted((k, v) for k, v in params.items() if kinds.get(k) != "body")))
     rows = sample_patients(model, spec.patients, spec.patient_seed).to_dict("records")
-    kills, models, sections = [], [], []
+    if key in _SECTIONS:
+        models, sections, kills, factors = _SECTIONS[key]
+        if body:
+            models = [patient_model(model, r) if spec.variability else model for r in rows]
+        return models, sections, kills, factors
+    days = float(spec.days)
+    td0 = model.body.primary.doubling_time.value if model.body is not None else float("nan")
+    models, sections, kills, factors = [], [], [], []
     for row in rows:
-        pm = patient_model(model, row)
+        pm = patient_model(model, row) if spec.variability else model
         sec = run_section(pm, days, spec.engine, seed=int(row["seed"]) + seed)
         kills.append(immune_kill_rate(sec, days))
         models.append(pm)
         sections.append(sec)
+        factors.append(pm.body.primary.doubling_time.value / td0 if pm.body is not None else float("nan"))
+    if len(_SECTIONS) >= _SECTIONS_MAX:
+        _SECTIONS.pop(next(iter(_SECTIONS)))
+    _SECTIONS[key] = (models, sections, kills, factors)
+    return models, sections, kills, factors
+
+
+def _cohort(model: Model, problem: Problem, params: dict[str, float], seed: int, body: bool) -> dict[str, float]:
+    from tmesim.cohort import sample_patients
+    from tmesim.cohort.endpoints import EndpointConfig
+    from tmesim.cohort.patient import _shedding
+
+    spec = problem.space.spec
+    cfg = EndpointConfig(run_in_days=float(spec.days))
+    models, sections, kills, factors = _sections(model, problem, params, seed, body)
+    rows = sample_patients(model, spec.patients, spec.patient_seed).to_dict("records")
     k_ref = float(np.median(kills))
-    cfg_ref = replace(cfg, reference_kill_rate=k_ref)
-    tvdt = np.array([np.log(2.0) / growth_rate(s, pm, cfg_ref) for s, pm in zip(sections, models, strict=True)])
+    # tmesim.cohort.endpoints.growth_rate with the cohort as its own reference sample:
+    # g = g0 exp(-(k - k_ref) / g0), g0 = ln 2 / the patient's doubling time
+    td = (model.body.primary.doubling_time.value / MIN_PER_DAY if model.body is not None else 150.0) * np.asarray(
+        factors if model.body is not None else np.ones(len(kills)), float)
+    g0 = np.log(2.0) / td
+    g = g0 * np.exp(-(np.asarray(kills) - k_ref) / g0)
+    tvdt = np.log(2.0) / g
     out = {"tvdt_mean": float(np.mean(tvdt)), "tvdt_sd": float(np.std(tvdt, ddof=1)) if len(tvdt) > 1 else 0.0,
            "kill_rate": k_ref}
     if not body:
@@ -240,7 +278,7 @@ def simulate(params: dict[str, float], seed: int, problem: Problem) -> dict[str,
 
         out |= _section_outputs(model, run_section(model, spec.days, spec.engine, seed=int(seed)))
     if levels & {"cohort", "body"}:
-        out |= _cohort(model, problem, int(seed), "body" in levels)
+        out |= _cohort(model, problem, params, int(seed), "body" in levels)
     if "trial" in levels:
         out["trial_hr"] = _trial_hr(model, problem, int(seed))
     return {k: float(out[k]) for k in problem.outputs}

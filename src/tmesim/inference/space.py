@@ -210,6 +210,8 @@ class SpaceSpec(BaseModel):
     days: float = Field(default=28.0, gt=0, description="section days for section outputs")
     patients: int = Field(default=16, ge=1, description="virtual patients for cohort outputs")
     patient_seed: int = Field(default=0, description="seed of the virtual patients (the same in every simulation)")
+    variability: bool = Field(default=True, description="false: every patient is the model itself (a typical patient; "
+                              "only the body model's seed differs)")
     follow_up: float = Field(default=730.0, gt=0, description="days after diagnosis for body outputs")
     trial: str | None = Field(default=None, description="trial file for the trial_hr output")
     parameters: list[ParameterSpec] = Field(min_length=1)
