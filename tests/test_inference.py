@@ -125,3 +125,30 @@ def test_target_file_errors_name_the_field(tmp_path: Path) -> None:
         load_targets(f)
     f.write_text("name: x\nstatistics:\n  - {statistic: tvdt_mean, observed: 103, sd: 43, n: 17, source: 'paper:x'}\n")
     assert load_targets(f).se()["tvdt_mean"] == pytest.approx(43 / np.sqrt(17))
+
+
+def test_cli_bad_address_and_output_are_one_error_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("model: tnbc\nparameters:\n  - {address: 'cell_types[cancer]apoptosis', fold: 2}\n")
+    r = CliRunner().invoke(app, ["sensitivity", str(spec), "--output", "final_cancer"])
+    text = " ".join(r.output.split())  # rich wraps long lines at the terminal width
+    assert r.exit_code == 2 and text.startswith("error:") and "valid forms" in text and "Traceback" not in text
+    spec.write_text("model: tnbc\nparameters:\n  - {address: 'cell_types[cancer].apoptosis', fold: 2}\n")
+    r = CliRunner().invoke(app, ["sensitivity", str(spec), "--output", "tumour_size"])
+    assert r.exit_code == 2 and "unknown output 'tumour_size'" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["calibrate", str(spec), "--apply", str(tmp_path / "m.yaml")])
+    assert r.exit_code == 2 and "--out" in r.output
+
+
+def test_shipped_examples_load() -> None:
+    from tmesim.inference import load_space
+
+    for f in sorted(EXAMPLES.glob("*.yaml")):
+        if f.name.startswith("tvdt-") and f.name != "tvdt-space.yaml":
+            assert load_targets(f).names == ["tvdt_mean", "tvdt_sd"]
+        else:
+            assert len(load_space(f).dims) >= 1, f
