@@ -110,7 +110,7 @@ def test_abc_posterior_covers_the_truth_in_90_percent_of_repetitions(tmp_path: P
     hold the truth in at least 90% of 20 repetitions (ABC with a tolerance > 0 is conservative)."""
     hits = []
     for seed in range(20):
-        sp, _, truth, res = _abc_case(seed, tmp_path / str(seed), population=40, generations=3)
+        sp, _, truth, res = _abc_case(seed, tmp_path / str(seed), population=30, generations=3)
         hits.append(coverage(sp, res, truth)["cd8_recruitment"])
     assert np.mean(hits) >= 0.9, hits
 

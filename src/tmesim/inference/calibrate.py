@@ -57,23 +57,24 @@ class ABCModel:
 
     def __call__(self, par: dict[str, float]) -> dict[str, float]:
         vals = self.values(par)
+        names = self.targets.fitted
         try:
             sim = simulate(vals, self.seed, self.problem)
         except Exception:  # noqa: BLE001 - a parameter set the engine cannot integrate is rejected, not fatal
-            return {s: float("inf") for s in self.targets.names}
+            return {s: float("inf") for s in names}
         if not self.noise:
-            return {s: float(sim[s]) for s in self.targets.names}
+            return {s: float(sim[s]) for s in names}
         h = hashlib.sha256(np.array([vals[d.name] for d in self.dims]).tobytes()).digest()
         rng = np.random.default_rng([self.seed, int.from_bytes(h[:8], "little")])
         se = self.targets.se()
-        return {s: float(sim[s]) + float(rng.normal(0.0, se[s])) for s in self.targets.names}
+        return {s: float(sim[s]) + float(rng.normal(0.0, se[s])) for s in names}
 
 
 class SEDistance:
     """Euclidean distance in standard-error units (non-finite simulations are infinitely far)."""
 
     def __init__(self, targets: Targets) -> None:
-        self.se = targets.se()
+        self.se = targets.se(fitted_only=True)
 
     def __call__(self, x: dict[str, float], x0: dict[str, float]) -> float:
         z = [(float(x[s]) - float(x0[s])) / self.se[s] for s in self.se]
@@ -152,7 +153,7 @@ def run_abc(problem: Problem, targets: Targets, out: str | Path, population: int
             else pyabc.sampler.SingleCoreSampler()
         abc = pyabc.ABCSMC(model, _prior(space), SEDistance(targets), population_size=int(population),
                            sampler=sampler, eps=pyabc.epsilon.QuantileEpsilon(alpha=0.5))
-        abc.new(f"sqlite:///{db}", targets.observed())
+        abc.new(f"sqlite:///{db}", targets.observed(fitted_only=True))
         kw: dict[str, Any] = {"minimum_epsilon": float(min_epsilon), "max_nr_populations": int(generations)}
         if max_simulations:
             kw["max_total_nr_simulations"] = int(max_simulations)
@@ -206,7 +207,8 @@ def predictive_check(problem: Problem, targets: Targets, space: Space, post: pd.
                      "pp_median": q(a, 0.5), "pp_q05": lo, "pp_q95": hi,
                      "prior_median": q(b, 0.5), "prior_q05": q(b, 0.05), "prior_q95": q(b, 0.95),
                      "observed_in_pp90": bool(lo - 2 * se[s.statistic] <= obs[s.statistic] <= hi + 2 * se[s.statistic]),
-                     "z_pp_median": (q(a, 0.5) - obs[s.statistic]) / se[s.statistic], "source": s.source})
+                     "z_pp_median": (q(a, 0.5) - obs[s.statistic]) / se[s.statistic], "fitted": not s.check_only,
+                     "source": s.source})
     return pd.DataFrame(rows)
 
 

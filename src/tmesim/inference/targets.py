@@ -14,7 +14,8 @@ A target file (YAML)::
         se: 7.6                       # or the standard error directly
         source: "..."
 
-The standard error sets how closely the simulation must match (distances are in SE units)
+``check_only: true`` marks a statistic that is reported in the posterior-predictive check
+but not fitted. The standard error sets how closely the simulation must match (distances are in SE units)
 and the Gaussian measurement noise added to simulated statistics (noisy ABC, see
 :mod:`tmesim.inference.calibrate`). Every statistic needs a source.
 """
@@ -42,6 +43,7 @@ class Statistic(BaseModel):
     n: int | None = Field(default=None, ge=1)
     source: str
     note: str = ""
+    check_only: bool = Field(default=False, description="reported in the predictive check but not fitted")
 
     @field_validator("statistic")
     @classmethod
@@ -79,15 +81,26 @@ class Targets(BaseModel):
             raise ValueError(f"statistics: each statistic once, got {names}")
         return self
 
+    @model_validator(mode="after")
+    def _some_fitted(self) -> Targets:
+        if not self.fitted:
+            raise ValueError("statistics: at least one statistic must be fitted (check_only: false)")
+        return self
+
     @property
     def names(self) -> list[str]:
+        """Every statistic (fitted and check-only)."""
         return [s.statistic for s in self.statistics]
 
-    def observed(self) -> dict[str, float]:
-        return {s.statistic: s.observed for s in self.statistics}
+    @property
+    def fitted(self) -> list[str]:
+        return [s.statistic for s in self.statistics if not s.check_only]
 
-    def se(self) -> dict[str, float]:
-        return {s.statistic: s.standard_error for s in self.statistics}
+    def observed(self, fitted_only: bool = False) -> dict[str, float]:
+        return {s.statistic: s.observed for s in self.statistics if not (fitted_only and s.check_only)}
+
+    def se(self, fitted_only: bool = False) -> dict[str, float]:
+        return {s.statistic: s.standard_error for s in self.statistics if not (fitted_only and s.check_only)}
 
 
 def load_targets(path: str | Path) -> Targets:
