@@ -149,6 +149,24 @@ def test_shipped_examples_load() -> None:
 
     for f in sorted(EXAMPLES.glob("*.yaml")):
         if f.name.startswith("tvdt-") and f.name != "tvdt-space.yaml":
-            assert load_targets(f).names == ["tvdt_mean", "tvdt_sd"]
+            assert load_targets(f).fitted == ["tvdt_median"]
         else:
             assert len(load_space(f).dims) >= 1, f
+
+
+def test_posterior_draws_follow_the_weights_and_the_mixture_widens_the_interval(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tmesim.inference.uncertainty import _mixture_interval, posterior_draws
+
+    sp = _space([{"name": "cd8_attack", "address": "cell_types[CD8_T_cell].attack cancer", "fold": 3}])
+    pd.DataFrame({"cd8_attack": [0.002, 0.01], "weight": [0.0, 1.0]}).to_parquet(tmp_path / "posterior.parquet")
+    sp.table().to_parquet(tmp_path / "space.parquet")
+    X, addrs = posterior_draws(tmp_path, 5, seed=1)
+    assert (X["cd8_attack"] == 0.01).all() and addrs["cd8_attack"].kind == "cell"
+    same = _mixture_interval(np.log([0.7, 0.7, 0.7]), np.array([0.1, 0.1, 0.1]), 0)
+    spread = _mixture_interval(np.log([0.5, 0.7, 0.98]), np.array([0.1, 0.1, 0.1]), 0)
+    assert same[0] == pytest.approx(0.7, rel=0.02) and same[1] == pytest.approx(0.7 * np.exp(-1.96 * 0.1), rel=0.03)
+    assert spread[2] / spread[1] > 1.5 * same[2] / same[1]  # parameter uncertainty widens the HR interval
+    with pytest.raises(ModelError, match="not a calibration folder"):
+        posterior_draws(tmp_path / "nothing", 2)

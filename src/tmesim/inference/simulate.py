@@ -17,7 +17,7 @@ Outputs (the registry :data:`OUTPUTS`; each says which simulation level it needs
   (immune cells per mm² of section), ``cancer_growth_rate`` (net specific growth of the
   section's cancer cells over the first week, 1/day);
 * cohort level (``patients`` virtual patients, untreated section for ``days`` each, as the
-  cohort runner's run-in): ``tvdt_mean`` and ``tvdt_sd`` (days; the whole tumor's volume
+  cohort runner's run-in): ``tvdt_mean``, ``tvdt_median`` and ``tvdt_sd`` (days; the whole tumor's volume
   doubling time ln 2 / g, g from the patient's doubling time corrected by its section's
   immune kill rate against the cohort's median, :func:`tmesim.cohort.endpoints.growth_rate`
   — the cohort is its own reference sample), ``kill_rate`` (median cancer cells killed per
@@ -66,6 +66,7 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in [
     Output("immune_density", "section", "cells/mm²", "immune cells per mm² of section at the end"),
     Output("cancer_growth_rate", "section", "1/day", "net specific growth of section cancer cells, first week"),
     Output("tvdt_mean", "cohort", "day", "mean whole-tumor volume doubling time of the virtual patients"),
+    Output("tvdt_median", "cohort", "day", "median whole-tumor volume doubling time of the virtual patients"),
     Output("tvdt_sd", "cohort", "day", "standard deviation of the doubling time between virtual patients"),
     Output("kill_rate", "cohort", "1/day", "median cancer cells killed by attacks per cancer cell and day"),
     Output("metastatic_fraction", "body", "fraction", "mean probability of a detected metastasis by end of follow-up"),
@@ -219,7 +220,7 @@ def _cohort(model: Model, problem: Problem, params: dict[str, float], seed: int,
     g0 = np.log(2.0) / td
     g = g0 * np.exp(-(np.asarray(kills) - k_ref) / g0)
     tvdt = np.log(2.0) / g
-    out = {"tvdt_mean": float(np.mean(tvdt)), "tvdt_sd": float(np.std(tvdt, ddof=1)) if len(tvdt) > 1 else 0.0,
+    out = {"tvdt_mean": float(np.mean(tvdt)), "tvdt_median": float(np.median(tvdt)), "tvdt_sd": float(np.std(tvdt, ddof=1)) if len(tvdt) > 1 else 0.0,
            "kill_rate": k_ref}
     if not body:
         return out
