@@ -37,6 +37,8 @@ ALLOWED: dict[str, set[str]] = {
     "cohort": BELOW_BODY | {"knowledge", "io", "body", "assay"},
     "readouts": GROUND | {"model", "presets", "knowledge", "io"},
     "viz": GROUND | {"model", "presets", "knowledge", "io", "readouts"},
+    # calibration and sensitivity drive cohorts and sections: above cohort, below the api
+    "inference": BELOW_BODY | {"knowledge", "io", "body", "assay", "cohort", "readouts", "viz"},
 }
 LIBRARY = set(ALLOWED)
 ALLOWED["api"] = LIBRARY
