@@ -37,9 +37,9 @@ class LabelMapping:
 
 
 def labels_path(name: str = DEFAULT_LABELS) -> Path:
-    from tmesim.presets import HERE
+    from tmesim._resources import data_path
 
-    return HERE / "labels" / f"{name}.yaml"
+    return data_path("tmesim.presets", "labels", f"{name}.yaml")
 
 
 def read_label_mapping(path: str | Path | None = None) -> LabelMapping:
