@@ -189,7 +189,7 @@ def test_filters_and_counts(claims) -> None:
 def test_docs_page_is_current() -> None:
     page = ROOT / "docs" / "claims.md"
     assert page.read_text() == claims_markdown(), (
-        "docs/claims.md is out of date: run `python -m tmesim.knowledge.claims docs/claims.md`")
+        "docs/claims.md is out of date: run `tmesim catalog --claims --format markdown > docs/claims.md`")
 
 
 def test_catalog_claims_cli() -> None:
