@@ -79,8 +79,14 @@ Speed = _param_type("speed")
 Volume = _param_type("volume")
 Number = _param_type("dimensionless")
 Mass = _param_type("mass")
+CellVolume = _param_type("cell_volume")
 
 # Field types shared by the schema classes.
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*$"
+# Cell types and substrates are named as their users name them (PhysiCell projects use
+# "tumor cell", "pro-inflammatory factor"): letters, digits, spaces and punctuation, starting
+# with a letter or digit, no trailing space. Excluded: the rules CSV's comma and quote, the
+# path separator '/' (substrates name zarr arrays) and control characters.
+DISPLAY_NAME_PATTERN = r"^[A-Za-z0-9](?:[^,\"/\x00-\x1f]*[^,\"/\x00-\x1f ])?$"
 Source = Annotated[str | None, AfterValidator(check_source)]
 ConcentrationUnit = Annotated[str, AfterValidator(lambda v: check_concentration_unit(v, "unit"))]
