@@ -52,3 +52,14 @@ def test_cells_mat_layout_with_scipy(exported):
     model = rd.model()
     assert cells.shape[1] == len(rd.cells(0.0))
     assert micro.shape == (4 + len(model.substrates), model.domain.n_sites)
+
+
+def test_cli_export(exported, tmp_path):
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    rd = exported[0]
+    res = CliRunner().invoke(app, ["export", "physicell", str(rd.path), "--out", str(tmp_path / "pc")])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "pc").glob("output*.xml"))) == len(rd.snapshot_times())

@@ -79,3 +79,21 @@ def test_names_with_spaces_and_no_vessel_validate(imported):
 def test_rules_file_with_unknown_name_fails_clearly(imported):
     with pytest.raises(ModelError, match="line 1.signal"):
         import_physicell_rules("tumor cell,oxigen,increases,apoptosis,0.1,1,1,0\n", imported[0], origin="r.csv")
+
+
+def test_cli_import_writes_model_and_report(tmp_path):
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    out = tmp_path / "model.yaml"
+    res = CliRunner().invoke(app, ["import", "physicell", str(SETTINGS), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "maps approximately" in res.stderr and "dropped" in res.stderr
+    report = (tmp_path / "model.yaml.report.txt").read_text()
+    assert "not mapped" in report and "cell-cell adhesion" in report
+    model = tmesim.load_model(out)  # the written YAML reads back as the same model
+    assert model.cell_type_names == ["tumor cell", "macrophage", "effector T cell"] and len(model.rules) == 12
+    assert CliRunner().invoke(app, ["validate", str(out)]).exit_code == 0
+    bad = CliRunner().invoke(app, ["import", "physicell", str(tmp_path / "nope.xml"), "--out", str(out)])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: settings:")

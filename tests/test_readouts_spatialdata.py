@@ -60,3 +60,16 @@ def test_vitessce_config_points_at_the_store(store, tmp_path) -> None:  # noqa: 
         assert key in f["options"]
     assert (store / f["options"]["obsSpots"]["path"]).exists()
     assert (store / "tables" / "table").exists()
+
+
+def test_cli_readout_spatialdata(tnbc_run, tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    out, cfg = tmp_path / "x.zarr", tmp_path / "x.vitessce.json"
+    res = CliRunner().invoke(app, ["readout", "spatialdata", str(tnbc_run), "--out", str(out), "--vitessce", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert (out / "tables" / "table").exists() and json.loads(cfg.read_text())["datasets"][0]["files"][0]["url"] == "x.zarr"
+    bad = CliRunner().invoke(app, ["readout", "spatialdata", str(tnbc_run), "--out", str(tmp_path / "x.h5ad")])
+    assert bad.exit_code == 2 and "must end in .zarr" in bad.stderr

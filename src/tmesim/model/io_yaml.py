@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import ModelError
+from .errors import ModelError, ModelErrors
 from .schema import Model
 
 
@@ -43,17 +43,21 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
     try:
         return Model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        field = _loc(tuple(err["loc"]), data)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field; check the spelling (see `tmesim validate --help` and the README's model reference)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        if ": " in msg and not field:
-            field, msg = msg.split(": ", 1)
-        extra = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
-        raise ModelError(field, msg + extra) from None
+        errors = [_error(err, data) for err in exc.errors()]
+        raise (errors[0] if len(errors) == 1 else ModelErrors(errors)) from None
+
+
+def _error(err: Any, data: dict[str, Any]) -> ModelError:
+    """One pydantic error as a ModelError naming the field and what is allowed."""
+    msg = err["msg"].removeprefix("Value error, ")
+    field = _loc(tuple(err["loc"]), data)
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field; check the spelling (see `tmesim schema model` and docs/cli.md)"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    if ": " in msg and not field:
+        field, msg = msg.split(": ", 1)
+    return ModelError(field, msg)
 
 
 def _merge(base: Any, over: Any) -> Any:
