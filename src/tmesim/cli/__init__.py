@@ -6,6 +6,7 @@
 | ``view`` | ``animate``, ``view`` |
 | ``therapies`` | ``therapies`` |
 | ``cohort`` | ``cohort``, ``trial`` |
+| ``inference`` | ``sensitivity``, ``calibrate``, ``posterior-trial`` |
 | ``rules``, ``catalog``, ``readout``, ``assay`` | the sub-command groups of the same name |
 | ``interop`` | ``import physicell``, ``export physicell``, ``schema``, ``readout spatialdata`` |
 
@@ -21,7 +22,7 @@ import sys
 
 import typer
 
-from . import assay, catalog, cohort, interop, readout, rules, run, therapies, view
+from . import assay, catalog, cohort, inference, interop, readout, rules, run, therapies, view
 from ._options import main_callback
 
 HELP = ("Breast tumor microenvironment simulator. Machine-readable output: --json on validate, therapies, "
@@ -32,8 +33,9 @@ app = typer.Typer(add_completion=True, no_args_is_help=False, help=HELP,
                   context_settings={"help_option_names": ["-h", "--help"]}, callback=main_callback)
 
 for _command in (run.run, run.validate, run.report, view.animate, view.view, therapies.therapies,
-                 cohort.cohort, cohort.trial):
+                 cohort.cohort, cohort.trial, inference.sensitivity, inference.calibrate):
     app.command()(_command)
+app.command("posterior-trial")(inference.posterior_trial)
 for _name, _group in (("rules", rules.app), ("catalog", catalog.app), ("readout", readout.app),
                       ("assay", assay.app), ("import", interop.import_app), ("export", interop.export_app)):
     app.add_typer(_group, name=_name)
