@@ -180,10 +180,14 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
         raise ModelError("body", "the model has no body: section; use a preset with one "
                                  "(tnbc, her2, luminal-a, luminal-b) or add one (see the README)")
     seed = int(rd.config["seed"]) if seed is None else int(seed)
-    shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
-    res = Patient(model, seed, options, shedding=shed).run(days)
+    if model.body.coupling is not None:  # the run's own section sets the cascade
+        section = rd.section(tuple(model.body.coupling.groups["tumor"]))
+        res = Patient(model, seed, options, section=section).run(days)
+    else:
+        shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
+        res = Patient(model, seed, options, shedding=shed).run(days)
     info = {
-        "seed": seed, "diagnosis_day": res.diagnosis_day,
+        "seed": seed, "diagnosis_day": res.diagnosis_day, "coupled": model.body.coupling is not None,
         "metastatic_sites": res.metastatic_sites(),
         "expected_metastases": res.expected_metastases,
         "shedding": res.shedding.as_dict(),

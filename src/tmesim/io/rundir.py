@@ -270,6 +270,45 @@ class RunDirectory:
 
         return read_body_info(self.path)
 
+    def section(self, tumor_types: tuple[str, ...] = ("cancer",)) -> pd.DataFrame:
+        """The run as a section time course, the table :func:`tmesim.body.section.run_section`
+        gives: per summary time, live count and ``dead_<type>`` per cell type, ``mean_<var>_<t>``
+        for ``tumor_types``, mean concentration per substrate (from ``fields.zarr``), and
+        ``intravasation_per_day`` / ``intravasation_cluster_cells_per_day`` from the events
+        (cells leaving since the previous summary time, per day)."""
+        sm = self.summary()
+        dead_states = {"apoptotic", "necrotic", "killed", "gone"}
+        live = sm[~sm["state"].isin(dead_states)]
+        out = live.pivot_table(index="time_days", columns="cell_type", values="count", aggfunc="sum", fill_value=0.0)
+        dead = sm[sm["state"].isin(dead_states)].pivot_table(index="time_days", columns="cell_type", values="count",
+                                                              aggfunc="sum", fill_value=0.0)
+        out = out.join(dead.add_prefix("dead_"), how="left").fillna(0.0)
+        for t in tumor_types:
+            sel = live[live["cell_type"] == t]
+            for col in [c for c in sel.columns if c.startswith("mean_")]:
+                w = sel["count"].to_numpy(float)
+                g = pd.DataFrame({"time_days": sel["time_days"], "wx": w * sel[col].fillna(0.0).to_numpy(float), "w": w})
+                agg = g.groupby("time_days")[["wx", "w"]].sum()
+                out[f"{col}_{t}"] = (agg["wx"] / agg["w"].where(agg["w"] > 0)).reindex(out.index)
+        times = out.index.to_numpy(float)
+        if (self.path / "fields.zarr").exists():
+            ds = self.fields()
+            for v in ds.data_vars:
+                mean = ds[v].mean([d for d in ds[v].dims if d != "time"]).to_numpy()
+                out[str(v)] = np.interp(times, ds["time"].to_numpy(float), mean)
+        ev = self.events()
+        ev = ev[ev["event"] == "intravasation"] if len(ev) else ev
+        edges = np.concatenate([[-np.inf], times])
+        gaps = np.diff(np.concatenate([[0.0], times]))
+        n_all = np.histogram(ev["time_days"], edges)[0] if len(ev) else np.zeros(len(times))
+        clustered = ev[ev["cluster_id"] != ev["uid"]] if len(ev) and "cluster_id" in ev else ev.iloc[:0]
+        n_cl = np.histogram(clustered["time_days"], edges)[0] if len(clustered) else np.zeros(len(times))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["intravasation_per_day"] = np.where(gaps > 0, n_all / gaps, 0.0)
+            out["intravasation_cluster_cells_per_day"] = np.where(gaps > 0, n_cl / gaps, 0.0)
+        out.columns.name = None
+        return out.reset_index()
+
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr
 
