@@ -2,9 +2,10 @@
 
 Both engines give the same columns: ``time_days``, one live count per cell type,
 ``dead_<type>`` (corpses not yet cleared; spatial: dead cells on the lattice),
-``intravasation_per_day``, ``killed_per_day_cancer`` (cancer cells killed by attacks — CD8 T
-cells, NK cells, M1 macrophages, N1 neutrophils — per day) and ``mean_emt_cancer`` (when the
-model has an ``emt`` state).
+``intravasation_per_day``, ``killed_per_day_<type>`` for the types that attacks kill, and,
+over the cell types whose role is ``cancer``: ``tumor_cells`` (live), ``killed_per_day_tumor``
+(killed by attacks — CD8 T cells, NK cells, M1 macrophages, N1 neutrophils — per day) and
+``mean_emt_tumor`` (spatial engine, when the model has an ``emt`` state).
 The mean-field engine reads the model's drugs itself (their PK exposure is the signal
 ``drug <name>``), as the spatial engine does.
 """
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
+from tmesim.model.roles import Role
 from tmesim.units import MINUTES_PER_DAY
 
 if TYPE_CHECKING:
@@ -24,8 +26,19 @@ if TYPE_CHECKING:
 
 Engine = Literal["meanfield", "spatial"]
 ENGINES: tuple[str, ...] = ("meanfield", "spatial")
-CANCER = "cancer"
-KILLED = f"killed_per_day_{CANCER}"
+TUMOR = "tumor_cells"
+KILLED = "killed_per_day_tumor"
+MEAN_EMT = "mean_emt_tumor"
+
+
+def _tumor_columns(out: pd.DataFrame, model: Model) -> pd.DataFrame:
+    """Add the tumor columns (sums over the model's cell types whose role is ``cancer``)."""
+    tumor = model.types_with_role(Role.CANCER)
+    out[TUMOR] = out[[t for t in tumor if t in out]].sum(axis=1) if tumor else 0.0
+    if KILLED not in out:
+        kills = [f"killed_per_day_{t}" for t in tumor if f"killed_per_day_{t}" in out]
+        out[KILLED] = out[kills].sum(axis=1) if kills else 0.0  # 0: no type of this model attacks them
+    return out
 
 
 def run_section(model: Model, days: float, engine: str = "meanfield", seed: int = 0,
@@ -40,11 +53,9 @@ def run_section(model: Model, days: float, engine: str = "meanfield", seed: int 
 
         t = np.arange(0.0, float(days) + 1e-9, 1.0)
         out = MeanField(model, contacts=contacts).run(days=float(days), t_eval=t)
-        if KILLED not in out:  # no type of this model attacks cancer cells
-            out[KILLED] = 0.0
-        return out
+        return _tumor_columns(out, model)
     if engine == "spatial":
-        return _spatial(model, days, seed)
+        return _tumor_columns(_spatial(model, days, seed), model)
     raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
 
 
@@ -58,7 +69,7 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
     per_day = sim.steps_for(MINUTES_PER_DAY)
     rows = []
 
-    cancer = names.index(CANCER) if CANCER in names else -1
+    cancer = np.array([names.index(t) for t in model.types_with_role(Role.CANCER)], dtype=np.int64)
 
     def record(day: float, intra: float, killed: float) -> None:
         n = sim.n
@@ -69,9 +80,9 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
         row |= {f"dead_{nm}": float(dead[i]) for i, nm in enumerate(names)}
         row["intravasation_per_day"] = intra
         row[KILLED] = killed
-        if emt >= 0 and cancer >= 0:
-            sel = live & (ct == cancer)
-            row["mean_emt_cancer"] = float(sim.var[:n, emt][sel].mean()) if sel.any() else float("nan")
+        if emt >= 0 and len(cancer):
+            sel = live & np.isin(ct, cancer)
+            row[MEAN_EMT] = float(sim.var[:n, emt][sel].mean()) if sel.any() else float("nan")
         rows.append(row)
 
     record(0.0, 0.0, 0.0)
@@ -81,9 +92,9 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
             sim.step()
             ev = sim.take_events()
             intra += int(np.count_nonzero(ev["kind"] == E_INTRAVASATION))
-            killed += int(np.count_nonzero((ev["kind"] == E_KILLED) & (ev["ctype"] == cancer)))
+            killed += int(np.count_nonzero((ev["kind"] == E_KILLED) & np.isin(ev["ctype"], cancer)))
         record(float(d), float(intra), float(killed))
     return pd.DataFrame(rows)
 
 
-__all__ = ["ENGINES", "Engine", "run_section"]
+__all__ = ["ENGINES", "KILLED", "MEAN_EMT", "TUMOR", "Engine", "run_section"]
