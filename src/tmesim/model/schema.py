@@ -114,6 +114,10 @@ class CellType(Strict):
     apoptotic_clearance: Time = Field(default_factory=lambda: parse_param("8.6 hour", "time"))
     necrotic_clearance: Time = Field(default_factory=lambda: parse_param("2 day", "time"))
     source: Source = None
+    role: str | None = Field(default=None, description="what the cell is (tmesim.model.roles.ROLES); default: "
+                             "the catalog cell type of the same name's role")
+    tags: list[str] = Field(default_factory=list, description="finer labels, e.g. s100a4 or pdpn for CAF subsets")
+    label: str | None = Field(default=None, description="legend name in figures (default: the name)")
 
 
 class Rule(Strict):
@@ -204,6 +208,10 @@ class Model(Strict):
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def types_with_role(self, *roles: str, tag: str | None = None) -> list[str]:
+        """Names of the cell types whose role is one of ``roles`` (and that carry ``tag``)."""
+        return [c.name for c in self.cell_types if c.role in roles and (tag is None or tag in c.tags)]
 
     def substrate(self, name: str) -> Substrate:
         for s in self.substrates:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ModelError
 from .grammar import CELL_SIGNALS, DRUG_PREFIX, FIXED_SIGNALS, Behaviour
 from .params import Param, parse_param
+from .roles import catalog_roles, check_role
 from .units import concentration_to
 
 if TYPE_CHECKING:
@@ -109,6 +110,15 @@ def resolve_model(model: Model) -> None:
     behaviours = {b.name: b for b in model.behaviours()}
     signals = model.signals()
 
+    known = catalog_roles()
+    for ct in model.cell_types:
+        if ct.role is None and ct.name in known:  # a catalog cell type keeps its catalog role
+            role, tags = known[ct.name]
+            object.__setattr__(ct, "role", role)
+            if not ct.tags:
+                object.__setattr__(ct, "tags", list(tags))
+        if ct.role is not None:
+            check_role(ct.role, f"cell_types[{ct.name}].role")
     for ct in model.cell_types:
         resolved: dict[str, Param] = {}
         for name, raw in ct.behaviours.items():
