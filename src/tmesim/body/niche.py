@@ -94,18 +94,13 @@ def run_niche(organ: str, niche: str, days: float, seed: int = 0,
               interventions: tuple[str, ...] = ()) -> NicheOutcome:
     """Simulate one organ niche spatially and summarise the colony's fate."""
     model = intervene(niche_model(niche), tuple(sorted(interventions)))
-<<<<<<< HEAD
     return _simulate_niche(model, organ, niche, days, seed)
 
 
 def _simulate_niche(model: Model, organ: str, niche: str, days: float, seed: int) -> NicheOutcome:
-    if "cancer" not in model.cell_type_names:
-        raise ModelError(f"presets/{niche}", "a niche model needs a cell type named 'cancer' (the arriving cells)")
-=======
     tumor = model.types_with_role(Role.CANCER)
     if not tumor:
         raise ModelError(f"presets/{niche}", "a niche model needs a cell type with role 'cancer' (the arriving cells)")
->>>>>>> arch
     sim = Simulation(model, seed=seed)
 
     def count() -> int:
