@@ -270,7 +270,7 @@ class RunDirectory:
 
         return read_body_info(self.path)
 
-    def section(self, tumor_types: tuple[str, ...] = ("cancer",)) -> pd.DataFrame:
+    def section(self, tumor_types: tuple[str, ...] = ()) -> pd.DataFrame:
         """The run as a section time course, the table :func:`tmesim.body.section.run_section`
         gives: per summary time, live count and ``dead_<type>`` per cell type, ``mean_<var>_<t>``
         for ``tumor_types``, mean concentration per substrate (from ``fields.zarr``), and
