@@ -2,5 +2,4 @@
 
 from tmesim.errors import ModelError, ModelErrors
 
-
 __all__ = ["ModelError", "ModelErrors"]
