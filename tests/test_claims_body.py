@@ -20,6 +20,8 @@ from tmesim.body import Patient, PatientOptions, SheddingProfile
 SHED = SheddingProfile(single=np.array([5e-6, 5e-6, 1e-5]), cluster=np.array([5e-7, 5e-7, 5e-7]),
                        cluster_size=3.0, tumor_cell_minutes=1e7, events=1000)
 SEEDS = (3, 4, 5, 6, 7)
+# About a minute in all (the niche runs of the first patient dominate): kept out of the default suite.
+pytestmark = pytest.mark.slow
 
 # name: (claims, factors set to 0, organ, arrivals column); BACKGROUND: factors set to 0 in both arms
 CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, str]] = {

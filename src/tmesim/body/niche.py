@@ -26,6 +26,7 @@ import numpy as np
 
 from tmesim.engine import Simulation
 from tmesim.model import Model, ModelError, load_model, model_from_dict
+from tmesim.model.roles import Role
 from tmesim.presets import available, preset_path
 
 INTERVENTIONS = ("tgfb_block", "met_block")
@@ -74,10 +75,11 @@ def intervene(model: Model, interventions: tuple[str, ...]) -> Model:
         data["rules"] = [r for r in data["rules"] if r["signal"] != "tgfb"
                          and r["behaviour"] not in ("tgfb secretion", "tgfb export")]
     if "met_block" in interventions:
+        tumor = set(model.types_with_role(Role.CANCER))
         for ct in data["cell_types"]:
-            if ct["name"] == "cancer" and "emt decrease" in ct["behaviours"]:
+            if ct["name"] in tumor and "emt decrease" in ct["behaviours"]:
                 ct["behaviours"]["emt decrease"] = 0.0
-        data["rules"] = [r for r in data["rules"] if not (r["cell_type"] == "cancer" and r["behaviour"] == "emt decrease")]
+        data["rules"] = [r for r in data["rules"] if not (r["cell_type"] in tumor and r["behaviour"] == "emt decrease")]
     return model_from_dict(data)
 
 
@@ -96,15 +98,20 @@ def run_niche(organ: str, niche: str, days: float, seed: int = 0,
 
 
 def _simulate_niche(model: Model, organ: str, niche: str, days: float, seed: int) -> NicheOutcome:
-    if "cancer" not in model.cell_type_names:
-        raise ModelError(f"presets/{niche}", "a niche model needs a cell type named 'cancer' (the arriving cells)")
+    tumor = model.types_with_role(Role.CANCER)
+    if not tumor:
+        raise ModelError(f"presets/{niche}", "a niche model needs a cell type with role 'cancer' (the arriving cells)")
     sim = Simulation(model, seed=seed)
-    initial = sim.count("cancer")
+
+    def count() -> int:
+        return sum(sim.count(t) for t in tumor)
+
+    initial = count()
     sim.run(days=0.5 * days)
-    middle = sim.count("cancer")
+    middle = count()
     sim.run(days=days)  # runs until this simulated time
     cells = sim.cells()
-    live = (cells["type"] == model.cell_type_names.index("cancer")) & (cells["dead"] == 0)
+    live = np.isin(cells["type"], [model.cell_type_names.index(t) for t in tumor]) & (cells["dead"] == 0)
     epi = float(np.mean(cells["emt"][live] < 1 / 3)) if live.any() and "emt" in cells else 0.0
     alive = cells["dead"] == 0
     n_alive = max(int(alive.sum()), 1)

@@ -28,7 +28,7 @@ from .endpoints import (
     immune_kill_rate,
 )
 from .markers import blood_mdsc, ctc_at, section_markers
-from .section import run_section
+from .section import MEAN_EMT, TUMOR, run_section
 from .virtual import patient_model, sample_patients
 
 
@@ -59,9 +59,9 @@ def _shedding(section: pd.DataFrame, cfg: EndpointConfig) -> Any:
 
     t = section["time_days"].to_numpy(float)
     sec = section[(t >= cfg.run_in_days - 7.0 - 1e-9) & (t <= cfg.run_in_days + 1e-9)]
-    n = max(float(sec["cancer"].mean()), 1.0)
+    n = max(float(sec[TUMOR].mean()), 1.0)
     rate = float(sec["intravasation_per_day"].mean()) / n
-    emt = float(sec["mean_emt_cancer"].iloc[-1]) if "mean_emt_cancer" in sec else 0.0
+    emt = float(sec[MEAN_EMT].iloc[-1]) if MEAN_EMT in sec else 0.0
     share = np.zeros(3)
     share[int(emt_class(np.array([emt if np.isfinite(emt) else 0.0]))[0])] = 1.0
     share = 0.5 * share + 0.5 / 3  # the mean EMT's class, smoothed over the three classes
