@@ -30,17 +30,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from tmesim._resources import data_path
 from tmesim.model import Model, ModelError
 
 CONTACT_MODES: tuple[str, ...] = ("well-mixed", "measured")
 CONTACT_FILE = "contacts.csv"
-SHIPPED = Path(__file__).resolve().parent / "data" / "contacts"  # measured tables of the shipped presets
+SHIPPED = data_path("tmesim.cohort", "data", "contacts")  # measured tables of the shipped presets
 _CACHE: dict[str, pd.DataFrame] = {}
 
 
 def contact_key(model: Model, days: float, seed: int) -> str:
-    """Identity of a measured table: the model's content, the run's days and seed."""
-    return hashlib.sha256(f"{model.model_dump_json()}|{float(days)}|{int(seed)}".encode()).hexdigest()[:16]
+    """Identity of a measured table: the model's content without its ``body`` section (the
+    whole-body level never acts on the section's contacts), the run's days and seed."""
+    return hashlib.sha256(f"{model.model_dump_json(exclude={'body'})}|{float(days)}|{int(seed)}".encode()).hexdigest()[:16]
 
 
 def _shipped(key: str) -> pd.DataFrame | None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tmesim.units import MINUTES_PER_DAY
+
 from . import kernels as K
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ def emt_state(emt: np.ndarray) -> np.ndarray:
 def cell_states(sim: Simulation, cells: dict[str, np.ndarray]) -> np.ndarray:
     """State label of each cell: live/dead status, and the EMT band for types with an EMT score."""
     cm = sim.cm
-    labels = np.array([DEAD_NAMES.get(int(d), "gone") for d in range(5)], dtype=object)[cells["dead"]]
+    labels = np.array([DEAD_NAMES.get(int(d), "gone") for d in range(K.N_STATUS)], dtype=object)[cells["dead"]]
     if "emt" in cm.var_names:
         emt_types = [t for t in range(cm.n_types) if cm.init_state[t, cm.var_names.index("emt")] > 0]
         has = np.isin(cells["type"], emt_types) & (cells["dead"] == K.ALIVE)
@@ -44,7 +46,7 @@ def population_rows(sim: Simulation) -> list[dict]:
     cells = sim.cells()
     cm = sim.cm
     states = cell_states(sim, cells)
-    day = sim.time / 1440.0
+    day = sim.time / MINUTES_PER_DAY
     rows = []
     for t, tname in enumerate(cm.type_names):
         sel_t = cells["type"] == t
@@ -60,7 +62,7 @@ def population_rows(sim: Simulation) -> list[dict]:
 def tissue_metrics(sim: Simulation) -> dict[str, float]:
     """Domain-level readouts: substrate means, hypoxic fraction, vessel density, tumor size."""
     cm = sim.cm
-    out: dict[str, float] = {"time_days": sim.time / 1440.0}
+    out: dict[str, float] = {"time_days": sim.time / MINUTES_PER_DAY}
     for s, name in enumerate(cm.substrate_names):
         out[f"mean_{name}"] = float(sim.fields[s].mean())
         out[f"max_{name}"] = float(sim.fields[s].max())

@@ -214,7 +214,7 @@ def predictive_check(problem: Problem, targets: Targets, space: Space, post: pd.
 
 def write_calibration(res: CalibrationResult, out: str | Path, space: Space, targets: Targets, target_file: str,
                       truth: dict[str, float] | None = None, report: bool = True) -> dict[str, Any]:
-    import tmesim
+    from tmesim._version import __version__
     from tmesim.io.atomic import atomic_write_text
     from tmesim.io.tables import write_bytes, write_json, write_parquet
 
@@ -227,7 +227,7 @@ def write_calibration(res: CalibrationResult, out: str | Path, space: Space, tar
     write_parquet(res.generations, out / "generations.parquet")
     write_parquet(res.ppc, out / "ppc.parquet")
     write_parquet(space.table(), out / "space.parquet")
-    summary = {"model": space.model.name, "model_hash": model_hash(space.model), "tmesim_version": tmesim.__version__,
+    summary = {"model": space.model.name, "model_hash": model_hash(space.model), "tmesim_version": __version__,
                "targets": targets.name, "target_file": target_file, "engine": space.spec.engine,
                "patients": space.spec.patients, **res.info,
                "posterior": res.summary.to_dict("records"), "ppc": res.ppc.to_dict("records"),

@@ -173,7 +173,7 @@ def write_sensitivity(res: SensitivityResult, out: Any, space: Space, report: bo
     and ``report.html`` to the folder ``out``; returns the summary."""
     from pathlib import Path
 
-    import tmesim
+    from tmesim._version import __version__
     from tmesim.io.tables import write_bytes, write_json, write_parquet
 
     from .evaluate import model_hash
@@ -188,7 +188,7 @@ def write_sensitivity(res: SensitivityResult, out: Any, space: Space, report: bo
     write_parquet(space.table(), out / "space.parquet")
     top = {o: rank[rank["output"] == o].head(10)[["parameter", "ST", "ST_conf", "S1", "stage"]].to_dict("records")
            for o in res.info["outputs"]}
-    summary = {"model": space.model.name, "model_hash": model_hash(space.model), "tmesim_version": tmesim.__version__,
+    summary = {"model": space.model.name, "model_hash": model_hash(space.model), "tmesim_version": __version__,
                "engine": space.spec.engine, "days": space.spec.days, "patients": space.spec.patients,
                "survivors": res.survivors, **res.info, "top10_total_sobol": top}
     write_json(summary, out / "summary.json")

@@ -292,15 +292,16 @@ def _fmt(exc: ValidationError) -> str:
 
 
 def resolve_model_ref(ref: str, base: Path | None = None) -> Model:
-    import tmesim
+    from tmesim.model import load_model
+    from tmesim.presets import preset_path
 
     p = Path(ref)
     if ref.endswith((".yaml", ".yml")):
         if not p.is_absolute() and base is not None and (base / p).exists():
             p = base / p
-        return tmesim.load_model(p)
+        return load_model(p)
     try:
-        return tmesim.load_model(tmesim.preset_path(ref))
+        return load_model(preset_path(ref))
     except Exception:  # noqa: BLE001 - preset_path raises for unknown names
         from tmesim.presets import available
 

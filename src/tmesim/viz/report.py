@@ -18,8 +18,10 @@ from .palette import pretty
 
 
 def _png(fig) -> str:  # noqa: ANN001
+    # Figures lay themselves out (fixed margins or tight_layout): bbox_inches="tight" would draw
+    # every figure twice.
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
@@ -30,9 +32,7 @@ def _img(fig, alt: str) -> str:  # noqa: ANN001
 
 def _body_section(rd: RunDirectory) -> str:
     """Whole-body results of a run made with --body: CTCs, metastases per organ, niches."""
-    import json
-
-    info = json.loads((rd.path / "body" / "body.json").read_text())
+    info = rd.body_info()
     fm = rd.body("first_metastasis").copy()
     fm["days_from_diagnosis"] = fm["days_from_diagnosis"].map(lambda d: "none" if d != d else f"{d:.0f}")
     seeding = rd.body("seeding")
@@ -74,7 +74,7 @@ def write_report(run_dir: str | Path) -> Path:
         parts.append(_img(figures.spatial_map(rd.cells(day), cfg, day), f"Cell types at day {day:g}"))
     parts.append("</div><h2>Populations</h2>")
     parts.append(_img(figures.population_curves(summary, cfg), "Live cells per type over time (log scale above 10)"))
-    parts.append(_img(figures.state_shares(summary), "EMT state shares of cancer cells; M2 share of macrophages"))
+    parts.append(_img(figures.state_shares(summary, cfg), "EMT state shares of cancer cells; M2 share of macrophages"))
     parts.append(_img(figures.tissue_curves(metrics), "Vessel density and hypoxic fraction"))
     parts.append("<h2>Substrate fields</h2>")
     parts.append(_img(figures.field_maps(rd.fields(), cfg), "Substrate concentrations at the last output"))
@@ -84,14 +84,14 @@ def write_report(run_dir: str | Path) -> Path:
     if len(ev):
         tab = ev.groupby(["event", "cell_type"]).size().unstack(fill_value=0)
         parts.append("<h2>Events</h2>" + tab.to_html(classes="data"))
-    if (Path(run_dir) / "body" / "ctc.parquet").exists():
+    if rd.has_body:
         parts.append(_body_section(rd))
     parts.append("<h2>Rules and their sources</h2><table class='data'><tr><th>cell type</th><th>signal</th>"
                  "<th>direction</th><th>behaviour</th><th>saturation</th><th>half-max</th><th>Hill</th>"
                  "<th>source</th><th>statement</th></tr>")
     for r in model["rules"]:
         parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in (
-            pretty(r["cell_type"]), pretty(r["signal"]), r["direction"], r["behaviour"], f"{r['saturation']:g}",
+            pretty(r["cell_type"], model), pretty(r["signal"], model), r["direction"], r["behaviour"], f"{r['saturation']:g}",
             f"{r['half_max']:g}", f"{r['hill_power']:g}", r.get("source") or "", r.get("statement") or "")) + "</tr>")
     parts.append("</table>")
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>tmesim report: {html.escape(model['name'])}</title>
