@@ -52,22 +52,35 @@ def place_initial(model: Model, occupied: np.ndarray, rng: np.random.Generator) 
     site_measure = (dx / 1000.0) ** dims  # mm² or mm³ per site
     types = model.cell_type_names
     out = []
-    shape = np.array(model.domain.shape)
     for p in model.initial:
-        if p.region == "points":
-            out.append(_points(model, p, occupied, shape, dx))
-            continue
-        region = _region_mask(p, centres, extent)
-        free = np.flatnonzero(region & ~occupied)
-        if p.fraction is not None:
-            chosen = free[rng.random(len(free)) < p.fraction]
+        if p.region == "cells":
+            # Explicit positions (a PhysiCell cells.csv): the site holding each point; a second
+            # cell on a taken site is dropped, since a site holds one cell.
+            idx = np.floor(np.asarray(p.positions, float).reshape(-1, dims) / dx).astype(np.int64)
+            idx = np.minimum(idx, np.array(model.domain.shape[:dims]) - 1)
+            zz = idx[:, 2] if dims == 3 else np.zeros(len(idx), np.int64)
+            sites = (zz * ny + idx[:, 1]) * nx + idx[:, 0]
+            _, first = np.unique(sites, return_index=True)
+            sites = sites[np.sort(first)]
+            chosen = sites[~occupied[sites]]
         else:
-            want = int(round(p.density * region.sum() * site_measure))  # type: ignore[operator]
-            chosen = np.sort(rng.choice(free, size=min(want, len(free)), replace=False))
+            chosen = _choose(p, centres, extent, occupied, site_measure, rng)
         occupied[chosen] = True
         ti = types.index(p.cell_type)
         out.append((ti, chosen, _state(model, p)))
     return out
+
+
+def _choose(p: Placement, centres: np.ndarray, extent: np.ndarray, occupied: np.ndarray,
+            site_measure: float, rng: np.random.Generator) -> np.ndarray:
+    region = _region_mask(p, centres, extent)
+    free = np.flatnonzero(region & ~occupied)
+    if p.fraction is not None:
+        chosen = free[rng.random(len(free)) < p.fraction]
+    else:
+        want = int(round(p.density * region.sum() * site_measure))  # type: ignore[operator]
+        chosen = np.sort(rng.choice(free, size=min(want, len(free)), replace=False))
+    return chosen
 
 
 def _state(model: Model, p: Placement) -> np.ndarray:
@@ -77,20 +90,3 @@ def _state(model: Model, p: Placement) -> np.ndarray:
     for v, val in p.state.items():
         state[model.state_variables.index(v)] = val
     return state
-
-
-def _points(model: Model, p: Placement, occupied: np.ndarray, shape: np.ndarray,
-            dx: float) -> tuple[int, np.ndarray, np.ndarray]:
-    """One cell per point, on the site holding it; points outside the domain or on a site
-    already taken are skipped (``tmesim.io.tissue`` resolves collisions before this)."""
-    nz, ny, nx = model.domain.grid
-    pts = np.asarray(p.points, float).reshape(-1, model.domain.dims)
-    ijk = np.floor(pts / dx).astype(np.int64)
-    inside = np.all((ijk >= 0) & (ijk < shape[None, :]), axis=1)
-    ijk = ijk[inside]
-    z = ijk[:, 2] if model.domain.dims == 3 else np.zeros(len(ijk), np.int64)
-    sites = (z * ny + ijk[:, 1]) * nx + ijk[:, 0]
-    sites = sites[~occupied[sites]]
-    sites = np.unique(sites)  # sorted; a second point on the same site is dropped
-    occupied[sites] = True
-    return model.cell_type_names.index(p.cell_type), sites, _state(model, p)

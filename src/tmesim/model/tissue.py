@@ -2,7 +2,7 @@
 
 :func:`tissue_model` takes a base model (its cell types, rules, substrates, time) and a table
 of cells (``x_um``, ``y_um``, ``cell_type``), sizes a 2D domain to the section (plus a margin)
-at the chosen site size, and replaces the model's initial placements with one ``points``
+at the chosen site size, and replaces the model's initial placements with one ``cells``
 placement per cell type.
 
 Lattice placement (one cell per site): each cell goes to the site holding its centre; when
@@ -128,8 +128,8 @@ def tissue_model(base: Model, x_um: np.ndarray, y_um: np.ndarray, labels: np.nda
         if not sel.any():
             continue
         per_type[t] = int(sel.sum())
-        placements.append({"cell_type": t, "region": "points",
-                           "points": np.round(np.stack([px[sel], py[sel]], 1), 3).tolist(),
+        placements.append({"cell_type": t, "region": "cells",
+                           "positions": np.round(np.stack([px[sel], py[sel]], 1), 3).tolist(),
                            "source": "paper:a real tissue section; file, checksum and sample in the run config origin"})
     data["initial"] = placements
     model = model_from_dict(data)
