@@ -162,7 +162,7 @@ def _archetype(preset: str, seed: int, days: float) -> pd.Series:
     cells = pd.DataFrame({"cell_type": names[c["type"]], "status": np.where(c["dead"] == 0, "live", "dead"),
                           "x_um": (c["x"] + 0.5) * sim.cm.dx, "y_um": (c["y"] + 0.5) * sim.cm.dx})
     vessels = {ct.name for ct in sim.model.cell_types if ct.vessel}
-    return architecture(simulated_section(cells, vessels))
+    return architecture(simulated_section(cells, {ct.name: ct.role for ct in sim.model.cell_types}, vessels))
 
 
 @pytest.mark.slow

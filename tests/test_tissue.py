@@ -30,7 +30,8 @@ def _day0_section(model: tmesim.Model) -> pd.DataFrame:
     names = np.array(sim.cm.type_names)
     cells = pd.DataFrame({"cell_type": names[c["type"]], "status": "live",
                           "x_um": (c["x"] + 0.5) * sim.cm.dx, "y_um": (c["y"] + 0.5) * sim.cm.dx})
-    return simulated_section(cells, {ct.name for ct in model.cell_types if ct.vessel})
+    return simulated_section(cells, {ct.name: ct.role for ct in model.cell_types},
+                             {ct.name for ct in model.cell_types if ct.vessel})
 
 
 def _mapped_tissue(pid: str, origin: dict) -> pd.DataFrame:
@@ -39,6 +40,8 @@ def _mapped_tissue(pid: str, origin: dict) -> pd.DataFrame:
     cells = read_tissue(IMC, mapping, pid)
     cells["cell_type"] = cells["label"].map(mapping.map)
     cells = cells[cells["cell_type"].notna()].copy()
+    roles = {ct.name: ct.role for ct in tmesim.load_model(tmesim.preset_path("tnbc")).cell_types}
+    cells["role"] = cells["cell_type"].map(roles)
     x0, y0 = origin["placement"]["offset_um"]
     cells["x_um"] -= x0
     cells["y_um"] -= y0

@@ -15,9 +15,10 @@ classes Tumor, Stroma, T, Macrophage, Endothelial, B, Other) and go through
   r = 30, 60, 120 µm; no edge correction (assumption: both sections are read the same way);
 * the immune architecture of :mod:`tmesim.readouts.architecture` (metrics and archetype).
 
-A simulated cell's class is :func:`tmesim.readouts.reference.coarse_class` (CD8 T cells,
-Tregs and Th2 cells are ``T``); a real cell's class is the file's ``coarse_type`` column
-when it has one, else the label mapping's cell type passed through the same function.
+A simulated cell's class is :func:`tmesim.readouts.reference.coarse_class` of its role
+(CD8, CD4 and regulatory T cells are ``T``); a real cell's class is the file's
+``coarse_type`` column when it has one, else the role of the catalog cell type its label
+maps to, through the same function.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from tmesim.io import ModelError, RunDirectory
+from tmesim.model.roles import GROUPS, Role
 
 from .architecture import architecture
-from .clinical import IMMUNE_TYPES
 from .reference import coarse_class
 
 CLASSES = ("Tumor", "Stroma", "T", "Macrophage", "Endothelial", "B", "Other")
@@ -44,18 +45,25 @@ RADII_UM = (30.0, 60.0, 120.0)
 N_PERMS = 200
 
 
-def simulated_section(cells: pd.DataFrame, vessel_types: set[str] | None = None) -> pd.DataFrame:
-    """Live cells of a run snapshot as a section table (x_um, y_um, coarse, compartment, t_cell)."""
+def simulated_section(cells: pd.DataFrame, roles: dict[str, str | None],
+                      vessel_types: set[str] | None = None) -> pd.DataFrame:
+    """Live cells of a run snapshot as a section table (x_um, y_um, coarse, compartment, t_cell).
+
+    ``roles`` maps each cell type to its model role (``CellType.role``); classes follow
+    :func:`tmesim.readouts.reference.coarse_class`, immune cells are the roles of
+    ``GROUPS["immune"]`` and T cells for distances are CD8 T cells.
+    """
     live = cells[cells["status"] == "live"] if "status" in cells else cells
     types = live["cell_type"].astype(str)
-    coarse = types.map(coarse_class)
+    role = types.map(lambda t: roles.get(t))
+    coarse = role.map(coarse_class)
     if vessel_types:
         coarse = coarse.where(~types.isin(vessel_types), "Endothelial")
-    other_immune = types.isin(IMMUNE_TYPES) & (coarse == "Other")
+    other_immune = role.isin(GROUPS["immune"]) & (coarse == "Other")
     comp = coarse.map(_COMPARTMENT).fillna("stroma").where(~other_immune, "immune")
     return pd.DataFrame({"x_um": live["x_um"].to_numpy(float), "y_um": live["y_um"].to_numpy(float),
                          "coarse": coarse.to_numpy(), "compartment": comp.to_numpy(),
-                         "t_cell": (types == "CD8_T_cell").to_numpy()})
+                         "t_cell": (role == Role.CD8_T).to_numpy()})
 
 
 def real_section(cells: pd.DataFrame) -> pd.DataFrame:
@@ -63,10 +71,10 @@ def real_section(cells: pd.DataFrame) -> pd.DataFrame:
     if "coarse_type" in cells:
         coarse = cells["coarse_type"].astype(str).replace({"B_T_mixed": "B"})
         coarse = coarse.where(coarse.isin(CLASSES), "Other")
-    elif "cell_type" in cells:
-        coarse = cells["cell_type"].astype(str).map(coarse_class)
+    elif "role" in cells:
+        coarse = cells["role"].map(coarse_class)
     else:
-        raise ModelError("tissue", "the section needs a coarse_type or cell_type column")
+        raise ModelError("tissue", "the section needs a coarse_type or role column")
     return pd.DataFrame({"x_um": cells["x_um"].to_numpy(float), "y_um": cells["y_um"].to_numpy(float),
                          "coarse": coarse.to_numpy(), "compartment": coarse.map(_COMPARTMENT).fillna("stroma").to_numpy(),
                          "t_cell": (coarse == "T").to_numpy()})
@@ -130,9 +138,10 @@ def _run_section(rd: RunDirectory, day: float | None) -> tuple[pd.DataFrame, flo
     from ._common import snapshot_day
 
     d = snapshot_day(rd, day)
-    model = rd.config["model"]
-    vessels = {ct["name"] for ct in model.get("cell_types", []) if ct.get("vessel")}
-    return simulated_section(rd.cells(d), vessels), d
+    model = rd.model()
+    roles = {ct.name: ct.role for ct in model.cell_types}
+    vessels = {ct.name for ct in model.cell_types if ct.vessel}
+    return simulated_section(rd.cells(d), roles, vessels), d
 
 
 def tissue_section(path: str | Path, sample: str | None = None, labels: str | Path | None = None) -> pd.DataFrame:
@@ -147,8 +156,17 @@ def tissue_section(path: str | Path, sample: str | None = None, labels: str | Pa
         lut = raw.drop_duplicates(mapping.label_column).set_index(mapping.label_column)["coarse_type"].astype(str)
         cells["coarse_type"] = cells["label"].map(lut).fillna("Other")
     else:
-        cells["cell_type"] = cells["label"].map(lambda v: mapping.map.get(v) or "unmapped")
+        model_roles = _catalog_roles()
+        cells["role"] = cells["label"].map(lambda v: model_roles.get(mapping.map.get(v) or ""))
     return real_section(cells)
+
+
+def _catalog_roles() -> dict[str, str | None]:
+    """Roles of the catalog's cell types (what the shipped label mappings name)."""
+    from tmesim.model import load_model
+    from tmesim.presets import preset_path
+
+    return {ct.name: ct.role for ct in load_model(preset_path("catalog")).cell_types}
 
 
 def compare_tissue(run_dir: str | Path | RunDirectory, tissue: str | Path, sample: str | None = None,
