@@ -10,8 +10,8 @@ places between the crawling cell and one touching cell.
 
 The rule (one step, after ``apply``):
 
-* A live cell with a positive ``exchange rate`` r (behaviour, 1/min, rules apply) exchanges
-  with probability ``p = 1 - exp(-r dt)`` (set by ``kernels.evaluate`` in ``Scratch.swap``).
+* A live cell with a positive ``exchange rate`` r (behaviour, 1/min, rules apply, evaluated
+  in this step) exchanges with probability ``p = 1 - exp(-r dt)``.
 * The partner is a touching *live, non-vessel* cell that does not itself exchange this step
   (cells with ``swap == 0``), chosen with the same weights as a free-site hop,
   ``1 + 4 max(-1/4, b·d)`` (``b`` the chemotactic bias, ``d`` the unit vector to the site).
@@ -31,14 +31,16 @@ import numpy as np
 from numba import njit
 
 from . import rng
-from .kernels import ALIVE
+from .compiled import B_EXCHANGE
+from .kernels import ALIVE, behaviour
 
 
 @njit(cache=True)
-def exchange_places(n, L, C, R, X, moved, seed, step):
+def exchange_places(n, L, C, R, X, moved, can, seed, step, time, dt):
     """Carry out this step's exchanges; returns the number of exchanges made.
 
-    ``moved`` is int8 scratch of length >= n (zeroed here).
+    ``moved`` is int8 scratch of length >= n; ``can`` flags the types with an exchange rate.
+    The rate is evaluated here (rules applied), so the step stands on its own.
     """
     if n == 0:
         return 0
@@ -46,8 +48,16 @@ def exchange_places(n, L, C, R, X, moved, seed, step):
     offs, dist = L.offs, L.dist
     occ, dead, ctype, swap = C.occ, C.dead, C.ctype, X.swap
     is_vessel = R.is_vessel
+    b3, rt, meta, fields, var = R.b3, R.rt, R.meta, C.fields, C.var
     for i in range(n):
         moved[i] = 0
+        swap[i] = 0.0
+        t = ctype[i]
+        if can[t] and dead[i] == ALIVE:
+            r = behaviour(t, B_EXCHANGE, i, C.cx[i], C.cy[i], C.cz[i], time, b3, rt, meta, fields, offs, occ,
+                          dead, ctype, var, is_vessel)
+            if r > 0.0:
+                swap[i] = 1.0 - np.exp(-r * dt)
     start = int(rng.uniform(seed, step, 1, rng.ORDER) * n)
     made = 0
     nb = offs.shape[0]
@@ -96,6 +106,6 @@ def exchange_places(n, L, C, R, X, moved, seed, step):
     return made
 
 
-def any_exchange(base: np.ndarray, r_count: np.ndarray, column: int) -> bool:
-    """Whether any cell type can exchange (a positive base or rules on the behaviour)."""
-    return bool((base[:, column] > 0).any() or (r_count[:, column] > 0).any())
+def exchange_types(base: np.ndarray, r_count: np.ndarray, column: int) -> np.ndarray:
+    """Per type: can it exchange (a positive base or rules on the behaviour)."""
+    return (base[:, column] > 0) | (r_count[:, column] > 0)

@@ -13,7 +13,7 @@ from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
 from .compiled import B_EXCHANGE, CompiledModel, compile_model
-from .exchange import any_exchange, exchange_places
+from .exchange import exchange_places, exchange_types
 from .fields import FieldSolver
 from .matrix import has_reactions, react
 from .placement import initial_fields, place_initial
@@ -94,7 +94,8 @@ class Simulation:
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int32))
         self.solver = FieldSolver(cm)
-        self._exchanges = any_exchange(cm.base, cm.r_count, B_EXCHANGE)
+        self._can_exchange = exchange_types(cm.base, cm.r_count, B_EXCHANGE)
+        self._exchanges = bool(self._can_exchange.any())
         self._moved = np.zeros(nsites if self._exchanges else 0, np.int8)
         self.n_exchanges = 0  # exchanges of places made so far (tmesim.engine.exchange)
         self.n = 0
@@ -161,7 +162,8 @@ class Simulation:
         """Cells with an exchange rate squeeze past touching cells: tmesim.engine.exchange."""
         if self._exchanges:
             self.n_exchanges += int(exchange_places(self.n, self.lattice, self._cells(), self.rules,
-                                                    self.scratch, self._moved, self.seed, self.step_index))
+                                                    self.scratch, self._moved, self._can_exchange, self.seed,
+                                                    self.step_index, self.time, self.cm.dt))
 
     def act(self) -> None:
         m, self.next_uid, ne = K.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,

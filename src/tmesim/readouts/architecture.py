@@ -10,7 +10,7 @@ immune–immune contacts.
 
 The same code reads simulated sections (run snapshots) and real ones (cell tables with
 positions and classes), from a table with columns ``x_um``, ``y_um`` and ``compartment``
-(``tumor``, ``immune``, ``stroma``, ``endothelial``) plus a boolean ``t_cell``:
+(``tumor``, ``immune``, ``stroma``, ``vessel``) plus a boolean ``t_cell``:
 
 * ``immune_share_window``: immune cells among the cells of the *tumor window* (cells within
   ``WINDOW_UM`` of a tumor-region cell, i.e. the tumor and the stroma next to it, what an
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-COMPARTMENTS = ("tumor", "immune", "stroma", "endothelial")
+COMPARTMENTS = ("tumor", "immune", "stroma", "vessel")
 ARCHETYPES = ("cold", "mixed", "compartmentalized")
 CONTACT_FACTOR = 1.5  # assumption: touching cells lie within 1.5 median nearest-neighbour distances
 REGION_UM = 50.0  # assumption: a tumor region is read at the scale of a few cells

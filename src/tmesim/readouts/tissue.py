@@ -38,7 +38,7 @@ from .reference import coarse_class
 CLASSES = ("Tumor", "Stroma", "T", "Macrophage", "Endothelial", "B", "Other")
 _IMMUNE = {"T", "Macrophage", "B"}
 _COMPARTMENT = {"Tumor": "tumor", "T": "immune", "Macrophage": "immune", "B": "immune", "Stroma": "stroma",
-                "Endothelial": "endothelial"}
+                "Endothelial": "vessel"}
 NHOOD_PAIRS = (("T", "Tumor"), ("Macrophage", "Tumor"), ("T", "Stroma"), ("Tumor", "Tumor"))
 NN_PAIRS = (("T", "Tumor"), ("Macrophage", "Tumor"), ("Tumor", "Endothelial"), ("T", "Endothelial"))
 RADII_UM = (30.0, 60.0, 120.0)
