@@ -167,6 +167,22 @@ class RunWriter:
                     arr.resize((self.outputs,) + arr.shape[1:])
 
 
+def write_table_run(path: str | Path, config: dict[str, Any], summary: pd.DataFrame, metrics: pd.DataFrame,
+                    wall_seconds: float) -> None:
+    """A run directory from whole tables (the mean-field engine): ``config.yaml``,
+    ``summary.parquet``, ``metrics.parquet`` and ``run.json`` (written last: it marks the run complete)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    _write_parquet(summary, path / "summary.parquet")
+    _write_parquet(metrics, path / "metrics.parquet")
+    last = summary[(summary["state"] == "live") & (summary["time_days"] == summary["time_days"].max())]
+    info = {"status": "complete", "format_version": FORMAT_VERSION, "engine": config.get("engine", ""),
+            "outputs": int(summary["time_days"].nunique()), "wall_seconds": round(float(wall_seconds), 3),
+            "time_days": float(config["days"]), "n_cells": int(round(float(last["count"].sum())))}
+    atomic_write_text(path / "run.json", json.dumps(info, indent=2))
+
+
 def _empty_events() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
         ("time_days", float), ("event", object), ("uid", np.int64), ("cell_type", object),
@@ -227,7 +243,8 @@ class RunDirectory:
         """Cell snapshot nearest to ``day`` (default: the last one)."""
         times = self.snapshot_times()
         if not times:
-            raise ModelError("run", f"{str(self.path)!r} has no cell snapshots")
+            raise ModelError("run", f"{str(self.path)!r} has no cell snapshots"
+                                    + (" (mean-field runs have none)" if self.engine == "meanfield" else ""))
         t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
         return pd.read_parquet(self.path / "cells" / f"cells_day_{t:07.2f}.parquet")
 
@@ -249,7 +266,19 @@ class RunDirectory:
 
         return read_body_info(self.path)
 
+    @property
+    def engine(self) -> str:
+        """The engine that wrote the run (``spatial`` or ``meanfield``)."""
+        return str(self.config.get("engine", "spatial"))
+
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr
 
+        if not (self.path / "fields.zarr").exists():
+            raise ModelError("run", f"{str(self.path)!r} has no fields (the {self.engine} engine wrote it; "
+                                    "spatial runs have fields.zarr)")
         return xr.open_zarr(self.path / "fields.zarr", consolidated=False)
+
+
+Run = RunDirectory
+"""The reader of a finished run, whichever engine wrote it (what :func:`tmesim.simulate` returns)."""

@@ -349,6 +349,13 @@ def simulate(model: Model, days: float | None = None, seed: int = 0,
 
     The mean-field engine is deterministic; ``seed`` is accepted (and ignored) so that this
     has the same signature as stochastic simulators in calibration tools.
+
+    Deprecated: use ``MeanField(model, ...).run(days)`` for the trajectory table, or
+    ``tmesim.simulate(model, engine="meanfield")`` for a run directory.
     """
+    import warnings
+
+    warnings.warn("tmesim.meanfield.simulate is deprecated; use MeanField(model).run(days) or "
+                  "tmesim.simulate(model, engine='meanfield')", DeprecationWarning, stacklevel=2)
     del seed
     return MeanField(model, signals=signals, contacts=contacts).run(days=days)
