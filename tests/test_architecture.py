@@ -31,12 +31,14 @@ ALLOWED: dict[str, set[str]] = {
     "engine": GROUND | {"model"},
     "meanfield": GROUND | {"model"},
     "therapy": GROUND | {"model"},
-    "io": GROUND | {"model"},
+    "io": GROUND | {"model", "presets"},  # presets: shipped models as data (results manifests hash them)
     "body": BELOW_BODY,
     "assay": BELOW_BODY,  # laboratory assays drive an engine like the body does
     "cohort": BELOW_BODY | {"knowledge", "io", "body", "assay"},
     "readouts": GROUND | {"model", "presets", "knowledge", "io"},
     "viz": GROUND | {"model", "presets", "knowledge", "io", "readouts"},
+    # calibration and sensitivity drive cohorts and sections: above cohort, below the api
+    "inference": BELOW_BODY | {"knowledge", "io", "body", "assay", "cohort", "readouts", "viz"},
 }
 LIBRARY = set(ALLOWED)
 ALLOWED["api"] = LIBRARY
@@ -159,6 +161,7 @@ def test_no_build_artefacts_tracked() -> None:
 NAME_ALLOWED = {
     ("model/body.py", "bone"): "an organ (bone, lung, liver, brain), not the bone-matrix cell type",
     ("body/organotropism.py", "bone"): "an organ of the organotropism table",
+    ("cohort/organotropism.py", "bone"): "an organ (bone-only metastatic pattern)",
     ("viz/figures.py", "bone"): "an organ's colour in the body figure",
     ("assay/spheroid.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",
     ("cli/assay.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",

@@ -11,11 +11,15 @@ cells (hepatocyte contact inducing E-cadherin, astrocyte gap junctions, osteocla
 TGF-β from bone), which a well-mixed description cannot represent. The niche is run once per
 (niche model, intervention, seed) and cached, because it does not depend on the patient's
 dissemination history.
+
+The outcome also records the niche's signals at the end of the run (mean substrate
+concentrations and each resident cell type's share of cells): what keeps disseminated cells
+dormant there or wakes them (:class:`tmesim.model.body.Dormancy`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -40,6 +44,7 @@ class NicheOutcome:
     days: float
     epithelial_fraction: float
     engine: str = "spatial"
+    signals: dict[str, float] = field(default_factory=dict)  # substrate:<name> mean, cells:<type> share
 
     @property
     def growth_rate(self) -> float:
@@ -89,6 +94,10 @@ def run_niche(organ: str, niche: str, days: float, seed: int = 0,
               interventions: tuple[str, ...] = ()) -> NicheOutcome:
     """Simulate one organ niche spatially and summarise the colony's fate."""
     model = intervene(niche_model(niche), tuple(sorted(interventions)))
+    return _simulate_niche(model, organ, niche, days, seed)
+
+
+def _simulate_niche(model: Model, organ: str, niche: str, days: float, seed: int) -> NicheOutcome:
     tumor = model.types_with_role(Role.CANCER)
     if not tumor:
         raise ModelError(f"presets/{niche}", "a niche model needs a cell type with role 'cancer' (the arriving cells)")
@@ -104,7 +113,12 @@ def run_niche(organ: str, niche: str, days: float, seed: int = 0,
     cells = sim.cells()
     live = np.isin(cells["type"], [model.cell_type_names.index(t) for t in tumor]) & (cells["dead"] == 0)
     epi = float(np.mean(cells["emt"][live] < 1 / 3)) if live.any() and "emt" in cells else 0.0
-    return NicheOutcome(organ, niche, int(initial), int(middle), int(live.sum()), float(days), epi)
+    alive = cells["dead"] == 0
+    n_alive = max(int(alive.sum()), 1)
+    signals = {f"substrate:{s}": float(sim.fields[k].mean()) for k, s in enumerate(model.substrate_names)}
+    signals |= {f"cells:{t}": float(np.count_nonzero(alive & (cells["type"] == k))) / n_alive
+                for k, t in enumerate(model.cell_type_names)}
+    return NicheOutcome(organ, niche, int(initial), int(middle), int(live.sum()), float(days), epi, signals=signals)
 
 
 __all__ = ["INTERVENTIONS", "NicheOutcome", "intervene", "niche_model", "run_niche"]

@@ -7,8 +7,10 @@ Layout (format version 1, recorded in ``config.yaml`` and ``run.json``; see ``ve
     summary.parquet    time_days, cell_type, state, count, mean_<state variable>
     metrics.parquet    time_days and tissue readouts (substrate means, hypoxic fraction, ...)
     events.parquet     time_days, event, uid, cell_type, arg, x_um, y_um, z_um
-    cells/             one parquet snapshot per output time (cells_day_<dddd.dd>.parquet)
-    fields.zarr        xarray Dataset: one variable per substrate, dims (time, z, y, x), µm/days
+    cells/             one parquet snapshot per output time (cells_day_<dddd.dd>.parquet), with a
+                       time_days column
+    fields.zarr        xarray Dataset: one variable per substrate, dims (time, z, y, x), µm/days;
+                       consolidated metadata
     checkpoint/        engine state (state.npz) and writer state (writer.json)
     report.html        the run report
 
@@ -18,9 +20,12 @@ the outputs after that checkpoint and ends with the same files as an uninterrupt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,10 @@ from .atomic import atomic_replace_dir, atomic_write, atomic_write_text
 from .versions import RUN_FORMAT, check_format
 
 FORMAT_VERSION = RUN_FORMAT
+# libyaml's safe loader and dumper where PyYAML was built with it: config.yaml holds the whole
+# resolved model, which the pure-Python parser takes seconds to read.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -67,7 +76,7 @@ class RunWriter:
             self.path.mkdir(parents=True, exist_ok=True)
             for name in ("cells", "events", "checkpoint"):
                 (self.path / name).mkdir(exist_ok=True)
-            atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            atomic_write_text(self.path / "config.yaml", yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
             shutil.rmtree(self.path / "fields.zarr", ignore_errors=True)
             self._status("running")
         else:
@@ -125,10 +134,12 @@ class RunWriter:
                     "x": ("x", (np.arange(nx) + 0.5) * dx, {"units": "µm"})},
         )
         store = self.path / "fields.zarr"
-        if self.outputs == 0 or not store.exists():
-            ds.to_zarr(store, mode="w", consolidated=False)
-        else:
-            ds.to_zarr(store, append_dim="time", consolidated=False)
+        # Consolidated metadata: readers (xarray, zarr, cloud stores) open the store with one read.
+        with _quiet_zarr():
+            if self.outputs == 0 or not store.exists():
+                ds.to_zarr(store, mode="w", consolidated=True)
+            else:
+                ds.to_zarr(store, append_dim="time", consolidated=True)
 
     def _status(self, status: str, time_days: float | None = None, n_cells: int | None = None) -> None:
         info: dict[str, Any] = {"status": status, "format_version": FORMAT_VERSION, "outputs": self.outputs,
@@ -165,6 +176,16 @@ class RunWriter:
             for name, arr in group.arrays():
                 if name == "time" or arr.ndim == 4:  # the substrates and the time coordinate
                     arr.resize((self.outputs,) + arr.shape[1:])
+            with _quiet_zarr():
+                zarr.consolidate_metadata(str(store))
+
+
+@contextlib.contextmanager
+def _quiet_zarr() -> Iterator[None]:
+    """zarr 3 warns that consolidated metadata is not in its v3 spec yet; xarray and zarr read it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        yield
 
 
 def write_table_run(path: str | Path, config: dict[str, Any], summary: pd.DataFrame, metrics: pd.DataFrame,
@@ -196,7 +217,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], d
     ckpt = path / "checkpoint"
     if not cfg_file.exists():
         raise ModelError("resume", f"{str(path)!r} is not a run directory (no config.yaml)")
-    config = yaml.safe_load(cfg_file.read_text())
+    config = yaml.load(cfg_file.read_text(), Loader=_Loader)
     check_format("run directory", config.get("format_version"), cfg_file)
     if not (ckpt / "state.npz").exists():
         raise ModelError("resume", f"{str(path)!r} has no checkpoint yet; run it again from the start")
@@ -213,7 +234,7 @@ class RunDirectory:
         self.path = Path(path)
         if not (self.path / "config.yaml").exists():
             raise ModelError("run", f"{str(self.path)!r} is not a run directory (no config.yaml)")
-        self.config: dict[str, Any] = yaml.safe_load((self.path / "config.yaml").read_text())
+        self.config: dict[str, Any] = yaml.load((self.path / "config.yaml").read_text(), Loader=_Loader)
         check_format("run directory", self.config.get("format_version"), self.path / "config.yaml")
 
     @property
@@ -271,13 +292,58 @@ class RunDirectory:
         """The engine that wrote the run (``spatial`` or ``meanfield``)."""
         return str(self.config.get("engine", "spatial"))
 
+    def section(self, tumor_types: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """The run as a section time course, the table :func:`tmesim.body.section.run_section`
+        gives: per summary time, live count and ``dead_<type>`` per cell type, ``mean_<var>_<t>``
+        for ``tumor_types``, mean concentration per substrate (from ``fields.zarr``), and
+        ``intravasation_per_day`` / ``intravasation_cluster_cells_per_day`` from the events
+        (cells leaving since the previous summary time, per day)."""
+        if tumor_types is None:  # the model's tumor cells (role cancer)
+            from tmesim.model.roles import Role
+
+            tumor_types = tuple(self.model().types_with_role(Role.CANCER))
+        sm = self.summary()
+        dead_states = {"apoptotic", "necrotic", "killed", "gone"}
+        live = sm[~sm["state"].isin(dead_states)]
+        out = live.pivot_table(index="time_days", columns="cell_type", values="count", aggfunc="sum", fill_value=0.0)
+        dead = sm[sm["state"].isin(dead_states)].pivot_table(index="time_days", columns="cell_type", values="count",
+                                                              aggfunc="sum", fill_value=0.0)
+        out = out.join(dead.add_prefix("dead_"), how="left").fillna(0.0)
+        for t in tumor_types:
+            sel = live[live["cell_type"] == t]
+            for col in [c for c in sel.columns if c.startswith("mean_")]:
+                w = sel["count"].to_numpy(float)
+                g = pd.DataFrame({"time_days": sel["time_days"], "wx": w * sel[col].fillna(0.0).to_numpy(float), "w": w})
+                agg = g.groupby("time_days")[["wx", "w"]].sum()
+                out[f"{col}_{t}"] = (agg["wx"] / agg["w"].where(agg["w"] > 0)).reindex(out.index)
+        times = out.index.to_numpy(float)
+        if (self.path / "fields.zarr").exists():
+            ds = self.fields()
+            for v in ds.data_vars:
+                mean = ds[v].mean([d for d in ds[v].dims if d != "time"]).to_numpy()
+                out[str(v)] = np.interp(times, ds["time"].to_numpy(float), mean)
+        ev = self.events()
+        ev = ev[ev["event"] == "intravasation"] if len(ev) else ev
+        edges = np.concatenate([[-np.inf], times])
+        gaps = np.diff(np.concatenate([[0.0], times]))
+        n_all = np.histogram(ev["time_days"], edges)[0] if len(ev) else np.zeros(len(times))
+        clustered = ev[ev["cluster_id"] != ev["uid"]] if len(ev) and "cluster_id" in ev else ev.iloc[:0]
+        n_cl = np.histogram(clustered["time_days"], edges)[0] if len(clustered) else np.zeros(len(times))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["intravasation_per_day"] = np.where(gaps > 0, n_all / gaps, 0.0)
+            out["intravasation_cluster_cells_per_day"] = np.where(gaps > 0, n_cl / gaps, 0.0)
+        out.columns.name = None
+        return out.reset_index()
+
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr
 
         if not (self.path / "fields.zarr").exists():
             raise ModelError("run", f"{str(self.path)!r} has no fields (the {self.engine} engine wrote it; "
                                     "spatial runs have fields.zarr)")
-        return xr.open_zarr(self.path / "fields.zarr", consolidated=False)
+        # Runs written before consolidated metadata was added open without it.
+        with _quiet_zarr():
+            return xr.open_zarr(self.path / "fields.zarr", consolidated=None)
 
 
 Run = RunDirectory

@@ -18,8 +18,10 @@ from .palette import pretty
 
 
 def _png(fig) -> str:  # noqa: ANN001
+    # Figures lay themselves out (fixed margins or tight_layout): bbox_inches="tight" would draw
+    # every figure twice.
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
