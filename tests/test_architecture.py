@@ -161,6 +161,7 @@ def test_no_build_artefacts_tracked() -> None:
 NAME_ALLOWED = {
     ("model/body.py", "bone"): "an organ (bone, lung, liver, brain), not the bone-matrix cell type",
     ("body/organotropism.py", "bone"): "an organ of the organotropism table",
+    ("cohort/organotropism.py", "bone"): "an organ (bone-only metastasis share), not the bone-matrix cell type",
     ("viz/figures.py", "bone"): "an organ's colour in the body figure",
     ("assay/spheroid.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",
     ("cli/assay.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 Engine = Literal["meanfield", "spatial"]
 ENGINES: tuple[str, ...] = ("meanfield", "spatial")
-CANCER = "cancer"  # the tumor type's name in the shipped presets (inference checks for it)
 TUMOR = "tumor_cells"
 KILLED = "killed_per_day_tumor"
 MEAN_EMT = "mean_emt_tumor"
@@ -113,4 +112,4 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["CANCER", "ENGINES", "KILLED", "MEAN_EMT", "TUMOR", "Engine", "run_section"]
+__all__ = ["ENGINES", "KILLED", "MEAN_EMT", "TUMOR", "Engine", "run_section"]

@@ -11,7 +11,7 @@ from ._common import set_verbosity
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from .._version import __version__
 
         typer.echo(f"tmesim {__version__}")
         raise typer.Exit()

@@ -132,7 +132,7 @@ def _cell_matrix(cells: pd.DataFrame, types: list[str], volume: dict[str, float]
 
 def _xml(model, stem: str, minutes: float, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,  # noqa: ANN001
          labels: list[tuple[str, int, str]], n_cells: int, types: list[str]) -> str:
-    from tmesim import __version__
+    from tmesim._version import __version__
 
     dx = model.domain.site_size.value
     root = ET.Element("MultiCellDS", version="2", type="snapshot/simulation")

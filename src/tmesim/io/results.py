@@ -40,16 +40,16 @@ def file_hash(path: str | Path) -> str:
 
 
 def _presets(names: Sequence[str]) -> list[Model]:
+    from tmesim._resources import data_path
     from tmesim.model import load_model
-    from tmesim.presets import preset_path
 
-    return [load_model(preset_path(n)) for n in names]
+    return [load_model(data_path("tmesim.presets", f"{n}.yaml")) for n in names]
 
 
 def record(folder: str | Path, files: Sequence[str], presets: Sequence[str], command: str,
            exclude: Sequence[str] = (), extra: dict[str, Any] | None = None) -> None:
     """Add or replace the manifest entries of ``files`` (names inside ``folder``)."""
-    from tmesim import __version__
+    from tmesim._version import __version__
 
     folder = Path(folder)
     f = folder / MANIFEST

@@ -270,7 +270,7 @@ class RunDirectory:
 
         return read_body_info(self.path)
 
-    def section(self, tumor_types: tuple[str, ...] = ("cancer",)) -> pd.DataFrame:
+    def section(self, tumor_types: tuple[str, ...] = ()) -> pd.DataFrame:
         """The run as a section time course, the table :func:`tmesim.body.section.run_section`
         gives: per summary time, live count and ``dead_<type>`` per cell type, ``mean_<var>_<t>``
         for ``tumor_types``, mean concentration per substrate (from ``fields.zarr``), and
@@ -295,7 +295,7 @@ class RunDirectory:
             ds = self.fields()
             for v in ds.data_vars:
                 mean = ds[v].mean([d for d in ds[v].dims if d != "time"]).to_numpy()
-                out[str(v)] = np.interp(times, ds["time"].to_numpy(float), mean)
+                out[str(v)] = np.interp(times, np.asarray(ds["time"].to_numpy(), float), np.asarray(mean, float))
         ev = self.events()
         ev = ev[ev["event"] == "intravasation"] if len(ev) else ev
         edges = np.concatenate([[-np.inf], times])
