@@ -159,9 +159,18 @@ def test_no_build_artefacts_tracked() -> None:
 
 # (module, string): why this catalog cell-type name may appear there as a string.
 NAME_ALLOWED = {
+    ("io/physicell_settings.py", "cancer"): "a keyword that guesses the role of an imported PhysiCell type, or that role",
+    ("io/physicell_settings.py", "macrophage"): "a keyword that guesses the role of an imported PhysiCell type, or that role",
+    ("io/physicell_settings.py", "monocyte"): "a keyword that guesses the role of an imported PhysiCell type, or that role",
+    ("io/physicell_settings.py", "neutrophil"): "a keyword that guesses the role of an imported PhysiCell type, or that role",
+    ("io/physicell_settings.py", "fibroblast"): "a keyword that guesses the role of an imported PhysiCell type, or that role",
+    ("io/physicell_settings.py", "endothelial"): "a keyword that guesses the role of an imported PhysiCell type, or that role",
+    ("io/physicell_settings.py", "adipocyte"): "a keyword that guesses the role of an imported PhysiCell type, or that role",
+    ("readouts/architecture.py", "endothelial"): "a tissue compartment (tumor, immune, stroma, endothelial)",
+    ("readouts/tissue.py", "endothelial"): "a tissue compartment (tumor, immune, stroma, endothelial)",
     ("model/body.py", "bone"): "an organ (bone, lung, liver, brain), not the bone-matrix cell type",
     ("body/organotropism.py", "bone"): "an organ of the organotropism table",
-    ("cohort/organotropism.py", "bone"): "an organ (bone-only metastatic pattern)",
+    ("cohort/organotropism.py", "bone"): "an organ (bone-only metastasis share), not the bone-matrix cell type",
     ("viz/figures.py", "bone"): "an organ's colour in the body figure",
     ("assay/spheroid.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",
     ("cli/assay.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",

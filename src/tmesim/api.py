@@ -124,7 +124,7 @@ ENGINES: tuple[str, ...] = ("spatial", "meanfield")
 
 def simulate(model: Model, engine: str = "spatial", days: float | None = None, seed: int = 0,
              out: str | Path | None = None, *, progress: Callable[[Simulation], None] | None = None,
-             report: bool = False, contacts: object = None) -> Run:
+             report: bool = False, contacts: object = None, origin: dict | None = None) -> Run:
     """Simulate ``model`` with ``engine`` and return the run's reader.
 
     ``engine``: ``"spatial"`` (lattice agents and fields: one tumor section) or
@@ -135,7 +135,8 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
     ``events()`` and ``fields()``. ``days`` defaults to the model's ``time.days``; the
     same ``seed`` and model give identical results. ``progress`` (spatial) is called with the
     engine as it runs; ``report`` writes ``report.html`` (spatial); ``contacts`` (mean-field)
-    is a contact-enrichment table (:mod:`tmesim.cohort.contacts`).
+    is a contact-enrichment table (:mod:`tmesim.cohort.contacts`); ``origin`` is recorded as
+    ``origin:`` in config.yaml (where the initial tissue came from, see :func:`run_from_tissue`).
 
     >>> import tmesim
     >>> m = tmesim.load_model(tmesim.preset_path("tnbc-core"))
@@ -158,7 +159,7 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise ModelError("out", f"{str(path)!r} exists and is not an empty folder; choose another")
     if engine == "spatial":
-        _run_spatial(model, path, seed, days, progress, report)
+        _run_spatial(model, path, seed, days, progress, report, origin)
     else:
         _run_meanfield(model, path, seed, days, contacts)
     result = Run(path)
@@ -186,21 +187,25 @@ def _run_meanfield(model: Model, out: Path, seed: int, days: float, contacts: ob
 
 
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
-        progress: Callable[[Simulation], None] | None = None, report: bool = True) -> Run:
+        progress: Callable[[Simulation], None] | None = None, report: bool = True,
+        origin: dict | None = None) -> Run:
     """Deprecated: use ``tmesim.simulate(model, out=out, seed=seed, days=days, report=True)``."""
     warnings.warn("tmesim.run(model, out, ...) is deprecated; use tmesim.simulate(model, out=out, ...)",
                   DeprecationWarning, stacklevel=2)
-    _run_spatial(model, Path(out), seed, _days(model, days), progress, report)
+    _run_spatial(model, Path(out), seed, _days(model, days), progress, report, origin)
     return Run(out)
 
 
 def _run_spatial(model: Model, out: Path, seed: int, days: float,
-                 progress: Callable[[Simulation], None] | None, report: bool) -> None:
+                 progress: Callable[[Simulation], None] | None, report: bool, origin: dict | None = None) -> None:
     """The spatial engine, recorded into a complete run directory at ``out``."""
     from ._version import __version__
 
     sim = Simulation(model, seed=seed)
-    writer = RunWriter(out, resolved_config(model, seed, days, __version__))
+    config = resolved_config(model, seed, days, __version__)
+    if origin:
+        config["origin"] = origin  # where the initial tissue came from (e.g. a real section)
+    writer = RunWriter(out, config)
     rec = _Recorder(writer)
     sim.run(days=days, observer=rec, progress=progress)
     rec.finish(sim)
@@ -263,6 +268,33 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
     return res
 
 
+def tissue_start(model: Model, tissue: str | Path, labels: str | Path | None = None,
+                 sample: str | None = None, site_um: float | None = None,
+                 max_shift_um: float | None = None) -> tuple[Model, dict]:
+    """``model`` started from a real section (see :mod:`tmesim.model.tissue`); returns the model
+    and the origin record (file, checksum, sample, mapping, placement report)."""
+    from .io.tissue import file_sha256, read_label_mapping, read_tissue
+    from .model.tissue import DEFAULT_MAX_SHIFT_UM, DEFAULT_SITE_UM, tissue_model
+
+    mapping = read_label_mapping(labels)
+    cells = read_tissue(tissue, mapping, sample)
+    m, report = tissue_model(model, cells["x_um"].to_numpy(), cells["y_um"].to_numpy(), cells["label"].to_numpy(),
+                             mapping.map, site_um=site_um or DEFAULT_SITE_UM,
+                             max_shift_um=DEFAULT_MAX_SHIFT_UM if max_shift_um is None else max_shift_um,
+                             name=f"{model.name}-from-tissue")
+    origin = {"kind": "tissue", "file": str(Path(tissue).resolve()), "sha256": file_sha256(tissue),
+              "sample": str(cells["sample"].iloc[0]), "labels": mapping.path, "label_mapping": mapping.name,
+              "base_model": model.name, "placement": report}
+    return m, origin
+
+
+def run_from_tissue(model: Model, tissue: str | Path, out: str | Path, labels: str | Path | None = None,
+                    sample: str | None = None, seed: int = 0, days: float | None = None,
+                    site_um: float | None = None, progress: Callable[[Simulation], None] | None = None,
+                    report: bool = True) -> RunDirectory:
+    """Simulate ``model`` forward from a real section; the run's config records its origin."""
+    m, origin = tissue_start(model, tissue, labels, sample, site_um)
+    return run(m, out, seed=seed, days=days, progress=progress, report=report, origin=origin)
 def import_physicell(settings: str | Path, rules: str | Path | None = None,
                      cells: str | Path | None = None) -> tuple[Model, str, list[str]]:
     """A PhysiCell project as a tmesim model: (model, mapping report text, rule warnings).

@@ -40,10 +40,10 @@ def file_hash(path: str | Path) -> str:
 
 
 def _presets(names: Sequence[str]) -> list[Model]:
+    from tmesim._resources import data_path
     from tmesim.model import load_model
-    from tmesim.presets import preset_path
 
-    return [load_model(preset_path(n)) for n in names]
+    return [load_model(data_path("tmesim.presets", f"{n}.yaml")) for n in names]
 
 
 def record(folder: str | Path, files: Sequence[str], presets: Sequence[str], command: str,
