@@ -135,20 +135,19 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
         return v0
     start = int(b3[t, b, 1])
     is_dead = i >= 0 and dead[i] != ALIVE
-    own = EMPTY
-    # Drug rules act on the value the cell's own rules give (same combination, applied after
-    # them), so a saturating survival signal cannot cancel a drug entirely.
-    drug = EMPTY
+    # Every rule, drug rules included, joins one accumulator (PhysiCell's grammar): a survival
+    # signal that lowers apoptosis lowers drug-induced apoptosis too (TME-mediated resistance).
+    acc = EMPTY
     for k in range(start, start + n):
         if is_dead and rt[k, 5] == 0.0:
             continue
         sig = int(rt[k, 0])
         if sig >= meta[11]:
-            drug = accumulate(drug, hill(rt[k, 6], rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
+            s = rt[k, 6]
         else:
             s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
-            own = accumulate(own, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
-    return combine(combine(v0, own), drug)
+        acc = accumulate(acc, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
+    return combine(v0, acc)
 
 
 @njit(inline="always", cache=True)

@@ -181,8 +181,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         site = g_site[g] == 1
         if N[ct] <= 0.0 and not site:
             continue  # a behaviour of an absent type acts on nothing
-        own = EMPTY
-        drug = EMPTY  # drug rules, combined after the cell's own rules
+        own = EMPTY  # every rule, drug rules included, in one accumulator (model.response)
         for r in range(g_start[g], g_start[g] + g_count[g]):
             kind = r_kind[r]
             arg = r_arg[r]
@@ -212,11 +211,10 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             elif kind == TIME:
                 h = hill(t, r_half[r], r_hill[r])
             elif kind == EXTRA:
-                drug = accumulate(drug, hill(extra[arg], r_half[r], r_hill[r]), r_up[r] == 1, r_sat[r])
-                continue
+                h = hill(extra[arg], r_half[r], r_hill[r])
             own = accumulate(own, h, r_up[r] == 1, r_sat[r])
         b = g_b[g]
-        val = combine(combine(base[ct, b], own), drug)
+        val = combine(base[ct, b], own)
         vals[ct, b] = val
 
     # ---- space: a division or a recruited cell needs a free in-domain neighbour site
