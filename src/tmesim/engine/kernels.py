@@ -60,7 +60,7 @@ def site_of(x, y, z, L):
 # meta = [S, T, sig_pressure, sig_dead, sig_time, sig_vessel, sig_var0, sig_nvar0, nx, ny, nz,
 # sig_drug0]
 # b3[t, b] = (base, first rule, number of rules); rt[k] = (signal, up, saturation, half-max,
-# Hill power, applies to dead, drug exposure). A drug signal (index >= sig_drug0) is global:
+# Hill power, applies to dead, drug exposure, drug index). A drug signal (index >= sig_drug0) is global:
 # the simulation writes its exposure C(t) into rt[k, 6] once per step, so the per-cell loop
 # reads one number instead of evaluating a signal.
 
@@ -143,7 +143,9 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
             continue
         sig = int(rt[k, 0])
         if sig >= meta[11]:
-            s = rt[k, 6]
+            # global exposure C(t) times the tissue delivery at this site (engine.perfusion),
+            # kept as extra rows after the substrates in ``fields``
+            s = rt[k, 6] * fields[meta[0] + int(rt[k, 7]), (z * meta[9] + y) * meta[8] + x]
         else:
             s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         acc = accumulate(acc, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
