@@ -28,7 +28,8 @@ def _lattice(vessels: list[tuple[int, int]], packed: list[tuple[int, int]], size
 def _perf(c: dict[str, Any], roots: int, collapse: float = 1.0, size: int = 9) -> np.ndarray:
     offs, _ = neighbour_offsets(2)
     return perfused_sites(c["n"], c["uid"], c["ctype"], c["cx"], c["cy"], c["cz"], c["dead"], c["occ"],
-                          np.array([True, False]), roots, size, size, 1, offs, collapse)
+                          np.array([True, False]), roots, size, size, 1, offs, collapse,
+                          np.zeros((c["n"], 1), np.float32), -1)
 
 
 def test_a_vessel_enclosed_by_cells_is_compressed_shut() -> None:

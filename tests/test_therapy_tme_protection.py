@@ -57,7 +57,8 @@ def model(cafs: bool, caf_il6: bool = True) -> tmesim.Model:
         + ([{"cell_type": "CAF_S100A4", "region": "everywhere", "fraction": 0.25}] if cafs else []),
     }
     path = tmesim.preset_path("catalog").parent.parent / "therapy" / "data" / "therapy_rules.csv"
-    d["rules"] += [r for r in read_rules_csv(path) if r["cell_type"] == "cancer" and r["signal"] == "drug paclitaxel"]
+    d["rules"] += [r for r in read_rules_csv(path) if r["cell_type"] == "cancer" and r["signal"] == "drug paclitaxel"
+                   and r["behaviour"] == "apoptosis"]
     return tmesim.model_from_dict(d)
 
 

@@ -18,6 +18,12 @@ Tumor burden (cells, the whole tumor, not the section)::
   section's immune pressure (below): expansion of the tumor beyond the section (new tissue at
   the rim), at the subtype's volume doubling time.
 
+With ``proliferation_control`` (trial ``timing.proliferation_control``; mean-field sections,
+which report ``cycle_per_day_cancer``), the rim expands at g times the ratio of the
+section's cancer cycle entry rate to its untreated rate (the last run-in week), integrated
+over time: a treatment that starves tumor cells of oxygen (anti-angiogenic therapy) or slows
+them (the fitness cost of resistance) slows the expansion; after the window the ratio holds.
+
 Progression (RECIST 1.1-like, Eisenhauer et al., Eur J Cancer 2009;45:228): on every
 assessment (every ``assessment_days``), the sum of diameters ∝ B^(1/3) (a sphere: diameter
 ∝ volume^(1/3) ∝ cells^(1/3)); progression when it is ≥ 1.2 × its nadir (baseline included),
@@ -35,7 +41,15 @@ body model's detection time after day 0 (metastases detected before day 0 are ba
 lesions), with the primary's shedding rate from the untreated section (the last run-in week):
 the body model takes no therapy, so new metastases are the same in every arm.
 
-Why a treatment window: the section has no acquired drug resistance. Treated without end,
+Therapy until progression (``after_window: extrapolate``): the catalog's tumor cells acquire
+drug resistance under chemotherapy (a heritable ``resistance`` state, Sharma et al., Cell
+2010), so a section treated without end regrows. After the window the section keeps its net
+regrowth rate of the window's last two weeks (up to the largest fraction it held), so
+progression comes from resistant regrowth rather than from a stop of therapy, as in trials
+that treat until progression (IMpassion130, RIBBON-1).
+
+Why a treatment window (``after_window: hold``, the default) for models without acquired
+resistance: treated without end,
 every virtual tumor is eventually cleared — by chemotherapy plus the immune infiltrate that
 moves into the space it frees (with the measured contact enrichment of
 :mod:`tmesim.cohort.contacts`; without it, the well-mixed section is cleared even untreated,
@@ -86,7 +100,7 @@ import pandas as pd
 
 from tmesim.model import Model
 
-from .section import KILLED
+from .section import CANCER, KILLED
 
 RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
 MIN_PER_DAY = 1440.0
@@ -105,6 +119,9 @@ class EndpointConfig:
     new_lesion_progression: bool = True
     immune_control: bool = True
     reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
+    after_window: str = "hold"  # or "extrapolate": therapy continues until progression
+    proliferation_control: bool = False  # expansion scaled by the section's cycle entry rate
+    regrowth_days: float = 14.0  # window end over which the regrowth rate is read
 
     def as_dict(self) -> dict[str, float | bool | None]:
         return asdict(self)
@@ -146,10 +163,41 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     frac = np.maximum(n, 1.0) / n0
     days = np.arange(0.0, cfg.follow_up_days + 1e-9, cfg.assessment_days)
     s = np.interp(days, t_sec, frac, right=frac[-1])
+    if cfg.after_window == "extrapolate":
+        s = _extrapolate(days, s, t_sec, frac, cfg.regrowth_days)
     body = model.body
     b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
     g = growth_rate(section, model, cfg)
-    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
+    expansion = g * days
+    col = f"cycle_per_day_{CANCER}"
+    if cfg.proliferation_control and col in section:
+        # the rim expands as fast as tumor cells with room enter the cycle, relative to the
+        # untreated section (last run-in week): therapy that starves or slows the cells
+        # (anti-angiogenic hypoxia, the fitness cost of resistance) slows the expansion
+        rc = section[col].to_numpy(float)
+        t_all = section["time_days"].to_numpy(float) - cfg.run_in_days
+        ref = rc[(t_all > -7.0 - 1e-9) & (t_all <= 1e-9)]
+        base = float(ref.mean()) if len(ref) and ref.mean() > 0 else 0.0
+        if base > 0:
+            ratio = np.interp(days, t_all[t_all >= -1e-9], rc[t_all >= -1e-9] / base)
+            expansion = g * np.concatenate([[0.0], np.cumsum(0.5 * (ratio[1:] + ratio[:-1]) * np.diff(days))])
+    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(expansion)})
+
+
+def _extrapolate(days: np.ndarray, s: np.ndarray, t_sec: np.ndarray, frac: np.ndarray, span: float) -> np.ndarray:
+    """Therapy given until progression: after the window the section keeps its net regrowth rate
+    of the window's last ``span`` days (resistant cells expanding under therapy; a section still
+    shrinking or stable holds), up to the largest fraction it reached in the window (a full section)."""
+    end = t_sec[-1]
+    sel = t_sec >= end - span - 1e-9
+    if sel.sum() < 2:
+        return s
+    slope = float(np.polyfit(t_sec[sel], np.log(np.maximum(frac[sel], 1e-12)), 1)[0])
+    after = days > end
+    grown = frac[-1] * np.exp(max(slope, 0.0) * (days[after] - end))
+    out = s.copy()
+    out[after] = np.minimum(grown, max(float(frac.max()), float(frac[-1])))
+    return out
 
 
 def progression_day(days: np.ndarray, burden: np.ndarray, floor: float) -> float:

@@ -82,6 +82,7 @@ class CompiledModel:
     # perfusion (model.perfusion; collapse < 0: none): blood-borne substrates, and each drug's
     # penetration length (µm; 0: reaches every site)
     collapse: float = -1.0
+    stab_var: int = -1  # state variable stabilising vessels against compression (-1: none)
     blood_borne: np.ndarray = field(default_factory=lambda: np.zeros(0, np.bool_))
     drug_penetration: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
@@ -171,6 +172,7 @@ def compile_model(model: Model) -> CompiledModel:
         behaviour_names=[b.name for b in behs], signal_names=sigs,
         sig_drug0=sig_drug0, drug_names=drug_names, drug_rows=drug_rows, drug_of_row=drug_of_row,
         collapse=perf.collapse_occupancy if perf is not None else -1.0,
+        stab_var=vars_.index(perf.stabilised_by) if perf is not None and perf.stabilised_by else -1,
         blood_borne=np.array([perf is not None and s in perf.blood_borne for s in subs], np.bool_),
         drug_penetration=np.array([d.penetration.value if (perf is not None and d.penetration is not None) else 0.0
                                    for d in getattr(model, "drugs", [])]),

@@ -12,6 +12,10 @@ The lattice rule (one process step, run before behaviours are evaluated):
   of the cells packed around it and carries no flow (Padera et al., Nature 2004;427:695,
   doi:10.1038/427695a: proliferating cancer cells compress intratumoral vessels; relieving
   the stress re-opens them). A compressed vessel does not pass flow to the vessels beyond it.
+  With ``stabilised_by`` (a state variable v of vessel cells, e.g. pericyte coverage) the
+  threshold is c + (1 − c)·v: mature, pericyte-covered vessels resist compression, which is
+  how vessel normalisation by moderate VEGF blockade opens flow (Jain, Science 2005;307:58,
+  doi:10.1126/science.1104819).
 
 ``perfused_sites`` returns one value per lattice site (1 at a perfused vessel cell's site,
 0 elsewhere) — the per-site perfusion array other steps read (oxygen release, drug delivery,
@@ -34,10 +38,12 @@ from .kernels import ALIVE
 
 
 @njit(cache=True)
-def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse):
+def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse,
+                   var, stab):
     """Per-site perfusion (float32, 1 at perfused vessel sites): connected to a root, not compressed.
 
-    ``root_uid``: vessel cells with a smaller uid were present at the start (roots)."""
+    ``root_uid``: vessel cells with a smaller uid were present at the start (roots); ``stab``:
+    index of the state variable that stabilises a vessel against compression (-1: none)."""
     nsites = nx * ny * nz
     out = np.zeros(nsites, np.float32)
     open_ = np.zeros(nsites, np.bool_)
@@ -60,7 +66,10 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
             j = occ[(zz * ny + yy) * nx + xx]
             if j >= 0 and dead[j] == ALIVE and not is_vessel[ctype[j]]:
                 filled += 1
-        if inside > 0 and filled >= collapse * inside - 1e-9:
+        thr = collapse
+        if stab >= 0:
+            thr = collapse + (1.0 - collapse) * min(max(var[i, stab], 0.0), 1.0)
+        if inside > 0 and filled >= thr * inside - 1e-9:
             continue  # compressed shut
         site = (z * ny + y) * nx + x
         open_[site] = True

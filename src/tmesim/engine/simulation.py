@@ -154,7 +154,8 @@ class Simulation:
             self.perfusion[sites[vessel]] = 1.0
             return
         self.perfusion = perfused_sites(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ,
-                                        cm.is_vessel, self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse)
+                                        cm.is_vessel, self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse,
+                                        self.var, cm.stab_var)
         vs = sites[vessel]
         self._shut = vs[self.perfusion[vs] == 0.0]
         if cm.drug_penetration.any():

@@ -163,7 +163,8 @@ class Perfusion(Strict):
     A vessel cell is perfused when it is connected, through touching vessel cells, to a vessel
     of the host network (one present at the start, or at the domain edge) and it is not
     compressed: a vessel whose in-domain neighbour sites are at least ``collapse_occupancy``
-    filled by live non-vessel cells is squeezed shut by solid stress. Only perfused vessels
+    filled by live non-vessel cells is squeezed shut by solid stress (a vessel with state
+    ``stabilised_by`` = v collapses only at c + (1 − c)·v: pericyte-covered vessels resist). Only perfused vessels
     release the ``blood_borne`` substrates (oxygen) and deliver drugs.
     """
 
@@ -171,6 +172,8 @@ class Perfusion(Strict):
                                    "(released only by perfused vessels), e.g. [oxygen]")
     collapse_occupancy: float = Field(default=1.0, gt=0.0, le=1.0, description="share of a vessel's neighbour "
                                       "sites filled by live non-vessel cells at which it is compressed shut")
+    stabilised_by: str | None = Field(default=None, description="state variable of vessel cells (0-1, e.g. "
+                                      "pericyte coverage) that raises the share at which they collapse toward 1")
     source: Source = None
 
 
