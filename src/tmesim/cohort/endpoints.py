@@ -18,12 +18,6 @@ Tumor burden (cells, the whole tumor, not the section)::
   section's immune pressure (below): expansion of the tumor beyond the section (new tissue at
   the rim), at the subtype's volume doubling time.
 
-With ``proliferation_control`` (trial ``timing.proliferation_control``; mean-field sections,
-which report ``cycle_per_day_cancer``), the rim expands at g times the ratio of the
-section's cancer cycle entry rate to its untreated rate (the last run-in week), integrated
-over time: a treatment that starves tumor cells of oxygen (anti-angiogenic therapy) or slows
-them (the fitness cost of resistance) slows the expansion; after the window the ratio holds.
-
 Progression (RECIST 1.1-like, Eisenhauer et al., Eur J Cancer 2009;45:228): on every
 assessment (every ``assessment_days``), the sum of diameters ∝ B^(1/3) (a sphere: diameter
 ∝ volume^(1/3) ∝ cells^(1/3)); progression when it is ≥ 1.2 × its nadir (baseline included),
@@ -100,7 +94,7 @@ import pandas as pd
 
 from tmesim.model import Model
 
-from .section import CANCER, KILLED
+from .section import KILLED
 
 RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
 MIN_PER_DAY = 1440.0
@@ -120,7 +114,6 @@ class EndpointConfig:
     immune_control: bool = True
     reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
     after_window: str = "hold"  # or "extrapolate": therapy continues until progression
-    proliferation_control: bool = False  # expansion scaled by the section's cycle entry rate
     regrowth_days: float = 14.0  # window end over which the regrowth rate is read
 
     def as_dict(self) -> dict[str, float | bool | None]:
@@ -168,20 +161,7 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     body = model.body
     b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
     g = growth_rate(section, model, cfg)
-    expansion = g * days
-    col = f"cycle_per_day_{CANCER}"
-    if cfg.proliferation_control and col in section:
-        # the rim expands as fast as tumor cells with room enter the cycle, relative to the
-        # untreated section (last run-in week): therapy that starves or slows the cells
-        # (anti-angiogenic hypoxia, the fitness cost of resistance) slows the expansion
-        rc = section[col].to_numpy(float)
-        t_all = section["time_days"].to_numpy(float) - cfg.run_in_days
-        ref = rc[(t_all > -7.0 - 1e-9) & (t_all <= 1e-9)]
-        base = float(ref.mean()) if len(ref) and ref.mean() > 0 else 0.0
-        if base > 0:
-            ratio = np.interp(days, t_all[t_all >= -1e-9], rc[t_all >= -1e-9] / base)
-            expansion = g * np.concatenate([[0.0], np.cumsum(0.5 * (ratio[1:] + ratio[:-1]) * np.diff(days))])
-    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(expansion)})
+    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
 
 
 def _extrapolate(days: np.ndarray, s: np.ndarray, t_sec: np.ndarray, frac: np.ndarray, span: float) -> np.ndarray:

@@ -77,8 +77,6 @@ class Timing(BaseModel):
     after_window: Literal["hold", "extrapolate"] = Field(
         default="hold", description="the section after the treatment window: 'hold' its last value (therapy "
         "stopped) or 'extrapolate' its net regrowth of the last two weeks (therapy given until progression)")
-    proliferation_control: bool = Field(default=False, description="scale the tumor's expansion by the "
-                                        "section's cancer cycle entry rate relative to untreated (mean-field)")
 
 
 class TrialSpec(BaseModel):
@@ -126,8 +124,7 @@ class TrialSpec(BaseModel):
         treat = t.treatment_days if self.days is None else max(self.days - t.run_in_days, 1.0)
         return EndpointConfig(run_in_days=t.run_in_days, treatment_days=treat, follow_up_days=self.follow_up,
                               assessment_days=t.assessment_days, baseline_factor=t.baseline_factor,
-                              immune_control=t.immune_control, after_window=t.after_window,
-                              proliferation_control=t.proliferation_control)
+                              immune_control=t.immune_control, after_window=t.after_window)
 
     def load_model(self, base: Path | None = None) -> Model:
         import tmesim

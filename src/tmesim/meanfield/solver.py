@@ -231,8 +231,8 @@ class MeanField:
         type name), ``<substrate>`` well-mixed concentrations, ``mean_<var>_<type>`` for types
         with state variables, ``dead_<type>`` corpses, ``vessels`` (live vessel cells),
         ``perfused_fraction`` (share of vessel cells carrying blood, with ``model.perfusion``),
-        ``cycle_per_day_<type>`` (cycle entry rate of a cell with room to divide, for attacked
-        types), ``intravasation_per_day`` (cells/day entering the blood; per type in
+        ``cycle_per_day_<type>`` (cycle entry rate per cell, rules and crowding included, for
+        attacked types), ``intravasation_per_day`` (cells/day entering the blood; per type in
         ``intravasation_per_day_<type>``), ``intravasated`` (cumulative cells) and, for each
         type some type can attack, ``killed_per_day_<type>`` (cells/day killed by attacks).
         """
@@ -317,7 +317,7 @@ class MeanField:
             if tb.attacked[k]:
                 cols[f"killed_per_day_{name}"] = kills[k]
             if tb.attacked[k] and (tb.base[k, kcyc] > 0 or np.any(tb.g_b[tb.g_t == k] == kcyc)):
-                cols[f"cycle_per_day_{name}"] = cycle[k]  # division rate of a cell with room to divide
+                cols[f"cycle_per_day_{name}"] = cycle[k]
         # one float block: several times faster than a DataFrame built column by column
         return pd.DataFrame(np.column_stack(list(cols.values())), columns=list(cols))
 
