@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tmesim.units import MINUTES_PER_DAY
+
 from .body import Patient, PatientOptions, PatientResult
 from .engine import Simulation
 from .engine.kernels import E_DIVISION, E_INTRAVASATION, E_KILLED, E_TRANSITION, EVENT_NAMES
@@ -38,7 +40,7 @@ class _Recorder:
         intra = kind == E_INTRAVASATION
         other = np.where((kind == E_KILLED) | (kind == E_TRANSITION), names[np.clip(arg, 0, len(names) - 1)], "")
         return pd.DataFrame({
-            "time_days": (ev["step"] + 1) * cm.dt / 1440.0,
+            "time_days": (ev["step"] + 1) * cm.dt / MINUTES_PER_DAY,
             "event": np.array([EVENT_NAMES[k] for k in kind], dtype=object),
             "uid": ev["uid"].astype(np.int64), "cell_type": names[ev["ctype"]],
             "other_type": other.astype(object), "daughter_uid": np.where(kind == E_DIVISION, arg, -1).astype(np.int64),
@@ -63,16 +65,39 @@ class _Recorder:
         fields = {name: sim.fields[s] for s, name in enumerate(cm.substrate_names)}
         units = {s.name: s.unit for s in sim.model.substrates}
         self.writer.write_events(self.events(sim))
-        self.writer.write_output(sim.time / 1440.0, population_rows(sim), tissue_metrics(sim), df,
+        self.writer.write_output(sim.time / MINUTES_PER_DAY, population_rows(sim), tissue_metrics(sim), df,
                                  fields, cm.dx, units)
 
     def on_checkpoint(self, sim: Simulation) -> None:
         self.writer.write_events(self.events(sim))
-        self.writer.checkpoint(sim.get_state(), sim.time / 1440.0, sim.step_index, sim.n)
+        self.writer.checkpoint(sim.get_state(), sim.time / MINUTES_PER_DAY, sim.step_index, sim.n)
 
     def finish(self, sim: Simulation) -> None:
         self.writer.write_events(self.events(sim))
-        self.writer.finish(sim.get_state(), sim.time / 1440.0, sim.step_index, sim.n)
+        self.writer.finish(sim.get_state(), sim.time / MINUTES_PER_DAY, sim.step_index, sim.n)
+
+
+def load_model_or_preset(model: str | Path | None = None, preset: str | None = None) -> Model:
+    """The model in file ``model`` or the shipped preset ``preset`` (default: the TNBC model)."""
+    from .model import load_model
+    from .presets import DEFAULT, preset_path
+
+    if model is not None and preset is not None:
+        raise ModelError("MODEL", "give either a model file or --preset, not both")
+    return load_model(model if model is not None else preset_path(preset or DEFAULT))
+
+
+def new_run_path(model: Model, seed: int, out: str | Path | None = None) -> Path:
+    """Where a new run goes: ``out`` if it is absent or empty, else an error; by default
+    ``runs/<model>-seed<seed>-<local time>``."""
+    import time
+
+    if out is None:
+        out = Path("runs") / f"{model.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ModelError("--out", f"{str(out)!r} exists and is not empty; choose another --out or use --resume {out}")
+    return out
 
 
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
@@ -85,7 +110,7 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
     >>> rd.info["status"]
     'complete'
     """
-    from . import __version__
+    from ._version import __version__
 
     days = model.time.days if days is None else float(days)
     if days <= 0:
@@ -133,10 +158,8 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
     The run's own seed is used unless ``seed`` is given; ``days`` is the follow-up after
     diagnosis (default: the model's ``body.follow_up``).
     """
-    import json
-
     from .body.primary import SheddingProfile, tumor_types
-    from .io.atomic import atomic_write, atomic_write_text
+    from .io.body import write_body
 
     rd = RunDirectory(out)
     model = rd.model()
@@ -146,10 +169,6 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
     seed = int(rd.config["seed"]) if seed is None else int(seed)
     shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
     res = Patient(model, seed, options, shedding=shed).run(days)
-    base = Path(out) / "body"
-    base.mkdir(exist_ok=True)
-    for name, df in res.tables().items():
-        atomic_write(base / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
     info = {
         "seed": seed, "diagnosis_day": res.diagnosis_day,
         "metastatic_sites": res.metastatic_sites(),
@@ -158,5 +177,5 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
         "niches": {o: {"niche": n.niche, "engine": n.engine, "initial": n.initial, "final": n.final,
                        "days": n.days, "growth_per_day": n.growth_rate} for o, n in res.niches.items()},
     }
-    atomic_write_text(base / "body.json", json.dumps(info, indent=2))
+    write_body(out, res.tables(), info)
     return res

@@ -1,6 +1,6 @@
 """The run directory: the on-disk contract between engines, readouts and users.
 
-Layout (format version 1)::
+Layout (format version 1, recorded in ``config.yaml`` and ``run.json``; see ``versions``)::
 
     config.yaml        resolved model + run settings (seed, days, tmesim version)
     run.json           status, format version, wall time, outputs written
@@ -31,8 +31,13 @@ import yaml
 from tmesim.model import Model, ModelError, model_from_dict
 
 from .atomic import atomic_replace_dir, atomic_write, atomic_write_text
+from .versions import RUN_FORMAT, check_format
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = RUN_FORMAT
+# libyaml's safe loader and dumper where PyYAML was built with it: config.yaml holds the whole
+# resolved model, which the pure-Python parser takes seconds to read.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -66,7 +71,7 @@ class RunWriter:
             self.path.mkdir(parents=True, exist_ok=True)
             for name in ("cells", "events", "checkpoint"):
                 (self.path / name).mkdir(exist_ok=True)
-            atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            atomic_write_text(self.path / "config.yaml", yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
             shutil.rmtree(self.path / "fields.zarr", ignore_errors=True)
             self._status("running")
         else:
@@ -179,9 +184,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], d
     ckpt = path / "checkpoint"
     if not cfg_file.exists():
         raise ModelError("resume", f"{str(path)!r} is not a run directory (no config.yaml)")
+    config = yaml.load(cfg_file.read_text(), Loader=_Loader)
+    check_format("run directory", config.get("format_version"), cfg_file)
     if not (ckpt / "state.npz").exists():
         raise ModelError("resume", f"{str(path)!r} has no checkpoint yet; run it again from the start")
-    config = yaml.safe_load(cfg_file.read_text())
     meta = json.loads((ckpt / "writer.json").read_text())
     with np.load(ckpt / "state.npz") as f:
         state = {k: f[k] for k in f.files}
@@ -195,7 +201,8 @@ class RunDirectory:
         self.path = Path(path)
         if not (self.path / "config.yaml").exists():
             raise ModelError("run", f"{str(self.path)!r} is not a run directory (no config.yaml)")
-        self.config: dict[str, Any] = yaml.safe_load((self.path / "config.yaml").read_text())
+        self.config: dict[str, Any] = yaml.load((self.path / "config.yaml").read_text(), Loader=_Loader)
+        check_format("run directory", self.config.get("format_version"), self.path / "config.yaml")
 
     @property
     def info(self) -> dict[str, Any]:
@@ -228,14 +235,23 @@ class RunDirectory:
         t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
         return pd.read_parquet(self.path / "cells" / f"cells_day_{t:07.2f}.parquet")
 
+    @property
+    def has_body(self) -> bool:
+        """Whether the run has whole-body output (made with ``--body``)."""
+        return (self.path / "body" / "ctc.parquet").exists()
+
     def body(self, table: str = "first_metastasis") -> pd.DataFrame:
         """A whole-body table (ctc, arrivals, seeding, burden, first_metastasis, primary,
         seeding_per_cell) of a run made with ``--body``."""
-        f = self.path / "body" / f"{table}.parquet"
-        if not f.exists():
-            have = sorted(p.stem for p in (self.path / "body").glob("*.parquet"))
-            raise ModelError("table", f"no body table {table!r} in {str(self.path)!r}; available: {', '.join(have) or 'none (run with --body)'}")
-        return pd.read_parquet(f)
+        from .body import read_body_table
+
+        return read_body_table(self.path, table)
+
+    def body_info(self) -> dict[str, Any]:
+        """``body/body.json``: seed, diagnosis day, metastatic sites, niches, shedding."""
+        from .body import read_body_info
+
+        return read_body_info(self.path)
 
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr
