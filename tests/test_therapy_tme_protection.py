@@ -15,6 +15,7 @@ Each comparison runs the same seeds (paired) and is tested one-sided (Wilcoxon s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from scipy.stats import wilcoxon
 import tmesim
 from tmesim.engine.kernels import APOPTOTIC, E_APOPTOSIS
 from tmesim.model.rules_csv import read_rules_csv
+from tmesim.model.therapies import CATALOG_DIR
 
 SEEDS = (1, 2, 3, 4, 5)
 SIZE = 24
@@ -56,7 +58,7 @@ def model(cafs: bool, caf_il6: bool = True) -> tmesim.Model:
                     {"cell_type": "cancer", "region": "everywhere", "fraction": 0.7}]
         + ([{"cell_type": "CAF_S100A4", "region": "everywhere", "fraction": 0.25}] if cafs else []),
     }
-    path = tmesim.preset_path("catalog").parent.parent / "therapy" / "data" / "therapy_rules.csv"
+    path = Path(CATALOG_DIR) / "therapy_rules.csv"
     d["rules"] += [r for r in read_rules_csv(path) if r["cell_type"] == "cancer" and r["signal"] == "drug paclitaxel"
                    and r["behaviour"] == "apoptosis"]
     return tmesim.model_from_dict(d)
