@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -15,12 +16,50 @@ console = Console(stderr=True)
 
 
 def fail(exc: Exception) -> None:
-    """Print ``error: <field>: <message>`` and exit with status 2 (never a traceback)."""
-    field = getattr(exc, "field", "")
-    msg = getattr(exc, "message", str(exc))
-    text = escape(f"{field + ': ' if field else ''}{msg}")  # field paths contain [brackets]
-    console.print(f"[bold red]error[/]: {text}", highlight=False)
+    """Print ``error: <field>: <message>`` (one line per problem when a model file has several)
+    and exit with status 2 (never a traceback)."""
+    for e in getattr(exc, "errors", None) or [exc]:
+        field = getattr(e, "field", "")
+        msg = getattr(e, "message", str(e))
+        text = escape(f"{field + ': ' if field else ''}{msg}")  # field paths contain [brackets]
+        # Errors print even with --quiet: they are what a script needs to see.
+        quiet, console.quiet = console.quiet, False
+        console.print(f"[bold red]error[/]: {text}", highlight=False, soft_wrap=True)
+        console.quiet = quiet
     raise typer.Exit(code=2)
+
+
+def set_verbosity(quiet: bool, verbose: bool) -> None:
+    """--quiet silences progress and status lines on stderr (errors still print); --verbose adds
+    detail (per-day progress lines even on a terminal)."""
+    VERBOSITY["level"] = 0 if quiet else 2 if verbose else 1
+    console.quiet = quiet  # every status line and progress display goes through this console
+
+
+VERBOSITY = {"level": 1}
+
+
+def say(text: str) -> None:
+    """A status line on stderr, unless --quiet."""
+    if VERBOSITY["level"] > 0:
+        console.print(text, highlight=False)
+
+
+def emit_json(data: object) -> None:
+    """Machine-readable output (--json): one JSON document on stdout."""
+    import json
+
+    def clean(x: object) -> object:  # JSON has no NaN or Infinity: they become null
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    sys.stdout.write(json.dumps(clean(data), indent=2, default=str, ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.flush()
 
 
 # The API's parameter names and the CLI options a user typed for them.

@@ -1,5 +1,5 @@
 """Errors raised for bad user input (defined in :mod:`tmesim.errors`, re-exported here)."""
 
-from tmesim.errors import ModelError
+from tmesim.errors import ModelError, ModelErrors
 
-__all__ = ["ModelError"]
+__all__ = ["ModelError", "ModelErrors"]
