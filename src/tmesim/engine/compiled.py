@@ -12,6 +12,7 @@ from tmesim.model import Model
 B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE, B_CLUSTER = range(7)
 (B_BIAS, B_DAMAGE, B_REPAIR, B_ATTACK_DAMAGE, B_ATTACK_DURATION,
  B_EAT_APOPTOTIC, B_EAT_NECROTIC, B_EAT_OTHER) = range(7, 15)
+B_EXCHANGE = 15
 
 
 @dataclass
@@ -95,6 +96,10 @@ class CompiledModel:
     stab_var: int = -1  # state variable stabilising vessels against compression (-1: none)
     blood_borne: np.ndarray = field(default_factory=lambda: np.zeros(0, np.bool_))
     drug_penetration: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # field-field reactions (model.reactions), one row each: substrate, enzyme, kind (0
+    # degradation, 1 saturation), inhibitor (-1 none); rate, half-max, Hill power, inhibition
+    rx_int: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))
+    rx_num: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
     custom_names: list[str] = field(default_factory=list)
     uses_damage: bool = False  # some type has a damage, repair or attack-damage behaviour, or a rule reads damage
 
@@ -162,6 +167,11 @@ def compile_model(model: Model) -> CompiledModel:
     drug_names = [d.name for d in getattr(model, "drugs", [])]
     sig_drug0 = len(sigs) - len(drug_names)
     drug_rows = np.flatnonzero(r_sig >= sig_drug0).astype(np.int64)
+    rx = model.reactions
+    rx_int = np.array([[subs.index(r.substrate), subs.index(r.by), 0 if r.kind == "degradation" else 1,
+                        subs.index(r.inhibited_by) if r.inhibited_by else -1] for r in rx], np.int64).reshape(-1, 4)
+    rx_num = np.array([[r.rate.value, float(r.half_max), r.hill_power, r.inhibition] for r in rx],
+                      np.float64).reshape(-1, 4)
     drug_of_row = (r_sig[drug_rows] - sig_drug0).astype(np.int64)
     perf = getattr(model, "perfusion", None)
 
@@ -199,5 +209,6 @@ def compile_model(model: Model) -> CompiledModel:
         blood_borne=np.array([perf is not None and s in perf.blood_borne for s in subs], np.bool_),
         drug_penetration=np.array([d.penetration.value if (perf is not None and d.penetration is not None) else 0.0
                                    for d in getattr(model, "drugs", [])]),
+        rx_int=rx_int, rx_num=rx_num,
         custom_names=customs, uses_damage=uses_damage,
     )
