@@ -1,11 +1,17 @@
-"""The Python entry points: run a model into a run directory, resume a run, cite a model.
+"""The Python entry points: :func:`simulate` a model with either engine into a run directory
+that one reader (:class:`tmesim.io.Run`) reads, resume a run, run the whole body.
 
-This module joins the engine (which computes) and ``tmesim.io`` (which stores); neither
+This module joins the engines (which compute) and ``tmesim.io`` (which stores); neither
 knows about the other.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
+import warnings
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +33,7 @@ from .engine.kernels import (
     N_STATUS,
 )
 from .engine.summary import DEAD_NAMES, cell_states, population_rows, tissue_metrics
-from .io import RunDirectory, RunWriter, read_checkpoint, resolved_config
+from .io import Run, RunDirectory, RunWriter, read_checkpoint, resolved_config, write_table_run
 from .model import Model, ModelError, model_from_dict
 
 # Names of the engine's status codes (ALIVE..GONE) for the cell tables.
@@ -113,24 +119,88 @@ def new_run_path(model: Model, seed: int, out: str | Path | None = None) -> Path
     return out
 
 
+ENGINES: tuple[str, ...] = ("spatial", "meanfield")
+
+
+def simulate(model: Model, engine: str = "spatial", days: float | None = None, seed: int = 0,
+             out: str | Path | None = None, *, progress: Callable[[Simulation], None] | None = None,
+             report: bool = False, contacts: object = None, origin: dict | None = None) -> Run:
+    """Simulate ``model`` with ``engine`` and return the run's reader.
+
+    ``engine``: ``"spatial"`` (lattice agents and fields: one tumor section) or
+    ``"meanfield"`` (the same rules as population ODEs; seconds for long runs). Both write a
+    run directory at ``out`` (default: a temporary one, removed when the returned ``Run``
+    is garbage-collected) that the same :class:`tmesim.io.Run` reads: ``summary()``,
+    ``metrics()``, ``info``, ``config``, ``model()``; spatial runs also have ``cells()``,
+    ``events()`` and ``fields()``. ``days`` defaults to the model's ``time.days``; the
+    same ``seed`` and model give identical results. ``progress`` (spatial) is called with the
+    engine as it runs; ``report`` writes ``report.html`` (spatial); ``contacts`` (mean-field)
+    is a contact-enrichment table (:mod:`tmesim.cohort.contacts`); ``origin`` is recorded as
+    ``origin:`` in config.yaml (where the initial tissue came from, see :func:`run_from_tissue`).
+
+    >>> import tmesim
+    >>> m = tmesim.load_model(tmesim.preset_path("tnbc-core"))
+    >>> run = tmesim.simulate(m, engine="meanfield", days=1)
+    >>> run.engine, run.info["status"], sorted(run.summary().columns)[:3]
+    ('meanfield', 'complete', ['cell_type', 'count', 'mean_emt'])
+    """
+    if isinstance(engine, int | float) and not isinstance(engine, bool):  # simulate(model, seed, days) of 0.x
+        warnings.warn("tmesim.simulate(model, seed, days) returning a Simulation is deprecated; use "
+                      "tmesim.simulate(model, days=..., seed=...) for a Run, or tmesim.engine.Simulation "
+                      "for step-by-step control", DeprecationWarning, stacklevel=2)
+        return Simulation(model, seed=int(engine)).run(days=days)  # type: ignore[return-value]
+    if engine not in ENGINES:
+        raise ModelError("engine", f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    days = _days(model, days)
+    if out is None:
+        path = Path(tempfile.mkdtemp(prefix=f"tmesim-{model.name}-"))
+    else:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ModelError("out", f"{str(path)!r} exists and is not an empty folder; choose another")
+    if engine == "spatial":
+        _run_spatial(model, path, seed, days, progress, report, origin)
+    else:
+        _run_meanfield(model, path, seed, days, contacts)
+    result = Run(path)
+    if out is None:
+        weakref.finalize(result, shutil.rmtree, str(path), True)
+    return result
+
+
+def _days(model: Model, days: float | None) -> float:
+    days = model.time.days if days is None else float(days)
+    if not days > 0:
+        raise ModelError("days", f"must be > 0, got {days}")
+    return days
+
+
+def _run_meanfield(model: Model, out: Path, seed: int, days: float, contacts: object) -> None:
+    from ._version import __version__
+    from .meanfield import MeanField
+
+    t0 = time.perf_counter()
+    mf = MeanField(model, contacts=contacts)  # type: ignore[arg-type]
+    trajectory = mf.run(days=days)
+    write_table_run(out, resolved_config(model, seed, days, __version__, engine="meanfield"), mf.summary(),
+                    trajectory, time.perf_counter() - t0)
+
+
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
         progress: Callable[[Simulation], None] | None = None, report: bool = True,
-        origin: dict | None = None) -> RunDirectory:
-    """Simulate ``model`` and write a complete run directory at ``out``.
+        origin: dict | None = None) -> Run:
+    """Deprecated: use ``tmesim.simulate(model, out=out, seed=seed, days=days, report=True)``."""
+    warnings.warn("tmesim.run(model, out, ...) is deprecated; use tmesim.simulate(model, out=out, ...)",
+                  DeprecationWarning, stacklevel=2)
+    _run_spatial(model, Path(out), seed, _days(model, days), progress, report, origin)
+    return Run(out)
 
-    >>> import tmesim, tempfile
-    >>> m = tmesim.load_model(tmesim.preset_path("tnbc"))
-    >>> rd = tmesim.run(m, tempfile.mkdtemp(), seed=1, days=0.25, report=False)
-    >>> rd.info["status"]
-    'complete'
 
-    ``origin`` is recorded as ``origin:`` in the run's config.yaml (see :func:`run_from_tissue`).
-    """
+def _run_spatial(model: Model, out: Path, seed: int, days: float,
+                 progress: Callable[[Simulation], None] | None, report: bool, origin: dict | None = None) -> None:
+    """The spatial engine, recorded into a complete run directory at ``out``."""
     from ._version import __version__
 
-    days = model.time.days if days is None else float(days)
-    if days <= 0:
-        raise ModelError("days", f"must be > 0, got {days}")
     sim = Simulation(model, seed=seed)
     config = resolved_config(model, seed, days, __version__)
     if origin:
@@ -143,7 +213,6 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
         from .viz.report import write_report
 
         write_report(out)
-    return RunDirectory(out)
 
 
 def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None,
@@ -162,11 +231,6 @@ def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None
 
         write_report(out)
     return RunDirectory(out)
-
-
-def simulate(model: Model, seed: int = 0, days: float | None = None) -> Simulation:
-    """Run the spatial engine in memory (no files) and return the finished Simulation."""
-    return Simulation(model, seed=seed).run(days=days)
 
 
 def run_body(out: str | Path, seed: int | None = None, options: PatientOptions | None = None,

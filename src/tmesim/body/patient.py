@@ -1,5 +1,8 @@
 """One simulated patient: primary tumor -> blood -> organs -> dormancy -> metastases.
 
+Long module: the patient's life history is one integration over the cascade's levels, whose
+state arrays (EMT class × unit kind × organ) every level reads; split it by level if it grows.
+
 Levels and engines, and why:
 
 * the primary tumor section: the patient's own section (spatial by default, mean-field with

@@ -84,7 +84,8 @@ def run(
             out = api.new_run_path(m, seed, out)
             progress, update = _progress_bar(d)
             with progress:
-                rd = api.run(m, out, seed=seed, days=d, progress=update, report=report, origin=origin)
+                rd = api.simulate(m, "spatial", days=d, seed=seed, out=out, progress=update, report=report,
+                                  origin=origin)
     except ModelError as exc:
         fail(exc)
         return

@@ -35,7 +35,15 @@ body model's detection time after day 0 (metastases detected before day 0 are ba
 lesions), with the primary's shedding rate from the untreated section (the last run-in week):
 the body model takes no therapy, so new metastases are the same in every arm.
 
-Why a treatment window: the section has no acquired drug resistance. Treated without end,
+Therapy until progression (``after_window: extrapolate``): the catalog's tumor cells acquire
+drug resistance under chemotherapy (a heritable ``resistance`` state, Sharma et al., Cell
+2010), so a section treated without end regrows. After the window the section keeps its net
+regrowth rate of the window's last two weeks (up to the largest fraction it held), so
+progression comes from resistant regrowth rather than from a stop of therapy, as in trials
+that treat until progression (IMpassion130, RIBBON-1).
+
+Why a treatment window (``after_window: hold``, the default) for models without acquired
+resistance: treated without end,
 every virtual tumor is eventually cleared — by chemotherapy plus the immune infiltrate that
 moves into the space it frees (with the measured contact enrichment of
 :mod:`tmesim.cohort.contacts`; without it, the well-mixed section is cleared even untreated,
@@ -105,6 +113,8 @@ class EndpointConfig:
     new_lesion_progression: bool = True
     immune_control: bool = True
     reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
+    after_window: str = "hold"  # or "extrapolate": therapy continues until progression
+    regrowth_days: float = 14.0  # window end over which the regrowth rate is read
 
     def as_dict(self) -> dict[str, float | bool | None]:
         return asdict(self)
@@ -146,10 +156,28 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     frac = np.maximum(n, 1.0) / n0
     days = np.arange(0.0, cfg.follow_up_days + 1e-9, cfg.assessment_days)
     s = np.interp(days, t_sec, frac, right=frac[-1])
+    if cfg.after_window == "extrapolate":
+        s = _extrapolate(days, s, t_sec, frac, cfg.regrowth_days)
     body = model.body
     b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
     g = growth_rate(section, model, cfg)
     return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
+
+
+def _extrapolate(days: np.ndarray, s: np.ndarray, t_sec: np.ndarray, frac: np.ndarray, span: float) -> np.ndarray:
+    """Therapy given until progression: after the window the section keeps its net regrowth rate
+    of the window's last ``span`` days (resistant cells expanding under therapy; a section still
+    shrinking or stable holds), up to the largest fraction it reached in the window (a full section)."""
+    end = t_sec[-1]
+    sel = t_sec >= end - span - 1e-9
+    if sel.sum() < 2:
+        return s
+    slope = float(np.polyfit(t_sec[sel], np.log(np.maximum(frac[sel], 1e-12)), 1)[0])
+    after = days > end
+    grown = frac[-1] * np.exp(max(slope, 0.0) * (days[after] - end))
+    out = s.copy()
+    out[after] = np.minimum(grown, max(float(frac.max()), float(frac[-1])))
+    return out
 
 
 def progression_day(days: np.ndarray, burden: np.ndarray, floor: float) -> float:

@@ -74,6 +74,9 @@ class Timing(BaseModel):
     baseline_factor: float = Field(default=10.0, gt=0)
     immune_control: bool = Field(default=True, description="grow at the doubling time corrected by the "
                                  "untreated section's immune kill rate (tmesim.cohort.endpoints)")
+    after_window: Literal["hold", "extrapolate"] = Field(
+        default="hold", description="the section after the treatment window: 'hold' its last value (therapy "
+        "stopped) or 'extrapolate' its net regrowth of the last two weeks (therapy given until progression)")
 
 
 class TrialSpec(BaseModel):
@@ -121,7 +124,7 @@ class TrialSpec(BaseModel):
         treat = t.treatment_days if self.days is None else max(self.days - t.run_in_days, 1.0)
         return EndpointConfig(run_in_days=t.run_in_days, treatment_days=treat, follow_up_days=self.follow_up,
                               assessment_days=t.assessment_days, baseline_factor=t.baseline_factor,
-                              immune_control=t.immune_control)
+                              immune_control=t.immune_control, after_window=t.after_window)
 
     def load_model(self, base: Path | None = None) -> Model:
         from tmesim.model import load_model

@@ -90,6 +90,12 @@ class CompiledModel:
     drug_names: list[str] = field(default_factory=list)
     drug_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     drug_of_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # perfusion (model.perfusion; collapse < 0: none): blood-borne substrates, and each drug's
+    # penetration length (µm; 0: reaches every site)
+    collapse: float = -1.0
+    stab_var: int = -1  # state variable stabilising vessels against compression (-1: none)
+    blood_borne: np.ndarray = field(default_factory=lambda: np.zeros(0, np.bool_))
+    drug_penetration: np.ndarray = field(default_factory=lambda: np.zeros(0))
     # field-field reactions (model.reactions), one row each: substrate, enzyme, kind (0
     # degradation, 1 saturation), inhibitor (-1 none); rate, half-max, Hill power, inhibition
     rx_int: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))
@@ -167,6 +173,7 @@ def compile_model(model: Model) -> CompiledModel:
     rx_num = np.array([[r.rate.value, float(r.half_max), r.hill_power, r.inhibition] for r in rx],
                       np.float64).reshape(-1, 4)
     drug_of_row = (r_sig[drug_rows] - sig_drug0).astype(np.int64)
+    perf = getattr(model, "perfusion", None)
 
     return CompiledModel(
         n_sub=S, n_types=T, n_vars=V, n_beh=B,
@@ -197,6 +204,11 @@ def compile_model(model: Model) -> CompiledModel:
         substrate_names=subs, type_names=types, var_names=vars_,
         behaviour_names=[b.name for b in behs], signal_names=sigs,
         sig_drug0=sig_drug0, drug_names=drug_names, drug_rows=drug_rows, drug_of_row=drug_of_row,
+        collapse=perf.collapse_occupancy if perf is not None else -1.0,
+        stab_var=vars_.index(perf.stabilised_by) if perf is not None and perf.stabilised_by else -1,
+        blood_borne=np.array([perf is not None and s in perf.blood_borne for s in subs], np.bool_),
+        drug_penetration=np.array([d.penetration.value if (perf is not None and d.penetration is not None) else 0.0
+                                   for d in getattr(model, "drugs", [])]),
         rx_int=rx_int, rx_num=rx_num,
         custom_names=customs, uses_damage=uses_damage,
     )

@@ -89,7 +89,7 @@ def site_of(x, y, z, L):
 # are contact with live / dead / apoptotic / necrotic cells, then the cell's own apoptotic and
 # necrotic flags; sig_var0..sig_nvar0 read the per-cell array (state, custom, damage, volume).
 # b3[t, b] = (base, first rule, number of rules); rt[k] = (signal, up, saturation, half-max,
-# Hill power, applies to dead, drug exposure). A drug signal (index >= sig_drug0) is global:
+# Hill power, applies to dead, drug exposure, drug index). A drug signal (index >= sig_drug0) is global:
 # the simulation writes its exposure C(t) into rt[k, 6] once per step, so the per-cell loop
 # reads one number instead of evaluating a signal.
 
@@ -180,20 +180,21 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
         return v0
     start = int(b3[t, b, 1])
     is_dead = i >= 0 and dead[i] != ALIVE
-    own = EMPTY
-    # Drug rules act on the value the cell's own rules give (same combination, applied after
-    # them), so a saturating survival signal cannot cancel a drug entirely.
-    drug = EMPTY
+    # Every rule, drug rules included, joins one accumulator (PhysiCell's grammar): a survival
+    # signal that lowers apoptosis lowers drug-induced apoptosis too (TME-mediated resistance).
+    acc = EMPTY
     for k in range(start, start + n):
         if is_dead and rt[k, 5] == 0.0:
             continue
         sig = int(rt[k, 0])
         if sig >= meta[11]:
-            drug = accumulate(drug, hill(rt[k, 6], rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
+            # global exposure C(t) times the tissue delivery at this site (engine.perfusion),
+            # kept as extra rows after the substrates in ``fields``
+            s = rt[k, 6] * fields[meta[0] + int(rt[k, 7]), (z * meta[9] + y) * meta[8] + x]
         else:
             s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
-            own = accumulate(own, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
-    return combine(combine(v0, own), drug)
+        acc = accumulate(acc, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
+    return combine(v0, acc)
 
 
 @njit(inline="always", cache=True)

@@ -16,6 +16,7 @@ from .compiled import B_EXCHANGE, CompiledModel, compile_model
 from .exchange import exchange_places, exchange_types
 from .fields import FieldSolver
 from .matrix import has_reactions, react
+from .perfusion import drug_delivery, perfused_sites
 from .placement import initial_fields, place_initial
 
 STATE_FORMAT = 1
@@ -32,7 +33,9 @@ def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     """The compact arrays rule evaluation reads (see kernels: b3, rt, meta)."""
     b3 = np.stack([cm.base, cm.r_start.astype(float), cm.r_count.astype(float)], axis=-1)
     rt = np.stack([cm.r_sig.astype(float), cm.r_up.astype(float), cm.r_sat, cm.r_half, cm.r_hill,
-                   cm.r_dead.astype(float), np.zeros(len(cm.r_sig))], axis=-1) if len(cm.r_sig) else np.zeros((1, 7))
+                   cm.r_dead.astype(float), np.zeros(len(cm.r_sig)), np.zeros(len(cm.r_sig))], axis=-1) \
+        if len(cm.r_sig) else np.zeros((1, 8))
+    rt[cm.drug_rows, 7] = cm.drug_of_row
     nz, ny, nx = cm.grid
     meta = np.array([cm.n_sub, cm.n_types, cm.sig_pressure, cm.sig_dead, cm.sig_time, cm.sig_vessel,
                      cm.sig_var0, cm.sig_nvar0, nx, ny, nz, cm.sig_drug0, cm.col_damage, cm.col_volume], np.int64)
@@ -81,8 +84,14 @@ class Simulation:
         self.var = np.zeros((nsites, V), np.float32)
         self.var_new = np.zeros((nsites, V), np.float32)
         self.occ = np.full(nsites, -1, np.int32)
-        self.fields = np.empty((cm.n_sub, nz, ny, nx), np.float32)
+        # Substrates, then one row per drug: its tissue delivery factor (engine.perfusion), which
+        # rule evaluation reads next to the fields; ``fields`` is a view of the substrate rows.
+        n_drugs = len(cm.drug_names)
+        self._field_rows = np.ones((cm.n_sub + n_drugs, nsites), np.float32)
+        self.fields = self._field_rows[: cm.n_sub].reshape(cm.n_sub, nz, ny, nx)
         self.fields[:] = cm.initial[:, None, None, None]
+        self.perfusion = np.zeros(nsites, np.float32)  # per site: 1 at a perfused vessel cell
+        self._shut = np.zeros(0, np.int64)  # sites of vessel cells that carry no flow
         initial_fields(model, self.fields)
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
                                  np.zeros(nsites, np.int16), np.zeros((nsites, 3), np.float32),
@@ -104,7 +113,9 @@ class Simulation:
         self.time = 0.0  # minutes
         self._event_chunks: list[dict[str, np.ndarray]] = []
         self._place()
+        self.root_uid = self.next_uid  # vessel cells placed at the start are fed by the host network
         self.update_drugs()
+        self.perfuse()
 
     # ----------------------------------------------------------------- set-up
     def _place(self) -> None:
@@ -128,7 +139,7 @@ class Simulation:
 
     def _cells(self) -> K.Cells:
         return K.Cells(self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.dead_time,
-                       self.var, self.var_new, self.occ, self.fields.reshape(self.cm.n_sub, -1))
+                       self.var, self.var_new, self.occ, self._field_rows)
 
     # --------------------------------------------------------------- processes
     # Each process has the same signature and runs once per step, in SCHEDULE order.
@@ -142,12 +153,43 @@ class Simulation:
         """C(t) of each drug of the model now (in its unit)."""
         return dict(zip(self.cm.drug_names, drug_exposures(self.model, self.time).tolist(), strict=True))
 
+    def perfuse(self) -> None:
+        """Which vessel cells carry blood (``self.perfusion``, per site) and, from them, each
+        drug's tissue delivery (:mod:`tmesim.engine.perfusion`). Without ``model.perfusion``
+        every live vessel cell is perfused and drugs reach every site."""
+        cm, n = self.cm, self.n
+        vessel = (self.dead[:n] == K.ALIVE) & cm.is_vessel[self.ctype[:n]]
+        nz, ny, nx = cm.grid
+        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
+        if cm.collapse < 0:
+            self.perfusion[:] = 0.0
+            self.perfusion[sites[vessel]] = 1.0
+            return
+        self.perfusion = perfused_sites(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ,
+                                        cm.is_vessel, self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse,
+                                        self.var, cm.stab_var)
+        vs = sites[vessel]
+        self._shut = vs[self.perfusion[vs] == 0.0]
+        if cm.drug_penetration.any():
+            self._field_rows[cm.n_sub:] = drug_delivery(self.perfusion, cm.grid, cm.dx, cm.drug_penetration)
+
+    def perfused_fraction(self) -> float:
+        """Share of live vessel cells that carry blood."""
+        n = self.n
+        vessel = int(np.count_nonzero((self.dead[:n] == K.ALIVE) & self.cm.is_vessel[self.ctype[:n]]))
+        return float(self.perfusion.sum()) / vessel if vessel else 0.0
+
     def evaluate_behaviours(self) -> None:
         """Rules → behaviour values → exchange rates, state variables, fates, moves, attacks."""
         self.solver.begin_step()
         K.evaluate(self.n, self.lattice, self._cells(), self.rules, self.scratch, self.vals,
                    self.solver.gain, self.solver.loss, self.seed, self.step_index, self.time,
                    self.cm.dt, self.cm.dx)
+        if len(self._shut) and self.cm.blood_borne.any():
+            # a vessel without flow releases nothing it takes from blood (oxygen)
+            for s in np.flatnonzero(self.cm.blood_borne):
+                self.solver.gain[s, self._shut] = 0.0
+                self.solver.loss[s, self._shut] = 0.0
 
     def exchange_and_diffuse(self) -> None:
         """Cell secretion/uptake and diffusion–decay of every substrate over one step."""
@@ -184,8 +226,8 @@ class Simulation:
         self.n = K.clear_and_compact(self.n, self.lattice, self._cells(), self.time,
                                      self.cm.clear_apoptotic, self.cm.clear_necrotic)
 
-    SCHEDULE: tuple[str, ...] = ("evaluate_behaviours", "exchange_and_diffuse", "remodel_matrix", "act", "exchange",
-                                 "recruit", "clear_dead")
+    SCHEDULE: tuple[str, ...] = ("perfuse", "evaluate_behaviours", "exchange_and_diffuse", "remodel_matrix", "act",
+                                 "exchange", "recruit", "clear_dead")
 
     def _keep_events(self) -> None:
         ne = self._ne
@@ -333,3 +375,4 @@ class Simulation:
         self.occ[sites[live_or_corpse]] = np.flatnonzero(live_or_corpse).astype(np.int32)
         self._event_chunks = []
         self.update_drugs()
+        self.perfuse()

@@ -2,6 +2,15 @@
 
 from tmesim.model import ModelError  # re-exported: layers above io report run errors with it
 
-from .rundir import FORMAT_VERSION, RunDirectory, RunWriter, read_checkpoint, resolved_config
+from .rundir import (
+           FORMAT_VERSION,
+           Run,
+           RunDirectory,
+           RunWriter,
+           read_checkpoint,
+           resolved_config,
+           write_table_run,
+)
 
-__all__ = ["FORMAT_VERSION", "ModelError", "RunDirectory", "RunWriter", "read_checkpoint", "resolved_config"]
+__all__ = ["FORMAT_VERSION", "ModelError", "Run", "RunDirectory", "RunWriter", "read_checkpoint", "resolved_config",
+           "write_table_run"]

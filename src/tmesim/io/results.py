@@ -1,6 +1,6 @@
 """Shipped results that stay true: what each file in ``benchmarks/results/`` was made with.
 
-``benchmarks/results/MANIFEST.json`` holds one entry per result file: the tmesim version, the
+``benchmarks/results/MANIFEST.json`` holds one entry per result file (or result folder): the tmesim version, the
 presets it simulated, the content hash of those models (all of the model, or only the parts
 named, e.g. everything but ``body`` for a table that never reads the body level), the command
 that made it and the file's own sha256. :func:`stale` compares an entry with the current
@@ -36,7 +36,14 @@ def model_hash(models: Sequence[Model], exclude: Sequence[str] = ()) -> str:
 
 
 def file_hash(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    """sha256 of a file, or of a folder's files (names and contents, in sorted order)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _presets(names: Sequence[str]) -> list[Model]:

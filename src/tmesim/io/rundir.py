@@ -188,6 +188,22 @@ def _quiet_zarr() -> Iterator[None]:
         yield
 
 
+def write_table_run(path: str | Path, config: dict[str, Any], summary: pd.DataFrame, metrics: pd.DataFrame,
+                    wall_seconds: float) -> None:
+    """A run directory from whole tables (the mean-field engine): ``config.yaml``,
+    ``summary.parquet``, ``metrics.parquet`` and ``run.json`` (written last: it marks the run complete)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    _write_parquet(summary, path / "summary.parquet")
+    _write_parquet(metrics, path / "metrics.parquet")
+    last = summary[(summary["state"] == "live") & (summary["time_days"] == summary["time_days"].max())]
+    info = {"status": "complete", "format_version": FORMAT_VERSION, "engine": config.get("engine", ""),
+            "outputs": int(summary["time_days"].nunique()), "wall_seconds": round(float(wall_seconds), 3),
+            "time_days": float(config["days"]), "n_cells": int(round(float(last["count"].sum())))}
+    atomic_write_text(path / "run.json", json.dumps(info, indent=2))
+
+
 def _empty_events() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
         ("time_days", float), ("event", object), ("uid", np.int64), ("cell_type", object),
@@ -248,7 +264,8 @@ class RunDirectory:
         """Cell snapshot nearest to ``day`` (default: the last one)."""
         times = self.snapshot_times()
         if not times:
-            raise ModelError("run", f"{str(self.path)!r} has no cell snapshots")
+            raise ModelError("run", f"{str(self.path)!r} has no cell snapshots"
+                                    + (" (mean-field runs have none)" if self.engine == "meanfield" else ""))
         t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
         return pd.read_parquet(self.path / "cells" / f"cells_day_{t:07.2f}.parquet")
 
@@ -270,12 +287,21 @@ class RunDirectory:
 
         return read_body_info(self.path)
 
-    def section(self, tumor_types: tuple[str, ...] = ()) -> pd.DataFrame:
+    @property
+    def engine(self) -> str:
+        """The engine that wrote the run (``spatial`` or ``meanfield``)."""
+        return str(self.config.get("engine", "spatial"))
+
+    def section(self, tumor_types: tuple[str, ...] | None = None) -> pd.DataFrame:
         """The run as a section time course, the table :func:`tmesim.body.section.run_section`
         gives: per summary time, live count and ``dead_<type>`` per cell type, ``mean_<var>_<t>``
         for ``tumor_types``, mean concentration per substrate (from ``fields.zarr``), and
         ``intravasation_per_day`` / ``intravasation_cluster_cells_per_day`` from the events
         (cells leaving since the previous summary time, per day)."""
+        if tumor_types is None:  # the model's tumor cells (role cancer)
+            from tmesim.model.roles import Role
+
+            tumor_types = tuple(self.model().types_with_role(Role.CANCER))
         sm = self.summary()
         dead_states = {"apoptotic", "necrotic", "killed", "gone"}
         live = sm[~sm["state"].isin(dead_states)]
@@ -312,6 +338,13 @@ class RunDirectory:
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr
 
+        if not (self.path / "fields.zarr").exists():
+            raise ModelError("run", f"{str(self.path)!r} has no fields (the {self.engine} engine wrote it; "
+                                    "spatial runs have fields.zarr)")
         # Runs written before consolidated metadata was added open without it.
         with _quiet_zarr():
             return xr.open_zarr(self.path / "fields.zarr", consolidated=None)
+
+
+Run = RunDirectory
+"""The reader of a finished run, whichever engine wrote it (what :func:`tmesim.simulate` returns)."""

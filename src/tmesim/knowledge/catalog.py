@@ -1,5 +1,8 @@
 """A model's knowledge as tables, and its rules in and out of PhysiCell's rules format.
 
+Long module: the tables and both rule formats share the name matching and the row layout;
+move the PhysiCell reader out beside io/physicell_settings.py if it grows further.
+
 ``catalog_tables(model)`` gives the cell types, the signals and the rules (with sources and
 statements) as pandas DataFrames; ``filter_rules`` selects rules by cell type, signal or
 cited review reference. ``export_rules`` writes the rules table as tmesim's CSV or as a

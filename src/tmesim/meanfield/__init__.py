@@ -6,11 +6,11 @@ engine, see README "How behaviours respond to signals"), evaluated at population
 
 Usage::
 
-    from tmesim.meanfield import MeanField, simulate
+    from tmesim.meanfield import MeanField
     mf = MeanField(model)                       # optional: signals={"drug X": lambda t_days: ...}
     df = mf.run(days=7)                         # time_days, one column per type, substrates, ...
     long = mf.summary()                         # time_days, cell_type, state, count, mean_<var>
-    df = simulate(model, days=7, seed=0)        # pure, picklable (deterministic; seed ignored)
+    run = tmesim.simulate(model, engine="meanfield", days=7)   # the same as a run directory (tmesim.Run)
 
 State (cells, minutes): live cells ``N_t``; corpses per type (apoptotic, killed, necrotic),
 which occupy sites until cleared; well-mixed concentration ``C_s`` per substrate; the summed

@@ -119,6 +119,15 @@ class MeanFieldTables:
     ct_times: np.ndarray = field(default_factory=lambda: np.zeros(1))
     ct_contact: np.ndarray = field(default_factory=lambda: np.ones((1, 1, 1)))
     ct_free: np.ndarray = field(default_factory=lambda: np.ones((1, 1)))
+    # perfusion (model.perfusion): [collapse (-1: none), stabilising variable (-1: none), site
+    # size µm, dims]; blood-borne substrates [S]; penetration (µm, 0: everywhere) per EXTRA signal
+    perf: np.ndarray = field(default_factory=lambda: np.array([-1.0, -1.0, 20.0, 2.0]))
+    blood: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pen: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def perf_arrays(self) -> tuple[np.ndarray, ...]:
+        """Perfusion arrays, passed to the right-hand side after ``vals``."""
+        return self.perf, self.blood, self.pen
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The arrays in the order the numba right-hand side takes them."""
@@ -299,8 +308,21 @@ def compile_meanfield(model: Model) -> MeanFieldTables:
         initial=np.array([float(s.initial) for s in model.substrates]),
         half_widths=np.array([(n + 1) * dx / 2.0 for n in shape]), m_active=m_active, active_idx=active_idx,
         type_names=list(types), substrate_names=list(subs), var_names=list(vars_),
-        behaviour_names=bnames, extra_signals=extra,
+        behaviour_names=bnames, extra_signals=extra, **_perfusion(model, extra),
     )
+
+
+def _perfusion(model: Model, extra: list[str]) -> dict[str, np.ndarray]:
+    perf = model.perfusion
+    drugs = {f"drug {d.name}": d for d in model.drugs}
+    pen = np.array([drugs[e].penetration.value if perf is not None and e in drugs and drugs[e].penetration is not None
+                    else 0.0 for e in extra])
+    if perf is None:
+        return {"pen": pen, "blood": np.zeros(len(model.substrates), np.int64)}
+    stab = model.state_variables.index(perf.stabilised_by) if perf.stabilised_by else -1
+    return {"perf": np.array([perf.collapse_occupancy, float(stab), model.domain.site_size.value,
+                              float(model.domain.dims)]),
+            "blood": np.array([int(s in perf.blood_borne) for s in model.substrate_names], np.int64), "pen": pen}
 
 
 _INITIAL_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}

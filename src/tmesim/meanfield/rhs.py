@@ -126,12 +126,52 @@ def _boundary_rate(D, lam, half_widths):
 
 
 @njit(cache=True)
+def _compressed(p, thr, m_vals, m_w, binom):
+    """P(a vessel site's in-domain neighbours are at least a share ``thr`` filled), each filled
+    with probability p (the spatial engine's compression rule, engine.perfusion)."""
+    out = 0.0
+    for i in range(m_vals.shape[0]):
+        m = m_vals[i]
+        x = thr * m
+        lo = int(np.floor(x + 1e-9))
+        w = max(x - lo, 0.0)  # a mean threshold between whole neighbour counts: interpolate
+        acc = 0.0
+        for j in range(lo, m + 1):
+            pj = binom[m, j] * p**j * (1.0 - p) ** (m - j)
+            acc += pj if j > lo else (1.0 - w) * pj
+        out += m_w[i] * acc
+    return out
+
+
+@njit(cache=True)
+def _delivery(rho, lam, site, dims):
+    """E[exp(-d/λ)] over sites, d the distance (µm) to the nearest perfused vessel, vessels
+    scattered at ``rho`` per site (Poisson: P(d > r) = exp(-ρ π r²) in 2D, exp(-ρ 4π r³/3) in 3D,
+    r in sites)."""
+    if rho <= 0.0:
+        return 0.0
+    steps = 200
+    rmax = 20.0 * lam
+    h = rmax / steps
+    acc = 0.0
+    for k in range(steps + 1):
+        r = k * h
+        rs = r / site
+        surv = np.exp(-rho * np.pi * rs * rs) if dims < 3 else np.exp(-rho * 4.0 / 3.0 * np.pi * rs * rs * rs)
+        w = 0.5 if (k == 0 or k == steps) else 1.0
+        acc += w * np.exp(-r / lam) * surv
+    return max(1.0 - acc * h / lam, 0.0)
+
+
+@njit(cache=True)
 def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect, b_upt, b_exp,
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
-        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact, ct_free, vals):
-    """dy/dt at time t (minutes). ``aux[2T]`` receives the intravasation flux per type, then the
-    flux of cells killed by attacks per (target) type (cells/min)."""
+        decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact,
+        ct_free, vals, perf, blood, pen):
+    """dy/dt at time t (minutes). ``aux[2T+1]`` receives the intravasation flux per type, then the
+    flux of cells killed by attacks per (target) type (cells/min), then the perfused share of
+    vessel cells."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     if ct_times.shape[0] > 1:
         _contacts_at(t, ct_times, ct_contact, ct_free, contact, free)
@@ -173,6 +213,22 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         if is_vessel[k]:
             free_at_ves += N[k] * free[k]
     free_at_ves = free_at_ves / ves if ves > 0.0 else 1.0
+    # perfusion: the share of vessel cells not compressed shut (engine.perfusion, well mixed;
+    # the network's connectivity is not resolved) and, from their density, drug delivery
+    f_perf = 1.0
+    if perf[0] >= 0.0 and ves > 0.0:
+        stab = 0.0
+        if perf[1] >= 0.0:
+            sv = int(perf[1])
+            for k in range(T):
+                if is_vessel[k]:
+                    stab += N[k] * mean[k, sv]
+            stab /= ves
+        thr = perf[0] + (1.0 - perf[0]) * stab
+        pfill = min(max((live - ves) / others, 0.0), 1.0)
+        f_perf = 1.0 - _compressed(pfill, thr, m_vals, m_w, binom)
+    aux[2 * T] = f_perf
+    rho = f_perf * ves / n_sites
 
     # ---- behaviours: ``vals`` holds the base values except where rules act; those are
     # re-evaluated here on every call
@@ -181,8 +237,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         site = g_site[g] == 1
         if N[ct] <= 0.0 and not site:
             continue  # a behaviour of an absent type acts on nothing
-        own = EMPTY
-        drug = EMPTY  # drug rules, combined after the cell's own rules
+        own = EMPTY  # every rule, drug rules included, in one accumulator (model.response)
         for r in range(g_start[g], g_start[g] + g_count[g]):
             kind = r_kind[r]
             arg = r_arg[r]
@@ -212,11 +267,13 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             elif kind == TIME:
                 h = hill(t, r_half[r], r_hill[r])
             elif kind == EXTRA:
-                drug = accumulate(drug, hill(extra[arg], r_half[r], r_hill[r]), r_up[r] == 1, r_sat[r])
-                continue
+                c = extra[arg]
+                if pen[arg] > 0.0 and perf[0] >= 0.0:
+                    c *= _delivery(rho, pen[arg], perf[2], perf[3])
+                h = hill(c, r_half[r], r_hill[r])
             own = accumulate(own, h, r_up[r] == 1, r_sat[r])
         b = g_b[g]
-        val = combine(combine(base[ct, b], own), drug)
+        val = combine(base[ct, b], own)
         vals[ct, b] = val
 
     # ---- space: a division or a recruited cell needs a free in-domain neighbour site
@@ -224,7 +281,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
     kcyc, kapo, knec, kint, krec = fixed[F_CYCLE], fixed[F_APOPTOSIS], fixed[F_NECROSIS], fixed[F_INTRAVASATE], fixed[F_RECRUIT]
 
     total_intra = 0.0
-    aux[T:] = 0.0  # kill fluxes: summed over attackers below
+    aux[T:2 * T] = 0.0  # kill fluxes: summed over attackers below
     for ct in range(T):
         aux[ct] = 0.0
         n = N[ct]
@@ -302,6 +359,8 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             n = N[ct]
             if n > 0.0:
                 r = vals[ct, b_sec[s]]
+                if blood[s] == 1 and is_vessel[ct]:
+                    r *= f_perf  # only perfused vessels release what they take from blood
                 gain += n * (r * vals[ct, b_sect[s]] + vals[ct, b_exp[s]])
                 loss += n * (r + vals[ct, b_upt[s]])
         gain /= n_sites

@@ -174,11 +174,11 @@ class MeanField:
         self._extra = np.array([f(0.0) for f in self._extra_fns], float)
         self.slices = layout(tb.n_types, tb.n_sub, tb.n_vars)
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
-        self._arrays = (*tb.arrays(), self._vals)
+        self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays())
         self._idx = tb.active_idx
         self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
         self._dy = np.zeros_like(self._y)
-        self._aux = np.zeros(2 * tb.n_types)
+        self._aux = np.zeros(2 * tb.n_types + 1)
         self.result: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ state
@@ -230,7 +230,9 @@ class MeanField:
         Returns one row per output time: ``time_days``, live count per cell type (column =
         type name), ``<substrate>`` well-mixed concentrations, ``mean_<var>_<type>`` for types
         with state variables, ``dead_<type>`` corpses, ``vessels`` (live vessel cells),
-        ``intravasation_per_day`` (cells/day entering the blood; per type in
+        ``perfused_fraction`` (share of vessel cells carrying blood, with ``model.perfusion``),
+        ``cycle_per_day_<type>`` (cycle entry rate per cell, rules and crowding included, for
+        attacked types), ``intravasation_per_day`` (cells/day entering the blood; per type in
         ``intravasation_per_day_<type>``), ``intravasated`` (cumulative cells) and, for each
         type some type can attack, ``killed_per_day_<type>`` (cells/day killed by attacks).
         """
@@ -296,10 +298,16 @@ class MeanField:
         cols["vessels"] = N[tb.is_vessel == 1].sum(0)
         flux = np.zeros((T, len(t_min)))
         kills = np.zeros((T, len(t_min)))
+        perfused = np.zeros(len(t_min))
+        cycle = np.zeros((T, len(t_min)))
+        kcyc = int(tb.fixed[0])
         for i in range(len(t_min)):
             self.derivative(float(t_min[i]), Y[:, i])
             flux[:, i] = self._aux[:T] * MIN_PER_DAY
-            kills[:, i] = self._aux[T:] * MIN_PER_DAY
+            kills[:, i] = self._aux[T:2 * T] * MIN_PER_DAY
+            perfused[i] = self._aux[2 * T]
+            cycle[:, i] = self._vals[:, kcyc] * MIN_PER_DAY
+        cols["perfused_fraction"] = perfused
         cols["intravasation_per_day"] = flux.sum(0)
         for k, name in enumerate(tb.type_names):
             if flux[k].any() or tb.base[k, tb.fixed[5]] > 0 or np.any(tb.g_b[tb.g_t == k] == tb.fixed[5]):
@@ -308,6 +316,8 @@ class MeanField:
         for k, name in enumerate(tb.type_names):
             if tb.attacked[k]:
                 cols[f"killed_per_day_{name}"] = kills[k]
+            if tb.attacked[k] and (tb.base[k, kcyc] > 0 or np.any(tb.g_b[tb.g_t == k] == kcyc)):
+                cols[f"cycle_per_day_{name}"] = cycle[k]
         # one float block: several times faster than a DataFrame built column by column
         return pd.DataFrame(np.column_stack(list(cols.values())), columns=list(cols))
 
@@ -349,6 +359,13 @@ def simulate(model: Model, days: float | None = None, seed: int = 0,
 
     The mean-field engine is deterministic; ``seed`` is accepted (and ignored) so that this
     has the same signature as stochastic simulators in calibration tools.
+
+    Deprecated: use ``MeanField(model, ...).run(days)`` for the trajectory table, or
+    ``tmesim.simulate(model, engine="meanfield")`` for a run directory.
     """
+    import warnings
+
+    warnings.warn("tmesim.meanfield.simulate is deprecated; use MeanField(model).run(days) or "
+                  "tmesim.simulate(model, engine='meanfield')", DeprecationWarning, stacklevel=2)
     del seed
     return MeanField(model, signals=signals, contacts=contacts).run(days=days)

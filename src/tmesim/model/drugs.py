@@ -16,11 +16,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .params import NAME_PATTERN, ConcentrationUnit, Mass, Param, Source, Time, Volume, parse_param
+from .params import (
+    NAME_PATTERN,
+    ConcentrationUnit,
+    Length,
+    Mass,
+    Param,
+    Source,
+    Time,
+    Volume,
+    parse_param,
+)
 from .units import concentration_to
 
 # Schedule fields a therapy entry may override per drug (``overrides: {<drug>: {...}}``).
-SCHEDULE_FIELDS = ("dose", "volume", "peak", "interval", "offsets", "cycles", "half_life")
+SCHEDULE_FIELDS = ("dose", "volume", "peak", "interval", "offsets", "cycles", "half_life", "penetration")
 
 
 class Drug(BaseModel):
@@ -45,6 +55,9 @@ class Drug(BaseModel):
     cycles: int | None = Field(default=None, ge=1, description="number of cycles; null = until the end")
     half_life: Time = Field(description="elimination half-life")
     start: Time = Field(default_factory=lambda: parse_param(0.0, "time"), description="first administration")
+    penetration: Length | None = Field(default=None, description="distance from the nearest perfused vessel over "
+                                       "which tissue exposure falls e-fold (used when the model has perfusion; "
+                                       "null: the drug reaches every site)")
     source: Source = None
 
     @model_validator(mode="after")

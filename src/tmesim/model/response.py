@@ -3,8 +3,12 @@
 A rule's signal s gives a Hill response H = s^n / (h^n + s^n). Up-regulating rules combine
 as U = 1 - prod(1 - H) toward the H-weighted mean of their saturation values; down-regulating
 rules then pull the result toward theirs the same way (PhysiCell's
-b = (1 - D)[(1 - U) b0 + U b_max] + D b_min for one rule of each kind). Drug rules form a
-second stage, combined the same way on the value the cell's own rules give.
+b = (1 - D)[(1 - U) b0 + U b_max] + D b_min for one rule of each kind). Drug rules (signal
+``drug <name>``) join the same accumulators as every other rule, as in PhysiCell's grammar
+where every rule acts on the same behaviour: a survival signal that lowers apoptosis (IL-6 via
+STAT3, contact with CAFs, stemness, acquired resistance) therefore lowers drug-induced
+apoptosis by the same fraction D, which is how the tumor microenvironment protects tumor
+cells against chemotherapy (review:20, 32, 46, 47).
 
 An accumulator is the tuple (prod(1-H) up, sum H*sat up, sum H up, the same three down).
 """

@@ -216,6 +216,26 @@ class Placement(Strict):
         return self
 
 
+class Perfusion(Strict):
+    """Which vessel cells carry blood (:mod:`tmesim.engine.perfusion` states the lattice rule).
+
+    A vessel cell is perfused when it is connected, through touching vessel cells, to a vessel
+    of the host network (one present at the start, or at the domain edge) and it is not
+    compressed: a vessel whose in-domain neighbour sites are at least ``collapse_occupancy``
+    filled by live non-vessel cells is squeezed shut by solid stress (a vessel with state
+    ``stabilised_by`` = v collapses only at c + (1 − c)·v: pericyte-covered vessels resist). Only perfused vessels
+    release the ``blood_borne`` substrates (oxygen) and deliver drugs.
+    """
+
+    blood_borne: list[str] = Field(default_factory=list, description="substrates vessel cells take from blood "
+                                   "(released only by perfused vessels), e.g. [oxygen]")
+    collapse_occupancy: float = Field(default=1.0, gt=0.0, le=1.0, description="share of a vessel's neighbour "
+                                      "sites filled by live non-vessel cells at which it is compressed shut")
+    stabilised_by: str | None = Field(default=None, description="state variable of vessel cells (0-1, e.g. "
+                                      "pericyte coverage) that raises the share at which they collapse toward 1")
+    source: Source = None
+
+
 class Model(Strict):
     """A complete, validated tumor-microenvironment model.
 
@@ -239,6 +259,8 @@ class Model(Strict):
     body: Body | None = Field(default=None, description="whole-body level: circulation, organs, metastasis")
     therapies: list[TherapyEntry] = Field(default_factory=list, description="catalog regimens given, each from a start time")
     drugs: list[Drug] = Field(default_factory=list, description="dosing schedules (PK); filled from therapies on validation")
+    perfusion: Perfusion | None = Field(default=None, description="vessel perfusion (null: every vessel cell "
+                                        "is perfused and drugs reach every site)")
     user_parameters: dict[str, Any] = Field(default_factory=dict, description="free parameters carried with the model (e.g. a PhysiCell project's user_parameters); not read by the engines")
 
     # Convenience lookups (the model is data; these only index it).
@@ -280,5 +302,5 @@ class Model(Strict):
         raise KeyError(name)
 
 
-__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Placement", "Reaction", "Rule", "Substrate",
-           "TimeSettings"]
+__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Perfusion", "Placement", "Reaction", "Rule",
+           "Substrate", "TimeSettings"]

@@ -107,6 +107,13 @@ def resolve_model(model: Model) -> None:
 
     expand_therapies(model)  # therapies -> drugs + drug rules, before the rules are checked
     _unique([d.name for d in model.drugs], "drugs")
+    if model.perfusion is not None:
+        for sub in model.perfusion.blood_borne:
+            if sub not in subs:
+                raise ModelError("perfusion.blood_borne", f"unknown substrate {sub!r}; allowed: {', '.join(subs)}")
+        stab = model.perfusion.stabilised_by
+        if stab is not None and stab not in vars_:
+            raise ModelError("perfusion.stabilised_by", f"unknown state variable {stab!r}; allowed: {', '.join(vars_)}")
     behaviours = {b.name: b for b in model.behaviours()}
     signals = model.signals()
 
