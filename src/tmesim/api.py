@@ -6,6 +6,7 @@ knows about the other.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,15 @@ from .body import Patient, PatientOptions, PatientResult
 from .engine import Simulation
 from .engine.kernels import E_DIVISION, E_INTRAVASATION, E_KILLED, E_TRANSITION, EVENT_NAMES
 from .engine.summary import DEAD_NAMES, cell_states, population_rows, tissue_metrics
-from .io import RunDirectory, RunWriter, read_checkpoint, resolved_config
+from .io import (
+    NoCheckpoint,
+    RunDirectory,
+    RunWriter,
+    locked,
+    read_checkpoint,
+    read_config,
+    resolved_config,
+)
 from .model import Model, ModelError, model_from_dict
 
 # Names of the engine's status codes (ALIVE..GONE) for the cell tables.
@@ -76,7 +85,8 @@ class _Recorder:
 
 
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
-        progress: Callable[[Simulation], None] | None = None, report: bool = True) -> RunDirectory:
+        progress: Callable[[Simulation], None] | None = None, report: bool = True,
+        notice: Callable[[str], None] | None = None) -> RunDirectory:
     """Simulate ``model`` and write a complete run directory at ``out``.
 
     >>> import tmesim, tempfile
@@ -84,14 +94,35 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
     >>> rd = tmesim.run(m, tempfile.mkdtemp(), seed=1, days=0.25, report=False)
     >>> rd.info["status"]
     'complete'
+
+    The run directory is locked while written (a second writer gets an error naming this
+    process); ``notice`` hears of a stale lock left by a killed run.
     """
     from . import __version__
 
     days = model.time.days if days is None else float(days)
-    if days <= 0:
-        raise ModelError("days", f"must be > 0, got {days}")
-    sim = Simulation(model, seed=seed)
-    writer = RunWriter(out, resolved_config(model, seed, days, __version__))
+    if not math.isfinite(days) or days <= 0:
+        raise ModelError("days", f"must be a finite number > 0, got {days}")
+    seed = check_seed(seed)
+    with locked(out, "run directory", "out", notice):
+        sim = Simulation(model, seed=seed)
+        writer = RunWriter(out, resolved_config(model, seed, days, __version__))
+        _finish(sim, writer, days, progress, report, out)
+    return RunDirectory(out)
+
+
+MAX_SEED = 2**63 - 1  # seeds are stored as int64 (checkpoints, Parquet)
+
+
+def check_seed(seed: int, field: str = "seed") -> int:
+    """A seed is a whole number in [0, 2^63 - 1]."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
+        raise ModelError(field, f"must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
+def _finish(sim: Simulation, writer: RunWriter, days: float, progress: Callable[[Simulation], None] | None,
+            report: bool, out: str | Path) -> None:
     rec = _Recorder(writer)
     sim.run(days=days, observer=rec, progress=progress)
     rec.finish(sim)
@@ -99,24 +130,35 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
         from .viz.report import write_report
 
         write_report(out)
-    return RunDirectory(out)
 
 
 def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None,
-           report: bool = True) -> RunDirectory:
-    """Continue a killed run from its last checkpoint; the result equals an uninterrupted run."""
-    config, meta, state = read_checkpoint(out)
-    model = model_from_dict(config["model"])
-    sim = Simulation(model, seed=int(config["seed"]))
-    sim.set_state(state)
-    writer = RunWriter(out, config, resume_state=meta)
-    rec = _Recorder(writer)
-    sim.run(days=float(config["days"]), observer=rec, progress=progress)
-    rec.finish(sim)
-    if report:
-        from .viz.report import write_report
+           report: bool = True, days: float | None = None, seed: int | None = None,
+           notice: Callable[[str], None] | None = None) -> RunDirectory:
+    """Continue a killed run from its last checkpoint; the result equals an uninterrupted run.
 
-        write_report(out)
+    A run killed before its first checkpoint restarts from the beginning (same model, seed
+    and days). ``days``/``seed``, when given, must equal the run's own: a resumed run is the
+    run it continues, never a different one (start a new run for other settings).
+    """
+    out = Path(out)
+    config = read_config(out, "resume")
+    for name, given, have in (("days", days, float(config["days"])), ("seed", seed, int(config["seed"]))):
+        if given is not None and float(given) != have:
+            raise ModelError(name, f"the run in {str(out)!r} was started with --{name} {have:g}; --resume "
+                                   f"continues that run, so give --{name} {have:g} or none (a different "
+                                   f"--{name} needs a new run: --out another folder)")
+    with locked(out, "run directory", "resume", notice):
+        model = model_from_dict(config["model"])
+        sim = Simulation(model, seed=int(config["seed"]))
+        try:
+            config, meta, state = read_checkpoint(out)
+        except NoCheckpoint:
+            writer = RunWriter(out, config)  # killed before its first checkpoint: start again
+        else:
+            sim.set_state(state)
+            writer = RunWriter(out, config, resume_state=meta)
+        _finish(sim, writer, float(config["days"]), progress, report, out)
     return RunDirectory(out)
 
 
@@ -133,12 +175,16 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
     The run's own seed is used unless ``seed`` is given; ``days`` is the follow-up after
     diagnosis (default: the model's ``body.follow_up``).
     """
-    import json
-
-    from .body.primary import SheddingProfile, tumor_types
-    from .io.atomic import atomic_write, atomic_write_text
-
     rd = RunDirectory(out)
+    with locked(out, "run directory", "body"):
+        return _run_body(rd, Path(out), seed, options, days)
+
+
+def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOptions | None,
+              days: float | None) -> PatientResult:
+    from .body.primary import SheddingProfile, tumor_types
+    from .io.atomic import atomic_write_json, atomic_write_parquet
+
     model = rd.model()
     if model.body is None:
         raise ModelError("body", "the model has no body: section; use a preset with one "
@@ -146,10 +192,9 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
     seed = int(rd.config["seed"]) if seed is None else int(seed)
     shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
     res = Patient(model, seed, options, shedding=shed).run(days)
-    base = Path(out) / "body"
-    base.mkdir(exist_ok=True)
+    base = out / "body"
     for name, df in res.tables().items():
-        atomic_write(base / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+        atomic_write_parquet(df, base / f"{name}.parquet")
     info = {
         "seed": seed, "diagnosis_day": res.diagnosis_day,
         "metastatic_sites": res.metastatic_sites(),
@@ -158,5 +203,5 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
         "niches": {o: {"niche": n.niche, "engine": n.engine, "initial": n.initial, "final": n.final,
                        "days": n.days, "growth_per_day": n.growth_rate} for o, n in res.niches.items()},
     }
-    atomic_write_text(base / "body.json", json.dumps(info, indent=2))
+    atomic_write_json(base / "body.json", info)
     return res

@@ -5,12 +5,19 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from tmesim.io.atomic import (
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_parquet,
+    atomic_write_text,
+    finite_or_none,
+)
 
 from .markers import MARKERS
 from .survival import arm_hazard_ratios, endpoints_of, km_table, marker_hazard_ratios
@@ -90,7 +97,7 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
     """Write ``patients.parquet``, ``km_<endpoint>.parquet``, ``hazard_ratios.csv``,
     ``marker_hazard_ratios.csv``, ``summary.json``, ``km.png`` and ``report.html``."""
     out.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(out / "patients.parquet", index=False)
+    atomic_write_parquet(df, out / "patients.parquet")
     eps = [e for e in endpoints_of(df) if e in ("pfs", "os") and e in endpoints]
     if "metastasis" in endpoints:
         eps += [e for e in endpoints_of(df) if e.startswith("met_")]
@@ -99,11 +106,11 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
                         kind="stable").reset_index(drop=True)
     km = {ep: km_table(df, ep) for ep in eps}
     for ep, tab in km.items():
-        tab.to_parquet(out / f"km_{ep}.parquet", index=False)
+        atomic_write_parquet(tab, out / f"km_{ep}.parquet")
     hr = arm_hazard_ratios(df, eps, arms) if len(arms) > 1 else pd.DataFrame()
-    hr.to_csv(out / "hazard_ratios.csv", index=False)
+    atomic_write_csv(hr, out / "hazard_ratios.csv")
     mhr = marker_hazard_ratios(df, [e for e in ("pfs", "os") if e in eps], arms=arms)
-    mhr.to_csv(out / "marker_hazard_ratios.csv", index=False)
+    atomic_write_csv(mhr, out / "marker_hazard_ratios.csv")
     summary: dict[str, Any] = {
         "name": name, "patients": int(len(df)), "arms": {a: int((df["arm"] == a).sum()) for a in arms},
         "wall_s": round(wall_s, 2), "patients_per_s": round(len(df) / wall_s, 2) if wall_s > 0 else None,
@@ -112,7 +119,8 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
         "hazard_ratios": hr.replace({np.nan: None}).to_dict("records"),
         "marker_hazard_ratios": mhr.replace({np.nan: None}).to_dict("records"),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    summary = finite_or_none(summary)  # strict JSON: null = not defined (no events, median not reached)
+    atomic_write_json(out / "summary.json", summary)
     if report and eps:
         png = _plot_km({e: km[e] for e in eps if e in ("pfs", "os")} or {eps[0]: km[eps[0]]}, out / "km.png")
         _html(out / "report.html", name, df, summary, hr, mhr, png)
@@ -147,7 +155,7 @@ wall time {summary['wall_s']} s ({summary['patients_per_s']} patients/s).</p>
 <p>Definitions: see <code>tmesim.cohort.endpoints</code> (burden, RECIST progression, death) and
 <code>tmesim.cohort.markers</code>. Per-patient tables: <code>patients/&lt;arm&gt;/patient_*.parquet</code>,
 combined in <code>patients.parquet</code>.</p></body></html>"""
-    path.write_text(body)
+    atomic_write_text(path, body)
 
 
 __all__ = ["analyse"]

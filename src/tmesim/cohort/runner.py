@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tmesim.io.atomic import atomic_write_json, atomic_write_parquet
 from tmesim.model import Model, ModelError
 
 if TYPE_CHECKING:
@@ -57,10 +59,7 @@ def patient_path(out: Path, arm: str, pid: int) -> Path:
 
 
 def write_atomic(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    atomic_write_parquet(df, path)
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -78,31 +77,60 @@ def check_config(out: Path, config: dict[str, Any]) -> None:
             raise ModelError("--out", f"{out} holds results of a different cohort/trial configuration "
                                       f"(hash {old.get('hash')} != {h}); use another --out folder or delete it")
         return
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"hash": h, "config": config}, indent=2, default=str))
-    os.replace(tmp, f)
+    atomic_write_json(f, {"hash": h, "config": config}, default=str)
 
 
 @contextlib.contextmanager
-def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
-    """A dask.distributed Client: to ``scheduler`` if given, else to a new local process cluster."""
+def dask_client(workers: int = 2, scheduler: str | None = None, connect_timeout: float = 5.0) -> Iterator[Any]:
+    """A dask.distributed Client: to ``scheduler`` if given (an error after ``connect_timeout``
+    seconds if it cannot be reached), else to a new local process cluster whose workers exit
+    when this process does."""
     from distributed import Client, LocalCluster
 
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ModelError("--scheduler", f"cannot reach the dask scheduler {scheduler!r} within "
+                                            f"{connect_timeout:g} s ({type(exc).__name__}); give a running "
+                                            "scheduler's address, e.g. tcp://host:8786, or none for local workers") from None
         try:
             yield client
         finally:
-            client.close()
+            with _quiet_shutdown():
+                client.close()
         return
-    cluster = LocalCluster(n_workers=max(1, int(workers)), threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+    if int(workers) < 1:
+        raise ModelError("--workers", f"must be at least 1, got {workers}")
+    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=50)
     client = Client(cluster)
+    from ._exit_plugin import ExitWithParent
+
+    # Workers of a local cluster die with this process (even on kill -9, which runs no cleanup).
+    client.register_plugin(ExitWithParent(os.getpid()), name="tmesim-exit-with-parent")
     try:
         yield client
     finally:
-        client.close()
-        cluster.close()
+        with _quiet_shutdown():
+            client.close()
+            cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_shutdown() -> Iterator[None]:
+    """Closing a cluster makes distributed log connection errors of comms already closed
+    (CommClosedError and a traceback) although nothing failed; silence them for the close."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, levels, strict=True):
+            lg.setLevel(lv)
+
 
 
 def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd.DataFrame | ContactCourse | None) -> pd.DataFrame:

@@ -14,3 +14,8 @@ class ModelError(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class NonFiniteError(ModelError):
+    """A simulation produced inf or NaN; ``field`` names the step, the message the substrate or
+    state variable and the cell type where it appeared."""
