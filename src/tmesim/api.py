@@ -84,6 +84,29 @@ class _Recorder:
         self.writer.finish(sim.get_state(), sim.time / 1440.0, sim.step_index, sim.n)
 
 
+def load_model_or_preset(model: str | Path | None = None, preset: str | None = None) -> Model:
+    """The model in file ``model`` or the shipped preset ``preset`` (default: the TNBC model)."""
+    from .model import load_model
+    from .presets import DEFAULT, preset_path
+
+    if model is not None and preset is not None:
+        raise ModelError("MODEL", "give either a model file or --preset, not both")
+    return load_model(model if model is not None else preset_path(preset or DEFAULT))
+
+
+def new_run_path(model: Model, seed: int, out: str | Path | None = None) -> Path:
+    """Where a new run goes: ``out`` if it is absent or empty, else an error; by default
+    ``runs/<model>-seed<seed>-<local time>``."""
+    import time
+
+    if out is None:
+        out = Path("runs") / f"{model.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ModelError("--out", f"{str(out)!r} exists and is not empty; choose another --out or use --resume {out}")
+    return out
+
+
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
         progress: Callable[[Simulation], None] | None = None, report: bool = True,
         notice: Callable[[str], None] | None = None) -> RunDirectory:

@@ -1,0 +1,36 @@
+"""The ``tmesim`` command: thin typer commands over the Python API, one module per group.
+
+| module | commands |
+|---|---|
+| ``run`` | ``run``, ``validate``, ``report`` (``body`` prints ``run --body``) |
+| ``view`` | ``animate``, ``view`` |
+| ``therapies`` | ``therapies`` |
+| ``cohort`` | ``cohort``, ``trial`` |
+| ``rules``, ``catalog``, ``readout``, ``assay`` | the sub-command groups of the same name |
+
+Errors a user can fix print one ``error: <field>: <what is allowed>`` line (``_common.fail``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from . import assay, catalog, cohort, readout, rules, run, therapies, view
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help="Breast tumor microenvironment simulator.")
+
+for _command in (run.run, run.validate, run.report, view.animate, view.view, therapies.therapies,
+                 cohort.cohort, cohort.trial):
+    app.command()(_command)
+for _name, _group in (("rules", rules.app), ("catalog", catalog.app), ("readout", readout.app),
+                      ("assay", assay.app)):
+    app.add_typer(_group, name=_name)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())
+
+
+__all__ = ["app", "main"]

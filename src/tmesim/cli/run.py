@@ -1,0 +1,106 @@
+"""``tmesim run``, ``validate`` and ``report``: simulate a model into a run directory."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..model import ModelError
+from ..units import MINUTES_PER_DAY
+from ._common import console, fail, load
+
+
+def _progress_bar(total_days: float, start_days: float = 0.0):  # noqa: ANN202
+    progress = Progress(TextColumn("[bold]day {task.fields[day]:6.2f}"), BarColumn(),
+                        TextColumn("{task.fields[cells]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=console, transient=False)
+    task = progress.add_task("run", total=total_days or None, completed=start_days, day=start_days, cells="")
+    last = [0.0]
+
+    def update(sim) -> None:  # noqa: ANN001
+        now = time.monotonic()
+        day = sim.time / MINUTES_PER_DAY
+        if now - last[0] < 0.25 and day < total_days:
+            return
+        last[0] = now
+        c = sim.counts()
+        top = sorted(c.items(), key=lambda kv: -kv[1])[:4]
+        cells = f"{sim.n_cells:,} cells · " + ", ".join(f"{k} {v:,}" for k, v in top)
+        progress.update(task, completed=day, day=day, cells=cells)
+
+    return progress, update
+
+
+def run(
+    model: Annotated[Path | None, typer.Argument(help="model YAML (default: the shipped TNBC model)")] = None,
+    preset: Annotated[str | None, typer.Option(help="shipped model by name, e.g. tnbc")] = None,
+    days: Annotated[float | None, typer.Option(min=0.001, help="simulated days (default: the model's time.days)")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="random seed; same seed and model give identical results")] = 0,
+    out: Annotated[Path | None, typer.Option(help="run directory to write (default: runs/<model>-seed<seed>-<time>)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="resume the killed run in this directory")] = None,
+    report: Annotated[bool, typer.Option(help="write report.html at the end")] = True,
+    body: Annotated[bool, typer.Option("--body", help="then simulate the whole patient: CTCs, organ arrival, dormancy and metastases in bone, lung, liver and brain (tables in <run>/body/)")] = False,
+    therapy: Annotated[list[str] | None, typer.Option("--therapy", help="add a catalog therapy: NAME[@day=N][,cycles=K], e.g. atezolizumab+nab-paclitaxel@day=14 (repeatable; list: `tmesim therapies`)")] = None,
+) -> None:
+    """Simulate a tumor microenvironment and write a run directory."""
+    from .. import api
+
+    try:
+        if resume is not None:
+            from ..io import RunDirectory
+
+            rd0 = RunDirectory(resume)
+            progress, update = _progress_bar(float(rd0.config["days"]))
+            with progress:
+                rd = api.resume(resume, progress=update, report=report)
+        else:
+            m = load(model, preset)
+            if therapy:
+                from ..therapy import apply_therapies, parse_therapy
+
+                m = apply_therapies(m, [parse_therapy(t) for t in therapy])
+            d = m.time.days if days is None else days
+            out = api.new_run_path(m, seed, out)
+            progress, update = _progress_bar(d)
+            with progress:
+                rd = api.run(m, out, seed=seed, days=d, progress=update, report=report)
+    except ModelError as exc:
+        fail(exc)
+        return
+    info = rd.info
+    console.print(f"[green]done[/]: {rd.path}  ({info['time_days']:g} days, {info['n_cells']:,} cells, "
+                  f"{info['wall_seconds']:.0f} s)" + (f"; report: {rd.path / 'report.html'}" if report else ""))
+    if body:
+        from .body import body_summary
+
+        body_summary(rd.path, report)
+
+
+def validate(model: Annotated[Path, typer.Argument(help="model YAML to check")]) -> None:
+    """Check a model without running it."""
+    from ..model import load_model
+
+    try:
+        m = load_model(model)
+    except ModelError as exc:
+        fail(exc)
+        return
+    n_sources = sum(1 for r in m.rules if r.source)
+    console.print(f"[green]valid[/]: {m.name}: {len(m.cell_types)} cell types, {len(m.substrates)} substrates, "
+                  f"{len(m.rules)} rules ({n_sources} with a source), {m.domain.dims}D {m.domain.shape}")
+
+
+def report(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> None:
+    """(Re)write report.html for a run directory."""
+    from ..viz import write_report
+
+    try:
+        path = write_report(run_dir)
+    except ModelError as exc:
+        fail(exc)
+        return
+    console.print(f"[green]report[/]: {path}")
