@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -25,11 +25,13 @@ import tmesim
 from conftest import small_dict
 from tmesim.cli import app
 
-FUZZ = settings(deadline=None, derandomize=True, database=None,
+FUZZ = settings(deadline=None, derandomize=True, database=None, report_multiple_bugs=False,
+                phases=[Phase.explicit, Phase.generate],  # no shrinking: a case is shown as generated
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
-ERROR_LINE = re.compile(r"^error: (\S[^:]*?): \S")  # a named field/option, then the message
+ERROR_LINE = re.compile(r"^error: \S.*?: \S")  # a named field/option, then the message
 _count = itertools.count()
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 CASES: dict[str, int] = {}
 
 
@@ -44,6 +46,11 @@ def no_simulation(monkeypatch) -> None:
         raise AssertionError("a fuzz case reached the simulation; cases must stop at validation")
 
     monkeypatch.setattr(tmesim.Simulation, "run", tripwire)
+    import typer.testing
+
+    # typer builds the click command tree anew on every invoke (~50 ms); build it once
+    command = typer.testing._get_command(app)
+    monkeypatch.setattr(typer.testing, "_get_command", lambda _app: command)
     from tmesim import assay
 
     monkeypatch.setattr(assay.spheroid, "Simulation", tripwire, raising=False)
@@ -114,7 +121,7 @@ def mutate(data: Any, draw: st.DrawFn, n: int) -> Any:
 @st.composite
 def file_bytes(draw: st.DrawFn, data: Any) -> bytes:
     """A mutated document, sometimes mangled as bytes (encoding, truncation, binary, aliases)."""
-    text = yaml.safe_dump(mutate(data, draw, draw(st.integers(1, 3))), allow_unicode=True)
+    text = yaml.dump(mutate(data, draw, draw(st.integers(1, 3))), Dumper=DUMPER, allow_unicode=True)
     how = draw(st.sampled_from(["plain"] * 6 + ["latin1", "utf16", "truncate", "binary", "bomb", "tabs"]))
     if how == "latin1":
         return ("# café\n" + text).encode("latin-1", errors="replace")
@@ -137,8 +144,7 @@ def file_bytes(draw: st.DrawFn, data: Any) -> bytes:
 MODEL = small_dict(size=16)
 
 
-@FUZZ
-@settings(max_examples=200)
+@settings(FUZZ, max_examples=150)
 @given(data=st.data())
 def test_model_files(work, data) -> None:
     f = new_file(work, ".yaml")
@@ -150,8 +156,7 @@ def test_model_files(work, data) -> None:
 RULES = (Path(tmesim.preset_path("tnbc-core")).parent / "tnbc_rules.csv").read_text().splitlines()
 
 
-@FUZZ
-@settings(max_examples=100)
+@settings(FUZZ, max_examples=100)
 @given(data=st.data())
 def test_rules_csv(work, data) -> None:
     rows = [line.split(",", 9) for line in RULES[:12]]
@@ -181,8 +186,7 @@ TRIAL = {"name": "t", "preset": "tnbc-core", "n": 4, "seed": 1, "follow_up": 365
          "arms": [{"name": "a", "therapies": ["nab-paclitaxel@day=0"]}, {"name": "b", "therapies": []}]}
 
 
-@FUZZ
-@settings(max_examples=100)
+@settings(FUZZ, max_examples=100)
 @given(data=st.data())
 def test_trial_files(work, data) -> None:
     f = new_file(work, ".yaml")
@@ -218,8 +222,7 @@ def path_in(places: dict[str, str]) -> st.SearchStrategy[str]:
 @st.composite
 def argv(draw: st.DrawFn, places: dict[str, str]) -> list[str]:
     P = path_in(places)
-    model = st.sampled_from([places["model"], places["dot"], places["file"], places["missing"],
-                             places["binary"], places["markup"]])
+    model = st.sampled_from([places["dot"], places["file"], places["missing"], places["binary"], places["markup"]])
     bad = draw(st.sampled_from(["days", "seed", "out", "model", "resume"]))  # what a `run` gets wrong
     run = ["run", draw(model) if bad == "model" else places["model"]]
     if bad == "days":
@@ -259,8 +262,7 @@ def argv(draw: st.DrawFn, places: dict[str, str]) -> list[str]:
     return draw(st.sampled_from(choices))
 
 
-@FUZZ
-@settings(max_examples=200)
+@settings(FUZZ, max_examples=250)
 @given(data=st.data())
 def test_cli_arguments(places, data) -> None:
     args = data.draw(argv(places))

@@ -27,6 +27,7 @@ from .io import (
     resolved_config,
 )
 from .model import Model, ModelError, model_from_dict
+from .units import MAX_SEED
 
 # Names of the engine's status codes (ALIVE..GONE) for the cell tables.
 STATUS_NAMES = np.array([DEAD_NAMES.get(code, "gone") for code in range(5)], dtype=object)
@@ -94,15 +95,22 @@ def load_model_or_preset(model: str | Path | None = None, preset: str | None = N
     return load_model(model if model is not None else preset_path(preset or DEFAULT))
 
 
-def new_run_path(model: Model, seed: int, out: str | Path | None = None) -> Path:
+def new_run_path(model: Model | None, seed: int, out: str | Path | None = None) -> Path:
     """Where a new run goes: ``out`` if it is absent or empty, else an error; by default
     ``runs/<model>-seed<seed>-<local time>``."""
     import time
 
+    from .io import LOCK_FILES
+
     if out is None:
+        if model is None:
+            raise ModelError("--out", "give a folder (or a model to name the default one)")
         out = Path("runs") / f"{model.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    for p in (out, *out.parents):
+        if p.exists() and not p.is_dir():
+            raise ModelError("--out", f"{str(out)!r} cannot be a run directory: {str(p)!r} is a file")
+    if out.exists() and any(p.name not in LOCK_FILES for p in out.iterdir()):
         raise ModelError("--out", f"{str(out)!r} exists and is not empty; choose another --out or use --resume {out}")
     return out
 
@@ -134,7 +142,6 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
     return RunDirectory(out)
 
 
-MAX_SEED = 2**63 - 1  # seeds are stored as int64 (checkpoints, Parquet)
 
 
 def check_seed(seed: int, field: str = "seed") -> int:

@@ -8,7 +8,9 @@
 | ``cohort`` | ``cohort``, ``trial`` |
 | ``rules``, ``catalog``, ``readout``, ``assay`` | the sub-command groups of the same name |
 
-Errors a user can fix print one ``error: <field>: <what is allowed>`` line (``_common.fail``).
+Every failure prints one ``error: <field>: <what is allowed>`` line on stderr, literally, and
+exits with status 2: errors a command reports (``_common.fail``) and anything else, usage
+errors included (``_common.OneLineErrors``, the group class of ``app``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import sys
 import typer
 
 from . import assay, catalog, cohort, readout, rules, run, therapies, view
+from ._common import OneLineErrors
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, help="Breast tumor microenvironment simulator.")
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=False,
+                  help="Breast tumor microenvironment simulator.")
 
 for _command in (run.run, run.validate, run.report, view.animate, view.view, therapies.therapies,
                  cohort.cohort, cohort.trial):

@@ -36,15 +36,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tmesim.io.lock import locked
 from tmesim.model import Model, ModelError
 from tmesim.model.safe_yaml import check_finite, load_yaml
+from tmesim.units import MAX_SEED
 
 from .contacts import CONTACT_MODES, resolve_contacts
 from .endpoints import EndpointConfig
-from .runner import Job, check_config, run_jobs
+from .runner import Job, check_config, dask_client, run_jobs
 from .section import ENGINES
 from .virtual import sample_patients
 
 ENDPOINTS = ("pfs", "os", "metastasis")
-MAX_SEED = 2**63 - 1  # seeds are stored as int64
 MAX_PATIENTS = 10_000_000  # per-patient files in one folder; beyond this split the trial
 
 
@@ -210,6 +210,9 @@ def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, work
     out = Path(out)
     model = model or spec.load_model()
     with locked(out, "trial folder", "--out", notice):
+        if client is None and scheduler:  # an unreachable scheduler is reported before any work
+            with dask_client(workers, scheduler) as c:
+                return _run_locked(spec, out, model, workers, scheduler, c, progress, report, resume, base, notice)
         return _run_locked(spec, out, model, workers, scheduler, client, progress, report, resume, base, notice)
 
 
@@ -240,10 +243,16 @@ def cohort_spec(preset: str | None, n: int, seed: int = 0, engine: str = "meanfi
     """A one-arm 'trial' (a cohort), as ``tmesim cohort`` runs it."""
     if engine not in ENGINES:
         raise ModelError("--engine", f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
-    return TrialSpec(name=f"cohort-{preset or Path(model or 'model').stem}", preset=preset if model is None else None,
-                     model=model, n=n, seed=seed, engine=engine,  # type: ignore[arg-type]
-                     arms=[Arm(name="cohort", therapies=list(therapies or []))], follow_up=follow_up, days=days,
-                     contacts=contacts)
+    try:
+        return TrialSpec(name=f"cohort-{preset or Path(model or 'model').stem}", preset=preset if model is None else None,
+                         model=model, n=n, seed=seed, engine=engine,  # type: ignore[arg-type]
+                         arms=[Arm(name="cohort", therapies=list(therapies or []))], follow_up=follow_up, days=days,
+                         contacts=contacts)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = next((str(x) for x in e["loc"] if isinstance(x, str)), "")
+        option = {"arms": "--therapy", "therapies": "--therapy", "follow_up": "--follow-up"}.get(where, f"--{where}")
+        raise ModelError(option if where else "cohort", e["msg"].removeprefix("Value error, ")) from None
 
 
 def patients_table(out: str | Path) -> pd.DataFrame:
