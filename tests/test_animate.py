@@ -91,7 +91,13 @@ def test_frames_reuse_the_spatial_map(run_dir) -> None:  # noqa: ANN001
     by_label = {pretty(n): c for n, c in colors.items()}
     for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=True):
         if text.get_text() in by_label:  # the palette's colour for that type
-            assert mcolors.to_hex(handle.get_facecolor()[0]) == by_label[text.get_text()].lower()
+            assert mcolors.to_hex(np.atleast_2d(handle.get_facecolor())[0]) == by_label[text.get_text()].lower()
+    # the map is a raster with one pixel per lattice site, in the type's colour
+    img = np.asarray(ax.get_images()[0].get_array())
+    live = rd.cells(1.0).query("status == 'live'")
+    for row in live.sample(min(50, len(live)), random_state=0).itertuples():
+        pixel = img[int(row.y_um // 20.0), int(row.x_um // 20.0)]
+        assert mcolors.to_hex(pixel) == colors[str(row.cell_type)].lower()
     fig.canvas.draw()
     _non_blank(np.asarray(fig.canvas.buffer_rgba()))
     plt.close(fig)
@@ -111,12 +117,20 @@ def test_curve_and_field_figures_have_units_and_full_names(run_dir) -> None:  # 
     plt.close(fig)
     ds = rd.fields()
     fig = figures.field_maps(ds, rd.config)
-    maps = [a for a in fig.axes if a.get_images()]
-    assert len(maps) == len(ds.data_vars)
-    assert all("µm" in a.get_xlabel() and "µm" in a.get_ylabel() for a in maps)
-    titles = {a.get_title() for a in maps}
-    assert "oxygen (mmHg)" in titles and "TGF-β (ng/mL)" in titles
-    assert "day 1" in fig._suptitle.get_text()
+    mosaic_ax = fig.axes[0]
+    labels = [t.get_text() for t in mosaic_ax.texts]
+    assert len(labels) == len(ds.data_vars)  # one labelled tile per substrate, with unit and range
+    assert any(t.startswith("oxygen (mmHg): ") for t in labels) and any(t.startswith("TGF-β (ng/mL): ") for t in labels)
+    assert "day 1" in fig._suptitle.get_text() and "µm" in fig._suptitle.get_text()
+    # the first tile (top left) is the first substrate scaled to [0, 1]
+    first = ds[list(ds.data_vars)[0]].isel(time=-1)
+    first = np.asarray(first.isel(z=first.sizes["z"] // 2).values, dtype=float)
+    mosaic = np.asarray(mosaic_ax.get_images()[0].get_array())
+    ny, nx = first.shape
+    top = mosaic.shape[0] - (ny + max(1, ny // 4))
+    tile = mosaic[top:top + ny, :nx]
+    lo, hi = first.min(), first.max()
+    np.testing.assert_allclose(tile, (first - lo) / (hi - lo), atol=1e-6)
     fig.canvas.draw()
     _non_blank(np.asarray(fig.canvas.buffer_rgba()))
     plt.close(fig)

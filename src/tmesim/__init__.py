@@ -13,8 +13,7 @@ import os
 # numba starts its thread pool).
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-from importlib.metadata import PackageNotFoundError, version  # noqa: E402
-
+from ._version import __version__  # noqa: E402
 from .api import resume, run, run_body, simulate  # noqa: E402
 from .body import Patient, PatientOptions  # noqa: E402
 from .engine import Simulation, compile_model  # noqa: E402
@@ -22,11 +21,6 @@ from .io import RunDirectory  # noqa: E402
 from .knowledge import citation  # noqa: E402
 from .model import Model, ModelError, load_model, model_from_dict  # noqa: E402
 from .presets import preset_path  # noqa: E402
-
-try:
-    __version__ = version("tmesim")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0"
 
 __all__ = [
     "Model", "ModelError", "Patient", "PatientOptions", "RunDirectory", "Simulation", "__version__", "citation", "compile_model",

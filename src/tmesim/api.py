@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tmesim.units import MINUTES_PER_DAY
+
 from .body import Patient, PatientOptions, PatientResult
 from .engine import Simulation
 from .engine.kernels import E_DIVISION, E_INTRAVASATION, E_KILLED, E_TRANSITION, EVENT_NAMES
@@ -48,7 +50,7 @@ class _Recorder:
         intra = kind == E_INTRAVASATION
         other = np.where((kind == E_KILLED) | (kind == E_TRANSITION), names[np.clip(arg, 0, len(names) - 1)], "")
         return pd.DataFrame({
-            "time_days": (ev["step"] + 1) * cm.dt / 1440.0,
+            "time_days": (ev["step"] + 1) * cm.dt / MINUTES_PER_DAY,
             "event": np.array([EVENT_NAMES[k] for k in kind], dtype=object),
             "uid": ev["uid"].astype(np.int64), "cell_type": names[ev["ctype"]],
             "other_type": other.astype(object), "daughter_uid": np.where(kind == E_DIVISION, arg, -1).astype(np.int64),
@@ -73,16 +75,16 @@ class _Recorder:
         fields = {name: sim.fields[s] for s, name in enumerate(cm.substrate_names)}
         units = {s.name: s.unit for s in sim.model.substrates}
         self.writer.write_events(self.events(sim))
-        self.writer.write_output(sim.time / 1440.0, population_rows(sim), tissue_metrics(sim), df,
+        self.writer.write_output(sim.time / MINUTES_PER_DAY, population_rows(sim), tissue_metrics(sim), df,
                                  fields, cm.dx, units)
 
     def on_checkpoint(self, sim: Simulation) -> None:
         self.writer.write_events(self.events(sim))
-        self.writer.checkpoint(sim.get_state(), sim.time / 1440.0, sim.step_index, sim.n)
+        self.writer.checkpoint(sim.get_state(), sim.time / MINUTES_PER_DAY, sim.step_index, sim.n)
 
     def finish(self, sim: Simulation) -> None:
         self.writer.write_events(self.events(sim))
-        self.writer.finish(sim.get_state(), sim.time / 1440.0, sim.step_index, sim.n)
+        self.writer.finish(sim.get_state(), sim.time / MINUTES_PER_DAY, sim.step_index, sim.n)
 
 
 def load_model_or_preset(model: str | Path | None = None, preset: str | None = None) -> Model:
@@ -129,7 +131,7 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
     The run directory is locked while written (a second writer gets an error naming this
     process); ``notice`` hears of a stale lock left by a killed run.
     """
-    from . import __version__
+    from ._version import __version__
 
     days = model.time.days if days is None else float(days)
     if not math.isfinite(days) or days <= 0:
@@ -140,8 +142,6 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
         writer = RunWriter(out, resolved_config(model, seed, days, __version__))
         _finish(sim, writer, days, progress, report, out)
     return RunDirectory(out)
-
-
 
 
 def check_seed(seed: int, field: str = "seed") -> int:
@@ -213,7 +213,7 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
 def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOptions | None,
               days: float | None) -> PatientResult:
     from .body.primary import SheddingProfile, tumor_types
-    from .io.atomic import atomic_write_json, atomic_write_parquet
+    from .io.body import write_body
 
     model = rd.model()
     if model.body is None:
@@ -222,9 +222,6 @@ def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOpt
     seed = int(rd.config["seed"]) if seed is None else int(seed)
     shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
     res = Patient(model, seed, options, shedding=shed).run(days)
-    base = out / "body"
-    for name, df in res.tables().items():
-        atomic_write_parquet(df, base / f"{name}.parquet")
     info = {
         "seed": seed, "diagnosis_day": res.diagnosis_day,
         "metastatic_sites": res.metastatic_sites(),
@@ -233,5 +230,5 @@ def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOpt
         "niches": {o: {"niche": n.niche, "engine": n.engine, "initial": n.initial, "final": n.final,
                        "days": n.days, "growth_per_day": n.growth_rate} for o, n in res.niches.items()},
     }
-    atomic_write_json(base / "body.json", info)
+    write_body(out, res.tables(), info)
     return res

@@ -41,6 +41,7 @@ import yaml
 from tmesim.engine import Simulation
 from tmesim.model import Model, ModelError, model_from_dict
 from tmesim.model.rules_csv import read_rules_csv
+from tmesim.units import MINUTES_PER_DAY
 
 PRESET = "spheroid"
 COCULTURE = ("caf", "macrophage")
@@ -184,7 +185,7 @@ class _Timecourse:
     def on_output(self, sim: Simulation) -> None:
         field = sim.fields[self.m_idx]
         field2 = field[0] if field.shape[0] == 1 else field  # (y, x) or (z, y, x)
-        row = {"time_days": sim.time / 1440.0}
+        row = {"time_days": sim.time / MINUTES_PER_DAY}
         row.update(invasion_metrics(_cells_frame(sim), self.model, field2, self.initial))
         self.rows.append(row)
 

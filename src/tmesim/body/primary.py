@@ -22,8 +22,7 @@ from tmesim.engine.kernels import E_INTRAVASATION
 from tmesim.engine.summary import EMT_BANDS
 from tmesim.model import Model
 from tmesim.model.body import EMT_CLASSES, Primary
-
-MIN_PER_DAY = 1440.0
+from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 
 def emt_class(emt: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@
 | ``view`` | ``animate``, ``view`` |
 | ``therapies`` | ``therapies`` |
 | ``cohort`` | ``cohort``, ``trial`` |
+| ``inference`` | ``sensitivity``, ``calibrate``, ``posterior-trial`` |
 | ``rules``, ``catalog``, ``readout``, ``assay`` | the sub-command groups of the same name |
 
 Every failure prints one ``error: <field>: <what is allowed>`` line on stderr, literally, and
@@ -19,15 +20,16 @@ import sys
 
 import typer
 
-from . import assay, catalog, cohort, readout, rules, run, therapies, view
+from . import assay, catalog, cohort, inference, readout, rules, run, therapies, view
 from ._common import OneLineErrors
 
 app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=False,
                   help="Breast tumor microenvironment simulator.")
 
 for _command in (run.run, run.validate, run.report, view.animate, view.view, therapies.therapies,
-                 cohort.cohort, cohort.trial):
+                 cohort.cohort, cohort.trial, inference.sensitivity, inference.calibrate):
     app.command()(_command)
+app.command("posterior-trial")(inference.posterior_trial)
 for _name, _group in (("rules", rules.app), ("catalog", catalog.app), ("readout", readout.app),
                       ("assay", assay.app)):
     app.add_typer(_group, name=_name)

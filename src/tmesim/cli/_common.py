@@ -143,5 +143,7 @@ def write_text(text: str, out: Path | None, what: str) -> None:
         sys.stdout.flush()
         return
     check_out(out)
-    out.write_text(text)
+    from ..io.atomic import atomic_write_text
+
+    atomic_write_text(out, text)
     console.print(f"[green]wrote[/]: {escape(str(out))} ({what})", highlight=False)

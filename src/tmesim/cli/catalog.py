@@ -27,7 +27,8 @@ class _DefaultShowGroup(TyperGroup):
 app = typer.Typer(
     cls=_DefaultShowGroup, add_completion=False,
     help="Cell types, signals and rules of a model with their sources: "
-         "`tmesim catalog [MODEL] [--cell-type T] [--signal S] [--reference N]`, "
+         "`tmesim catalog [MODEL] [--cell-type T] [--signal S] [--reference N]`; the review's claims with their "
+         "status and tests: `tmesim catalog --claims [--status S] [--reference N] [--signal S]`; "
          "or the interaction network: `tmesim catalog graph [MODEL] --out g.graphml|g.gexf|g.png`.")
 
 
@@ -38,10 +39,21 @@ def catalog_show(
     cell_type: Annotated[str | None, typer.Option("--cell-type", help="rules of cell types whose name contains this (case-insensitive)")] = None,
     signal: Annotated[str | None, typer.Option(help="rules whose signal contains this (case-insensitive)")] = None,
     reference: Annotated[int | None, typer.Option(help="rules citing this reference number of the review")] = None,
+    claims: Annotated[bool, typer.Option("--claims", help="the review's claims instead: status, what implements each and its test (filtered by --status, --kind, --reference, --signal, --cell-type)")] = False,
+    status: Annotated[str | None, typer.Option(help="with --claims: tested, modelled, partial or 'not modelled'")] = None,
+    kind: Annotated[str | None, typer.Option(help="with --claims: mechanism, clinical or context")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="with --claims: table, csv or markdown")] = "table",
 ) -> None:
     """List cell types, signals and rules with their sources (the default of `tmesim catalog`)."""
     from rich.table import Table
     from rich.text import Text
+
+    if claims:
+        _show_claims(status=status, kind=kind, reference=reference, signal=signal, cell_type=cell_type, fmt=fmt)
+        return
+    if status is not None or kind is not None:
+        fail(ModelError("--status" if status is not None else "--kind", "needs --claims"))
+        return
 
     from ..knowledge import catalog_tables, filter_rules, review_references
     from ..knowledge.catalog import match_cell_types, match_signals
@@ -82,6 +94,43 @@ def catalog_show(
     total = len(tables["rules"])
     show(f"Rules ({len(rules)} of {total})" if filtered else f"Rules ({total})", rules,
          ["cell_type", "signal", "direction", "behaviour", "source", "statement"])
+
+
+def _show_claims(status: str | None, kind: str | None, reference: int | None, signal: str | None,
+                 cell_type: str | None, fmt: str) -> None:
+    """The claims table, filtered; ``--format csv`` / ``markdown`` print it for other tools."""
+    import sys
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..knowledge.claims import STATUSES, claims_markdown, filter_claims, status_counts
+
+    if fmt not in ("table", "csv", "markdown"):
+        fail(ModelError("--format", f"unknown format {fmt!r}; allowed: table, csv, markdown"))
+        return
+    try:
+        df = filter_claims(status=status, kind=kind, reference=reference, signal=signal, cell_type=cell_type)
+    except ModelError as exc:
+        fail(ModelError("--" + exc.field.replace("_", "-"), exc.message))
+        return
+    if fmt == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+        return
+    if fmt == "markdown":
+        sys.stdout.write(claims_markdown(df))
+        return
+    out = Console()
+    t = Table(title=f"Claims of the review ({len(df)})", title_justify="left", show_lines=True)
+    for c in ("id", "statement", "refs", "status", "implemented by", "tests / reason"):
+        t.add_column(c)
+    for _, r in df.iterrows():
+        impl = "\n".join(i.strip() for i in r["implemented_by"].split(";") if i.strip())
+        last = "\n".join(x for x in (*(i.strip() for i in r["tests"].split(";") if i.strip()), r["reason"]) if x)
+        t.add_row(*(Text(v) for v in (r["claim_id"], r["statement"], r["refs"].replace(";", ", "), r["status"], impl, last)))
+    out.print(t)
+    counts = status_counts(df)
+    out.print(Text(", ".join(f"{counts[s]} {s}" for s in STATUSES)))
 
 
 @app.command("graph")

@@ -30,12 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from tmesim._resources import data_path
 from tmesim.io.atomic import atomic_write_csv
 from tmesim.model import Model, ModelError
 
 CONTACT_MODES: tuple[str, ...] = ("well-mixed", "measured")
 CONTACT_FILE = "contacts.csv"
-SHIPPED = Path(__file__).resolve().parent / "data" / "contacts"  # measured tables of the shipped presets
+SHIPPED = data_path("tmesim.cohort", "data", "contacts")  # measured tables of the shipped presets
 _CACHE: dict[str, pd.DataFrame] = {}
 
 

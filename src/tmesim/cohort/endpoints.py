@@ -85,11 +85,11 @@ import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
+from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .section import KILLED
 
 RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
-MIN_PER_DAY = 1440.0
 
 
 @dataclass(frozen=True)

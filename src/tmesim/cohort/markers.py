@@ -3,19 +3,21 @@
 From the section (cells of the section, per mm² of section area; a 3D section is divided
 by its depth in sites):
 
-* ``mdsc_density``: MDSCs per mm² (review:160: MDSCs in breast tumors associate with metastasis and disease severity);
+* ``mdsc_density``: MDSCs per mm² (the review states that MDSCs in breast tumors associate with metastasis and
+  disease severity, citing review:160, which measured circulating MDSCs: see ``mdsc_blood``);
 * ``treg_density``: FOXP3+ Tregs per mm² (review:164);
-* ``m2_share``: M2 / (M1 + M2) macrophages (review:57);
-* ``cd8_treg_ratio``: CD8 T cells / Tregs (review:69, 187);
+* ``m2_share``: M2 / (M1 + M2) macrophages (review:163: M2 macrophages associate with a worse prognosis);
+* ``cd8_treg_ratio``: CD8 T cells / Tregs (review:164; paper: Miyashita et al., Breast Cancer Res 2015;17:124);
 * ``caf_s100a4_pdpn_ratio``: S100A4+ / PDPN+ CAFs (review:154);
 * ``cec_index``: circulating endothelial cells, proxy: dead vessel cells (normal and tumor
   endothelium) per 1000 live vessel cells in the section — CECs are shed by damaged,
-  remodelling tumor vessels (review:33); no model level tracks them in blood;
+  remodelling tumor vessels (review:33, 158); no model level tracks them in blood;
 
 from the blood:
 
 * ``ctc_count``: expected detectable CTCs per 7.5 mL of blood at day 0 (body model;
-  CellSearch-like; review:78, Cristofanilli et al. 2004: ≥ 5 per 7.5 mL is prognostic);
+  CellSearch-like; review:80 (CTCs of metastatic breast cancer patients), paper: Cristofanilli et al., N Engl J
+  Med 2004;351:781: ≥ 5 per 7.5 mL is prognostic);
 * ``mdsc_blood``: circulating MDSCs, as a multiple of the subtype's typical patient. The
   clinical MDSC findings the review cites are blood counts (review:160-162: circulating
   MDSCs rise with stage and metastatic burden and predict poor outcome and poor response to

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
+from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 if TYPE_CHECKING:
     from tmesim.meanfield import ContactCourse
@@ -29,8 +30,6 @@ from .endpoints import (
 from .markers import blood_mdsc, ctc_at, section_markers
 from .section import run_section
 from .virtual import patient_model, sample_patients
-
-MIN_PER_DAY = 1440.0
 
 
 def treated_model(model: Model, therapies: list[str], start_day: float) -> Model:

@@ -11,13 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tmesim.io.atomic import (
-    atomic_write_csv,
-    atomic_write_json,
-    atomic_write_parquet,
-    atomic_write_text,
-    finite_or_none,
-)
+from tmesim.io.trial import write_bytes, write_page, write_summary, write_table
 
 from .markers import MARKERS
 from .survival import arm_hazard_ratios, endpoints_of, km_table, marker_hazard_ratios
@@ -49,7 +43,7 @@ def _plot_km(km: dict[str, pd.DataFrame], path: Path) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    path.write_bytes(buf.getvalue())
+    write_bytes(path.parent, path.name, buf.getvalue())
     return buf.getvalue()
 
 
@@ -97,7 +91,7 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
     """Write ``patients.parquet``, ``km_<endpoint>.parquet``, ``hazard_ratios.csv``,
     ``marker_hazard_ratios.csv``, ``summary.json``, ``km.png`` and ``report.html``."""
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_parquet(df, out / "patients.parquet")
+    write_table(out, "patients.parquet", df)
     eps = [e for e in endpoints_of(df) if e in ("pfs", "os") and e in endpoints]
     if "metastasis" in endpoints:
         eps += [e for e in endpoints_of(df) if e.startswith("met_")]
@@ -106,11 +100,11 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
                         kind="stable").reset_index(drop=True)
     km = {ep: km_table(df, ep) for ep in eps}
     for ep, tab in km.items():
-        atomic_write_parquet(tab, out / f"km_{ep}.parquet")
+        write_table(out, f"km_{ep}.parquet", tab)
     hr = arm_hazard_ratios(df, eps, arms) if len(arms) > 1 else pd.DataFrame()
-    atomic_write_csv(hr, out / "hazard_ratios.csv")
+    write_table(out, "hazard_ratios.csv", hr)
     mhr = marker_hazard_ratios(df, [e for e in ("pfs", "os") if e in eps], arms=arms)
-    atomic_write_csv(mhr, out / "marker_hazard_ratios.csv")
+    write_table(out, "marker_hazard_ratios.csv", mhr)
     summary: dict[str, Any] = {
         "name": name, "patients": int(len(df)), "arms": {a: int((df["arm"] == a).sum()) for a in arms},
         "wall_s": round(wall_s, 2), "patients_per_s": round(len(df) / wall_s, 2) if wall_s > 0 else None,
@@ -119,8 +113,7 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
         "hazard_ratios": hr.replace({np.nan: None}).to_dict("records"),
         "marker_hazard_ratios": mhr.replace({np.nan: None}).to_dict("records"),
     }
-    summary = finite_or_none(summary)  # strict JSON: null = not defined (no events, median not reached)
-    atomic_write_json(out / "summary.json", summary)
+    write_summary(out, summary)
     if report and eps:
         png = _plot_km({e: km[e] for e in eps if e in ("pfs", "os")} or {eps[0]: km[eps[0]]}, out / "km.png")
         _html(out / "report.html", name, df, summary, hr, mhr, png)
@@ -155,7 +148,7 @@ wall time {summary['wall_s']} s ({summary['patients_per_s']} patients/s).</p>
 <p>Definitions: see <code>tmesim.cohort.endpoints</code> (burden, RECIST progression, death) and
 <code>tmesim.cohort.markers</code>. Per-patient tables: <code>patients/&lt;arm&gt;/patient_*.parquet</code>,
 combined in <code>patients.parquet</code>.</p></body></html>"""
-    atomic_write_text(path, body)
+    write_page(path.parent, path.name, body)
 
 
 __all__ = ["analyse"]

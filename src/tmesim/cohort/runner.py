@@ -6,7 +6,7 @@
   ``scheduler_address``). Workers need tmesim installed, not the output folder: the client
   process writes every file.
 * Results: ``<out>/patients/<arm>/patient_<id>.parquet``, one row each, written atomically
-  (temp file + rename) as each patient finishes. A re-run with the same configuration skips
+  (temp file + rename) as each patient finishes (the folder format: :mod:`tmesim.io.trial`). A re-run with the same configuration skips
   patients whose file exists (resume); a different configuration in the same folder is an error.
 * Failures: a task whose worker dies is re-run by the scheduler elsewhere (``retries``);
   since a patient's file name is its identity, a patient is never lost or written twice.
@@ -18,8 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -29,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tmesim.io.atomic import atomic_write_json, atomic_write_parquet
+from tmesim.io.trial import check_config, config_hash, patient_path, write_atomic
+from tmesim.io.trial import collect as _collect
 from tmesim.model import Model, ModelError
 
 if TYPE_CHECKING:
@@ -52,32 +51,6 @@ class Job:
     @property
     def pid(self) -> int:
         return int(self.row["patient_id"])
-
-
-def patient_path(out: Path, arm: str, pid: int) -> Path:
-    return out / "patients" / arm / f"patient_{pid:06d}.parquet"
-
-
-def write_atomic(df: pd.DataFrame, path: Path) -> None:
-    atomic_write_parquet(df, path)
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def check_config(out: Path, config: dict[str, Any]) -> None:
-    """Record the run's configuration; refuse to mix results of a different one."""
-    out.mkdir(parents=True, exist_ok=True)
-    f = out / "cohort.json"
-    h = config_hash(config)
-    if f.exists():
-        old = json.loads(f.read_text())
-        if old.get("hash") != h:
-            raise ModelError("--out", f"{out} holds results of a different cohort/trial configuration "
-                                      f"(hash {old.get('hash')} != {h}); use another --out folder or delete it")
-        return
-    atomic_write_json(f, {"hash": h, "config": config}, default=str)
 
 
 @contextlib.contextmanager
@@ -179,13 +152,7 @@ def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig
 
 def collect(out: str | Path, jobs: list[Job] | None = None) -> pd.DataFrame:
     """All per-patient files (of ``jobs``, or every file) as one table."""
-    out = Path(out)
-    paths = ([patient_path(out, j.arm, j.pid) for j in jobs] if jobs is not None
-             else sorted((out / "patients").glob("*/patient_*.parquet")))
-    frames = [pd.read_parquet(p) for p in paths if p.exists()]
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True).sort_values(["arm", "patient_id"], kind="stable").reset_index(drop=True)
+    return _collect(out, [patient_path(Path(out), j.arm, j.pid) for j in jobs] if jobs is not None else None)
 
 
 __all__ = ["Job", "check_config", "collect", "config_hash", "dask_client", "patient_path", "run_jobs", "write_atomic"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
+from tmesim.units import MINUTES_PER_DAY
 
 if TYPE_CHECKING:
     from tmesim.meanfield import ContactCourse
@@ -54,7 +55,7 @@ def _spatial(model: Model, days: float, seed: int) -> pd.DataFrame:
     sim = Simulation(model, seed=int(seed))
     names = sim.cm.type_names
     emt = sim.cm.var_names.index("emt") if "emt" in sim.cm.var_names else -1
-    per_day = sim.steps_for(1440.0)
+    per_day = sim.steps_for(MINUTES_PER_DAY)
     rows = []
 
     cancer = names.index(CANCER) if CANCER in names else -1

@@ -127,11 +127,12 @@ class TrialSpec(BaseModel):
                               immune_control=t.immune_control)
 
     def load_model(self, base: Path | None = None) -> Model:
-        import tmesim
+        from tmesim.model import load_model
+        from tmesim.presets import preset_path
 
         if self.preset is not None:
-            return tmesim.load_model(tmesim.preset_path(self.preset))
-        return tmesim.load_model(_beside(self.model or "", base))
+            return load_model(preset_path(self.preset))
+        return load_model(_beside(self.model or "", base))
 
 
 def _beside(path: str, base: Path | None) -> Path:
@@ -256,8 +257,10 @@ def cohort_spec(preset: str | None, n: int, seed: int = 0, engine: str = "meanfi
 
 
 def patients_table(out: str | Path) -> pd.DataFrame:
-    """The combined per-patient table of a finished run folder."""
-    return pd.read_parquet(Path(out) / "patients.parquet")
+    """The combined per-patient table of a finished run folder (format version checked)."""
+    from tmesim.io.trial import read_patients
+
+    return read_patients(out)
 
 
 __all__ = ["ENDPOINTS", "Arm", "Randomisation", "Timing", "TrialSpec", "cohort_spec", "load_trial", "patients_table",

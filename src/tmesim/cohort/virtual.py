@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tmesim._resources import data_path
 from tmesim.model import Model, ModelError, model_from_dict
 
-VARIABILITY_FILE = Path(__file__).resolve().parent / "data" / "patient_variability.csv"
+VARIABILITY_FILE = data_path("tmesim.cohort", "data", "patient_variability.csv")
 DISTRIBUTIONS = ("lognormal", "normal", "bernoulli")
 TARGET_KINDS = ("cell", "rule", "initial", "state", "body")
 

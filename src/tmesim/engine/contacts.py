@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from tmesim.model.grammar import FREE_SITE
+from tmesim.units import MINUTES_PER_DAY
 
 from .kernels import ALIVE, neighbour_offsets
 
@@ -147,9 +148,9 @@ def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, sk
     pool = ContactTally(names, prior=prior)
     frames = []
     step_minutes = float(sim.cm.dt)
-    every = max(sim.steps_for(every_days * 1440.0), 1)
-    total = sim.steps_for(days * 1440.0)
-    skip = sim.steps_for(skip_days * 1440.0)
+    every = max(sim.steps_for(every_days * MINUTES_PER_DAY), 1)
+    total = sim.steps_for(days * MINUTES_PER_DAY)
+    skip = sim.steps_for(skip_days * MINUTES_PER_DAY)
     for k in range(0, total + 1):
         if k > 0:
             sim.step()
@@ -160,7 +161,7 @@ def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, sk
             else:
                 snap = ContactTally(names, prior=prior)
                 snap.add(sim)
-                frames.append(snap.table().assign(time_days=k * step_minutes / 1440.0))
+                frames.append(snap.table().assign(time_days=k * step_minutes / MINUTES_PER_DAY))
     if pooled:
         return pool.table()
     out = pd.concat(frames, ignore_index=True)

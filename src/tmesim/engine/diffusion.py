@@ -1,5 +1,8 @@
 """Diffusion-decay of substrates (oxygen, cytokines) on the regular lattice.
 
+Long module: the LOD scheme's 1D tridiagonal solves per axis, in 2D and 3D, with their
+boundary handling, are one numerical method whose derivation is documented here once.
+
 Units: lengths in µm, time in minutes, diffusion coefficients in µm²/min, decay rates
 in 1/min.  Fields are float32 arrays of shape ``(S, nz, ny, nx)``; a 2D domain has
 ``nz == 1`` and then has no z faces and no z diffusion.

@@ -1,5 +1,9 @@
 """numba kernels over the struct-of-arrays cell state.
 
+Long module: the per-step kernels share the event-buffer layout, the behaviour indices of
+``compiled`` and small helpers (neighbour search, RNG draws), and read as one step in the
+order the scheduler runs them; split by process step if it grows further.
+
 Parallel kernels (``prange``) only write to entries of the cell or site they own, so their
 result does not depend on the thread count. Kernels where cells compete for sites
 (division, migration, killing, recruitment) run serially in an order drawn per step.

@@ -1,5 +1,9 @@
 """Geometric multigrid for the coupled backward-Euler reaction–diffusion system.
 
+Long module: one algorithm (smoother, restriction, prolongation, coarse hierarchy, V-cycle,
+PCG) as numba functions that call each other and share the hierarchy's array layout;
+splitting it would scatter one solver, documented once below, over several files.
+
 Solves ``A c = b`` with
 
     A = diag(d) − coef·Δ_h,   d_i ≥ 1 (varies per voxel),   coef = dt·D/dx²

@@ -10,6 +10,7 @@ import numpy as np
 from tmesim.model import Model
 from tmesim.model.errors import NonFiniteError
 from tmesim.model.pk import drug_exposures
+from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
 from .compiled import CompiledModel, compile_model
@@ -232,7 +233,7 @@ class Simulation:
         same outputs as an uninterrupted one.
         """
         days = self.model.time.days if days is None else days
-        end = self.steps_for(days * 1440.0)
+        end = self.steps_for(days * MINUTES_PER_DAY)
         every_out = max(1, self.steps_for(self.model.time.output_interval.value))
         every_ckpt = max(1, self.steps_for(self.model.time.checkpoint_interval.value))
         if observer is not None and self.step_index == 0:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tmesim.units import MINUTES_PER_DAY
+
 from . import kernels as K
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ def population_rows(sim: Simulation) -> list[dict]:
     cells = sim.cells()
     cm = sim.cm
     states = cell_states(sim, cells)
-    day = sim.time / 1440.0
+    day = sim.time / MINUTES_PER_DAY
     rows = []
     for t, tname in enumerate(cm.type_names):
         sel_t = cells["type"] == t
@@ -60,7 +62,7 @@ def population_rows(sim: Simulation) -> list[dict]:
 def tissue_metrics(sim: Simulation) -> dict[str, float]:
     """Domain-level readouts: substrate means, hypoxic fraction, vessel density, tumor size."""
     cm = sim.cm
-    out: dict[str, float] = {"time_days": sim.time / 1440.0}
+    out: dict[str, float] = {"time_days": sim.time / MINUTES_PER_DAY}
     for s, name in enumerate(cm.substrate_names):
         out[f"mean_{name}"] = float(sim.fields[s].mean())
         out[f"max_{name}"] = float(sim.fields[s].max())

@@ -1,6 +1,6 @@
 """The run directory: the on-disk contract between engines, readouts and users.
 
-Layout (format version 1)::
+Layout (format version 1, recorded in ``config.yaml`` and ``run.json``; see ``versions``)::
 
     config.yaml        resolved model + run settings (seed, days, tmesim version)
     run.json           status, format version, wall time, outputs written
@@ -34,9 +34,14 @@ import yaml
 from tmesim.model import Model, ModelError, model_from_dict
 
 from .atomic import atomic_write, atomic_write_json, atomic_write_text
+from .versions import RUN_FORMAT, check_format
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = RUN_FORMAT
 CURRENT = "CURRENT"  # checkpoint/CURRENT names the committed checkpoint folder
+# libyaml's safe loader and dumper where PyYAML was built with it: config.yaml holds the whole
+# resolved model, which the pure-Python parser takes seconds to read.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -70,7 +75,7 @@ class RunWriter:
             self.path.mkdir(parents=True, exist_ok=True)
             # config.yaml first: from then on the folder is a run directory that --resume can
             # continue (or restart, if no checkpoint was written yet); a restart starts clean.
-            atomic_write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+            atomic_write_text(self.path / "config.yaml", yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
             for name in ("cells", "events", "checkpoint", "fields.zarr"):
                 shutil.rmtree(self.path / name, ignore_errors=True)
             for name in ("summary.parquet", "metrics.parquet", "events.parquet"):
@@ -235,11 +240,12 @@ def read_config(path: str | Path, field: str = "run") -> dict[str, Any]:
     if not cfg_file.exists():
         raise ModelError(field, f"{str(path)!r} is not a run directory (no config.yaml)")
     try:
-        config = yaml.safe_load(cfg_file.read_text(encoding="utf-8"))
+        config = yaml.load(cfg_file.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a safe loader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ModelError(field, f"{str(cfg_file)!r} cannot be read ({type(exc).__name__})") from None
     if not isinstance(config, dict) or not {"model", "seed", "days"} <= set(config):
         raise ModelError(field, f"{str(cfg_file)!r} is not a tmesim run configuration")
+    check_format("run directory", config.get("format_version"), cfg_file)
     return config
 
 
@@ -281,14 +287,23 @@ class RunDirectory:
         t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
         return pd.read_parquet(self.path / "cells" / f"cells_day_{t:07.2f}.parquet")
 
+    @property
+    def has_body(self) -> bool:
+        """Whether the run has whole-body output (made with ``--body``)."""
+        return (self.path / "body" / "ctc.parquet").exists()
+
     def body(self, table: str = "first_metastasis") -> pd.DataFrame:
         """A whole-body table (ctc, arrivals, seeding, burden, first_metastasis, primary,
         seeding_per_cell) of a run made with ``--body``."""
-        f = self.path / "body" / f"{table}.parquet"
-        if not f.exists():
-            have = sorted(p.stem for p in (self.path / "body").glob("*.parquet"))
-            raise ModelError("table", f"no body table {table!r} in {str(self.path)!r}; available: {', '.join(have) or 'none (run with --body)'}")
-        return pd.read_parquet(f)
+        from .body import read_body_table
+
+        return read_body_table(self.path, table)
+
+    def body_info(self) -> dict[str, Any]:
+        """``body/body.json``: seed, diagnosis day, metastatic sites, niches, shedding."""
+        from .body import read_body_info
+
+        return read_body_info(self.path)
 
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr

@@ -46,13 +46,20 @@ RULE_COLUMNS = ["cell_type", "signal", "direction", "behaviour", "saturation", "
 # --------------------------------------------------------------------------- sources
 
 def review_refs(source: str | None) -> tuple[int, ...]:
-    """Review reference numbers a source cites: ``"review:41, 45"`` → ``(41, 45)``; others → ``()``."""
+    """Review reference numbers a source cites: ``"review:41, 45"`` → ``(41, 45)``,
+    ``"paper:X; review:88-90 (note 1.5)"`` → ``(88, 89, 90)``; only the number list right after
+    each ``review:`` counts (not digits in the notes that follow); no ``review:`` → ``()``."""
     if not source:
         return ()
-    kind, _, rest = source.partition(":")
-    if kind.strip() != "review":
-        return ()
-    return tuple(int(n) for n in re.findall(r"\d+", rest))
+    out: list[int] = []
+    for m in re.finditer(r"\breview:\s*((?:\d+\s*(?:[-\u2013]\s*\d+)?\s*,?\s*)+)", source):
+        for part in m.group(1).split(","):
+            ends = [int(x) for x in re.findall(r"\d+", part)]
+            if len(ends) == 2:
+                out.extend(range(ends[0], ends[1] + 1))
+            elif ends:
+                out.append(ends[0])
+    return tuple(dict.fromkeys(out))
 
 
 # --------------------------------------------------------------------------- signals

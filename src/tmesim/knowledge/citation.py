@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+from tmesim._resources import data_path
 from tmesim.model import Model
 
-DATA = Path(__file__).parent / "data"
+DATA = data_path("tmesim.knowledge", "data")
 REVIEW_BIBTEX = """@article{terceiro2021breast,
   title = {The Breast Tumor Microenvironment: A Key Player in Metastatic Spread},
   author = {Terceiro, Lucas E. L. and Edechi, Chidalu A. and Ikeogu, Nnamdi M. and Nickel, Barbara E. and Hombach-Klonisch, Sabine and Sharif, Tanveer and Leygue, Etienne and Myal, Yvonne},

@@ -13,13 +13,13 @@ from tmesim.model import Model
 from tmesim.model.drugs import Drug
 from tmesim.model.grammar import FREE_SITE
 from tmesim.model.pk import exposure
+from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial
 from .rhs import jacobian, layout, rhs, rhs_reduced
 
 SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
-MIN_PER_DAY = 1440.0
 CONTACT_COLUMNS = ("cell_type", "neighbour", "enrichment")
 HOLD_DAYS = 7.0  # a time course is held, after its last day, at the mean of its last week
 

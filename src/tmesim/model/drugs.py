@@ -1,7 +1,7 @@
 """Drugs and therapies in a model: dosing schedules with a one-compartment PK.
 
 A model's ``therapies`` names regimens of the therapy catalog
-(``src/tmesim/therapy/data/therapies.yaml``) with a start time; validation expands each into
+(``src/tmesim/data/therapies.yaml``) with a start time; validation expands each into
 ``drugs`` (one schedule each, below) and appends the regimen's rules, whose signal is
 ``drug <name>``. A drug's exposure C(t) (:func:`tmesim.model.pk.exposure`) is the same for
 every cell and is what those rules sense.

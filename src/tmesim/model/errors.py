@@ -1,21 +1,5 @@
-"""Errors raised for bad user input: one message naming the field and what is allowed."""
+"""Errors raised for bad user input (defined in :mod:`tmesim.errors`, re-exported here)."""
 
-from __future__ import annotations
+from tmesim.errors import ModelError, NonFiniteError
 
-
-class ModelError(ValueError):
-    """A model, rules file or run setting is invalid.
-
-    ``field`` is the dotted path of the offending entry (``substrates[2].diffusion``);
-    the message says what was found and what is allowed.
-    """
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}" if field else message)
-
-
-class NonFiniteError(ModelError):
-    """A simulation produced inf or NaN; ``field`` names the step, the message the substrate or
-    state variable and the cell type where it appeared."""
+__all__ = ["ModelError", "NonFiniteError"]

@@ -8,9 +8,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tmesim._resources import data_path
+
 from .errors import ModelError
 from .safe_yaml import check_finite, load_yaml
 from .schema import Model
+from .validate import resolve_model
 
 
 def _loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
@@ -36,12 +39,28 @@ def _fields_at(data: Any, loc: tuple[Any, ...]) -> set[str]:
     return set(node) if isinstance(node, dict) else set()
 
 
+MODEL_FORMAT = 1
+"""Version of the model-file format this tmesim writes (``format_version:``; optional in a file)."""
+READABLE_MODEL_FORMATS = (1,)
+
+
+def check_model_format(found: Any) -> None:
+    """A model file's ``format_version`` must be one this tmesim reads."""
+    ok = isinstance(found, int) and not isinstance(found, bool) and found in READABLE_MODEL_FORMATS
+    if not ok:
+        newer = isinstance(found, int) and found > max(READABLE_MODEL_FORMATS)
+        hint = "upgrade tmesim to read it" if newer else "update the file to the current format (see the model reference)"
+        raise ModelError("format_version", f"model format version {found!r} is not read by this tmesim, which reads "
+                                           f"version {', '.join(map(str, READABLE_MODEL_FORMATS))} ({hint})")
+
+
 def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model:
     """Validate a model given as a dict (the parsed YAML)."""
     if not isinstance(data, dict):
         raise ModelError("", f"a model file must be a mapping at the top level, got {type(data).__name__}")
     check_finite(data)
     data = dict(data)
+    check_model_format(data.get("format_version", MODEL_FORMAT))
     rules = data.get("rules")
     if isinstance(rules, str):
         from tmesim.model.rules_csv import read_rules_csv
@@ -51,7 +70,7 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
             path = base_dir / path
         data["rules"] = read_rules_csv(path)
     try:
-        return Model.model_validate(data)
+        model = Model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         msg = err["msg"].removeprefix("Value error, ")
@@ -66,6 +85,14 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
             field, msg = f"{field}.{sub.group(1)}", sub.group(2)  # a validator naming one of its fields
         extra = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
         raise ModelError(field, msg + extra) from None
+    try:
+        resolve_model(model)  # names, units and therapies
+    except ModelError:
+        raise
+    except ValueError as exc:  # a value check without a field path (e.g. a parameter's unit)
+        field, _, msg = str(exc).partition(": ") if ": " in str(exc) else ("", "", str(exc))
+        raise ModelError(field, msg) from None
+    return model
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -96,9 +123,8 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    from tmesim.presets import HERE
-
-    ppath = Path(parent) if str(parent).endswith((".yaml", ".yml")) else HERE / f"{parent}.yaml"
+    # shipped presets are package data (read through importlib.resources, not imported)
+    ppath = Path(parent) if str(parent).endswith((".yaml", ".yml")) else data_path("tmesim.presets", f"{parent}.yaml")
     if not ppath.is_absolute() and not ppath.exists():
         ppath = path.parent / ppath
     if ppath.resolve() in seen:

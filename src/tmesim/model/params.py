@@ -10,10 +10,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from .errors import ModelError
 from .units import CANONICAL, check_concentration_unit, to_canonical
 
-SOURCE_PATTERN = re.compile(r"^(review:\s*\d+(\s*[,;]\s*\d+)*|doi:\S+|pmid:\d+|paper:.+|assumption:.+)", re.S)
+SOURCE_PATTERN = re.compile(r"^(review:\s*\d+(\s*[,;]\s*\d+)*|doi:\S+|pmid:\d+|paper:.+|assumption:.+|fit:.+)", re.S)
 SOURCE_HELP = (
     "a source must start with 'review:<reference numbers>' (the review's reference list), "
-    "'doi:', 'pmid:', 'paper:<citation>' or 'assumption:<why the value is reasonable>'"
+    "'doi:', 'pmid:', 'paper:<citation>', 'assumption:<why the value is reasonable>' or "
+    "'fit:<target file>' (calibrated by tmesim calibrate against that file's data)"
 )
 
 

@@ -158,11 +158,15 @@ class Placement(Strict):
 
 
 class Model(Strict):
-    """A complete, validated tumor-microenvironment model."""
+    """A complete, validated tumor-microenvironment model.
+
+    Build one with :func:`tmesim.model.model_from_dict` or :func:`tmesim.model.load_model`:
+    they check the schema, then resolve names and units (``tmesim.model.validate``).
+    """
 
     name: str
     description: str = ""
-    format_version: int = 1
+    format_version: int = Field(default=1, description="model-file format (checked on read; see tmesim.model.io_yaml)")
     domain: Domain
     time: TimeSettings = Field(default_factory=TimeSettings)
     substrates: list[Substrate]
@@ -174,13 +178,6 @@ class Model(Strict):
     body: Body | None = Field(default=None, description="whole-body level: circulation, organs, metastasis")
     therapies: list[TherapyEntry] = Field(default_factory=list, description="catalog regimens given, each from a start time")
     drugs: list[Drug] = Field(default_factory=list, description="dosing schedules (PK); filled from therapies on validation")
-
-    @model_validator(mode="after")
-    def _resolve(self) -> Model:
-        from .validate import resolve_model
-
-        resolve_model(self)
-        return self
 
     # Convenience lookups (the model is data; these only index it).
     @property

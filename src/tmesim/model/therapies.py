@@ -1,6 +1,6 @@
 """The therapy catalog as data, and the expansion of a model's ``therapies`` into drugs + rules.
 
-The catalog lives in ``src/tmesim/therapy/data/``: ``therapies.yaml`` (drugs with their
+The catalog lives in ``src/tmesim/data/``: ``therapies.yaml`` (drugs with their
 schedule and PK, regimens made of drugs, each number with its source) and
 ``therapy_rules.csv`` (the drugs' effects, in the rules grammar, with signal ``drug <name>``).
 This module only reads those files (it imports nothing of ``tmesim.therapy``), so that a
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
+from tmesim._resources import data_path
+
 from .errors import ModelError
 from .grammar import DRUG_PREFIX
 from .params import parse_param
@@ -27,7 +29,7 @@ from .params import parse_param
 if TYPE_CHECKING:
     from .schema import Model
 
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "therapy" / "data"
+CATALOG_DIR = data_path("tmesim.data")
 CATALOG_FILE = CATALOG_DIR / "therapies.yaml"
 
 

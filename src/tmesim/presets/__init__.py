@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HERE = Path(__file__).parent
+from tmesim._resources import data_path
+
+HERE = data_path(__name__)
 DEFAULT = "tnbc"
 
 
@@ -16,7 +18,7 @@ def preset_path(name: str = DEFAULT) -> Path:
     """Path of a shipped model YAML (``tnbc`` is the default)."""
     path = HERE / f"{name}.yaml"
     if not path.exists():
-        from tmesim.model import ModelError
+        from tmesim.errors import ModelError
 
         raise ModelError("preset", f"unknown preset {name!r}; allowed: {', '.join(available())}")
     return path

@@ -54,12 +54,8 @@ def state_variables(rd: RunDirectory, cells: pd.DataFrame) -> list[str]:
 
 def provenance(rd: RunDirectory, readout: str, day: float, **extra: Any) -> dict[str, Any]:
     """``uns["tmesim"]``: where an AnnData file or table came from (HDF5-storable values only)."""
-    from importlib.metadata import PackageNotFoundError, version
+    from tmesim._version import __version__ as tv
 
-    try:
-        tv = version("tmesim")
-    except PackageNotFoundError:  # pragma: no cover - source tree without installation
-        tv = "0.0.0"
     cfg = rd.config
     out: dict[str, Any] = {
         "readout": readout, "tmesim_version": tv, "run_dir": str(rd.path.resolve()),

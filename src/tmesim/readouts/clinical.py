@@ -119,7 +119,7 @@ def clinical_readouts(run_dir: str | Path | RunDirectory, day: float | None = No
         raise ModelError("run", f"{str(rd.path)!r} has no cell snapshots")
     t = times[-1] if day is None else min(times, key=lambda x: abs(x - day))
     out = _readouts(_geometry(rd), rd.cells(t), t, _metrics(rd))
-    if (rd.path / "body" / "ctc.parquet").exists():
+    if rd.has_body:
         # Runs made with --body: the patient's blood at diagnosis, as CellSearch reports it.
         ctc = rd.body("ctc")
         at = ctc.iloc[int(ctc["days_from_diagnosis"].abs().to_numpy().argmin())]

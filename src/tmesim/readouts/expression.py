@@ -44,9 +44,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tmesim._resources import data_path
 from tmesim.model import Model
 
-DATA = Path(__file__).parent / "data"
+DATA = data_path("tmesim.readouts", "data")
 PROFILES_CSV = DATA / "expression_profiles.csv"
 LIBRARY_CSV = DATA / "library_sizes.csv"
 SUBSTRATE_GENES_CSV = DATA / "substrate_genes.csv"

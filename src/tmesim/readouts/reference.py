@@ -44,12 +44,21 @@ def coarse_class(cell_type: str) -> str:
 
 
 def default_imc_path() -> Path:
-    """``$TMESIM_SHARED/data/real/<file>`` if set, else ``<repo>/../shared/data/real/<file>``."""
+    """``$TMESIM_SHARED/data/real/<file>`` if set, else ``shared/data/real/<file>`` in the
+    working directory or the nearest folder above it that has one.
+
+    The IMC table is public data that tmesim may use but not redistribute (see the data
+    README), so it is not package data; it is looked up next to where tmesim is used.
+    """
     env = os.environ.get("TMESIM_SHARED")
     if env:
         return Path(env) / "data" / "real" / IMC_FILE
-    repo = Path(__file__).resolve().parents[3]  # src/tmesim/readouts/reference.py → repo root
-    return repo.parent / "shared" / "data" / "real" / IMC_FILE
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "shared" / "data" / "real" / IMC_FILE
+        if candidate.is_file():
+            return candidate
+    return here / "shared" / "data" / "real" / IMC_FILE
 
 
 def imc_composition(path: str | Path | None = None, normalize: bool = True) -> pd.DataFrame:

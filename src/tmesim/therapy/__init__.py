@@ -1,6 +1,6 @@
 """Therapies: drugs as dosing schedules with a one-compartment PK, and their effects as rules.
 
-The catalog (``therapy/data/therapies.yaml`` + ``therapy_rules.csv``) lists the treatments of
+The catalog (``tmesim/data/therapies.yaml`` + ``therapy_rules.csv``) lists the treatments of
 the review, each with its sources; a regimen of several drugs is one entry whose name joins
 them with ``+`` (``atezolizumab+nab-paclitaxel``). Adding a therapy to a model appends its
 drugs (``model.drugs``) and its rules, whose signal is ``drug <name>``; the model stays inert

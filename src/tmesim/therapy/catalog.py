@@ -10,6 +10,7 @@ from tmesim.model.drugs import Drug
 from tmesim.model.errors import ModelError
 from tmesim.model.pk import steady_state
 from tmesim.model.therapies import therapy_catalog
+from tmesim.units import MINUTES_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ class DrugInfo:
             amount = "one dose" if d.peak == 1 else f"{d.peak:g} (relative activity)"
         else:
             amount = f"{d.peak:g} {d.unit}"
-        days = d.interval.value / 1440.0
+        days = d.interval.value / MINUTES_PER_DAY
         every = f"{days:g} d" if days >= 1 else f"{d.interval.value / 60:g} h"
         if len(d.offsets) == 1:
             text = f"{amount} every {every}"
         else:
-            offs = [o / 1440.0 for o in d.offsets]
+            offs = [o / MINUTES_PER_DAY for o in d.offsets]
             text = f"{amount} on d {', '.join(f'{o:g}' for o in offs)} of {every}"
         if d.cycles is not None:
             text += f", {d.cycles} cycle{'s' if d.cycles > 1 else ''}"
@@ -47,8 +48,8 @@ class DrugInfo:
 
     def half_life(self) -> str:
         minutes = self.drug.half_life.value
-        if minutes >= 2 * 1440:
-            return f"{minutes / 1440:g} d"
+        if minutes >= 2 * MINUTES_PER_DAY:
+            return f"{minutes / MINUTES_PER_DAY:g} d"
         if minutes >= 120:
             return f"{minutes / 60:g} h"
         return f"{minutes:g} min"

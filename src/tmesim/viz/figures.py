@@ -8,7 +8,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from .palette import pretty, type_colors  # noqa: E402
 
@@ -21,25 +23,34 @@ def spatial_map(cells: pd.DataFrame, config: dict, day: float, ax=None) -> Figur
     shape = model["domain"]["shape"]
     fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 5.6))
+        fig, ax = plt.subplots(figsize=(7.4, 5.6))
+        fig.subplots_adjust(left=0.1, right=0.64, bottom=0.09, top=0.94)  # room for the legend
     cells2d = cells
     if model["domain"]["dims"] == 3:  # the central z slice
         zc = (shape[2] // 2 + 0.5) * dx
         cells2d = cells[np.isclose(cells.z_um, zc)]
-    dead = cells2d.status != "live"
-    size = max(0.5, (280 / max(shape[0], shape[1])) ** 2)
-    ax.scatter(cells2d.x_um[dead], cells2d.y_um[dead], s=size, marker="s", c="#DDDDDD", linewidths=0, label="dead cell")
+    # One pixel per lattice site (an RGBA raster): as fast for 10^6 cells as for 10^3, and crisp.
+    nx_, ny_ = int(shape[0]), int(shape[1])
+    img = np.ones((ny_, nx_, 4))
+    ix = np.clip((cells2d.x_um.to_numpy() / dx).astype(int), 0, nx_ - 1)
+    iy = np.clip((cells2d.y_um.to_numpy() / dx).astype(int), 0, ny_ - 1)
+    dead = (cells2d.status != "live").to_numpy()
+    img[iy[dead], ix[dead]] = to_rgba("#DDDDDD")
+    handles = [Patch(color="#DDDDDD", label="dead cell")]
+    types = cells2d.cell_type.to_numpy()
     for name, color in colors.items():
-        sel = (cells2d.cell_type == name) & ~dead
+        sel = (types == name) & ~dead
         if sel.any():
-            ax.scatter(cells2d.x_um[sel], cells2d.y_um[sel], s=size, marker="s", c=color, linewidths=0, label=pretty(name))
+            img[iy[sel], ix[sel]] = to_rgba(color)
+            handles.append(Patch(color=color, label=pretty(name)))
+    ax.imshow(img, origin="lower", extent=(0, nx_ * dx, 0, ny_ * dx), interpolation="nearest")
     ax.set_xlim(0, shape[0] * dx)
     ax.set_ylim(0, shape[1] * dx)
     ax.set_aspect("equal")
     ax.set_xlabel("x (µm)")
     ax.set_ylabel("y (µm)")
     ax.set_title(f"Cell types, day {day:g}")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, markerscale=3, frameon=False)
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
     return fig or ax.figure
 
 
@@ -47,7 +58,8 @@ def population_curves(summary: pd.DataFrame, config: dict) -> Figure:
     colors = type_colors(config["model"])
     live = summary[~summary.state.isin(["apoptotic", "necrotic", "killed"])]
     counts = live.groupby(["time_days", "cell_type"])["count"].sum().unstack(fill_value=0)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(8.8, 4.2))
+    fig.subplots_adjust(left=0.09, right=0.66, bottom=0.13, top=0.92)  # room for the legend
     for name in counts.columns:
         if counts[name].max() > 0:
             ax.plot(counts.index, counts[name], color=colors.get(name, "#777777"), label=pretty(name), lw=1.8)
@@ -56,7 +68,6 @@ def population_curves(summary: pd.DataFrame, config: dict) -> Figure:
     ax.set_ylabel("live cells")
     ax.set_title("Population per cell type")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
-    fig.tight_layout()
     return fig
 
 
@@ -110,25 +121,49 @@ def tissue_curves(metrics: pd.DataFrame) -> Figure:
 
 
 def field_maps(fields, config: dict, day_index: int = -1) -> Figure:  # noqa: ANN001 - xarray.Dataset
+    """One heat map per substrate at one output time, tiled as a mosaic in a single image.
+
+    Each tile is drawn between its field's own minimum and maximum (one shared colour bar:
+    0 = the tile's minimum, 1 = its maximum); its label gives the substrate, unit and range, and
+    every tile spans the whole domain (size in the title). One image in one axes, instead of an
+    axes and a colour bar per substrate, because matplotlib spent most of the report's time
+    creating and laying out those 44 axes.
+    """
     names = list(fields.data_vars)
     ncol = 4
-    nrow = int(np.ceil(len(names) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.9 * nrow), squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
+    nrow = max(1, int(np.ceil(len(names) / ncol)))
+    tiles, labels = [], []
+    for name in names:
         da = fields[name].isel(time=day_index)
         da = da.isel(z=da.sizes["z"] // 2)
-        x, y = da["x"].values, da["y"].values
-        im = ax.imshow(da.values, origin="lower", extent=(0, x[-1] + x[0], 0, y[-1] + y[0]), cmap="viridis")
-        ax.set_title(f"{pretty(name)} ({da.attrs.get('units', '')})", fontsize=9)
-        ax.set_xlabel("x (µm)", fontsize=7)
-        ax.set_ylabel("y (µm)", fontsize=7)
-        ax.tick_params(labelsize=6)
-        fig.colorbar(im, ax=ax, shrink=0.8).ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
+        v = np.asarray(da.values, dtype=float)
+        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+        tiles.append((v - lo) / (hi - lo) if hi > lo else np.zeros_like(v))
+        labels.append(f"{pretty(name)} ({da.attrs.get('units', '')}): {lo:.3g}–{hi:.3g}")
+    ny, nx = tiles[0].shape if tiles else (1, 1)
+    gx, gy = max(1, nx // 12), max(1, ny // 4)  # white gaps; room for each tile's label
+    mosaic = np.full((nrow * (ny + gy), ncol * (nx + gx)), np.nan)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, ncol)
+        y0 = (nrow - 1 - r) * (ny + gy)
+        mosaic[y0:y0 + ny, c * (nx + gx):c * (nx + gx) + nx] = tile
+    height = 9.2 * mosaic.shape[0] / mosaic.shape[1] + 0.45
+    fig = plt.figure(figsize=(10.5, height))
+    ax = fig.add_axes((0.01, 0.01, 0.876, 1 - 0.45 / height - 0.01))
+    im = ax.imshow(mosaic, origin="lower", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    for k, label in enumerate(labels):
+        r, c = divmod(k, ncol)
+        ax.text(c * (nx + gx), (nrow - 1 - r) * (ny + gy) + ny + gy * 0.15, label, fontsize=7, va="bottom")
+    ax.axis("off")
+    cbar = fig.colorbar(im, cax=fig.add_axes((0.91, 0.3, 0.015, 0.4)))
+    cbar.set_label("within each tile: 0 = its minimum, 1 = its maximum", fontsize=7)
+    cbar.ax.tick_params(labelsize=6)
     t = float(fields["time"].values[day_index])
-    fig.suptitle(f"Substrate fields, day {t:g}")
-    fig.tight_layout()
+    x = fields["x"].values
+    y = fields["y"].values
+    width, height = x[-1] + x[0], y[-1] + y[0]
+    fig.suptitle(f"Substrate fields, day {t:g} (each tile {width:.0f} µm × {height:.0f} µm; "
+                 f"{'central z slice, ' if fields.sizes.get('z', 1) > 1 else ''}x right, y up)", fontsize=10)
     return fig
 
 
@@ -154,7 +189,12 @@ def interaction_graph(config: dict) -> Figure:
             if other in colors:
                 g.add_edge(other, r["cell_type"], kind="contact")
     fig, ax = plt.subplots(figsize=(9, 7))
-    pos = nx.kamada_kawai_layout(g) if len(g) > 1 else {n: (0, 0) for n in g}
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.95)
+    # Two rings, signals inside and cell types outside: every edge joins a cell type and a signal
+    # (or two cell types), the picture is the same for the same model, and it costs nothing
+    # (a force-directed layout took seconds of the report for this graph).
+    rings = [[n for n in g if n not in colors], [n for n in g if n in colors]]
+    pos = nx.shell_layout(g, nlist=[r for r in rings if r]) if len(g) > 1 else {n: (0, 0) for n in g}
     node_colors = [colors.get(n, "#FFFFFF") for n in g]
     edge_colors = {"secretes": "#999999", "increases": "#228833", "decreases": "#EE6677", "contact": "#4477AA"}
     nx.draw_networkx_edges(g, pos, ax=ax, edge_color=[edge_colors[d["kind"]] for *_, d in g.edges(data=True)],

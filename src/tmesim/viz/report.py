@@ -18,8 +18,10 @@ from .palette import pretty
 
 
 def _png(fig) -> str:  # noqa: ANN001
+    # Figures lay themselves out (fixed margins or tight_layout): bbox_inches="tight" would draw
+    # every figure twice.
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
@@ -30,9 +32,7 @@ def _img(fig, alt: str) -> str:  # noqa: ANN001
 
 def _body_section(rd: RunDirectory) -> str:
     """Whole-body results of a run made with --body: CTCs, metastases per organ, niches."""
-    import json
-
-    info = json.loads((rd.path / "body" / "body.json").read_text())
+    info = rd.body_info()
     fm = rd.body("first_metastasis").copy()
     fm["days_from_diagnosis"] = fm["days_from_diagnosis"].map(lambda d: "none" if d != d else f"{d:.0f}")
     seeding = rd.body("seeding")
@@ -84,7 +84,7 @@ def write_report(run_dir: str | Path) -> Path:
     if len(ev):
         tab = ev.groupby(["event", "cell_type"]).size().unstack(fill_value=0)
         parts.append("<h2>Events</h2>" + tab.to_html(classes="data"))
-    if (Path(run_dir) / "body" / "ctc.parquet").exists():
+    if rd.has_body:
         parts.append(_body_section(rd))
     parts.append("<h2>Rules and their sources</h2><table class='data'><tr><th>cell type</th><th>signal</th>"
                  "<th>direction</th><th>behaviour</th><th>saturation</th><th>half-max</th><th>Hill</th>"

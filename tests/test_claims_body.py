@@ -1,0 +1,71 @@
+"""Body-level claims of the review (knowledge/data/review_claims.csv): each tumor factor that
+opens a vessel barrier, attracts cells to an organ or primes a niche is knocked out (its
+score set to 0 through ``PatientOptions.factors``) and the organ's expected arrest,
+extravasation or priming must fall, over five patients (seeds) with the fixed shedding
+profile of test_body.py, compared on the log scale with a one-sided paired t-test.
+
+The niches are simulated once (niche seed 0) and reused, so each knockout costs well under a
+second per patient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tmesim
+from coculture import paired_one_sided
+from tmesim.body import Patient, PatientOptions, SheddingProfile
+
+SHED = SheddingProfile(single=np.array([5e-6, 5e-6, 1e-5]), cluster=np.array([5e-7, 5e-7, 5e-7]),
+                       cluster_size=3.0, tumor_cell_minutes=1e7, events=1000)
+SEEDS = (3, 4, 5, 6, 7)
+
+# name: (claims, factors set to 0, organ, arrivals column); BACKGROUND: factors set to 0 in both arms
+CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, str]] = {
+    "lung_mmp_vegf_open_the_barrier": (("C099",), ("mmp", "vegf"), "lung", "extravasated_cells_per_day"),
+    "lung_cox2_epiregulin_open_the_barrier": (("C100",), ("cox2_epiregulin",), "lung", "extravasated_cells_per_day"),
+    "bone_cxcl12_rankl_attract": (("C091",), ("cxcr4", "rankl_response"), "bone", "arrested_cells_per_day"),
+    "liver_ccl2_cxcr4_attract": (("C113",), ("ccl2", "cxcr4"), "liver", "arrested_cells_per_day"),
+    "liver_claudin2_attachment": (("C115",), ("claudin2",), "liver", "extravasated_cells_per_day"),
+    "lung_annexin_a6_primes": (("C103",), ("annexin_a6",), "lung", "priming"),
+    "brain_mir105_primes": (("C081",), ("mir105",), "brain", "priming"),
+    "bone_mir20a_primes": (("C082",), ("mir20a",), "bone", "priming"),
+    "brain_cemip_primes": (("C085",), ("cemip",), "brain", "priming"),
+}
+# A TNBC tumor's CEMIP alone saturates brain priming (cargo is capped at 1), so miR-105 is
+# shown in a tumor without CEMIP.
+BACKGROUND: dict[str, dict[str, float]] = {"brain_mir105_primes": {"cemip": 0.0}}
+
+
+@pytest.fixture(scope="module")
+def model() -> tmesim.Model:
+    return tmesim.load_model(tmesim.preset_path("tnbc"))
+
+
+def _mean(model: tmesim.Model, seed: int, organ: str, column: str, factors: dict[str, float]) -> float:
+    res = Patient(model, seed=seed, shedding=SHED, options=PatientOptions(factors=factors)).run()
+    return float(res.arrivals.query("organ == @organ")[column].mean())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_body_factor_knockout(name: str, model) -> None:
+    claims, factors, organ, column = CASES[name]
+    # patients differ by orders of magnitude in shedding, so compare on the log scale
+    bg = BACKGROUND.get(name, {})
+    intact = np.log(np.array([_mean(model, s, organ, column, bg) for s in SEEDS]))
+    ko = np.log(np.array([_mean(model, s, organ, column, {**bg, **dict.fromkeys(factors, 0.0)}) for s in SEEDS]))
+    p = paired_one_sided(ko, intact, "lower")
+    assert p < 0.05, f"{','.join(claims)}: {organ} {column} without {factors}: {ko} not lower than {intact} (p={p:.3g})"
+
+
+def test_bone_sinusoids_are_more_permissive_than_lung_capillaries(model) -> None:
+    """review:113 (C090): fenestrated marrow sinusoids let a larger share of arrested CTCs out than lung capillaries."""
+    share = {}
+    for seed in SEEDS:
+        res = Patient(model, seed=seed, shedding=SHED).run()
+        a = res.arrivals.groupby("organ")[["arrested_cells_per_day", "extravasated_cells_per_day"]].sum()
+        share[seed] = (a["extravasated_cells_per_day"] / a["arrested_cells_per_day"]).to_dict()
+    bone = np.array([share[s]["bone"] for s in SEEDS])
+    lung = np.array([share[s]["lung"] for s in SEEDS])
+    assert paired_one_sided(lung, bone, "lower") < 0.05, (bone, lung)

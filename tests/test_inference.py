@@ -1,0 +1,172 @@
+"""Parameter spaces, the picklable simulator, sensitivity and ABC calibration (tmesim.inference)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tmesim.inference import Problem, apply_params, build_space, load_targets, simulate
+from tmesim.inference.calibrate import (
+    apply_posterior,
+    coverage,
+    run_abc,
+    synthetic_targets,
+    write_calibration,
+)
+from tmesim.inference.sensitivity import ranking, sensitivity
+from tmesim.inference.space import SpaceSpec
+from tmesim.model import ModelError, load_model
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "tmesim" / "inference" / "examples"
+
+
+def _space(params: list[dict], days: float = 3.0, **kw):  # noqa: ANN202
+    return build_space(SpaceSpec.model_validate({"model": "tnbc", "days": days, "parameters": params, **kw}))
+
+
+def test_bad_address_is_one_error_listing_the_valid_forms() -> None:
+    with pytest.raises(ModelError) as e:
+        _space([{"address": "rules[cancer|oxygen].half_max", "fold": 2}])
+    assert "valid forms" in e.value.message and "cell_types[<name>].<behaviour>" in e.value.message
+    with pytest.raises(ModelError, match="no such rule"):
+        _space([{"address": "rules[cancer|oxygen|decreases|cycle entry].half_max", "fold": 2}])
+    with pytest.raises(ModelError, match="has no base value"):
+        _space([{"address": "cell_types[cancer].flying", "fold": 2}])
+
+
+def test_ranges_with_units_and_apply_leaves_the_model_alone() -> None:
+    sp = _space([{"name": "td", "address": "body.primary.doubling_time", "range": ["50 day", "200 day"]},
+                 {"name": "ox", "address": "rules[cancer|oxygen|increases|cycle entry].half_max", "fold": 2},
+                 {"name": "lung", "address": "body.organs.lung.arrest_single", "fold": 2}])
+    d = {x.name: x for x in sp.dims}
+    assert d["td"].low == pytest.approx(50 * 1440) and d["td"].unit == "minute"
+    m = apply_params(sp.model, sp, {"td": 60 * 1440.0, "ox": 3.0, "lung": 0.004})
+    assert m.body.primary.doubling_time.value == 60 * 1440.0 and m.body.organs["lung"].arrest_single.value == 0.004
+    assert [r.half_max for r in m.rules if r.cell_type == "cancer" and r.signal == "oxygen"][0] == 3.0
+    assert sp.model.body.primary.doubling_time.value == d["td"].value  # the loaded model is unchanged
+    assert sp.model.body.organs["lung"].arrest_single.value == d["lung"].value
+    assert [r.half_max for r in sp.model.rules if r.cell_type == "cancer" and r.signal == "oxygen"][0] == d["ox"].value
+
+
+def test_simulate_is_pure_and_picklable() -> None:
+    sp = _space([{"name": "cd8_attack", "address": "cell_types[CD8_T_cell].attack cancer", "fold": 3}])
+    prob = Problem.make(sp, ["final_cancer", "immune_share"])
+    again = pickle.loads(pickle.dumps(prob))
+    a = simulate({"cd8_attack": 0.01}, 0, prob)
+    b = simulate({"cd8_attack": 0.01}, 0, again)
+    assert a == b and set(a) == {"final_cancer", "immune_share"}
+    assert simulate({"cd8_attack": 0.015}, 0, prob)["final_cancer"] < simulate({"cd8_attack": 0.002}, 0, prob)["final_cancer"]
+
+
+def test_sensitivity_separates_a_driver_from_an_inert_parameter() -> None:
+    """The body's doubling time cannot change a section output; CD8 killing does."""
+    sp = _space([{"name": "cd8_attack", "address": "cell_types[CD8_T_cell].attack cancer", "fold": 3},
+                 {"name": "cd8_recruitment", "address": "cell_types[CD8_T_cell].recruitment", "fold": 3},
+                 {"name": "doubling_time", "address": "body.primary.doubling_time", "fold": 2}])
+    res = sensitivity(Problem.make(sp, ["final_cancer"]), trajectories=3, sobol_n=8, max_sobol=2, workers=1)
+    rank = ranking(res)
+    assert set(res.survivors) == {"cd8_attack", "cd8_recruitment"}
+    inert = rank[rank["parameter"] == "doubling_time"].iloc[0]
+    assert inert["mu_star"] == 0.0 and inert["stage"] == "screened out"
+    assert rank.iloc[0]["parameter"] in ("cd8_attack", "cd8_recruitment") and rank.iloc[0]["ST"] > 0.1
+
+
+def _abc_case(seed: int, tmp: Path, population: int = 20, generations: int = 2):  # noqa: ANN202
+    sp = _space([{"name": "cd8_recruitment", "address": "cell_types[CD8_T_cell].recruitment", "fold": 3}])
+    prob = Problem.make(sp, ["immune_share"])
+    rng = np.random.default_rng(seed)
+    d = sp.dims[0]
+    truth = {d.name: float(d.from_unit(rng.uniform(*d.bounds)))}
+    se = {"immune_share": 0.03 * simulate(truth, 0, prob)["immune_share"]}
+    targets = synthetic_targets(prob, truth, se, seed)
+    res = run_abc(prob, targets, tmp, population=population, generations=generations, min_epsilon=0.5, seed=seed,
+                  workers=1, ppc_draws=6)
+    return sp, targets, truth, res
+
+
+def test_abc_recovers_a_known_parameter_from_synthetic_data(tmp_path: Path) -> None:
+    sp, targets, truth, res = _abc_case(0, tmp_path)
+    s = res.summary.iloc[0]
+    assert coverage(sp, res, truth)["cd8_recruitment"]
+    d = sp.dims[0]
+    assert np.log(s["q_high"] / s["q_low"]) < 0.6 * np.log(d.high / d.low)  # the data narrowed the prior
+    assert (res.generations["epsilon"].iloc[1:].diff().dropna() < 0).all()
+    assert res.generations["ess"].iloc[-1] > 5
+    write_calibration(res, tmp_path, sp, targets, "synthetic.yaml", truth)
+    for f in ("posterior.parquet", "generations.parquet", "ppc.parquet", "abc.db", "report.html", "marginals.png"):
+        assert (tmp_path / f).exists(), f
+    out = apply_posterior(sp.model, tmp_path, tmp_path / "fitted.yaml")
+    fitted = load_model(out)
+    cd8 = fitted.cell_type("CD8_T_cell").behaviours["recruitment"]
+    assert cd8.source.startswith("fit:synthetic.yaml") and cd8.value == pytest.approx(s["median"])
+
+
+@pytest.mark.slow
+def test_abc_posterior_covers_the_truth_in_90_percent_of_repetitions(tmp_path: Path) -> None:
+    """Truths drawn from the prior, data simulated at them with noise: the 90% intervals must
+    hold the truth in at least 90% of 20 repetitions (ABC with a tolerance > 0 is conservative)."""
+    hits = []
+    for seed in range(20):
+        sp, _, truth, res = _abc_case(seed, tmp_path / str(seed), population=30, generations=3)
+        hits.append(coverage(sp, res, truth)["cd8_recruitment"])
+    assert np.mean(hits) >= 0.9, hits
+
+
+def test_target_file_errors_name_the_field(tmp_path: Path) -> None:
+    f = tmp_path / "t.yaml"
+    f.write_text("name: x\nstatistics:\n  - {statistic: tvdt_mean, observed: 103, sd: 43, source: 'paper:x'}\n")
+    with pytest.raises(ModelError, match="give se, or sd and n"):
+        load_targets(f)
+    f.write_text("name: x\nstatistics:\n  - {statistic: tvdt_median, observed: 103, se: 4, source: 'paper:x'}\n")
+    with pytest.raises(ModelError, match="unknown statistic 'tvdt_median'; allowed: final_cancer"):
+        load_targets(f)
+    f.write_text("name: x\nstatistics:\n  - {statistic: tvdt_mean, observed: 103, sd: 43, n: 17, source: 'paper:x'}\n")
+    assert load_targets(f).se()["tvdt_mean"] == pytest.approx(43 / np.sqrt(17))
+
+
+def test_cli_bad_address_and_output_are_one_error_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("model: tnbc\nparameters:\n  - {address: 'cell_types[cancer]apoptosis', fold: 2}\n")
+    r = CliRunner().invoke(app, ["sensitivity", str(spec), "--output", "final_cancer"])
+    text = " ".join(r.output.split())  # rich wraps long lines at the terminal width
+    assert r.exit_code == 2 and text.startswith("error:") and "valid forms" in text and "Traceback" not in text
+    spec.write_text("model: tnbc\nparameters:\n  - {address: 'cell_types[cancer].apoptosis', fold: 2}\n")
+    r = CliRunner().invoke(app, ["sensitivity", str(spec), "--output", "tumour_size"])
+    assert r.exit_code == 2 and "unknown output 'tumour_size'" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["calibrate", str(spec), "--apply", str(tmp_path / "m.yaml")])
+    assert r.exit_code == 2 and "--out" in r.output
+
+
+def test_shipped_examples_load() -> None:
+    from tmesim.inference import load_space
+
+    for f in sorted(EXAMPLES.glob("*.yaml")):
+        if f.name.startswith("tvdt-") and f.name != "tvdt-space.yaml":
+            assert load_targets(f).fitted == ["tvdt_median"]
+        else:
+            assert len(load_space(f).dims) >= 1, f
+
+
+def test_posterior_draws_follow_the_weights_and_the_mixture_widens_the_interval(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tmesim.inference.uncertainty import _mixture_interval, posterior_draws
+
+    sp = _space([{"name": "cd8_attack", "address": "cell_types[CD8_T_cell].attack cancer", "fold": 3}])
+    pd.DataFrame({"cd8_attack": [0.002, 0.01], "weight": [0.0, 1.0]}).to_parquet(tmp_path / "posterior.parquet")
+    sp.table().to_parquet(tmp_path / "space.parquet")
+    X, addrs = posterior_draws(tmp_path, 5, seed=1)
+    assert (X["cd8_attack"] == 0.01).all() and addrs["cd8_attack"].kind == "cell"
+    same = _mixture_interval(np.log([0.7, 0.7, 0.7]), np.array([0.1, 0.1, 0.1]), 0)
+    spread = _mixture_interval(np.log([0.5, 0.7, 0.98]), np.array([0.1, 0.1, 0.1]), 0)
+    assert same[0] == pytest.approx(0.7, rel=0.02) and same[1] == pytest.approx(0.7 * np.exp(-1.96 * 0.1), rel=0.03)
+    assert spread[2] / spread[1] > 1.5 * same[2] / same[1]  # parameter uncertainty widens the HR interval
+    with pytest.raises(ModelError, match="not a calibration folder"):
+        posterior_draws(tmp_path / "nothing", 2)
