@@ -293,3 +293,35 @@ def test_trial_file_limits(tmp_path) -> None:
     f.write_text(yaml.safe_dump({"name": "t"}) + BOMB)
     with pytest.raises(ModelError, match="alias bomb"):
         load_trial(f)
+
+
+# ------------------------------------------------------------------- the command line
+@pytest.mark.parametrize(("args", "expected"), [
+    (["run", "--days", "-1"], "error: --days: Input should be greater than or equal to 0.001"),
+    (["run", "--days", "inf"], "error: --days: must be a finite number of days > 0, got inf"),
+    (["run", "--seed", str(2**64)], "error: --seed: Input should be less than or equal to 9223372036854775807"),
+    (["validate", "."], "error: .: is a folder; give a model or trial file"),
+    (["therapies", ":x: [bold]boom[/] :thumbs_up:"], "error: therapy: unknown therapy ':x: [bold]boom[/] :thumbs_up:';"),
+    (["run", "--nope"], "error: --nope: No such option: --nope (see --help)"),
+])
+def test_cli_errors_are_one_literal_line(args, expected) -> None:
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and res.stderr.startswith(expected), res.stderr
+
+
+def test_cli_out_under_a_file_and_resume_settings(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from tmesim.cli import app
+
+    (tmp_path / "notes.txt").write_text("x")
+    res = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "notes.txt" / "run")])
+    assert res.exit_code == 2 and res.stderr.startswith("error: --out: ") and "is a file" in res.stderr
+    out = tmp_path / "run"
+    RunWriter(out, resolved_config(tiny(), 4, 1.0, "test"))
+    res = CliRunner().invoke(app, ["run", "--resume", str(out), "--seed", "5"])
+    assert res.exit_code == 2 and res.stderr.startswith("error: --seed: the run in"), res.stderr

@@ -162,6 +162,18 @@ def _finish(sim: Simulation, writer: RunWriter, days: float, progress: Callable[
         write_report(out)
 
 
+def resume_config(out: str | Path, days: float | None = None, seed: int | None = None) -> dict:
+    """The configuration of the run in ``out`` that ``resume`` would continue; an error if
+    ``days`` or ``seed`` (when given) differ from the run's own."""
+    config = read_config(out, "resume")
+    for name, given, have in (("days", days, float(config["days"])), ("seed", seed, int(config["seed"]))):
+        if given is not None and float(given) != have:
+            raise ModelError(name, f"the run in {str(out)!r} was started with --{name} {have:g}; --resume "
+                                   f"continues that run, so give --{name} {have:g} or none (a different "
+                                   f"--{name} needs a new run: --out another folder)")
+    return config
+
+
 def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None,
            report: bool = True, days: float | None = None, seed: int | None = None,
            notice: Callable[[str], None] | None = None) -> RunDirectory:
@@ -172,12 +184,7 @@ def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None
     run it continues, never a different one (start a new run for other settings).
     """
     out = Path(out)
-    config = read_config(out, "resume")
-    for name, given, have in (("days", days, float(config["days"])), ("seed", seed, int(config["seed"]))):
-        if given is not None and float(given) != have:
-            raise ModelError(name, f"the run in {str(out)!r} was started with --{name} {have:g}; --resume "
-                                   f"continues that run, so give --{name} {have:g} or none (a different "
-                                   f"--{name} needs a new run: --out another folder)")
+    config = resume_config(out, days, seed)
     with locked(out, "run directory", "resume", notice):
         model = model_from_dict(config["model"])
         sim = Simulation(model, seed=int(config["seed"]))

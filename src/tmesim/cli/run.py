@@ -57,9 +57,7 @@ def run(
         if days is not None and not math.isfinite(days):
             raise ModelError("--days", f"must be a finite number of days > 0, got {days}")
         if resume is not None:
-            from ..io import read_config
-
-            config = read_config(resume, "--resume")
+            config = api.resume_config(resume, days, seed)
             progress, update = _progress_bar(float(config["days"]))
             with progress:
                 rd = api.resume(resume, progress=update, report=report, days=days, seed=seed, notice=notice)
