@@ -59,7 +59,8 @@ def test_run_killed_at_random_points_resumes_identically(tmp_path) -> None:
     rng = np.random.default_rng(20)
     delays = sorted(rng.uniform(0.0, wall, RUN_KILLS))
     print(f"run wall {wall:.1f} s; kill points (s): {[round(x, 2) for x in delays]}")
-    killed_at = []
+    killed_at: list[float] = []
+    phases: list[str] = []
     for i, delay in enumerate(delays):
         out = tmp_path / f"k{i}"
         if not _kill_after(_start(["run", str(model_file), "--seed", "21", "--out", str(out), "--no-report"]), delay):
@@ -67,10 +68,14 @@ def test_run_killed_at_random_points_resumes_identically(tmp_path) -> None:
         killed_at.append(delay)
         if not (out / "config.yaml").exists():
             continue  # killed before the run directory existed: nothing to resume
+        from tmesim.io.rundir import checkpoint_dir
+
+        phases.append("no checkpoint yet" if checkpoint_dir(out) is None else "after a checkpoint")
         if i == len(delays) - 1:  # kill the resume as well, then resume again
             _kill_after(_start(["run", "--resume", str(out), "--no-report"]), rng.uniform(0, wall / 2))
         tmesim.resume(out, report=False)
         same_run(tmp_path / "ref", out)
+    print(f"killed at {[round(x, 2) for x in killed_at]} s; resumed: {phases}")
     assert len(killed_at) >= RUN_KILLS // 2, killed_at
 
 
