@@ -41,7 +41,7 @@ def run_sensitivity(workers: int = 2) -> None:
     space = load_space(EX / "tnbc-sensitivity.yaml")
     prob = Problem.make(space, OUTPUTS)
     t0 = time.perf_counter()
-    res = sensitivity(prob, trajectories=6, levels=4, sobol_n=64, seed=0, max_sobol=10, workers=workers)
+    res = sensitivity(prob, trajectories=8, levels=4, sobol_n=64, seed=0, max_sobol=12, workers=workers)
     s = write_sensitivity(res, RES / "sensitivity-tnbc", space)
     print(f"sensitivity: {s['evaluations']} simulations in {time.perf_counter() - t0:.0f} s; survivors {res.survivors}")
 
@@ -71,16 +71,17 @@ def table() -> None:
         lines += ["## Sensitivity of the shipped TNBC model (typical patient, mean-field section 28 days, body model 730 days)", "",
                   f"Model hash {s['model_hash']}; {s['evaluations']} simulations ({s['wall_s']} s); Morris "
                   f"{s['trajectories']} trajectories over {len(rank['parameter'].unique())} parameters, Sobol N = {s['sobol_n']} "
-                  f"(Saltelli, {len(s['survivors'])} survivors). ST: total Sobol index (95% bootstrap CI); "
-                  "parameters screened out by Morris have no Sobol index (their relative μ* is given).", ""]
+                  f"(Saltelli, {len(s['survivors'])} survivors, each output taking an equal share). ST: total Sobol index "
+                  "(95% bootstrap CI); ranked by ST where ST >= 0.01, then by Morris μ* relative to the output's "
+                  "largest (parameters screened out by Morris, or with ST < 0.01, have no meaningful total index).", ""]
         for out in s["outputs"]:
             sub = rank[rank["output"] == out].head(10)
-            lines += [f"### {out}", "", "| rank | parameter | ST | ST 95% CI | S1 | Morris μ* (rel.) |", "|---|---|---|---|---|---|"]
+            lines += [f"### {out}", "", "| rank | parameter | ST | ST 95% CI | S1 | Morris μ* (rel.) | stage |", "|---|---|---|---|---|---|---|"]
             for _, r in sub.iterrows():
                 st = "" if pd.isna(r["ST"]) else f"{r['ST']:.3f}"
                 ci = "" if pd.isna(r["ST"]) else f"± {r['ST_conf']:.3f}"
                 s1 = "" if pd.isna(r["S1"]) else f"{r['S1']:.3f}"
-                lines.append(f"| {r['rank']} | {r['parameter']} | {st} | {ci} | {s1} | {r['mu_star_rel']:.3f} |")
+                lines.append(f"| {r['rank']} | {r['parameter']} | {st} | {ci} | {s1} | {r['mu_star_rel']:.3f} | {r['stage']} |")
             lines.append("")
     for subtype in SUBTYPES:
         f = RES / "calibration-tvdt" / subtype / "summary.json"

@@ -1,8 +1,17 @@
-"""Metastatic sites by subtype: simulated patients vs the review's figures (review:112).
+"""Metastatic sites by subtype: coupled virtual patients vs published cohorts.
 
-For each subtype preset the primary tumor section is simulated spatially once (seed 0, the
-preset's days) to measure its shedding; then N patients (default 1000) run the whole-body
-model. Writes benchmarks/results/organotropism.csv, .md and .png (simulated vs published) and prints the table.
+Each virtual patient of each subtype preset runs its own untreated mean-field section
+(28 days) and, through the section → body coupling, its own cascade for 20 years after
+diagnosis. Written to benchmarks/results/ (each file recorded in MANIFEST.json with the
+model hash and tmesim version):
+
+* ``organotropism.csv`` / ``.md``: share of metastatic patients (10 years) with each site,
+  95% Wilson intervals from the number of metastatic patients, next to the cohort figures;
+* ``organotropism_targets.csv``: every row of the shipped targets file with the model's figure
+  (fitted rows and checks — Dawood 2012, review:112);
+* ``relapse.csv`` / ``relapse.png``: cumulative distant relapse (first detected metastasis)
+  per subtype over 20 years; ``clusters.csv``: colonies per unit and per cell, clusters vs
+  single CTCs; ``organotropism.png``: the site shares figure.
 
     python benchmarks/organotropism.py [--n 1000] [--seed 0]
 """
@@ -13,13 +22,39 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import tmesim
-from tmesim.body import measure_shedding
-from tmesim.body.organotropism import simulate_patients, site_shares
+from tmesim.cohort.organotropism import predict, read_targets, simulate_coupled
+from tmesim.io.results import record
+from tmesim.model.body import ORGANS
 
 SUBTYPES = ("tnbc", "her2", "luminal-a", "luminal-b")
+YEAR = 365.25
+REVIEW = {("tnbc", "bone"): (60.0, 85.0), ("her2", "bone"): (60.0, 85.0), ("luminal-a", "bone"): (60.0, 85.0),
+          ("luminal-b", "bone"): (60.0, 85.0), ("her2", "liver"): (32.0, 32.0), ("tnbc", "brain"): (50.0, 50.0),
+          ("her2", "brain"): (33.0, 33.0), ("luminal-a", "brain"): (14.0, 14.0), ("luminal-b", "brain"): (14.0, 14.0)}
+
+
+def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return 100 * (c - h), 100 * (c + h)
+
+
+def at(df: pd.DataFrame, years: float) -> pd.DataFrame:
+    """Site flags as detected by ``years`` after diagnosis."""
+    d = df.copy()
+    for o in ORGANS:
+        t = d[f"days_to_{o}"].to_numpy(float)
+        d[o] = np.isfinite(t) & (t <= years * YEAR)
+        d[f"days_to_{o}"] = np.where(d[o], t, np.nan)
+    return d
 
 
 def main() -> None:
@@ -28,34 +63,97 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     a = ap.parse_args()
-    tables = []
+    cohorts, share_rows, curves, clusters = {}, [], [], []
+    targets = read_targets()
+    cohort_fig = {(r.subtypes.split(":")[0], r.organ): r.value for r in targets.itertuples()
+                  if r.kind == "site_share" and "|" not in r.subtypes and not r.source.startswith("review")}
+    grid = np.arange(0, 20.01, 0.5)
     for sub in SUBTYPES:
         model = tmesim.load_model(tmesim.preset_path(sub))
         t0 = time.perf_counter()
-        shed = measure_shedding(tmesim.Simulation(model, seed=0), model.time.days)
-        t1 = time.perf_counter()
-        pts = simulate_patients(model, a.n, a.seed, shed)
-        t2 = time.perf_counter()
-        share = site_shares(pts, sub)
-        share["metastatic_fraction"] = float(pts[["bone", "lung", "liver", "brain"]].any(axis=1).mean())
-        tables.append(share)
-        print(f"{sub}: primary section {t1 - t0:.0f} s, {a.n} patients {t2 - t1:.1f} s "
-              f"({a.n / (t2 - t1):.0f} patients/s)", flush=True)
-    df = pd.concat(tables, ignore_index=True)
+        pts = simulate_coupled(model, a.n, a.seed, follow_up_days=20 * YEAR)
+        print(f"{sub}: {a.n} coupled patients in {time.perf_counter() - t0:.0f} s", flush=True)
+        ten = at(pts, 10)
+        cohorts[sub] = ten
+        met = ten[list(ORGANS)].any(axis=1)
+        m = int(met.sum())
+        for o in ORGANS:
+            k = int(ten.loc[met, o].sum())
+            lo, hi = wilson(k, m)
+            rl, rh = REVIEW.get((sub, o), (np.nan, np.nan))
+            share_rows.append({"subtype": sub, "organ": o, "patients": a.n, "metastatic_patients": m,
+                               "metastatic_percent": 100 * m / a.n, "simulated_percent": 100 * k / m if m else np.nan,
+                               "ci_low": lo, "ci_high": hi, "cohort_percent": cohort_fig.get((sub, o), np.nan),
+                               "review_low_percent": rl, "review_high_percent": rh})
+        first = pts[[f"days_to_{o}" for o in ORGANS]].min(axis=1, skipna=True).to_numpy(float) / YEAR
+        curves.append(pd.DataFrame({"subtype": sub, "years": grid,
+                                    "cumulative_relapse_percent": [100 * np.mean(first <= g) for g in grid]}))
+        clusters.append({"subtype": sub, "colonies_per_single_ctc": pts["colonies_per_single"].mean(),
+                         "colonies_per_cluster": pts["colonies_per_cluster"].mean(),
+                         "per_unit_ratio": (pts["colonies_per_cluster"] / pts["colonies_per_single"]).median(),
+                         "per_cell_ratio": (pts["colonies_per_cluster"] / 3.0 / pts["colonies_per_single"]).median(),
+                         "cluster_cell_fraction": pts["coupling_cluster_fraction"].mean()})
+    shares = pd.DataFrame(share_rows)
+    pred = predict(cohorts, targets)
+    curve = pd.concat(curves, ignore_index=True)
+    cl = pd.DataFrame(clusters)
     a.out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(a.out / "organotropism.csv", index=False)
-    cols = ["subtype", "organ", "metastatic_patients", "simulated_percent", "review_low_percent",
-            "review_high_percent", "distance_pp", "within_10pp"]
-    md = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n" + "\n".join(
-        "| " + " | ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in row) + " |"
-        for row in df[cols].itertuples(index=False))
-    (a.out / "organotropism.md").write_text(
-        f"Share of metastatic patients with each site ({a.n} patients per subtype, seed {a.seed}); "
-        "review figures from review:112.\n\n" + md + "\n")
+    shares.to_csv(a.out / "organotropism.csv", index=False, float_format="%.4g")
+    pred.to_csv(a.out / "organotropism_targets.csv", index=False, float_format="%.4g")
+    curve.to_csv(a.out / "relapse.csv", index=False, float_format="%.4g")
+    cl.to_csv(a.out / "clusters.csv", index=False, float_format="%.4g")
+    (a.out / "organotropism.md").write_text(markdown(shares, pred, curve, cl, a.n, a.seed))
     from tmesim.viz.figures import site_shares_figure
 
-    site_shares_figure(df).savefig(a.out / "organotropism.png", dpi=120)
-    print(md)
+    site_shares_figure(shares).savefig(a.out / "organotropism.png", dpi=120)
+    relapse_figure(curve).savefig(a.out / "relapse.png", dpi=120)
+    files = ["organotropism.csv", "organotropism_targets.csv", "relapse.csv", "clusters.csv", "organotropism.md",
+             "organotropism.png", "relapse.png"]
+    record(a.out, files, SUBTYPES, f"python benchmarks/organotropism.py --n {a.n} --seed {a.seed}")
+    print((a.out / "organotropism.md").read_text())
+
+
+def markdown(shares: pd.DataFrame, pred: pd.DataFrame, curve: pd.DataFrame, cl: pd.DataFrame, n: int, seed: int) -> str:
+    lines = [f"Coupled virtual patients ({n} per subtype, seed {seed}; 10 years after diagnosis).", "",
+             "| subtype | metastatic % | bone % | lung % | liver % | brain % |", "|---|---|---|---|---|---|"]
+    for sub, g in shares.groupby("subtype", sort=False):
+        g = g.set_index("organ")
+        cells = [f"{g.loc[o, 'simulated_percent']:.1f} ({g.loc[o, 'ci_low']:.0f}–{g.loc[o, 'ci_high']:.0f})" for o in ORGANS]
+        lines.append(f"| {sub} | {g['metastatic_percent'].iloc[0]:.1f} | " + " | ".join(cells) + " |")
+    lines += ["", "Against the cohorts (fitted rows: weight 1; checks: weight 0):", "",
+              "| kind | subtypes | organ | published | model | weight | source |", "|---|---|---|---|---|---|---|"]
+    for r in pred.itertuples(index=False):
+        lines.append(f"| {r.kind} | {r.subtypes} | {r.organ} | {r.value:g} | {r.model:.2f} | {r.weight:g} | "
+                     f"{r.source.split('(')[0].strip()} |")
+    lines += ["", "Cumulative distant relapse (%), by years after diagnosis:", "",
+              "| subtype | 2 y | 5 y | 10 y | 15 y | 20 y |", "|---|---|---|---|---|---|"]
+    for sub, g in curve.groupby("subtype", sort=False):
+        g = g.set_index("years")["cumulative_relapse_percent"]
+        lines.append(f"| {sub} | " + " | ".join(f"{g.loc[y]:.1f}" for y in (2.0, 5.0, 10.0, 15.0, 20.0)) + " |")
+    lines += ["", "Clusters vs single CTCs (colonies founded per intravasated unit; median over patients):", "",
+              "| subtype | colonies per cluster / per single CTC | per cell | cells leaving in clusters |",
+              "|---|---|---|---|"]
+    for r in cl.itertuples(index=False):
+        lines.append(f"| {r.subtype} | {r.per_unit_ratio:.0f}× | {r.per_cell_ratio:.0f}× | {100 * r.cluster_cell_fraction:.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def relapse_figure(curve: pd.DataFrame):  # noqa: ANN201 - matplotlib Figure
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for sub, g in curve.groupby("subtype", sort=False):
+        ax.step(g["years"], g["cumulative_relapse_percent"], where="post", label=sub)
+    ax.axvline(5, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("years after diagnosis")
+    ax.set_ylabel("distant relapse (%)")
+    ax.set_title("Time to first detected metastasis (coupled virtual patients)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -59,13 +60,20 @@ def _types_of(name: str, types: list[str]) -> list[str]:
     return []
 
 
+@cache
+def _preset(preset: str) -> dict[str, Any]:
+    d = preset_dict(preset)
+    d["rules"] = read_rules_csv(d["rules"])
+    return d
+
+
 def coculture(types: Sequence[str], layout: list[dict[str, Any]], size: int = 24, days: float = 1.0,
               extra_rules: Iterable[dict[str, Any]] = (), preset: str = "catalog", closed: bool = False) -> dict[str, Any]:
     """The catalog reduced to ``types`` on a size×size lattice with the given initial layout
     (µm; the domain is size*20 µm wide). Rules and behaviours that name a dropped cell type or
     an unused substrate are dropped; oxygen is kept high everywhere (Dirichlet boundary and
     every cell type's oxygen uptake off), so growth is limited by the rules under test."""
-    d = preset_dict(preset)
+    d = copy.deepcopy(_preset(preset))
     all_types = [ct["name"] for ct in d["cell_types"]]
     all_subs = [s["name"] for s in d["substrates"]]
     keep = set(types) | {"endothelial"}  # the vessels: oxygen, recruitment and intravasation sites
@@ -73,7 +81,7 @@ def coculture(types: Sequence[str], layout: list[dict[str, Any]], size: int = 24
     if not any(p["cell_type"] == "endothelial" for p in layout):
         layout.append({"cell_type": "endothelial", "region": "everywhere", "density": 60})
     drop_types = [t for t in all_types if t not in keep]
-    rules = [r for r in read_rules_csv(d["rules"]) + list(extra_rules)
+    rules = [r for r in d["rules"] + list(extra_rules)
              if r["cell_type"] in keep
              and not any(t in drop_types for t in _types_of(r["signal"], all_types) + _types_of(r["behaviour"], all_types))]
     used = {"oxygen"}

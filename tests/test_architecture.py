@@ -155,3 +155,52 @@ def test_no_build_artefacts_tracked() -> None:
         pytest.skip(f"git ls-files failed: {res.stderr.strip()}")
     tracked = [f for f in res.stdout.splitlines() if any(a in f or f.endswith(a) for a in ARTEFACTS)]
     assert not tracked, f"build artefacts tracked by git (git rm --cached them): {tracked[:10]}"
+
+
+# (module, string): why this catalog cell-type name may appear there as a string.
+NAME_ALLOWED = {
+    ("model/body.py", "bone"): "an organ (bone, lung, liver, brain), not the bone-matrix cell type",
+    ("body/organotropism.py", "bone"): "an organ of the organotropism table",
+    ("cohort/organotropism.py", "bone"): "an organ (bone-only metastasis share), not the bone-matrix cell type",
+    ("viz/figures.py", "bone"): "an organ's colour in the body figure",
+    ("assay/spheroid.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",
+    ("cli/assay.py", "macrophage"): "the spheroid assay's --macrophage co-culture option (named after the role)",
+}
+
+
+def _catalog_names() -> set[str]:
+    import yaml
+
+    names: set[str] = set()
+    for p in (SRC / "presets").rglob("*.yaml"):
+        data = yaml.safe_load(p.read_text()) or {}
+        names |= {ct["name"] for ct in data.get("cell_types") or [] if isinstance(ct, dict) and "name" in ct}
+    return names
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def test_no_catalog_cell_type_names_in_code() -> None:
+    """Code finds cells by role (tmesim.model.roles), never by a preset's cell-type name."""
+    names = _catalog_names()
+    assert {"cancer", "CD8_T_cell", "Treg"} <= names  # the scan reads the presets
+    found = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("presets/") or rel == "model/roles.py":  # the vocabulary itself
+            continue
+        tree = ast.parse(path.read_text())
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+                    and id(node) not in docs and (rel, node.value) not in NAME_ALLOWED):
+                found.append(f"{rel}:{node.lineno}: {node.value!r}")
+    assert not found, "catalog cell-type names in code (use roles, or allow with a reason):\n" + "\n".join(found)

@@ -37,7 +37,12 @@ def test_run_with_body_writes_patient_tables_and_report(tmp_path) -> None:
     for table in ("ctc", "arrivals", "seeding", "burden", "first_metastasis", "primary", "seeding_per_cell"):
         assert len(rd.body(table)) > 0 or table == "seeding", table
     info = json.loads((out / "body" / "body.json").read_text())
-    assert info["shedding"]["events"] > 0  # the section's intravasation drove the patient
+    assert info["coupled"]
+    # the run's own section drove the patient: its intravasation, CTC mix and TME, factor by factor
+    cp = rd.body("coupling").set_index("factor")
+    assert cp.loc["shedding_per_cell_day", "value"] > 0
+    assert cp.loc["cluster_partner_m2", "quantity"] == "group:m2" and cp.loc["cluster_partner_m2", "section_value"] > 0
+    assert len(rd.body("units")) == 6
     assert set(info["niches"]) == {"bone", "lung", "liver", "brain"}
     assert all(n["engine"] == "spatial" for n in info["niches"].values())
     assert "Whole body" in (out / "report.html").read_text()

@@ -205,6 +205,8 @@ def _cases() -> dict[str, Knockout]:
         transitions("endothelial", "TEC"), "higher", remove=("endothelial|oxygen|decreases|transform to TEC",), days=2.0)
     add("tec_stemness_and_growth", ("C027",), vas, [nest(), ring("TEC", 0.4, 0.25)], state("cancer", "stemness"), "lower",
         remove=("cancer|contact with TEC|increases|stemness increase",))
+    add("tec_fasl_kills_ctl", ("C023",), ["CD8_T_cell", "TEC"], [mixed("TEC", 0.2), mixed("CD8_T_cell", 0.2)],
+        behaviour("CD8_T_cell", "apoptosis"), "lower", remove=("CD8_T_cell|contact with TEC|increases|apoptosis",))
     add("tec_proangiogenic", ("C028", "C029"), ["cancer", "TEC"], [nest(), ring("TEC", 0.3, 0.2)],
         behaviour("TEC", "cycle entry"), "lower", remove=("TEC|vegf|increases|cycle entry",))
     add("tunneling_nanotube_survival", ("C168", "C169"), ["cancer", "TEC"], [nest(0.6), mixed("endothelial", 0.15)],

@@ -32,7 +32,8 @@ def test_run_writes_complete_run_directory(tmp_path) -> None:
     cells = pd.read_parquet(out / "cells" / "cells_day_0001.00.parquet")
     assert {"cancer", "endothelial", "CD8_T_cell", "fibroblast"} <= set(cells.cell_type)
     assert cells.x_um.between(0, 48 * 20).all()
-    fields = xr.open_zarr(out / "fields.zarr", consolidated=False)
+    assert (cells.time_days == 1.0).all()
+    fields = xr.open_zarr(out / "fields.zarr", consolidated=True)  # consolidated metadata
     assert fields.oxygen.dims == ("time", "z", "y", "x") and fields.sizes["time"] == 3
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 6 and "Rules and their sources" in html

@@ -65,8 +65,9 @@ def invoke(args: list[str], kind: str) -> None:
     assert res.exception is None or isinstance(res.exception, SystemExit), context
     assert "Traceback" not in err and "internal error" not in err and "╭" not in err, context
     if res.exit_code != 0:
-        lines = err.strip("\n").split("\n")
-        assert len(lines) == 1 and ERROR_LINE.match(lines[0]), context
+        lines = err.strip("\n").split("\n")  # one line, or one per problem of a model file
+        assert lines and all(ERROR_LINE.match(line) for line in lines), context
+        assert len(lines) == 1 or args[0] == "validate", context
         assert res.exit_code == 2, context
 
 

@@ -15,7 +15,7 @@ from tmesim.cohort.endpoints import (
     immune_kill_rate,
     progression_day,
 )
-from tmesim.cohort.section import run_section
+from tmesim.cohort.section import KILLED, TUMOR, run_section
 from tmesim.cohort.virtual import patient_model
 from tmesim.model import model_from_dict
 
@@ -47,15 +47,15 @@ def _without(model, cell_type: str, signal: str, behaviour: str):
 
 def test_meanfield_kill_flux_comes_from_attacks(tnbc):
     sec = run_section(tnbc, 7)
-    assert (sec["killed_per_day_cancer"].iloc[1:] > 0).all()
+    assert (sec[KILLED].iloc[1:] > 0).all()
     d = tnbc.model_dump(mode="json")
     for ct in d["cell_types"]:
         if ct["name"] in ATTACKERS:
             ct["behaviours"].pop("attack cancer", None)
     d["rules"] = [r for r in d["rules"] if not (r["cell_type"] in ATTACKERS and r["behaviour"] == "attack cancer")]
     calm = run_section(model_from_dict(d), 7)
-    assert (calm["killed_per_day_cancer"] == 0).all()
-    assert calm["cancer"].iloc[-1] > sec["cancer"].iloc[-1]  # the kills were real losses
+    assert (calm[KILLED] == 0).all()
+    assert calm[TUMOR].iloc[-1] > sec[TUMOR].iloc[-1]  # the kills were real losses
 
 
 def test_tregs_suppress_killing_through_adenosine(tnbc):
@@ -85,7 +85,7 @@ def test_mdscs_suppress_killing(tnbc):
 
 def _flat_section(kill_per_cell: float, days: int = 10) -> pd.DataFrame:
     n = np.full(days + 1, 1000.0)
-    return pd.DataFrame({"time_days": np.arange(days + 1.0), "cancer": n, "killed_per_day_cancer": kill_per_cell * n})
+    return pd.DataFrame({"time_days": np.arange(days + 1.0), TUMOR: n, KILLED: kill_per_cell * n})
 
 
 def test_growth_rate_follows_baseline_kill_rate(tnbc):
@@ -101,7 +101,7 @@ def test_growth_rate_follows_baseline_kill_rate(tnbc):
     assert np.isclose(growth_rate(_flat_section(0.04), tnbc, off), g)
     # only the untreated run-in counts: killing that rises under treatment stays in s(t)
     sec = _flat_section(0.006)
-    sec.loc[sec["time_days"] > 3, "killed_per_day_cancer"] *= 5
+    sec.loc[sec["time_days"] > 3, KILLED] *= 5
     assert np.isclose(growth_rate(sec, tnbc, cfg), slowed)
     c = burden_curve(sec, tnbc, cfg)
     assert np.isclose(c["burden"].iloc[-1], c["burden"].iloc[0] * np.exp(slowed * 364))

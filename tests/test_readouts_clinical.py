@@ -122,10 +122,12 @@ def test_cli_missing_imc_file(run_dir, monkeypatch) -> None:  # noqa: ANN001
 
 
 def test_coarse_classes() -> None:
-    assert coarse_class("cancer") == "Tumor" and coarse_class("CAF_PDPN") == "Stroma"
-    assert coarse_class("CAF") == "Stroma" and coarse_class("Th2") == "T" and coarse_class("TEC") == "Endothelial"
-    assert coarse_class("monocyte") == "Macrophage" and coarse_class("Breg") == "B"
-    assert coarse_class("MDSC") == "Other" and coarse_class("platelet") == "Other"
+    role = {ct.name: ct.role for ct in tmesim.load_model(tmesim.preset_path("catalog")).cell_types}
+    assert coarse_class(role["cancer"]) == "Tumor" and coarse_class(role["CAF_PDPN"]) == "Stroma"
+    assert coarse_class("caf") == "Stroma" and coarse_class(role["Th2"]) == "T" and coarse_class(role["TEC"]) == "Endothelial"
+    assert coarse_class(role["monocyte"]) == "Macrophage" and coarse_class(role["Breg"]) == "B"
+    assert coarse_class(role["MDSC"]) == "Other" and coarse_class(role["platelet"]) == "Other"
+    assert coarse_class(None) == "Other"
 
 
 @needs_imc

@@ -17,7 +17,16 @@ from tmesim.units import MINUTES_PER_DAY
 
 from .body import Patient, PatientOptions, PatientResult
 from .engine import Simulation
-from .engine.kernels import E_DIVISION, E_INTRAVASATION, E_KILLED, E_TRANSITION, EVENT_NAMES
+from .engine.kernels import (
+    E_DIVISION,
+    E_FUSION,
+    E_INTRAVASATION,
+    E_KILLED,
+    E_PHAGOCYTOSIS,
+    E_TRANSITION,
+    EVENT_NAMES,
+    N_STATUS,
+)
 from .engine.summary import DEAD_NAMES, cell_states, population_rows, tissue_metrics
 from .io import (
     NoCheckpoint,
@@ -32,7 +41,7 @@ from .model import Model, ModelError, model_from_dict
 from .units import MAX_SEED
 
 # Names of the engine's status codes (ALIVE..GONE) for the cell tables.
-STATUS_NAMES = np.array([DEAD_NAMES.get(code, "gone") for code in range(5)], dtype=object)
+STATUS_NAMES = np.array([DEAD_NAMES.get(code, "gone") for code in range(N_STATUS)], dtype=object)
 
 
 class _Recorder:
@@ -48,7 +57,8 @@ class _Recorder:
         kind = ev["kind"].astype(int)
         arg = ev["arg"]
         intra = kind == E_INTRAVASATION
-        other = np.where((kind == E_KILLED) | (kind == E_TRANSITION), names[np.clip(arg, 0, len(names) - 1)], "")
+        by_other = (kind == E_KILLED) | (kind == E_TRANSITION) | (kind == E_PHAGOCYTOSIS) | (kind == E_FUSION)
+        other = np.where(by_other, names[np.clip(arg, 0, len(names) - 1)], "")
         return pd.DataFrame({
             "time_days": (ev["step"] + 1) * cm.dt / MINUTES_PER_DAY,
             "event": np.array([EVENT_NAMES[k] for k in kind], dtype=object),
@@ -63,7 +73,9 @@ class _Recorder:
     def on_output(self, sim: Simulation) -> None:
         cells = sim.cells()
         cm = sim.cm
+        extra = [k for k in cells if k.startswith("custom:") or k == "damage"]
         df = pd.DataFrame({
+            "time_days": np.full(len(cells["uid"]), sim.time / 1440.0),
             "uid": cells["uid"],
             "cell_type": pd.Categorical.from_codes(cells["type"], cm.type_names),
             "status": STATUS_NAMES[cells["dead"]].astype(str),
@@ -71,6 +83,7 @@ class _Recorder:
             "x_um": (cells["x"] + 0.5) * cm.dx, "y_um": (cells["y"] + 0.5) * cm.dx,
             "z_um": (cells["z"] + 0.5) * cm.dx,
             **{v: cells[v] for v in cm.var_names},
+            **{k: cells[k] for k in extra},
         })
         fields = {name: sim.fields[s] for s, name in enumerate(cm.substrate_names)}
         units = {s.name: s.unit for s in sim.model.substrates}
@@ -227,10 +240,14 @@ def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOpt
         raise ModelError("body", "the model has no body: section; use a preset with one "
                                  "(tnbc, her2, luminal-a, luminal-b) or add one (see the README)")
     seed = int(rd.config["seed"]) if seed is None else int(seed)
-    shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
-    res = Patient(model, seed, options, shedding=shed).run(days)
+    if model.body.coupling is not None:  # the run's own section sets the cascade
+        section = rd.section(tuple(model.body.coupling.groups["tumor"]))
+        res = Patient(model, seed, options, section=section).run(days)
+    else:
+        shed = SheddingProfile.from_run(rd.events(), rd.summary(), tumor_types(model))
+        res = Patient(model, seed, options, shedding=shed).run(days)
     info = {
-        "seed": seed, "diagnosis_day": res.diagnosis_day,
+        "seed": seed, "diagnosis_day": res.diagnosis_day, "coupled": model.body.coupling is not None,
         "metastatic_sites": res.metastatic_sites(),
         "expected_metastases": res.expected_metastases,
         "shedding": res.shedding.as_dict(),
@@ -239,3 +256,55 @@ def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOpt
     }
     write_body(out, res.tables(), info)
     return res
+
+
+def import_physicell(settings: str | Path, rules: str | Path | None = None,
+                     cells: str | Path | None = None) -> tuple[Model, str, list[str]]:
+    """A PhysiCell project as a tmesim model: (model, mapping report text, rule warnings).
+
+    ``rules`` and ``cells`` default to the files the settings name (relative to the
+    directory holding the settings file, or its parent, as PhysiCell runs from the project
+    root). The report says what maps exactly, approximately or not at all.
+    """
+    from .io.physicell_settings import read_cells_csv, read_settings
+    from .knowledge import import_physicell_rules
+
+    settings = Path(settings)
+    data, report, info = read_settings(settings)
+
+    def locate(given: str | Path | None, named: Path | None) -> Path | None:
+        if given is not None:
+            return Path(given)
+        if named is None:
+            return None
+        for base in (settings.parent.parent, settings.parent, Path.cwd()):
+            if (base / named).is_file():
+                return base / named
+            if (base / named.name).is_file():
+                return base / named.name
+        report.unsupported.append(f"file {named} named by the settings was not found (pass it explicitly)")
+        return None
+
+    cells_path = locate(cells, info["cells_file"])
+    if cells_path is not None:
+        data["initial"] = read_cells_csv(cells_path, info["origin"], info["type_ids"], data["domain"]["dims"], report)
+    else:
+        report.unsupported.append("initial cells: none given (the model starts empty; add placements)")
+    model = model_from_dict(data)
+    warnings: list[str] = []
+    rules_path = locate(rules, info["rules_file"])
+    if rules_path is not None:
+        if not rules_path.is_file():
+            raise ModelError("rules", f"rules file {str(rules_path)!r} does not exist")
+        res = import_physicell_rules(rules_path.read_text(), model, origin=str(rules_path),
+                                     type_ids=info["type_ids"], exchange_scale=info["exchange_scale"])
+        model, warnings = res.model, res.warnings
+        n = len(res.rules)
+        report.exact.append(f"rules: {n} rows of {rules_path.name} imported"
+                            + (f", {len(res.warnings)} dropped or warned" if res.warnings else ""))
+        report.approximate += res.approximate
+        report.unsupported += [w for w in res.warnings if ": dropped " in w]
+    if info["seed"] not in (None, ""):
+        report.exact.append(f"random seed {info['seed']} -> pass --seed {info['seed']} to `tmesim run` "
+                            "(streams differ from PhysiCell's)")
+    return model, report.text(), warnings

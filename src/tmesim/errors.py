@@ -19,6 +19,20 @@ class ModelError(ValueError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+class ModelErrors(ModelError):
+    """Several problems found at once (every schema error of a model file): ``errors`` holds
+    one :class:`ModelError` each; the message lists them one per line."""
+
+    def __init__(self, errors: list[ModelError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.field, first.message)
+        self.args = ("\n".join(str(e) for e in self.errors),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class NonFiniteError(ModelError):
     """A simulation produced inf or NaN; ``field`` names the step, the message the substrate or
     state variable and the cell type where it appeared."""

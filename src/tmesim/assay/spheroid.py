@@ -40,12 +40,14 @@ import yaml
 
 from tmesim.engine import Simulation
 from tmesim.model import Model, ModelError, model_from_dict
+from tmesim.model.roles import Role
 from tmesim.model.rules_csv import read_rules_csv
 from tmesim.units import MINUTES_PER_DAY
 
 PRESET = "spheroid"
-COCULTURE = ("caf", "macrophage")
-COCULTURE_TYPES = {"caf": "CAF", "macrophage": "macrophage"}
+# co-culture option → role of the cell type it adds (the options are named after the roles)
+COCULTURE_ROLES = {"caf": Role.CAF, "macrophage": Role.MACROPHAGE}
+COCULTURE = tuple(COCULTURE_ROLES)
 MATRIX = "matrix"
 FRONT_QUANTILE = 0.95  # invasion distance: this quantile of the cancer cells' radial distance
 
@@ -110,8 +112,9 @@ def spheroid_model(cocultured: tuple[str, ...] | list[str] = (), matrix: str = "
         if r["behaviour"] == f"{MATRIX} uptake":
             r["saturation"] = float(r["saturation"]) * degr
     data["rules"] = rules
-    keep = {COCULTURE_TYPES[c] for c in cocultured}
-    data["initial"] = [p for p in data["initial"] if p["cell_type"] == "cancer" or p["cell_type"] in keep]
+    roles = {ct["name"]: ct.get("role") for ct in data["cell_types"]}
+    keep = {Role.CANCER, *(COCULTURE_ROLES[c] for c in cocultured)}
+    data["initial"] = [p for p in data["initial"] if roles.get(p["cell_type"]) in keep]
     if dims == 3:
         data["domain"] = dict(data["domain"], dims=3, shape=[32, 32, 32])
     if days is not None:
@@ -123,7 +126,7 @@ def spheroid_model(cocultured: tuple[str, ...] | list[str] = (), matrix: str = "
 
 def _initial_radius(model: Model) -> float:
     for p in model.initial:
-        if p.cell_type == "cancer" and p.region == "disc":
+        if p.cell_type in model.types_with_role(Role.CANCER) and p.region == "disc":
             return float(getattr(p.radius, "value", p.radius))
     raise ModelError("initial", "the spheroid model needs a cancer disc placement")
 
@@ -139,7 +142,7 @@ def invasion_metrics(cells: pd.DataFrame, model: Model, matrix_field: np.ndarray
     dims = int(dom.dims)
     centre = np.array([s * site / 2.0 for s in shape])
     r0 = _initial_radius(model)
-    live = cells[(cells["status"] == "live") & (cells["cell_type"].astype(str) == "cancer")]
+    live = cells[(cells["status"] == "live") & cells["cell_type"].astype(str).isin(model.types_with_role(Role.CANCER))]
     pos = live[["x_um", "y_um", "z_um"][:dims]].to_numpy(dtype=float)
     r = np.sqrt(((pos - centre) ** 2).sum(axis=1)) if len(pos) else np.zeros(0)
     mask = np.zeros((shape[1], shape[0]), bool)

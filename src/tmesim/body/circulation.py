@@ -66,14 +66,18 @@ def barrier_crossing(body: Body, factors: dict[str, float]) -> dict[str, np.ndar
 
 
 def fates(body: Body, factors: dict[str, float], priming: dict[str, np.ndarray] | None = None,
-          nk_activity: float = 1.0) -> Fates:
-    """Absorption probabilities of circulating units; ``priming`` is per organ, any shape (time)."""
+          nk_activity: float = 1.0, shield: float = 1.0, cluster_death: float = 1.0) -> Fates:
+    """Absorption probabilities of circulating units; ``priming`` is per organ, any shape (time).
+
+    ``shield``: factor on the platelet shield (the tumor's platelet activation); ``cluster_death``:
+    factor on a cluster's death hazard from its heterotypic partners (tmesim.body.coupling)."""
     circ = body.circulation
     tau = circ.circulation_time.value
     anoikis = np.array([body.emt_classes[c].anoikis.value for c in EMT_CLASSES])
     nk = circ.nk_share.value
-    hazard = circ.death_single.value * anoikis * ((1.0 - nk) + nk * nk_activity) * (1.0 - circ.platelet_shield.value)
-    hazard = np.stack([hazard, hazard * (1.0 - circ.cluster_protection.value)])  # [unit, class]
+    plate = min(1.0, circ.platelet_shield.value * shield)
+    hazard = circ.death_single.value * anoikis * ((1.0 - nk) + nk * nk_activity) * (1.0 - plate)
+    hazard = np.stack([hazard, hazard * (1.0 - circ.cluster_protection.value) * cluster_death])  # [unit, class]
     s = np.exp(-hazard * tau)
     lung = body.organs["lung"]
     a_lung = np.array([lung.arrest_single.value, lung.arrest_cluster.value])[:, None]

@@ -11,17 +11,22 @@ cells (hepatocyte contact inducing E-cadherin, astrocyte gap junctions, osteocla
 TGF-β from bone), which a well-mixed description cannot represent. The niche is run once per
 (niche model, intervention, seed) and cached, because it does not depend on the patient's
 dissemination history.
+
+The outcome also records the niche's signals at the end of the run (mean substrate
+concentrations and each resident cell type's share of cells): what keeps disseminated cells
+dormant there or wakes them (:class:`tmesim.model.body.Dormancy`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
 from tmesim.engine import Simulation
 from tmesim.model import Model, ModelError, load_model, model_from_dict
+from tmesim.model.roles import Role
 from tmesim.presets import available, preset_path
 
 INTERVENTIONS = ("tgfb_block", "met_block")
@@ -39,6 +44,7 @@ class NicheOutcome:
     days: float
     epithelial_fraction: float
     engine: str = "spatial"
+    signals: dict[str, float] = field(default_factory=dict)  # substrate:<name> mean, cells:<type> share
 
     @property
     def growth_rate(self) -> float:
@@ -69,10 +75,11 @@ def intervene(model: Model, interventions: tuple[str, ...]) -> Model:
         data["rules"] = [r for r in data["rules"] if r["signal"] != "tgfb"
                          and r["behaviour"] not in ("tgfb secretion", "tgfb export")]
     if "met_block" in interventions:
+        tumor = set(model.types_with_role(Role.CANCER))
         for ct in data["cell_types"]:
-            if ct["name"] == "cancer" and "emt decrease" in ct["behaviours"]:
+            if ct["name"] in tumor and "emt decrease" in ct["behaviours"]:
                 ct["behaviours"]["emt decrease"] = 0.0
-        data["rules"] = [r for r in data["rules"] if not (r["cell_type"] == "cancer" and r["behaviour"] == "emt decrease")]
+        data["rules"] = [r for r in data["rules"] if not (r["cell_type"] in tumor and r["behaviour"] == "emt decrease")]
     return model_from_dict(data)
 
 
@@ -87,17 +94,31 @@ def run_niche(organ: str, niche: str, days: float, seed: int = 0,
               interventions: tuple[str, ...] = ()) -> NicheOutcome:
     """Simulate one organ niche spatially and summarise the colony's fate."""
     model = intervene(niche_model(niche), tuple(sorted(interventions)))
-    if "cancer" not in model.cell_type_names:
-        raise ModelError(f"presets/{niche}", "a niche model needs a cell type named 'cancer' (the arriving cells)")
+    return _simulate_niche(model, organ, niche, days, seed)
+
+
+def _simulate_niche(model: Model, organ: str, niche: str, days: float, seed: int) -> NicheOutcome:
+    tumor = model.types_with_role(Role.CANCER)
+    if not tumor:
+        raise ModelError(f"presets/{niche}", "a niche model needs a cell type with role 'cancer' (the arriving cells)")
     sim = Simulation(model, seed=seed)
-    initial = sim.count("cancer")
+
+    def count() -> int:
+        return sum(sim.count(t) for t in tumor)
+
+    initial = count()
     sim.run(days=0.5 * days)
-    middle = sim.count("cancer")
+    middle = count()
     sim.run(days=days)  # runs until this simulated time
     cells = sim.cells()
-    live = (cells["type"] == model.cell_type_names.index("cancer")) & (cells["dead"] == 0)
+    live = np.isin(cells["type"], [model.cell_type_names.index(t) for t in tumor]) & (cells["dead"] == 0)
     epi = float(np.mean(cells["emt"][live] < 1 / 3)) if live.any() and "emt" in cells else 0.0
-    return NicheOutcome(organ, niche, int(initial), int(middle), int(live.sum()), float(days), epi)
+    alive = cells["dead"] == 0
+    n_alive = max(int(alive.sum()), 1)
+    signals = {f"substrate:{s}": float(sim.fields[k].mean()) for k, s in enumerate(model.substrate_names)}
+    signals |= {f"cells:{t}": float(np.count_nonzero(alive & (cells["type"] == k))) / n_alive
+                for k, t in enumerate(model.cell_type_names)}
+    return NicheOutcome(organ, niche, int(initial), int(middle), int(live.sum()), float(days), epi, signals=signals)
 
 
 __all__ = ["INTERVENTIONS", "NicheOutcome", "intervene", "niche_model", "run_niche"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -74,9 +75,45 @@ def notice(text: str) -> None:
 
 
 def fail(exc: Exception) -> None:
-    """Print ``error: <field>: <message>`` and exit with status 2 (never a traceback)."""
-    print_error(error_line(exc))
+    """Print ``error: <field>: <message>`` (one line per problem when a model file has several),
+    literally, and exit with status 2 (never a traceback). Errors print even with --quiet: they
+    are what a script needs to see."""
+    for e in getattr(exc, "errors", None) or [exc]:
+        print_error(error_line(e))
     raise typer.Exit(code=2)
+
+
+def set_verbosity(quiet: bool, verbose: bool) -> None:
+    """--quiet silences progress and status lines on stderr (errors still print); --verbose adds
+    detail (per-day progress lines even on a terminal)."""
+    VERBOSITY["level"] = 0 if quiet else 2 if verbose else 1
+    console.quiet = quiet  # every status line and progress display goes through this console
+
+
+VERBOSITY = {"level": 1}
+
+
+def say(text: str) -> None:
+    """A status line on stderr, unless --quiet."""
+    if VERBOSITY["level"] > 0:
+        console.print(text, highlight=False)
+
+
+def emit_json(data: object) -> None:
+    """Machine-readable output (--json): one JSON document on stdout."""
+    import json
+
+    def clean(x: object) -> object:  # JSON has no NaN or Infinity: they become null
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    sys.stdout.write(json.dumps(clean(data), indent=2, default=str, ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.flush()
 
 
 class OneLineErrors(TyperGroup):
@@ -103,7 +140,8 @@ class OneLineErrors(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the promise: one line, never a traceback
             if os.environ.get("TMESIM_DEBUG") and not isinstance(exc, ModelError | cx.ClickException):
                 raise
-            print_error(error_line(exc))
+            for e in getattr(exc, "errors", None) or [exc]:  # ModelErrors: one line per problem
+                print_error(error_line(e))
             code = 2
         if standalone_mode:
             sys.exit(code)

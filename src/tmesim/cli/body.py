@@ -31,7 +31,7 @@ def body_summary(path: Path, report: bool = True) -> None:
         first = "-" if r["days_from_diagnosis"] != r["days_from_diagnosis"] else f"{r['days_from_diagnosis']:.0f}"
         table.add_row(r["organ"], first, f"{r['expected_metastases']:.2f}", str(n), f"{r['niche_growth_per_day']:.2f}")
     console.print(table)
-    console.print(f"body tables: {path / 'body'}")
+    console.print(f"body tables: {path / 'body'} (coupling.parquet: each factor the section set, and from what)")
     if report:
         from ..viz.report import write_report
 

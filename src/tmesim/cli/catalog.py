@@ -39,6 +39,7 @@ def catalog_show(
     cell_type: Annotated[str | None, typer.Option("--cell-type", help="rules of cell types whose name contains this (case-insensitive)")] = None,
     signal: Annotated[str | None, typer.Option(help="rules whose signal contains this (case-insensitive)")] = None,
     reference: Annotated[int | None, typer.Option(help="rules citing this reference number of the review")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable tables on stdout: cell_types, signals, rules")] = False,
     claims: Annotated[bool, typer.Option("--claims", help="the review's claims instead: status, what implements each and its test (filtered by --status, --kind, --reference, --signal, --cell-type)")] = False,
     status: Annotated[str | None, typer.Option(help="with --claims: tested, modelled, partial or 'not modelled'")] = None,
     kind: Annotated[str | None, typer.Option(help="with --claims: mechanism, clinical or context")] = None,
@@ -70,6 +71,15 @@ def catalog_show(
         fail(exc)
         return
 
+    if as_json:
+        from ._common import emit_json
+
+        ct, sg = tables["cell_types"], tables["signals"]
+        emit_json({"model": m.name,
+                   "cell_types": (ct if types is None else ct[ct["cell_type"].isin(types)]).to_dict("records"),
+                   "signals": (sg if signals is None else sg[sg["signal"].isin(signals)]).to_dict("records"),
+                   "rules": rules.assign(references=rules["references"].map(list)).to_dict("records")})
+        return
     out = Console()
     filtered = cell_type is not None or signal is not None or reference is not None
 

@@ -21,8 +21,9 @@ def _cohort_progress():  # noqa: ANN202
         TimeRemainingColumn,
     )
 
+    # On stderr with the other status lines: stdout stays clean for --json.
     bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn())
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=console)
     task = bar.add_task("patients", total=None)
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -87,6 +88,7 @@ def trial(
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue a killed run in --out, skipping finished patients")] = False,
     contacts: Annotated[str | None, typer.Option("--contacts", help="override the trial's contacts: " + CONTACTS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the trial summary (summary.json) on stdout when done")] = False,
 ) -> None:
     """Run a virtual trial: arms, randomisation, PFS/OS/metastasis endpoints, KM curves and Cox HRs."""
     from tmesim.cohort import load_trial, run_trial
@@ -102,3 +104,7 @@ def trial(
     except ModelError as exc:
         fail(exc)
     _cohort_summary(summary, dest)
+    if as_json:
+        from ._common import emit_json
+
+        emit_json(summary)

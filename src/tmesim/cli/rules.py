@@ -31,10 +31,20 @@ def rules_export(
 ) -> None:
     """Write a model's rules table as tmesim or PhysiCell CSV."""
     from ..knowledge import export_rules
+    from ..knowledge.catalog import export_physicell_rules
 
     try:
         m = load(model, preset)
-        write_text(export_rules(m, fmt.value), out, f"{len(m.rules)} rules, {fmt.value} format")
+        if fmt.value == "physicell":
+            # Row by row: what PhysiCell cannot read is dropped (kept as a // comment) or approximated.
+            text, warnings = export_physicell_rules(m)
+            for w in warnings:
+                console.print(f"[yellow]warning[/]: {escape(w)}", highlight=False)
+            dropped = sum(": dropped:" in w for w in warnings)
+            write_text(text, out, f"{len(m.rules) - dropped} of {len(m.rules)} rules, physicell format; "
+                                  f"{dropped} dropped, sources kept as // comments")
+        else:
+            write_text(export_rules(m, fmt.value), out, f"{len(m.rules)} rules, {fmt.value} format")
     except ModelError as exc:
         fail(exc)
 

@@ -17,6 +17,10 @@ from ._common import console, fail, fail_option, load, notice
 
 
 def _progress_bar(total_days: float, start_days: float = 0.0):  # noqa: ANN202
+    from ._progress import day_logger, wants_day_lines
+
+    if wants_day_lines():
+        return day_logger(total_days, start_days)
     progress = Progress(TextColumn("[bold]day {task.fields[day]:6.2f}"), BarColumn(),
                         TextColumn("{task.fields[cells]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                         console=console, transient=False)
@@ -88,8 +92,11 @@ def run(
         body_summary(rd.path, report)
 
 
-def validate(path: Annotated[Path, typer.Argument(metavar="FILE", help="model YAML or trial YAML to check")]) -> None:
-    """Check a model (or a trial file and its model) without running it."""
+def validate(path: Annotated[Path, typer.Argument(metavar="FILE", help="model YAML or trial YAML to check")],
+             as_json: Annotated[bool, typer.Option("--json", help="machine-readable result on stdout: valid, errors [{field, message}], summary")] = False) -> None:
+    """Check a model (or a trial file and its model) without running it; every schema problem is
+    listed, one line each."""
+    model = path
     from ..model import load_model
     from ..model.safe_yaml import load_yaml
 
@@ -105,9 +112,22 @@ def validate(path: Annotated[Path, typer.Argument(metavar="FILE", help="model YA
             return
         m = load_model(path)
     except ModelError as exc:
+        if as_json:
+            from ._common import emit_json
+
+            emit_json({"valid": False, "model": str(model),
+                       "errors": [{"field": e.field, "message": e.message} for e in getattr(exc, "errors", [exc])]})
+            raise typer.Exit(code=2) from None
         fail(exc)
         return
     n_sources = sum(1 for r in m.rules if r.source)
+    if as_json:
+        from ._common import emit_json
+
+        emit_json({"valid": True, "model": str(model), "errors": [], "name": m.name,
+                   "cell_types": m.cell_type_names, "substrates": m.substrate_names, "rules": len(m.rules),
+                   "rules_with_source": n_sources, "dims": m.domain.dims, "shape": m.domain.shape})
+        return
     console.print(f"[green]valid[/]: {escape(m.name)}: {len(m.cell_types)} cell types, {len(m.substrates)} substrates, "
                   f"{len(m.rules)} rules ({n_sources} with a source), {m.domain.dims}D {m.domain.shape}", highlight=False)
 

@@ -14,6 +14,7 @@ from ._common import fail
 
 def therapies(
     name: Annotated[str | None, typer.Argument(help="show one therapy's drugs, effects and every source")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable catalog on stdout")] = False,
 ) -> None:
     """The therapy catalog: regimens, their targets, schedule, half-life and sources."""
     from rich.table import Table
@@ -25,6 +26,14 @@ def therapies(
         infos = [therapy_info(name)] if name else [therapy_info(n) for n in list_therapies()]
     except ModelError as exc:
         fail(exc)
+        return
+    if as_json:
+        from ._common import emit_json
+
+        emit_json([{"therapy": info.name, "description": info.description, "source": info.source,
+                    "drugs": [{"drug": d.name, "targets": list(d.targets), "schedule": d.schedule(),
+                               "half_life": d.half_life(), "effects": list(d.effects), "sources": list(d.sources)}
+                              for d in info.drugs]} for info in infos])
         return
     table = Table(title="tmesim therapies (add with `tmesim run --therapy NAME@day=N`)", show_lines=True)
     for col in ("therapy", "drug", "targets", "schedule", "half-life", "sources"):

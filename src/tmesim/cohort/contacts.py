@@ -41,8 +41,9 @@ _CACHE: dict[str, pd.DataFrame] = {}
 
 
 def contact_key(model: Model, days: float, seed: int) -> str:
-    """Identity of a measured table: the model's content, the run's days and seed."""
-    return hashlib.sha256(f"{model.model_dump_json()}|{float(days)}|{int(seed)}".encode()).hexdigest()[:16]
+    """Identity of a measured table: the model's content without its ``body`` section (the
+    whole-body level never acts on the section's contacts), the run's days and seed."""
+    return hashlib.sha256(f"{model.model_dump_json(exclude={'body'})}|{float(days)}|{int(seed)}".encode()).hexdigest()[:16]
 
 
 def _shipped(key: str) -> pd.DataFrame | None:

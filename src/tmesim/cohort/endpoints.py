@@ -87,7 +87,7 @@ import pandas as pd
 from tmesim.model import Model
 from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
-from .section import KILLED
+from .section import KILLED, TUMOR
 
 RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
 
@@ -119,7 +119,7 @@ def immune_kill_rate(section: pd.DataFrame, until_day: float, window: float = 7.
     sel = (t > max(until_day - window, 0.0) + 1e-9) & (t <= until_day + 1e-9)
     if not sel.any():
         sel = t <= until_day + 1e-9
-    n = float(np.mean(np.maximum(section["cancer"].to_numpy(float)[sel], 1.0)))
+    n = float(np.mean(np.maximum(section[TUMOR].to_numpy(float)[sel], 1.0)))
     return float(np.mean(section[KILLED].to_numpy(float)[sel])) / n
 
 
@@ -139,7 +139,7 @@ def growth_rate(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> flo
 def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd.DataFrame:
     """Whole-tumor burden on the assessment grid: ``day``, ``section_fraction``, ``burden``."""
     t_sec = section["time_days"].to_numpy(float) - cfg.run_in_days
-    n = section["cancer"].to_numpy(float)
+    n = section[TUMOR].to_numpy(float)
     keep = t_sec >= -1e-9
     t_sec, n = t_sec[keep], n[keep]
     n0 = max(n[0], 1.0)

@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
+from tmesim.model.roles import Role
 
 MARKERS: tuple[str, ...] = ("mdsc_blood", "mdsc_density", "treg_density", "m2_share", "cd8_treg_ratio",
                             "caf_s100a4_pdpn_ratio", "cec_index", "ctc_count")
-VESSEL_TYPES = ("endothelial", "TEC")
 
 
 def section_area_mm2(model: Model) -> float:
@@ -53,6 +53,11 @@ def _get(row: pd.Series, name: str) -> float:
     return float(row[name]) if name in row.index else 0.0
 
 
+def _count(row: pd.Series, model: Model, *roles: str, tag: str | None = None, prefix: str = "") -> float:
+    """Cells of the types with one of ``roles`` (and ``tag``) in a section row (``prefix``: dead_)."""
+    return sum(_get(row, prefix + t) for t in model.types_with_role(*roles, tag=tag))
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("nan")
 
@@ -62,22 +67,23 @@ def section_markers(row: pd.Series, model: Model) -> dict[str, float]:
     area = section_area_mm2(model)
     depth = int(model.domain.shape[2]) if int(model.domain.dims) == 3 else 1
     per_mm2 = 1.0 / (area * depth)
-    m1, m2 = _get(row, "M1_macrophage"), _get(row, "M2_macrophage")
-    vessels = sum(_get(row, t) for t in VESSEL_TYPES)
-    dead_v = sum(_get(row, f"dead_{t}") for t in VESSEL_TYPES)
+    m1, m2 = _count(row, model, Role.M1), _count(row, model, Role.M2)
+    vessels = _count(row, model, Role.ENDOTHELIAL)
+    dead_v = _count(row, model, Role.ENDOTHELIAL, prefix="dead_")
     return {
-        "mdsc_density": _get(row, "MDSC") * per_mm2,
-        "treg_density": _get(row, "Treg") * per_mm2,
+        "mdsc_density": _count(row, model, Role.MDSC) * per_mm2,
+        "treg_density": _count(row, model, Role.TREG) * per_mm2,
         "m2_share": _ratio(m2, m1 + m2),
-        "cd8_treg_ratio": _ratio(_get(row, "CD8_T_cell"), _get(row, "Treg")),
-        "caf_s100a4_pdpn_ratio": _ratio(_get(row, "CAF_S100A4"), _get(row, "CAF_PDPN")),
+        "cd8_treg_ratio": _ratio(_count(row, model, Role.CD8_T), _count(row, model, Role.TREG)),
+        "caf_s100a4_pdpn_ratio": _ratio(_count(row, model, Role.CAF, tag="s100a4"), _count(row, model, Role.CAF, tag="pdpn")),
         "cec_index": 1000.0 * _ratio(dead_v, vessels),
     }
 
 
 def _mdsc_influx(model: Model) -> float:
-    rate = model.cell_type("MDSC").behaviours.get("recruitment") if "MDSC" in model.cell_type_names else None
-    return float("nan") if rate is None else float(rate.value)
+    rates = [model.cell_type(t).behaviours.get("recruitment") for t in model.types_with_role(Role.MDSC)]
+    rates = [r for r in rates if r is not None]
+    return float(sum(r.value for r in rates)) if rates else float("nan")
 
 
 def blood_mdsc(patient: Model, subtype: Model) -> float:

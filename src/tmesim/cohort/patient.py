@@ -28,7 +28,7 @@ from .endpoints import (
     immune_kill_rate,
 )
 from .markers import blood_mdsc, ctc_at, section_markers
-from .section import run_section
+from .section import MEAN_EMT, TUMOR, run_section
 from .virtual import patient_model, sample_patients
 
 
@@ -46,17 +46,22 @@ def treated_model(model: Model, therapies: list[str], start_day: float) -> Model
     return apply_therapies(model, specs)
 
 
+def _untreated(section: pd.DataFrame, cfg: EndpointConfig) -> pd.DataFrame:
+    """The untreated run-in of the section: what the body model's life history couples to (it is
+    untreated, so metastases that arise from it are the same in every arm)."""
+    return section[section["time_days"].to_numpy(float) <= cfg.run_in_days + 1e-9]
+
+
 def _shedding(section: pd.DataFrame, cfg: EndpointConfig) -> Any:
-    """The primary's shedding before treatment: intravasated cells per cancer cell and day over
-    the last week of the run-in (the body model's life history is untreated, so metastases that
-    arise from it are the same in every arm)."""
+    """The primary's shedding before treatment for a model without ``body.coupling``:
+    intravasated cells per cancer cell and day over the last week of the run-in."""
     from tmesim.body.primary import SheddingProfile, emt_class
 
     t = section["time_days"].to_numpy(float)
     sec = section[(t >= cfg.run_in_days - 7.0 - 1e-9) & (t <= cfg.run_in_days + 1e-9)]
-    n = max(float(sec["cancer"].mean()), 1.0)
+    n = max(float(sec[TUMOR].mean()), 1.0)
     rate = float(sec["intravasation_per_day"].mean()) / n
-    emt = float(sec["mean_emt_cancer"].iloc[-1]) if "mean_emt_cancer" in sec else 0.0
+    emt = float(sec[MEAN_EMT].iloc[-1]) if MEAN_EMT in sec else 0.0
     share = np.zeros(3)
     share[int(emt_class(np.array([emt if np.isfinite(emt) else 0.0]))[0])] = 1.0
     share = 0.5 * share + 0.5 / 3  # the mean EMT's class, smoothed over the three classes
@@ -126,8 +131,15 @@ def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapie
     if pm.body is not None:
         from tmesim.body import Patient
 
-        shed, shed_rate = _shedding(section, cfg)
-        res = Patient(pm, seed=int(row["seed"]), shedding=shed).run(days=cfg.follow_up_days)
+        if pm.body.coupling is not None:  # the patient's own untreated section sets its cascade
+            res = Patient(pm, seed=int(row["seed"]), section=_untreated(section, cfg)).run(days=cfg.follow_up_days)
+            shed_rate = res.shedding.cells_per_cell_minute() * MIN_PER_DAY
+            cp = res.coupling.set_index("factor")["value"]
+            out |= {f"coupling_{k}": float(cp[k]) for k in ("cluster_fraction", "exosome_release", "platelet_shield",
+                                                             "cathepsin_s", "cxcr4", "tgfb") if k in cp.index}
+        else:
+            shed, shed_rate = _shedding(section, cfg)
+            res = Patient(pm, seed=int(row["seed"]), shedding=shed).run(days=cfg.follow_up_days)
         mets = res.first_metastasis
         b = res.burden[res.burden["days_from_diagnosis"] >= -1e-9]
         met_burden = b.groupby("days_from_diagnosis", as_index=False)["cells"].sum().rename(

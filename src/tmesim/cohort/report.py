@@ -1,4 +1,10 @@
-"""Analysis outputs of a cohort/trial folder: tables, Kaplan–Meier figure and an HTML report."""
+"""Analysis outputs of a cohort/trial folder: tables, Kaplan–Meier figure and an HTML report.
+
+The Kaplan–Meier figure is drawn by lifelines (curves, confidence bands, censoring ticks and
+``add_at_risk_counts`` under each panel) on a months axis, each arm in a fixed colour
+(:data:`ARM_COLORS`, by the arm's position in the trial). Log-rank p-values and a
+proportional-hazards test per endpoint sit next to the Cox hazard ratios.
+"""
 
 from __future__ import annotations
 
@@ -14,31 +20,54 @@ import pandas as pd
 from tmesim.io.trial import write_bytes, write_page, write_summary, write_table
 
 from .markers import MARKERS
-from .survival import arm_hazard_ratios, endpoints_of, km_table, marker_hazard_ratios
+from .survival import (
+    arm_hazard_ratios,
+    endpoints_of,
+    km_table,
+    logrank_tests,
+    marker_hazard_ratios,
+    proportional_hazards_tests,
+)
+
+DAYS_PER_MONTH = 365.25 / 12
+# Fixed arm colours (Paul Tol's bright scheme): arm k of the trial always gets colour k, so the
+# reference arm is blue in every figure whatever order the patients finished in.
+ARM_COLORS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
 
 
-def _plot_km(km: dict[str, pd.DataFrame], path: Path) -> bytes:
+def arm_color(arms: list[str], arm: str) -> str:
+    return ARM_COLORS[arms.index(arm) % len(ARM_COLORS)]
+
+
+def _plot_km(df: pd.DataFrame, endpoints: list[str], arms: list[str], path: Path) -> bytes:
+    """Kaplan–Meier curves per endpoint in months, numbers at risk from lifelines' add_at_risk_counts."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from lifelines import KaplanMeierFitter
+    from lifelines.plotting import add_at_risk_counts
 
-    fig, axes = plt.subplots(1, len(km), figsize=(5.2 * len(km), 4.8), squeeze=False)
-    for ax, (ep, tab) in zip(axes[0], km.items(), strict=True):
-        months = np.arange(0.0, tab["time_days"].max() / 30.44 + 1e-9, 6.0)
-        lines = []
-        for arm, sub in tab.groupby("arm", sort=False):
-            ax.step(sub["time_days"] / 30.44, sub["survival"], where="post", label=str(arm))
-            ax.fill_between(sub["time_days"] / 30.44, sub["ci_lower"], sub["ci_upper"], step="post", alpha=0.15)
-            t = sub["time_days"].to_numpy() / 30.44
-            # numbers at risk: patients still followed (no event, not censored) at each tick
-            risk = [int(sub["at_risk"].to_numpy()[t >= m][0]) if (t >= m).any() else 0 for m in months]
-            lines.append(f"{str(arm)[:22]:>22}: " + " ".join(f"{r:>5d}" for r in risk))
-        ax.set(xlabel="months from randomisation", ylabel="probability", title=ep.upper(), ylim=(0, 1.02))
-        ax.set_xticks(months)
+    fig, axes = plt.subplots(1, len(endpoints), figsize=(5.6 * len(endpoints), 5.4), squeeze=False)
+    for ax, ep in zip(axes[0], endpoints, strict=True):
+        fitters = []
+        for arm in arms:
+            sub = df[df["arm"] == arm]
+            if not len(sub):
+                continue
+            kmf = KaplanMeierFitter().fit(sub[f"{ep}_days"] / DAYS_PER_MONTH, sub[f"{ep}_event"].astype(bool),
+                                          label=str(arm)[:22])
+            kmf.plot_survival_function(ax=ax, ci_show=True, color=arm_color(arms, arm), show_censors=True,
+                                       censor_styles={"ms": 4, "marker": "|"})
+            fitters.append(kmf)
+        horizon = float(df[f"{ep}_days"].max()) / DAYS_PER_MONTH
+        step = 3.0 if horizon <= 24 else 6.0 if horizon <= 60 else 12.0
+        ax.set_xticks(np.arange(0.0, horizon + 1e-9, step))
+        ax.set(xlabel="months from randomisation", ylabel="probability", title=ep.upper(), ylim=(0, 1.02),
+               xlim=(0, horizon))
         ax.legend(fontsize=8)
-        ax.text(0.0, -0.28, "at risk\n" + "\n".join(lines), transform=ax.transAxes, fontsize=6.5,
-                family="monospace", va="top")
+        if fitters:
+            add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"], fig=fig)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -47,7 +76,7 @@ def _plot_km(km: dict[str, pd.DataFrame], path: Path) -> bytes:
     return buf.getvalue()
 
 
-def _plot_forest_and_sites(df: pd.DataFrame, hr: pd.DataFrame, mhr: pd.DataFrame) -> bytes:
+def _plot_forest_and_sites(df: pd.DataFrame, hr: pd.DataFrame, mhr: pd.DataFrame, arms: list[str]) -> bytes:
     """Forest plot (arm and marker hazard ratios with 95% CI) and metastatic sites per arm."""
     import matplotlib
 
@@ -74,7 +103,8 @@ def _plot_forest_and_sites(df: pd.DataFrame, hr: pd.DataFrame, mhr: pd.DataFrame
     if organs:
         share = df.groupby("arm")[[f"met_{o}_event" for o in organs]].mean() * 100
         share.columns = organs
-        share.T.plot.bar(ax=ax, rot=0)
+        share = share.reindex([a for a in arms if a in share.index])
+        share.T.plot.bar(ax=ax, rot=0, color=[arm_color(arms, a) for a in share.index])
         ax.set_ylabel("% of patients with a metastasis")
         ax.set_title("metastatic sites by arm", fontsize=9)
     else:
@@ -103,6 +133,10 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
         write_table(out, f"km_{ep}.parquet", tab)
     hr = arm_hazard_ratios(df, eps, arms) if len(arms) > 1 else pd.DataFrame()
     write_table(out, "hazard_ratios.csv", hr)
+    lr = logrank_tests(df, eps, arms) if len(arms) > 1 else pd.DataFrame()
+    write_table(out, "logrank.csv", lr)
+    ph = proportional_hazards_tests(df, eps, arms) if len(arms) > 1 else pd.DataFrame()
+    write_table(out, "proportional_hazards.csv", ph)
     mhr = marker_hazard_ratios(df, [e for e in ("pfs", "os") if e in eps], arms=arms)
     write_table(out, "marker_hazard_ratios.csv", mhr)
     summary: dict[str, Any] = {
@@ -111,12 +145,14 @@ def analyse(df: pd.DataFrame, out: Path, name: str, arms: list[str], endpoints: 
         "medians_days": {ep: km[ep].attrs.get("medians", {}) for ep in eps if ep in ("pfs", "os")},
         "events": {ep: {a: int(df.loc[df["arm"] == a, f"{ep}_event"].sum()) for a in arms} for ep in eps},
         "hazard_ratios": hr.replace({np.nan: None}).to_dict("records"),
+        "logrank": lr.replace({np.nan: None}).to_dict("records"),
+        "proportional_hazards": ph.replace({np.nan: None}).to_dict("records"),
         "marker_hazard_ratios": mhr.replace({np.nan: None}).to_dict("records"),
     }
     write_summary(out, summary)
     if report and eps:
-        png = _plot_km({e: km[e] for e in eps if e in ("pfs", "os")} or {eps[0]: km[eps[0]]}, out / "km.png")
-        _html(out / "report.html", name, df, summary, hr, mhr, png)
+        png = _plot_km(df, [e for e in eps if e in ("pfs", "os")] or eps[:1], arms, out / "km.png")
+        _html(out / "report.html", name, df, summary, hr, mhr, png, lr, ph, arms)
     return summary
 
 
@@ -125,7 +161,7 @@ def _table(df: pd.DataFrame) -> str:
 
 
 def _html(path: Path, name: str, df: pd.DataFrame, summary: dict[str, Any], hr: pd.DataFrame, mhr: pd.DataFrame,
-          png: bytes) -> None:
+          png: bytes, lr: pd.DataFrame, ph: pd.DataFrame, arms: list[str]) -> None:
     resp = df.groupby("arm")["best_response"].value_counts().unstack(fill_value=0).reset_index() \
         if "best_response" in df else pd.DataFrame()
     med = pd.DataFrame([{"endpoint": ep, "arm": a, "median_days": v} for ep, d in summary["medians_days"].items()
@@ -141,7 +177,9 @@ wall time {summary['wall_s']} s ({summary['patients_per_s']} patients/s).</p>
 <h2>Kaplan–Meier curves</h2><img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="KM curves">
 <h2>Medians (days)</h2>{_table(med)}
 <h2>Hazard ratios (Cox, 95% CI; vs the first arm)</h2>{_table(hr)}
-<h2>Forest plot and metastatic sites</h2><img src="data:image/png;base64,{base64.b64encode(_plot_forest_and_sites(df, hr, mhr)).decode()}" alt="forest plot and metastatic sites">
+<h2>Log-rank tests (vs the first arm)</h2>{_table(lr)}
+<h2>Proportional-hazards check (Grambsch–Therneau, rank time; small p: the HR changes over time)</h2>{_table(ph)}
+<h2>Forest plot and metastatic sites</h2><img src="data:image/png;base64,{base64.b64encode(_plot_forest_and_sites(df, hr, mhr, arms)).decode()}" alt="forest plot and metastatic sites">
 <h2>Best overall response (RECIST-like)</h2>{_table(resp)}
 <h2>Prognostic markers at day 0: Cox HR per SD of log(marker), adjusted for arm</h2>{_table(mhr)}
 <h2>Marker medians per arm</h2>{_table(markers)}

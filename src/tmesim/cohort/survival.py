@@ -95,9 +95,63 @@ def marker_hazard_ratios(df: pd.DataFrame, endpoints: list[str], markers: tuple[
     return pd.DataFrame(rows)
 
 
+def _pairs(df: pd.DataFrame, ep: str, arms: list[str], ref: str):  # noqa: ANN202 - yields (arm, ref rows, arm rows)
+    for arm in arms:
+        if arm != ref:
+            yield arm, df[df["arm"] == ref], df[df["arm"] == arm]
+
+
+def logrank_tests(df: pd.DataFrame, endpoints: list[str], arms: list[str] | None = None,
+                  reference: str | None = None) -> pd.DataFrame:
+    """Log-rank test of each arm against ``reference`` (default: the first arm) per endpoint
+    (lifelines ``logrank_test``): ``endpoint, arm, reference, chi2, p``."""
+    from lifelines.statistics import logrank_test
+
+    arms = arms or list(dict.fromkeys(df["arm"]))
+    ref = reference or arms[0]
+    rows = []
+    for ep in endpoints:
+        for arm, a, b in _pairs(df, ep, arms, ref):
+            if len(a) == 0 or len(b) == 0 or (a[f"{ep}_event"].sum() + b[f"{ep}_event"].sum()) == 0:
+                rows.append({"endpoint": ep, "arm": arm, "reference": ref, "chi2": np.nan, "p": np.nan})
+                continue
+            r = logrank_test(a[f"{ep}_days"], b[f"{ep}_days"], a[f"{ep}_event"].astype(bool), b[f"{ep}_event"].astype(bool))
+            rows.append({"endpoint": ep, "arm": arm, "reference": ref, "chi2": float(r.test_statistic), "p": float(r.p_value)})
+    return pd.DataFrame(rows, columns=["endpoint", "arm", "reference", "chi2", "p"])
+
+
+def proportional_hazards_tests(df: pd.DataFrame, endpoints: list[str], arms: list[str] | None = None) -> pd.DataFrame:
+    """Test of the proportional-hazards assumption of the arm Cox model per endpoint
+    (lifelines ``proportional_hazard_test``, rank time transform; Grambsch–Therneau):
+    ``endpoint, covariate, chi2, p``. A small p means the hazard ratio changes over time."""
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    arms = arms or list(dict.fromkeys(df["arm"]))
+    rows = []
+    for ep in endpoints:
+        d = pd.DataFrame({"t": df[f"{ep}_days"].to_numpy(float), "e": df[f"{ep}_event"].astype(int).to_numpy()})
+        for a in arms[1:]:
+            d[f"arm_{a}"] = (df["arm"].to_numpy() == a).astype(float)
+        if len(arms) < 2 or d["e"].sum() < 2:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                cph = CoxPHFitter(penalizer=1e-6).fit(d, duration_col="t", event_col="e")
+                res = proportional_hazard_test(cph, d, time_transform="rank")
+            except Exception:  # noqa: BLE001 - lifelines raises several types on degenerate data
+                continue
+        for cov, r in res.summary.iterrows():
+            name = cov[0] if isinstance(cov, tuple) else cov
+            rows.append({"endpoint": ep, "covariate": str(name), "chi2": float(r["test_statistic"]), "p": float(r["p"])})
+    return pd.DataFrame(rows, columns=["endpoint", "covariate", "chi2", "p"])
+
+
 def endpoints_of(df: pd.DataFrame) -> list[str]:
     """Endpoint names present in a table (pfs, os, met_<organ>)."""
     return [c[: -len("_days")] for c in df.columns if c.endswith("_days") and f"{c[: -len('_days')]}_event" in df]
 
 
-__all__ = ["arm_hazard_ratios", "endpoints_of", "km_table", "marker_hazard_ratios"]
+__all__ = ["arm_hazard_ratios", "endpoints_of", "km_table", "logrank_tests", "marker_hazard_ratios",
+           "proportional_hazards_tests"]

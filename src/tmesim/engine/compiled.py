@@ -8,8 +8,10 @@ import numpy as np
 
 from tmesim.model import Model
 
-# Indices of the fixed behaviours (the first entries of model.grammar.SIMPLE_BEHAVIOURS).
+# Indices of the fixed behaviours (the entries of model.grammar.SIMPLE_BEHAVIOURS, in order).
 B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE, B_CLUSTER = range(7)
+(B_BIAS, B_DAMAGE, B_REPAIR, B_ATTACK_DAMAGE, B_ATTACK_DURATION,
+ B_EAT_APOPTOTIC, B_EAT_NECROTIC, B_EAT_OTHER) = range(7, 15)
 
 
 @dataclass
@@ -36,6 +38,10 @@ class CompiledModel:
     b_immuno: np.ndarray
     b_vinc: np.ndarray  # int32 [V]
     b_vdec: np.ndarray
+    b_custom: np.ndarray  # int32 [C] index of "custom:<c>"
+    b_eat: np.ndarray  # int32 [T] "phagocytose <t>"
+    b_fuse: np.ndarray  # int32 [T]
+    b_asym: np.ndarray  # int32 [T] "asymmetric division to <t>"
     # rules, grouped by (type, behaviour)
     r_start: np.ndarray  # int32 [T, B]
     r_count: np.ndarray  # int32 [T, B]
@@ -57,7 +63,11 @@ class CompiledModel:
     is_vessel: np.ndarray  # bool [T]
     clear_apoptotic: np.ndarray  # float64 [T] minutes
     clear_necrotic: np.ndarray
-    init_state: np.ndarray  # float32 [T, V]
+    init_state: np.ndarray  # float32 [T, W]: initial per-cell array of a new cell of each type
+    # The per-cell array has W = V + C + 2 columns: state variables, custom variables, damage,
+    # volume (the signals of the same names read them).
+    col_damage: int
+    col_volume: int
     recruitable: np.ndarray  # int32 list of types with recruitment
     act_ptr: np.ndarray  # int32 [T+1] CSR pointers into act_idx
     act_idx: np.ndarray  # int32 behaviours with rules, per type
@@ -79,6 +89,8 @@ class CompiledModel:
     drug_names: list[str] = field(default_factory=list)
     drug_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     drug_of_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    custom_names: list[str] = field(default_factory=list)
+    uses_damage: bool = False  # some type has a damage, repair or attack-damage behaviour, or a rule reads damage
 
 
 def compile_model(model: Model) -> CompiledModel:
@@ -123,10 +135,19 @@ def compile_model(model: Model) -> CompiledModel:
     def idx(pattern: str, names: list[str], key: str) -> np.ndarray:
         return np.array([bidx[pattern.format(**{key: n})] for n in names], np.int32)
 
-    init_state = np.zeros((T, V), np.float32)
+    customs = list(getattr(model, "custom_variables", []))
+    C = len(customs)
+    col_damage, col_volume = V + C, V + C + 1
+    init_state = np.zeros((T, V + C + 2), np.float32)
+    site_volume = model.domain.site_size.value ** 3
     for ti, ct in enumerate(model.cell_types):
         for v, val in ct.initial_state.items():
             init_state[ti, vars_.index(v)] = val
+        for c, name in enumerate(customs):
+            init_state[ti, V + c] = base[ti, bidx[f"custom:{name}"]]
+        init_state[ti, col_volume] = ct.volume.value if ct.volume is not None else site_volume
+    var_block = vars_ + [f"custom:{c}" for c in customs] + ["damage", "volume"]
+    uses_damage = bool(active[:, [B_DAMAGE, B_REPAIR, B_ATTACK_DAMAGE]].any()) or any(r.signal == "damage" for r in rules)
 
     with_rules = r_count > 0
     act_ptr = np.concatenate([[0], np.cumsum(with_rules.sum(1))]).astype(np.int32)
@@ -147,15 +168,17 @@ def compile_model(model: Model) -> CompiledModel:
         b_trans=idx("transform to {t}", types, "t"), b_attack=idx("attack {t}", types, "t"),
         b_immuno=idx("immunogenicity to {t}", types, "t"),
         b_vinc=idx("{v} increase", vars_, "v"), b_vdec=idx("{v} decrease", vars_, "v"),
+        b_custom=idx("custom:{c}", customs, "c"), b_eat=idx("phagocytose {t}", types, "t"),
+        b_fuse=idx("fuse to {t}", types, "t"), b_asym=idx("asymmetric division to {t}", types, "t"),
         r_start=r_start, r_count=r_count, r_sig=r_sig, r_up=r_up, r_sat=r_sat, r_half=r_half,
         r_hill=r_hill, r_dead=r_dead,
         sig_contact0=S, sig_pressure=sidx["pressure"], sig_dead=sidx["dead"], sig_time=sidx["time"],
-        sig_vessel=sidx["contact with vessel"], sig_var0=sidx[vars_[0]] if V else len(sigs),
-        sig_nvar0=sidx[f"neighbour {vars_[0]}"] if V else len(sigs),
+        sig_vessel=sidx["contact with vessel"], sig_var0=sidx[var_block[0]],
+        sig_nvar0=sidx[var_block[-1]] + 1,
         is_vessel=np.array([ct.vessel for ct in model.cell_types]),
         clear_apoptotic=np.array([ct.apoptotic_clearance.value for ct in model.cell_types]),
         clear_necrotic=np.array([ct.necrotic_clearance.value for ct in model.cell_types]),
-        init_state=init_state, recruitable=recruitable, act_ptr=act_ptr, act_idx=act_idx,
+        init_state=init_state, col_damage=col_damage, col_volume=col_volume, recruitable=recruitable, act_ptr=act_ptr, act_idx=act_idx,
         diffusion=np.array([s.diffusion.value for s in model.substrates]),
         decay=np.array([s.decay.value for s in model.substrates]),
         dirichlet=np.array([s.boundary == "dirichlet" for s in model.substrates]),
@@ -164,4 +187,5 @@ def compile_model(model: Model) -> CompiledModel:
         substrate_names=subs, type_names=types, var_names=vars_,
         behaviour_names=[b.name for b in behs], signal_names=sigs,
         sig_drug0=sig_drug0, drug_names=drug_names, drug_rows=drug_rows, drug_of_row=drug_of_row,
+        custom_names=customs, uses_damage=uses_damage,
     )

@@ -19,28 +19,49 @@ from numba import get_thread_id, njit, prange
 from tmesim.model.response import EMPTY, accumulate, combine, hill
 
 from . import rng
-from .compiled import B_APOPTOSIS, B_CLUSTER, B_CYCLE, B_INTRAVASATE, B_NECROSIS, B_RECRUIT, B_SPEED
+from .compiled import (
+    B_APOPTOSIS,
+    B_ATTACK_DAMAGE,
+    B_ATTACK_DURATION,
+    B_BIAS,
+    B_CLUSTER,
+    B_CYCLE,
+    B_DAMAGE,
+    B_EAT_APOPTOTIC,
+    B_EAT_NECROTIC,
+    B_INTRAVASATE,
+    B_NECROSIS,
+    B_RECRUIT,
+    B_REPAIR,
+    B_SPEED,
+)
 
-# Death/presence codes in ``dead``.
-ALIVE, APOPTOTIC, NECROTIC, KILLED, GONE = 0, 1, 2, 3, 4
+# Death/presence codes in ``dead``. GONE left for the blood; EATEN was engulfed or fused into
+# another cell; both have already left the lattice and are removed at the end of the step.
+ALIVE, APOPTOTIC, NECROTIC, KILLED, GONE, EATEN = 0, 1, 2, 3, 4, 5
+N_STATUS = 6
+# What a cell does to the one cell it acts on in a step (Scratch.mode).
+M_KILL, M_DAMAGE, M_EAT, M_FUSE, M_EAT_DEAD = range(5)
 # Fate codes chosen by ``evaluate``.
 F_NONE, F_DIVIDE, F_APOPTOSIS, F_NECROSIS, F_TRANSFORM, F_INTRAVASATE = range(6)
 # Event codes written by the serial kernels.
 E_DIVISION, E_APOPTOSIS, E_NECROSIS, E_KILLED, E_TRANSITION, E_RECRUITMENT, E_INTRAVASATION = range(1, 8)
+E_PHAGOCYTOSIS, E_FUSION = 8, 9
 EVENT_NAMES = {E_DIVISION: "division", E_APOPTOSIS: "apoptosis", E_NECROSIS: "necrosis",
                E_KILLED: "killed", E_TRANSITION: "transition", E_RECRUITMENT: "recruitment",
-               E_INTRAVASATION: "intravasation"}
+               E_INTRAVASATION: "intravasation", E_PHAGOCYTOSIS: "phagocytosis", E_FUSION: "fusion"}
 
 # Rule tables, the lattice and the cell arrays, passed to kernels as named tuples.
 Rules = namedtuple(
     "Rules",
     "base active r_start r_count r_sig r_up r_sat r_half r_hill r_dead n_sub n_types n_vars "
     "sig_pressure sig_dead sig_time sig_vessel sig_var0 sig_nvar0 is_vessel "
-    "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec act_ptr act_idx b3 rt meta",
+    "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec b_custom b_eat b_fuse b_asym "
+    "act_ptr act_idx b3 rt meta",
 )
 Lattice = namedtuple("Lattice", "nx ny nz offs dist")
 Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
-Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join")
+Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join mode hit")
 Events = namedtuple("Events", "kind uid ctype arg x y z")
 
 
@@ -62,7 +83,9 @@ def site_of(x, y, z, L):
 # bound to an inlined function's argument costs a reference-count update, and with ~50
 # arrays in the tuples that dominated the cost of a rule (measured 1.3 µs → ~0.1 µs).
 # meta = [S, T, sig_pressure, sig_dead, sig_time, sig_vessel, sig_var0, sig_nvar0, nx, ny, nz,
-# sig_drug0]
+# sig_drug0, damage column, volume column]. The signals after sig_vessel and before sig_var0
+# are contact with live / dead / apoptotic / necrotic cells, then the cell's own apoptotic and
+# necrotic flags; sig_var0..sig_nvar0 read the per-cell array (state, custom, damage, volume).
 # b3[t, b] = (base, first rule, number of rules); rt[k] = (signal, up, saturation, half-max,
 # Hill power, applies to dead, drug exposure). A drug signal (index >= sig_drug0) is global:
 # the simulation writes its exposure C(t) into rt[k, 6] once per step, so the per-cell loop
@@ -72,7 +95,8 @@ def site_of(x, y, z, L):
 @njit(cache=True)
 def neighbour_stat(i, x, y, z, what, arg, meta, offs, occ, dead, ctype, var, is_vessel):
     """Scan the Moore neighbourhood: what=0 fraction of live type `arg`, 1 fraction occupied,
-    2 any live vessel, 3 mean of state variable `arg` over live neighbours."""
+    2 any live vessel, 3 mean of state variable `arg` over live neighbours; fraction of sites
+    holding a 4 live, 5 dead, 6 apoptotic or killed, 7 necrotic cell."""
     nx, ny, nz = meta[8], meta[9], meta[10]
     nb = offs.shape[0]
     hit = 0.0
@@ -88,6 +112,12 @@ def neighbour_stat(i, x, y, z, what, arg, meta, offs, occ, dead, ctype, var, is_
             continue
         if what == 1:
             hit += 1.0
+            continue
+        if what >= 4:
+            d = dead[j]
+            if (what == 4 and d == ALIVE) or (what == 5 and d != ALIVE) \
+                    or (what == 6 and (d == APOPTOTIC or d == KILLED)) or (what == 7 and d == NECROTIC):
+                hit += 1.0
             continue
         if dead[j] != ALIVE:
             continue
@@ -124,6 +154,15 @@ def signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_
         return time
     if sig == meta[5]:
         return neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel)
+    if sig < meta[6]:
+        k = sig - meta[5]
+        if k <= 4:
+            return neighbour_stat(i, x, y, z, 3 + k, 0, meta, offs, occ, dead, ctype, var, is_vessel)
+        if i < 0:
+            return 0.0
+        if k == 5:
+            return 1.0 if (dead[i] == APOPTOTIC or dead[i] == KILLED) else 0.0
+        return 1.0 if dead[i] == NECROTIC else 0.0
     if sig < meta[7]:
         return var[i, sig - meta[6]] if i >= 0 else 0.0
     return neighbour_stat(i, x, y, z, 3, sig - meta[7], meta, offs, occ, dead, ctype, var, is_vessel)
@@ -178,7 +217,11 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     # Writes go through local names: numba's parfor lowering does not reliably keep
     # stores made through named-tuple attributes inside prange.
     fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
-    join = X.join
+    join, mode, hit = X.join, X.mode, X.hit
+    W = var_new.shape[1]
+    NC = R.b_custom.shape[0]
+    b_custom, b_eat, b_fuse, b_asym = R.b_custom, R.b_eat, R.b_fuse, R.b_asym
+    cdmg, cvol = R.meta[12], R.meta[13]
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     # Every array the loop touches is bound to a local once, outside the loop: reading it
@@ -193,7 +236,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         kill[i] = -1
         join[i] = 0.0
         if dead[i] != ALIVE:
-            for v in range(V):
+            for v in range(W):
                 var_new[i, v] = var[i, v]
             continue
         tid = get_thread_id()
@@ -215,6 +258,16 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             inc = _v(vals, tid, b3, t, b_vinc[v])
             dec = _v(vals, tid, b3, t, b_vdec[v])
             var_new[i, v] = (var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
+        # Custom variables take their behaviour's value where rules act on them (as PhysiCell
+        # sets custom data from rules); damage grows at the damage rate and is repaired in
+        # proportion to itself (implicit, so it stays >= 0).
+        for c in range(NC):
+            bc = b_custom[c]
+            var_new[i, V + c] = vals[tid, bc] if b3[t, bc, 2] > 0 else var[i, V + c]
+        dmg_rate = _v(vals, tid, b3, t, B_DAMAGE)
+        repair = _v(vals, tid, b3, t, B_REPAIR)
+        var_new[i, cdmg] = (var[i, cdmg] + dt * dmg_rate) / (1.0 + dt * repair)
+        var_new[i, cvol] = var[i, cvol]
         rc = _v(vals, tid, b3, t, B_CYCLE)
         ra = _v(vals, tid, b3, t, B_APOPTOSIS)
         rn = _v(vals, tid, b3, t, B_NECROSIS)
@@ -233,6 +286,17 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                 pick = rng.uniform(seed, step, uid, rng.FATE_PICK) * total
                 if pick < rc:
                     fate[i] = F_DIVIDE
+                    # Asymmetric division: the daughter's type, drawn from the probabilities.
+                    fate_arg[i] = t
+                    ua = rng.uniform(seed, step, uid, rng.ASYMMETRIC)
+                    acc_a = 0.0
+                    for k in range(T):
+                        pa = _v(vals, tid, b3, t, b_asym[k])
+                        if pa > 0.0 and k != t:
+                            acc_a += pa
+                            if ua < acc_a:
+                                fate_arg[i] = k
+                                break
                 elif pick < rc + ra:
                     fate[i] = F_APOPTOSIS
                 elif pick < rc + ra + rn:
@@ -277,12 +341,29 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                 bx /= norm
                 by /= norm
                 bz /= norm
+            mb = min(max(_v(vals, tid, b3, t, B_BIAS), 0.0), 1.0)
+            bx *= mb
+            by *= mb
+            bz *= mb
             bias[i, 0] = bx
             bias[i, 1] = by
             bias[i, 2] = bz
+        # Engulfing a touching corpse (phagocytosis of dead cells) comes first.
+        mode[i] = M_KILL
+        for kind in range(2):
+            rate = _v(vals, tid, b3, t, B_EAT_APOPTOTIC if kind == 0 else B_EAT_NECROTIC)
+            if rate <= 0.0 or kill[i] >= 0:
+                continue
+            j = _touching(x, y, z, 6 + kind, 0, rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 40 + kind),
+                          nx, ny, nz, offs, occ, dead, ctype)
+            if j >= 0 and rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 50 + kind) < 1.0 - np.exp(-rate * dt):
+                kill[i] = j
+                mode[i] = M_EAT_DEAD
         # Attack: one touching live target per attacked type, killed with probability
         # 1 - exp(-rate * immunogenicity * dt); the first success wins. The target's
         # immunogenicity has no rules in most models; when it does, it is evaluated here.
+        # With an attack damage rate, a successful attack damages instead of killing
+        # (damage = attack damage rate x attack duration); rules on "damage" then decide.
         for k in range(T):
             rate = _v(vals, tid, b3, t, b_attack[k])
             if rate <= 0.0 or kill[i] >= 0:
@@ -313,8 +394,56 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                         p = 1.0 - np.exp(-rate * imm * dt)
                         if rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k) < p:
                             kill[i] = j
+                            adr = _v(vals, tid, b3, t, B_ATTACK_DAMAGE)
+                            if adr > 0.0:
+                                mode[i] = M_DAMAGE
+                                hit[i] = adr * _v(vals, tid, b3, t, B_ATTACK_DURATION)
                         break
                     pick -= 1
+        # Engulfing (phagocytosis of) or fusing with a touching live cell of a given type.
+        for k in range(T):
+            if kill[i] >= 0:
+                break
+            for act in range(2):
+                rate = _v(vals, tid, b3, t, b_eat[k] if act == 0 else b_fuse[k])
+                if rate <= 0.0 or kill[i] >= 0:
+                    continue
+                purpose = rng.PHAGOCYTOSE if act == 0 else rng.FUSE
+                j = _touching(x, y, z, 4, k, rng.uniform_k(seed, step, uid, purpose, k), nx, ny, nz, offs, occ, dead, ctype)
+                if j >= 0 and j != i and rng.uniform_k(seed, step, uid, purpose, 64 + k) < 1.0 - np.exp(-rate * dt):
+                    kill[i] = j
+                    mode[i] = M_EAT if act == 0 else M_FUSE
+
+
+@njit(cache=True)
+def _touching(x, y, z, what, k, u, nx, ny, nz, offs, occ, dead, ctype):
+    """One touching cell chosen uniformly with ``u``: what=4 live of type k, 6 apoptotic or
+    killed, 7 necrotic; -1 if none."""
+    nb = offs.shape[0]
+    count = 0
+    for rep in range(2):
+        pick = int(u * count)
+        for m in range(nb):
+            xx, yy, zz = x + offs[m, 0], y + offs[m, 1], z + offs[m, 2]
+            if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
+                continue
+            j = occ[(zz * ny + yy) * nx + xx]
+            if j < 0:
+                continue
+            d = dead[j]
+            ok = (what == 4 and d == ALIVE and ctype[j] == k) or (what == 6 and (d == APOPTOTIC or d == KILLED)) \
+                or (what == 7 and d == NECROTIC)
+            if not ok:
+                continue
+            if rep == 0:
+                count += 1
+            elif pick == 0:
+                return j
+            else:
+                pick -= 1
+        if count == 0:
+            return -1
+    return -1
 
 
 @njit(inline="always", cache=True)
@@ -372,17 +501,35 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
     if n == 0:
         return m, next_uid, ne
     start = int(rng.uniform(seed, step, 0, rng.ORDER) * n)
-    V = R.n_vars
+    W = C.var.shape[1]
+    cvol = R.meta[13]
     for q in range(n):
         i = (start + q) % n
         if C.dead[i] != ALIVE:
             continue
         t = C.ctype[i]
         j = X.kill[i]
-        if j >= 0 and C.dead[j] == ALIVE:
-            C.dead[j] = KILLED
-            C.dead_time[j] = time
-            ne = _record(E, ne, E_KILLED, C.uid[j], C.ctype[j], t, C.cx[j], C.cy[j], C.cz[j])
+        md = X.mode[i]
+        if j >= 0:
+            dj = C.dead[j]
+            if md == M_EAT_DEAD:
+                if dj == APOPTOTIC or dj == KILLED or dj == NECROTIC:
+                    C.dead[j] = EATEN
+                    C.occ[site_of(C.cx[j], C.cy[j], C.cz[j], L)] = -1
+                    ne = _record(E, ne, E_PHAGOCYTOSIS, C.uid[j], C.ctype[j], t, C.cx[j], C.cy[j], C.cz[j])
+            elif dj == ALIVE:
+                if md == M_KILL:
+                    C.dead[j] = KILLED
+                    C.dead_time[j] = time
+                    ne = _record(E, ne, E_KILLED, C.uid[j], C.ctype[j], t, C.cx[j], C.cy[j], C.cz[j])
+                elif md == M_DAMAGE:
+                    C.var_new[j, R.meta[12]] += X.hit[i]
+                else:
+                    C.dead[j] = EATEN
+                    C.dead_time[j] = time
+                    C.occ[site_of(C.cx[j], C.cy[j], C.cz[j], L)] = -1
+                    ne = _record(E, ne, E_PHAGOCYTOSIS if md == M_EAT else E_FUSION, C.uid[j], C.ctype[j], t,
+                                 C.cx[j], C.cy[j], C.cz[j])
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
         f = X.fate[i]
         if f == F_DIVIDE:
@@ -391,13 +538,17 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
                 xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
                 C.uid[m] = next_uid
                 next_uid += 1
-                C.ctype[m] = t
+                td = X.fate_arg[i]  # the daughter's type (asymmetric division) or the mother's
+                C.ctype[m] = td
                 C.cx[m], C.cy[m], C.cz[m] = xx, yy, zz
                 C.dead[m] = ALIVE
                 C.dead_time[m] = 0.0
-                for v in range(V):
+                for v in range(W):
                     C.var[m, v] = C.var_new[i, v]
                     C.var_new[m, v] = C.var_new[i, v]
+                if td != t:
+                    C.var[m, cvol] = init_state[td, cvol]
+                    C.var_new[m, cvol] = init_state[td, cvol]
                 C.occ[site_of(xx, yy, zz, L)] = m
                 X.nmove[m] = 0
                 X.fate[m] = F_NONE
@@ -411,6 +562,7 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
             continue
         elif f == F_TRANSFORM:
             C.ctype[i] = X.fate_arg[i]
+            C.var_new[i, cvol] = init_state[X.fate_arg[i], cvol]
             ne = _record(E, ne, E_TRANSITION, C.uid[i], t, X.fate_arg[i], x, y, z)
         elif f == F_INTRAVASATE:
             # The event's arg is the cluster id (the leader's uid): touching cells of the same
@@ -446,7 +598,7 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
 def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init_state):
     """New cells of recruitable types enter next to live vessel cells."""
     m = n
-    V = R.n_vars
+    W = C.var.shape[1]
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     for i in range(n):
@@ -470,7 +622,7 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
             C.cx[m], C.cy[m], C.cz[m] = xx, yy, zz
             C.dead[m] = ALIVE
             C.dead_time[m] = 0.0
-            for v in range(V):
+            for v in range(W):
                 C.var[m, v] = init_state[k, v]
                 C.var_new[m, v] = init_state[k, v]
             C.occ[site_of(xx, yy, zz, L)] = m
@@ -487,14 +639,14 @@ def clear_and_compact(n, L, C, time, clear_apoptotic, clear_necrotic):
     for i in range(n):
         d = C.dead[i]
         remove = False
-        if d == GONE:
+        if d == GONE or d == EATEN:
             remove = True
         elif d == APOPTOTIC or d == KILLED:
             remove = time - C.dead_time[i] >= clear_apoptotic[C.ctype[i]]
         elif d == NECROTIC:
             remove = time - C.dead_time[i] >= clear_necrotic[C.ctype[i]]
         if remove:
-            if d != GONE:
+            if d != GONE and d != EATEN:
                 C.occ[site_of(C.cx[i], C.cy[i], C.cz[i], L)] = -1
             continue
         if m != i:

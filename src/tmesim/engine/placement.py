@@ -38,13 +38,18 @@ def place_initial(model: Model, occupied: np.ndarray, rng: np.random.Generator) 
     types = model.cell_type_names
     out = []
     for p in model.initial:
-        region = _region_mask(p, centres, extent)
-        free = np.flatnonzero(region & ~occupied)
-        if p.fraction is not None:
-            chosen = free[rng.random(len(free)) < p.fraction]
+        if p.region == "cells":
+            # Explicit positions (a PhysiCell cells.csv): the site holding each point; a second
+            # cell on a taken site is dropped, since a site holds one cell.
+            idx = np.floor(np.asarray(p.positions, float).reshape(-1, dims) / dx).astype(np.int64)
+            idx = np.minimum(idx, np.array(model.domain.shape[:dims]) - 1)
+            zz = idx[:, 2] if dims == 3 else np.zeros(len(idx), np.int64)
+            sites = (zz * ny + idx[:, 1]) * nx + idx[:, 0]
+            _, first = np.unique(sites, return_index=True)
+            sites = sites[np.sort(first)]
+            chosen = sites[~occupied[sites]]
         else:
-            want = int(round(p.density * region.sum() * site_measure))  # type: ignore[operator]
-            chosen = np.sort(rng.choice(free, size=min(want, len(free)), replace=False))
+            chosen = _choose(p, centres, extent, occupied, site_measure, rng)
         occupied[chosen] = True
         ti = types.index(p.cell_type)
         state = np.zeros(len(model.state_variables), np.float32)
@@ -54,3 +59,15 @@ def place_initial(model: Model, occupied: np.ndarray, rng: np.random.Generator) 
             state[model.state_variables.index(v)] = val
         out.append((ti, chosen, state))
     return out
+
+
+def _choose(p: Placement, centres: np.ndarray, extent: np.ndarray, occupied: np.ndarray,
+            site_measure: float, rng: np.random.Generator) -> np.ndarray:
+    region = _region_mask(p, centres, extent)
+    free = np.flatnonzero(region & ~occupied)
+    if p.fraction is not None:
+        chosen = free[rng.random(len(free)) < p.fraction]
+    else:
+        want = int(round(p.density * region.sum() * site_measure))  # type: ignore[operator]
+        chosen = np.sort(rng.choice(free, size=min(want, len(free)), replace=False))
+    return chosen

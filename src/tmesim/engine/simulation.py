@@ -34,7 +34,7 @@ def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]
                    cm.r_dead.astype(float), np.zeros(len(cm.r_sig))], axis=-1) if len(cm.r_sig) else np.zeros((1, 7))
     nz, ny, nx = cm.grid
     meta = np.array([cm.n_sub, cm.n_types, cm.sig_pressure, cm.sig_dead, cm.sig_time, cm.sig_vessel,
-                     cm.sig_var0, cm.sig_nvar0, nx, ny, nz, cm.sig_drug0], np.int64)
+                     cm.sig_var0, cm.sig_nvar0, nx, ny, nz, cm.sig_drug0, cm.col_damage, cm.col_volume], np.int64)
     return b3, rt, meta
 
 
@@ -62,12 +62,13 @@ class Simulation:
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
             cm.sig_time, cm.sig_vessel, cm.sig_var0, cm.sig_nvar0, cm.is_vessel,
             cm.b_sec, cm.b_sect, cm.b_upt, cm.b_exp, cm.b_chemo, cm.b_trans, cm.b_attack,
-            cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.act_ptr, cm.act_idx, *_rule_tables(cm),
+            cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.b_custom, cm.b_eat, cm.b_fuse, cm.b_asym,
+            cm.act_ptr, cm.act_idx, *_rule_tables(cm),
         )
         import numba
 
         self.vals = np.zeros((numba.config.NUMBA_NUM_THREADS, cm.n_beh))
-        V = max(cm.n_vars, 1)
+        V = cm.init_state.shape[1]  # state variables, custom variables, damage, volume
         # Cell arrays hold at most one cell per site, so they never need to grow.
         self.uid = np.zeros(nsites, np.int64)
         self.ctype = np.zeros(nsites, np.int32)
@@ -83,7 +84,8 @@ class Simulation:
         self.fields[:] = cm.initial[:, None, None, None]
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
                                  np.zeros(nsites, np.int16), np.zeros((nsites, 3), np.float32),
-                                 np.full(nsites, -1, np.int64), np.zeros(nsites, np.float32))
+                                 np.full(nsites, -1, np.int64), np.zeros(nsites, np.float32),
+                                 np.zeros(nsites, np.int8), np.zeros(nsites, np.float32))
         cap = 2 * nsites + 16  # kills + fates + recruitments in one step cannot exceed this
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
@@ -109,8 +111,9 @@ class Simulation:
             self.cx[sl], self.cy[sl], self.cz[sl] = x, y, z
             self.ctype[sl] = ti
             self.uid[sl] = np.arange(self.next_uid, self.next_uid + k)
+            self.var[sl] = self.cm.init_state[ti]
             if self.cm.n_vars:
-                self.var[sl] = state
+                self.var[sl, : self.cm.n_vars] = state
             self.occ[sites] = np.arange(self.n, self.n + k, dtype=np.int32)
             self.n += k
             self.next_uid += k
@@ -176,7 +179,7 @@ class Simulation:
                 slots = np.nonzero(self.dead[:self.n] == K.GONE)[0]
                 where = dict(zip(self.uid[slots].tolist(), slots.tolist(), strict=True))
                 for q in gone:
-                    state[q] = self.var[where[int(e.uid[q])]]
+                    state[q] = self.var[where[int(e.uid[q])], : self.cm.n_vars]
             self._event_chunks.append({
                 "step": np.full(ne, self.step_index, np.int64), "kind": e.kind[:ne].copy(),
                 "uid": e.uid[:ne].copy(), "ctype": e.ctype[:ne].copy(), "arg": e.arg[:ne].copy(),
@@ -278,6 +281,10 @@ class Simulation:
         }
         for v, name in enumerate(self.cm.var_names):
             out[name] = self.var[:n, v].copy()
+        for c, name in enumerate(self.cm.custom_names):
+            out[f"custom:{name}"] = self.var[:n, self.cm.n_vars + c].copy()
+        if self.cm.uses_damage:
+            out["damage"] = self.var[:n, self.cm.col_damage].copy()
         return out
 
     def behaviour_value(self, index: int, behaviour: str) -> float:

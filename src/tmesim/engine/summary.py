@@ -33,7 +33,7 @@ def emt_state(emt: np.ndarray) -> np.ndarray:
 def cell_states(sim: Simulation, cells: dict[str, np.ndarray]) -> np.ndarray:
     """State label of each cell: live/dead status, and the EMT band for types with an EMT score."""
     cm = sim.cm
-    labels = np.array([DEAD_NAMES.get(int(d), "gone") for d in range(5)], dtype=object)[cells["dead"]]
+    labels = np.array([DEAD_NAMES.get(int(d), "gone") for d in range(K.N_STATUS)], dtype=object)[cells["dead"]]
     if "emt" in cm.var_names:
         emt_types = [t for t in range(cm.n_types) if cm.init_state[t, cm.var_names.index("emt")] > 0]
         has = np.isin(cells["type"], emt_types) & (cells["dead"] == K.ALIVE)

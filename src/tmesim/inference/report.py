@@ -103,6 +103,10 @@ def ppc_figure(ppc: pd.DataFrame) -> bytes:
         ax.errorbar([2], [r["prior_median"]], yerr=[[r["prior_median"] - r["prior_q05"]], [r["prior_q95"] - r["prior_median"]]],
                     fmt="o", color="#BBBBBB", label="prior predictive (90%)")
         ax.set_xticks([0, 1, 2], ["data", "posterior", "prior"], fontsize=7)
+        vals = np.array([r["observed"] - r["observed_se"], r["pp_q05"], r["prior_q05"], r["prior_q95"], r["pp_q95"]], float)
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        if len(vals) and vals.max() / vals.min() > 20:  # heavy tails: a linear axis would hide the data
+            ax.set_yscale("log")
         ax.set_title(str(r["statistic"]), fontsize=8)
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()

@@ -7,8 +7,8 @@ or linear coordinate), to :func:`~tmesim.inference.simulate.simulate` and to the
 cluster of the cohort runner (:func:`~tmesim.inference.evaluate.evaluate`).
 
 Screening rule: a parameter survives when its μ* is at least ``threshold`` × the largest μ*
-of some output (default 0.1); at most ``max_sobol`` survive (the largest relative μ* first),
-at least two. Parameters screened out stay at the model value during the Sobol stage.
+of some output (default 0.1); at most ``max_sobol`` survive, each output first taking an equal
+share (its largest μ*), the rest by the largest relative μ* of any output; at least two. Parameters screened out stay at the model value during the Sobol stage.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ def _clean(y: np.ndarray) -> tuple[np.ndarray, int]:
     return y, int(bad.sum())
 
 
+MIN_ST = 0.01  # total indices below this are noise at the sample sizes used here
+
+
 @dataclass
 class SensitivityResult:
     morris: pd.DataFrame  # output, parameter, mu, mu_star, mu_star_conf, sigma, mu_star_rel, survives
@@ -75,10 +78,25 @@ def morris_screen(problem: Problem, trajectories: int = 8, levels: int = 4, seed
                          "mu_star_conf": float(res["mu_star_conf"][k]), "sigma": float(res["sigma"][k]),
                          "mu_star_rel": float(res["mu_star"][k]) / top, "nan_outputs": nbad})
     morris = pd.DataFrame(rows)
+    # each output first gets an equal share of the Sobol stage (its largest μ*), then the rest
+    # is filled by the largest relative μ* of any output: one output's many strong parameters
+    # must not crowd out another output's
+    cap = max(2, int(max_sobol))
+    quota = max(1, cap // len(problem.outputs))
+    keep: list[str] = []
+    for out in problem.outputs:
+        sub = morris[(morris["output"] == out) & (morris["mu_star_rel"] >= threshold)]
+        for p in sub.sort_values("mu_star_rel", ascending=False)["parameter"].head(quota):
+            if p not in keep and len(keep) < cap:
+                keep.append(p)
     best = morris.groupby("parameter")["mu_star_rel"].max().sort_values(ascending=False)
-    keep = [p for p, v in best.items() if v >= threshold][: max(2, int(max_sobol))]
+    for p, v in best.items():
+        if len(keep) >= cap or v < threshold:
+            break
+        if p not in keep:
+            keep.append(p)
     if len(keep) < 2:
-        keep = list(best.index[:2])
+        keep += [p for p in best.index if p not in keep][: 2 - len(keep)]
     morris["survives"] = morris["parameter"].isin(keep)
     samples = pd.concat([X, Y], axis=1).assign(stage="morris")
     return morris, samples, keep
@@ -133,12 +151,15 @@ def sensitivity(problem: Problem, trajectories: int = 8, levels: int = 4, sobol_
 
 
 def ranking(res: SensitivityResult) -> pd.DataFrame:
-    """One row per (output, parameter): total Sobol index where the parameter reached the Sobol
-    stage, else 0 with its Morris μ* (relative) for the record; ranked by ST within each output."""
+    """One row per (output, parameter), ranked within each output: parameters of the Sobol stage
+    with a total index ST >= ``MIN_ST`` by ST, then the others by their Morris μ* (relative to
+    the output's largest); ``stage`` says which (``sobol``, ``sobol (ST < 0.01)``, ``screened out``)."""
     m = res.morris[["output", "parameter", "mu_star_rel", "mu_star", "mu_star_conf"]]
     out = m.merge(res.sobol[["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]], on=["output", "parameter"], how="left")
-    out["stage"] = np.where(out["ST"].notna(), "sobol", "screened out")
-    out = out.sort_values(["output", "ST", "mu_star_rel"], ascending=[True, False, False], na_position="last")
+    strong = out["ST"].fillna(-1.0) >= MIN_ST
+    out["stage"] = np.where(strong, "sobol", np.where(out["ST"].notna(), "sobol (ST < 0.01)", "screened out"))
+    out["_key"] = np.where(strong, 1.0 + out["ST"].fillna(0.0), out["mu_star_rel"].fillna(0.0))
+    out = out.sort_values(["output", "_key"], ascending=[True, False]).drop(columns="_key")
     out["rank"] = out.groupby("output").cumcount() + 1
     return out.reset_index(drop=True)
 

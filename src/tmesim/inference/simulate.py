@@ -136,12 +136,13 @@ def immune_types(model: Model) -> list[str]:
 
 
 def _tumor_type(model: Model) -> str:
-    from tmesim.cohort.section import CANCER
+    from tmesim.model.roles import Role
 
-    if CANCER not in model.cell_type_names:
-        raise ModelError("model", f"the cohort and calibration outputs read the tumor type {CANCER!r}, which "
-                                  f"model {model.name!r} lacks")
-    return CANCER
+    tumor = model.types_with_role(Role.CANCER)
+    if not tumor:
+        raise ModelError("model", f"the cohort and calibration outputs read the cell type whose role is 'cancer', "
+                                  f"which model {model.name!r} lacks")
+    return tumor[0]
 
 
 def _section_outputs(model: Model, section: pd.DataFrame) -> dict[str, float]:

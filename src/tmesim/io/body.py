@@ -3,7 +3,9 @@
 Layout::
 
     body/body.json              format_version, seed, diagnosis day, metastatic sites, niches, shedding
-    body/<table>.parquet        ctc, arrivals, seeding, burden, first_metastasis, primary, seeding_per_cell
+    body/<table>.parquet        ctc, arrivals, seeding, burden, first_metastasis, primary, seeding_per_cell,
+                                units (fates per unit kind and EMT class), coupling (each factor the
+                                patient's section set, the section quantity and its value, the source)
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ Layout (format version 1, recorded in ``config.yaml`` and ``run.json``; see ``ve
     summary.parquet    time_days, cell_type, state, count, mean_<state variable>
     metrics.parquet    time_days and tissue readouts (substrate means, hypoxic fraction, ...)
     events.parquet     time_days, event, uid, cell_type, arg, x_um, y_um, z_um
-    cells/             one parquet snapshot per output time (cells_day_<dddd.dd>.parquet)
-    fields.zarr        xarray Dataset: one variable per substrate, dims (time, z, y, x), µm/days
+    cells/             one parquet snapshot per output time (cells_day_<dddd.dd>.parquet), with a
+                       time_days column
+    fields.zarr        xarray Dataset: one variable per substrate, dims (time, z, y, x), µm/days;
+                       consolidated metadata
     checkpoint/        CURRENT names the committed checkpoint folder step-<n>-<id>/ holding the
                        engine state (state.npz) and writer state (writer.json)
     report.html        the run report
@@ -19,11 +21,14 @@ the outputs after that checkpoint and ends with the same files as an uninterrupt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
 import uuid
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +155,12 @@ class RunWriter:
                     "x": ("x", (np.arange(nx) + 0.5) * dx, {"units": "µm"})},
         )
         store = self.path / "fields.zarr"
-        if self.outputs == 0 or not store.exists():
-            ds.to_zarr(store, mode="w", consolidated=False)
-        else:
-            ds.to_zarr(store, append_dim="time", consolidated=False)
+        # Consolidated metadata: readers (xarray, zarr, cloud stores) open the store with one read.
+        with _quiet_zarr():
+            if self.outputs == 0 or not store.exists():
+                ds.to_zarr(store, mode="w", consolidated=True)
+            else:
+                ds.to_zarr(store, append_dim="time", consolidated=True)
 
     def _status(self, status: str, time_days: float | None = None, n_cells: int | None = None) -> None:
         info: dict[str, Any] = {"status": status, "format_version": FORMAT_VERSION, "outputs": self.outputs,
@@ -190,6 +197,16 @@ class RunWriter:
             for name, arr in group.arrays():
                 if name == "time" or arr.ndim == 4:  # the substrates and the time coordinate
                     arr.resize((self.outputs,) + arr.shape[1:])
+            with _quiet_zarr():
+                zarr.consolidate_metadata(str(store))
+
+
+@contextlib.contextmanager
+def _quiet_zarr() -> Iterator[None]:
+    """zarr 3 warns that consolidated metadata is not in its v3 spec yet; xarray and zarr read it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        yield
 
 
 def _empty_events() -> pd.DataFrame:
@@ -305,7 +322,48 @@ class RunDirectory:
 
         return read_body_info(self.path)
 
+    def section(self, tumor_types: tuple[str, ...] = ()) -> pd.DataFrame:
+        """The run as a section time course, the table :func:`tmesim.body.section.run_section`
+        gives: per summary time, live count and ``dead_<type>`` per cell type, ``mean_<var>_<t>``
+        for ``tumor_types``, mean concentration per substrate (from ``fields.zarr``), and
+        ``intravasation_per_day`` / ``intravasation_cluster_cells_per_day`` from the events
+        (cells leaving since the previous summary time, per day)."""
+        sm = self.summary()
+        dead_states = {"apoptotic", "necrotic", "killed", "gone"}
+        live = sm[~sm["state"].isin(dead_states)]
+        out = live.pivot_table(index="time_days", columns="cell_type", values="count", aggfunc="sum", fill_value=0.0)
+        dead = sm[sm["state"].isin(dead_states)].pivot_table(index="time_days", columns="cell_type", values="count",
+                                                              aggfunc="sum", fill_value=0.0)
+        out = out.join(dead.add_prefix("dead_"), how="left").fillna(0.0)
+        for t in tumor_types:
+            sel = live[live["cell_type"] == t]
+            for col in [c for c in sel.columns if c.startswith("mean_")]:
+                w = sel["count"].to_numpy(float)
+                g = pd.DataFrame({"time_days": sel["time_days"], "wx": w * sel[col].fillna(0.0).to_numpy(float), "w": w})
+                agg = g.groupby("time_days")[["wx", "w"]].sum()
+                out[f"{col}_{t}"] = (agg["wx"] / agg["w"].where(agg["w"] > 0)).reindex(out.index)
+        times = out.index.to_numpy(float)
+        if (self.path / "fields.zarr").exists():
+            ds = self.fields()
+            for v in ds.data_vars:
+                mean = ds[v].mean([d for d in ds[v].dims if d != "time"]).to_numpy()
+                out[str(v)] = np.interp(times, ds["time"].to_numpy(float), mean)
+        ev = self.events()
+        ev = ev[ev["event"] == "intravasation"] if len(ev) else ev
+        edges = np.concatenate([[-np.inf], times])
+        gaps = np.diff(np.concatenate([[0.0], times]))
+        n_all = np.histogram(ev["time_days"], edges)[0] if len(ev) else np.zeros(len(times))
+        clustered = ev[ev["cluster_id"] != ev["uid"]] if len(ev) and "cluster_id" in ev else ev.iloc[:0]
+        n_cl = np.histogram(clustered["time_days"], edges)[0] if len(clustered) else np.zeros(len(times))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["intravasation_per_day"] = np.where(gaps > 0, n_all / gaps, 0.0)
+            out["intravasation_cluster_cells_per_day"] = np.where(gaps > 0, n_cl / gaps, 0.0)
+        out.columns.name = None
+        return out.reset_index()
+
     def fields(self):  # noqa: ANN201 - xarray.Dataset
         import xarray as xr
 
-        return xr.open_zarr(self.path / "fields.zarr", consolidated=False)
+        # Runs written before consolidated metadata was added open without it.
+        with _quiet_zarr():
+            return xr.open_zarr(self.path / "fields.zarr", consolidated=None)

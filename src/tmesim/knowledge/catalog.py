@@ -28,6 +28,8 @@ import pandas as pd
 
 from tmesim.model import Model, ModelError, Rule, format_rules, model_from_dict
 from tmesim.model.grammar import (
+    CELL_SIGNALS,
+    CUSTOM_PREFIX,
     FIXED_SIGNALS,
     SIMPLE_BEHAVIOURS,
     SUBSTRATE_BEHAVIOURS,
@@ -77,8 +79,14 @@ def signal_info(model: Model, name: str) -> dict[str, str]:
         return {"kind": "contact", "unit": "fraction (0-1)",
                 "description": f"fraction of neighbour sites holding a live {other} cell", "source": ""}
     if name in FIXED_SIGNALS:
-        unit = {"time": "min", "dead": "0 or 1"}.get(name, "fraction (0-1)")
+        unit = {"time": "min", "dead": "0 or 1", "apoptotic": "0 or 1", "necrotic": "0 or 1"}.get(name, "fraction (0-1)")
         return {"kind": "built-in", "unit": unit, "description": FIXED_SIGNALS[name], "source": ""}
+    if name in CELL_SIGNALS:
+        return {"kind": "built-in", "unit": "µm³" if name == "volume" else "damage units",
+                "description": CELL_SIGNALS[name], "source": ""}
+    if name.startswith(CUSTOM_PREFIX) and name.removeprefix(CUSTOM_PREFIX) in getattr(model, "custom_variables", []):
+        return {"kind": "custom", "unit": "any", "source": "",
+                "description": f"the cell's custom variable {name.removeprefix(CUSTOM_PREFIX)}"}
     if name in variables:
         return {"kind": "state", "unit": "0-1", "description": f"the cell's own {name} score", "source": ""}
     if name.startswith("neighbour ") and name.removeprefix("neighbour ") in variables:
@@ -184,10 +192,76 @@ def filter_rules(model: Model, cell_type: str | None = None, signal: str | None 
 # --------------------------------------------------------------------------- rules export / import
 
 def export_rules(model: Model, format: str = "tmesim") -> str:  # noqa: A002 - mirrors the CLI option
-    """The model's rules as CSV text: ``tmesim`` (header, source, statement) or ``physicell`` (v3, 8 columns)."""
+    """The model's rules as CSV text: ``tmesim`` (header, source, statement) or ``physicell`` (v3, 8 columns;
+    see :func:`export_physicell_rules` for what is dropped or approximated)."""
     if format not in RULE_FORMATS:
         raise ModelError("format", f"unknown rules format {format!r}; allowed: {', '.join(RULE_FORMATS)}")
-    return format_rules(model.rules, physicell=format == "physicell")
+    if format == "physicell":
+        return export_physicell_rules(model)[0]
+    return format_rules(model.rules)
+
+
+# tmesim signals and behaviours without a PhysiCell counterpart, and why.
+_NOT_IN_PHYSICELL = {
+    "contact with vessel": "PhysiCell has no vessel contact signal",
+    "recruitment": "PhysiCell has no recruitment at vessel sites",
+    "intravasation": "PhysiCell has no intravasation",
+    "cluster departure": "PhysiCell has no CTC clusters",
+}
+
+
+def _physicell_unsupported(model: Model, r: Rule) -> str | None:
+    """Why a rule cannot be written for PhysiCell, or None."""
+    vars_ = model.state_variables
+    if r.signal in _NOT_IN_PHYSICELL:
+        return _NOT_IN_PHYSICELL[r.signal]
+    if r.behaviour in _NOT_IN_PHYSICELL:
+        return _NOT_IN_PHYSICELL[r.behaviour]
+    if r.signal.startswith("drug "):
+        return "drug exposure signals are tmesim's PK schedules; PhysiCell has none"
+    if r.signal in vars_ or (r.signal.startswith("neighbour ") and r.signal.removeprefix("neighbour ") in vars_):
+        return f"state variable signal {r.signal!r} (0-1 score with increase/decrease dynamics) has no PhysiCell signal"
+    if any(r.behaviour in (f"{v} increase", f"{v} decrease") for v in vars_):
+        return f"state variable dynamics {r.behaviour!r} have no PhysiCell behaviour"
+    return None
+
+
+def export_physicell_rules(model: Model) -> tuple[str, list[str]]:
+    """The rules as a PhysiCell v3 rules file and one warning per dropped or approximated row.
+
+    Each written row is preceded by a ``//`` comment with its source (and statement); a dropped
+    row is kept as a ``// dropped:`` comment with the reason. Contact signals are converted
+    from tmesim's fraction of neighbour sites to PhysiCell's count of touching cells (half-max
+    times the neighbourhood size), the inverse of the import.
+    """
+    from tmesim.model.physicell_names import _CONTACT_BUILTIN
+
+    nb = 26 if model.domain.dims == 3 else 8
+    types = model.cell_type_names
+    lines = [f"// PhysiCell v3 rules exported by tmesim from model {model.name!r}; "
+             f"contact half-max values are counts of touching cells ({nb}-site neighbourhood)"]
+    warnings: list[str] = []
+    for i, r in enumerate(model.rules):
+        row = r.model_dump()
+        label = f"rule {i + 1} ({r.cell_type}, {r.signal}, {r.direction}, {r.behaviour})"
+        why = _physicell_unsupported(model, r)
+        src = f"// source: {r.source or 'none'}" + (f" | {r.statement}" if r.statement else "")
+        if why:
+            warnings.append(f"{label}: dropped: {why}")
+            lines.append(f"// dropped: {format_rules([row], physicell=True).strip()} ({why}); {src[3:]}")
+            continue
+        if r.signal in _CONTACT_BUILTIN or (r.signal.startswith("contact with ") and r.signal.removeprefix("contact with ") in types):
+            row["half_max"] = float(f"{float(r.half_max) * nb:.12g}")
+            warnings.append(f"{label}: approximated: half-max {float(r.half_max):g} (fraction of {nb} sites) "
+                            f"written as {row['half_max']:g} touching cells")
+        elif r.signal == "pressure":
+            warnings.append(f"{label}: approximated: tmesim's pressure is the occupied fraction of neighbour sites, "
+                            "PhysiCell's a mechanical load")
+        elif r.behaviour == "migration speed" or r.behaviour.startswith("chemotactic response to "):
+            warnings.append(f"{label}: approximated: a lattice walk in tmesim, off-lattice motility in PhysiCell")
+        lines.append(src)
+        lines.append(format_rules([row], physicell=True).strip())
+    return "\n".join(lines) + "\n", warnings
 
 
 @dataclass
@@ -197,7 +271,8 @@ class ImportedRules:
     model: Model  # the model with the imported rules in place of its own
     lines: list[int]  # file line of each rule
     layouts: list[str]  # "v3", "v2" or "tmesim" for each rule
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # dropped rows, differing base values
+    approximate: list[str] = field(default_factory=list)  # rows kept with an approximate mapping
 
     @property
     def rules(self) -> list[Rule]:
@@ -229,7 +304,9 @@ def _allowed_behaviours(model: Model) -> str:
 def _allowed_signals(model: Model) -> str:
     parts = [f"substrates {', '.join(model.substrate_names)}",
              f"'contact with <cell type>' with <cell type> one of {', '.join(model.cell_type_names)}",
-             ", ".join(FIXED_SIGNALS)]
+             ", ".join([*FIXED_SIGNALS, *CELL_SIGNALS])]
+    if model.custom_variables:
+        parts.append(", ".join(f"custom:{c}" for c in model.custom_variables))
     if model.state_variables:
         v = ", ".join(model.state_variables)
         parts.append(f"state variables {v} and 'neighbour <variable>'")
@@ -249,28 +326,69 @@ def _base_value(model: Model, cell_type: str, behaviour: str) -> float:
     return next(b.default for b in model.behaviours() if b.name == behaviour)
 
 
-def import_physicell_rules(text: str, model: Model, origin: str = "rules") -> ImportedRules:
+def import_physicell_rules(text: str, model: Model, origin: str = "rules",
+                           type_ids: dict[int, str] | None = None,
+                           exchange_scale: dict[str, dict[str, float]] | None = None) -> ImportedRules:
     """Read a PhysiCell rules file (v3 8-column or v2 9-column rows, ``//`` comments) and check
     every row against ``model``: errors name the file line, the field and the allowed values.
+
+    PhysiCell names and synonyms map to tmesim's (:mod:`tmesim.model.physicell_names`): a row
+    whose signal or behaviour has no lattice counterpart (off-lattice mechanics, intracellular
+    amounts) is dropped with a warning naming its line; an approximate mapping is listed in
+    ``approximate`` and converted (contact half-max from touching-cell counts to the fraction
+    of neighbour sites; secretion/uptake saturations by ``exchange_scale[cell type]``, default 1).
+    Rows in tmesim's own layout (with a header) are read as they are.
 
     Rows without a source get ``assumption: imported from PhysiCell rules file <name>`` and a
     statement in words, so the returned model (``model`` with these rules instead of its own)
     validates. A v2 row's base value is not used (the base belongs to the cell type); a base
     that differs from the model's gives a warning.
     """
+    from tmesim.model.physicell_names import UNSUPPORTED, map_behaviour, map_signal
+
     name = Path(origin).name
     parsed = parse_rule_lines(text, origin)
     if not parsed:
         raise ModelError(origin, "no rules found (only blank or comment lines)")
     types, signals = model.cell_type_names, model.signals()
     behaviours = [b.name for b in model.behaviours()]
+    subs, custom = model.substrate_names, list(model.custom_variables)
+    nb = 26 if model.domain.dims == 3 else 8
     warnings: list[str] = []
+    approximate: list[str] = []
     rules: list[dict[str, Any]] = []
+    kept: list[Any] = []
     for p in parsed:
         r, where = dict(p.rule), f"{origin} line {p.line}"
         if r["cell_type"] not in types:
-            raise ModelError(f"{where}.cell_type", f"unknown cell type {r['cell_type']!r}; allowed: "
-                                                   f"{', '.join(types)}{_did_you_mean(r['cell_type'], types)}")
+            m = re.fullmatch(r"(?:cell type )?(\d+)", r["cell_type"])
+            ids = type_ids if type_ids is not None else dict(enumerate(types))
+            if m and int(m.group(1)) in ids:
+                r["cell_type"] = ids[int(m.group(1))]
+            else:
+                raise ModelError(f"{where}.cell_type", f"unknown cell type {r['cell_type']!r}; allowed: "
+                                                       f"{', '.join(types)}{_did_you_mean(r['cell_type'], types)}")
+        if p.layout != "tmesim":
+            sig = map_signal(r["signal"], subs, types, custom, type_ids, nb, signals)
+            beh = map_behaviour(r["behaviour"], subs, types, custom, type_ids, behaviours)
+            known = [m for m in (sig, beh) if not m.note.startswith("not a PhysiCell")]
+            if len(known) == 2 and (sig.status == UNSUPPORTED or beh.status == UNSUPPORTED):
+                why = "; ".join(f"{what} {r[what]!r}: {m.note}" for what, m in (("signal", sig), ("behaviour", beh))
+                                if m.status == UNSUPPORTED)
+                warnings.append(f"{where}: dropped ({r['cell_type']}, {r['signal']}, {r['direction']}, {r['behaviour']}): {why}")
+                continue
+            if sig.name is not None:
+                r["signal"] = sig.name
+                if sig.half_max_factor != 1.0 and isinstance(r["half_max"], float):
+                    r["half_max"] = float(f"{r['half_max'] * sig.half_max_factor:.12g}")
+            if beh.name is not None:
+                r["behaviour"] = beh.name
+                scale = (exchange_scale or {}).get(r["cell_type"], {}).get(beh.saturation_kind, 1.0)
+                if scale != 1.0 and isinstance(r["saturation"], float):
+                    r["saturation"] = float(f"{r['saturation'] * scale:.12g}")
+            for what, m in (("signal", sig), ("behaviour", beh)):
+                if m.status == "approximate" and m.name is not None:
+                    approximate.append(f"{where}: {what} {m.name!r}: {m.note}")
         if r["signal"] not in signals:
             raise ModelError(f"{where}.signal", f"unknown signal {r['signal']!r}; allowed: "
                                                 f"{_allowed_signals(model)}{_did_you_mean(r['signal'], signals)}")
@@ -288,6 +406,7 @@ def import_physicell_rules(text: str, model: Model, origin: str = "rules") -> Im
         if not r.get("statement"):
             r["statement"] = _english(r) if all(isinstance(r[k], float) for k in ("saturation", "half_max", "hill_power")) else ""
         rules.append(r)
+        kept.append(p)
     data = model.model_dump(mode="json")
     data["rules"] = rules
     try:
@@ -295,9 +414,10 @@ def import_physicell_rules(text: str, model: Model, origin: str = "rules") -> Im
     except ModelError as exc:
         m = re.match(r"rules\[(\d+)\][^.]*(.*)$", exc.field)
         if m:
-            raise ModelError(f"{origin} line {parsed[int(m.group(1))].line}{m.group(2)}", exc.message) from None
+            raise ModelError(f"{origin} line {kept[int(m.group(1))].line}{m.group(2)}", exc.message) from None
         raise
-    return ImportedRules(model=new, lines=[p.line for p in parsed], layouts=[p.layout for p in parsed], warnings=warnings)
+    return ImportedRules(model=new, lines=[p.line for p in kept], layouts=[p.layout for p in kept], warnings=warnings,
+                         approximate=approximate)
 
 
 def read_physicell_rules(path: str | Path, model: Model) -> ImportedRules:

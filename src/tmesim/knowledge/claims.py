@@ -26,7 +26,7 @@ that shows it. Statuses:
 ``tests`` lists ``tests/<file>.py::<test>[<case>]`` ids. ``citation_note`` records where the
 review cites a paper that does not support the sentence, and the source used instead.
 ``tmesim catalog --claims`` prints the table; ``docs/claims.md`` is rendered from it by
-``claims_markdown``.
+``claims_markdown`` (``tmesim catalog --claims --format markdown > docs/claims.md``).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def claims_markdown(claims: pd.DataFrame | None = None) -> str:
         "# The review's claims in the model",
         "",
         "<!-- generated from src/tmesim/knowledge/data/review_claims.csv by "
-        "`python -m tmesim.knowledge.claims docs/claims.md`; do not edit by hand -->",
+        "`tmesim catalog --claims --format markdown > docs/claims.md`; do not edit by hand -->",
         "",
         "Every statement of Terceiro et al., *The Breast Tumor Microenvironment: A Key Player in Metastatic "
         "Spread*, Cancers 2021, 13, 4798 (doi:10.3390/cancers13194798), with what implements it in tmesim "
@@ -182,29 +182,6 @@ def claims_markdown(claims: pd.DataFrame | None = None) -> str:
                   "| id | note |", "|---|---|"]
         lines += [f"| {r['claim_id']} | {_cell(r['citation_note'])} |" for _, r in notes.iterrows()]
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m tmesim.knowledge.claims [out.md]``: write (or print) the claims page."""
-    import os
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    args = sys.argv[1:] if argv is None else argv
-    text = claims_markdown()
-    if args:  # atomic: write a temporary file next to the target, then rename
-        out = Path(args[0])
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    else:
-        sys.stdout.write(text)
-
-
-if __name__ == "__main__":
-    main()
 
 
 __all__ = ["COLUMNS", "KINDS", "STATUSES", "claim_refs", "claim_tests", "claims_markdown", "filter_claims", "implemented_ids",

@@ -17,8 +17,11 @@ VES    ``contact with vessel``                      P(j ≥ 1) H(1), j ~ Binomia
 VAR    ``<variable>``                               H(mean of the variable over the type)
 NVAR   ``neighbour <variable>``                     P(a live neighbour) H(mean over live cells)
 TIME   ``time``                                     H(t in minutes)
-ZERO   ``dead`` (and own variables at a vessel      0 (only live cells are evaluated)
-       site, for recruitment)
+ZERO   ``dead``, contact with dead / apoptotic /   0 (only live cells are evaluated)
+       necrotic cells, ``damage``, ``volume``,
+       ``custom:<name>`` (and own variables at a
+       vessel site, for recruitment)
+PRES   ``contact with live cell``                   as ``pressure`` (every neighbour is live)
 EXTRA  any other name (e.g. ``drug <name>``)        H(value given to the engine at time t)
 ====== ============================================ =========================================
 
@@ -35,6 +38,9 @@ import numpy as np
 
 from tmesim.model import Model
 
+# Signals read as 0 by the mean-field engine (see _classify).
+ZERO_SIGNALS = frozenset({"dead", "contact with dead cell", "contact with apoptotic cell", "contact with necrotic cell",
+                          "apoptotic", "necrotic", "damage", "volume"})
 # Signal kinds.
 SUB, CONT, PRES, VES, VAR, NVAR, TIME, ZERO, EXTRA = range(9)
 # Indices of the fixed behaviours (the first entries of model.grammar.SIMPLE_BEHAVIOURS, in order).
@@ -156,8 +162,12 @@ def _classify(signal: str, rule_type: str, behaviour: str, model: Model, extra: 
         return CONT, types.index(signal[len("contact with "):])
     if signal == "pressure":
         return PRES, 0
-    if signal == "dead":
+    if signal in ZERO_SIGNALS or signal.startswith("custom:"):
+        # Only live, undamaged cells are followed; dead neighbours, damage, custom variables
+        # and volume have no mean-field counterpart (a documented approximation).
         return ZERO, 0
+    if signal == "contact with live cell":
+        return PRES, 0
     if signal == "time":
         return TIME, 0
     if signal in vars_:

@@ -20,6 +20,13 @@ EMT_CLASSES: tuple[str, ...] = ("epithelial", "hybrid", "mesenchymal")
 TUMOR_FACTORS: tuple[str, ...] = (
     "vegf", "mmp", "cathepsin_s", "cox2_epiregulin", "claudin2", "cxcr4", "ccl2", "rankl_response",
     "jag1", "integrin_a6b4", "integrin_avb5", "mir105", "cemip", "annexin_a6", "mir20a",
+    "tgfb", "myeloid",
+)
+# Section quantities a coupling map may read (besides ``substrate:<name>`` and ``group:<role>``,
+# cells of a role per tumor cell): see tmesim.body.coupling.
+SECTION_QUANTITIES: tuple[str, ...] = (
+    "shedding", "emt", "stemness", "pdl1", "hypoxia", "epithelial", "hybrid", "mesenchymal",
+    "junctional", "tumor_death",
 )
 
 
@@ -66,6 +73,32 @@ class Circulation(_Strict):
         description="EMT states an EpCAM-based CTC assay captures")
 
 
+class Dormancy(_Strict):
+    """What keeps disseminated cells dormant in an organ and what wakes them.
+
+    ``sleep = 1 + sum_s w_s * x_s / (x_s + half_s)`` over the organ niche's signals ``s``
+    (``substrate:<name>``: its mean concentration in the spatial niche run; ``cells:<type>``:
+    that resident type's share of cells, standing for contact); ``wake = 1 + sum_f w_f * f``
+    over the patient's systemic tumor factors (inflammation, neutrophils/NETs, angiogenic
+    sprouting). Awakening is ``awakening * wake / sleep`` and dormant death ``dormant_death / sleep``
+    (quiescent cells in a dormancy niche survive, e.g. Braun et al. NEJM 2005)."""
+
+    signals: dict[str, Number] = Field(default_factory=dict, description="niche signal -> weight on sleep")
+    half: dict[str, Number] = Field(default_factory=dict, description="niche signal -> value giving half its weight")
+    wake: dict[str, Number] = Field(default_factory=dict, description="tumor factor -> weight on awakening")
+
+    @model_validator(mode="after")
+    def _check(self) -> Dormancy:
+        _check_factors(self.wake, "dormancy.wake")
+        for k in self.signals:
+            kind, _, rest = k.partition(":")
+            if kind not in ("substrate", "cells") or not rest:
+                raise ValueError(f"dormancy.signals: {k!r}; allowed: substrate:<name> or cells:<type>")
+            if k not in self.half:
+                raise ValueError(f"dormancy.half: give a half value for {k!r}")
+        return self
+
+
 class Organ(_Strict):
     """One metastatic site: its share of blood, barrier, priming, dormancy and niche model."""
 
@@ -85,6 +118,7 @@ class Organ(_Strict):
     detection_cells: Number = Field(description="metastasis size at clinical detection (cells)")
     carrying_capacity: Number = Field(description="Gompertz plateau of one metastasis (cells)")
     niche: str = Field(description="preset name of the organ niche model run by the spatial engine")
+    dormancy: Dormancy | None = None
 
     @model_validator(mode="after")
     def _factors(self) -> Organ:
@@ -123,6 +157,68 @@ class Exosomes(_Strict):
     decay: Rate = Field(description="rate at which priming fades without exosomes (1/min)")
 
 
+class Map(_Strict):
+    """One documented map from a quantity of the primary section to a body-level factor:
+    ``score = max * q^hill / (q^hill + half^hill)`` (a saturating Hill response)."""
+
+    quantity: str = Field(description="section quantity: one of SECTION_QUANTITIES, substrate:<name> or group:<role>")
+    half: float = Field(gt=0, description="value of the quantity giving half the maximal score (the quantity's unit)")
+    max: float = Field(default=1.0, ge=0, description="score at saturation")
+    hill: float = Field(default=1.0, gt=0)
+    source: str = Field(min_length=3, description="citation or 'assumption: ...'")
+
+    @model_validator(mode="after")
+    def _quantity(self) -> Map:
+        kind, _, rest = self.quantity.partition(":")
+        if not (self.quantity in SECTION_QUANTITIES or (kind in ("substrate", "group") and rest)):
+            raise ValueError(f"quantity {self.quantity!r}; allowed: {', '.join(SECTION_QUANTITIES)}, "
+                             "substrate:<name> or group:<role>")
+        return self
+
+
+class Partner(_Strict):
+    """A non-tumor cell that can leave with a CTC cluster (a heterotypic cluster)."""
+
+    group: str = Field(description="role (a key of coupling.groups) whose section cells are the partners")
+    contacts: float = Field(ge=0, description="neighbour sites around a departing cluster that a partner may fill")
+    survival: Fraction = Field(description="fraction of the blood death hazard that a cluster with this partner escapes")
+    founding: Number = Field(description="factor on the colony founding of a cluster with this partner")
+    source: str = Field(min_length=3)
+
+
+class Coupling(_Strict):
+    """How a patient's own primary section sets the body level (tmesim.body.coupling)."""
+
+    window: Time = Field(description="the section's last days that are averaged")
+    groups: dict[str, list[str]] = Field(description="role -> section cell types playing it; 'tumor' is required")
+    emt_spread: Number = Field(description="concentration of the Beta distribution of EMT scores around the section's mean")
+    emt_propensity: dict[Literal["epithelial", "hybrid", "mesenchymal"], Number] = Field(
+        description="relative intravasation of tumor cells of each EMT class")
+    cluster_fraction: Map = Field(description="share of departing tumor cells that leave in clusters")
+    cluster_size: Number = Field(description="mean tumor cells per cluster")
+    founding: Map = Field(description="factor on colony founding from the CTCs' stemness (1 at the half value)")
+    pdl1_escape: Fraction = Field(description="fraction of NK killing of CTCs escaped at PD-L1 score 1")
+    exosome_release: Map = Field(description="factor on exosome release per tumor cell (1 at the half value)")
+    shield: Map = Field(description="factor on circulation.platelet_shield from the tumor's platelet activation")
+    cluster_stemness: Number = Field(description="factor on the colony founding of each cell of a cluster (cluster-specific stemness)")
+    factors: dict[str, Map] = Field(description="tumor factor -> its section map (replaces primary.factors)")
+    partners: dict[str, Partner] = Field(default_factory=dict)
+    source: Source = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Coupling:
+        _check_factors(self.factors, "coupling.factors")
+        if "tumor" not in self.groups:
+            raise ValueError("coupling.groups needs 'tumor' (the section's tumor cell types)")
+        roles = [m.quantity.split(":", 1)[1] for m in (self.cluster_fraction, self.founding, self.exosome_release,
+                                                        self.shield, *self.factors.values()) if m.quantity.startswith("group:")]
+        roles += [p.group for p in self.partners.values()]
+        unknown = sorted(set(roles) - set(self.groups))
+        if unknown:
+            raise ValueError(f"coupling: unknown role(s) {unknown}; defined in coupling.groups: {', '.join(self.groups)}")
+        return self
+
+
 class Body(_Strict):
     """The ``body:`` section of a model."""
 
@@ -132,6 +228,7 @@ class Body(_Strict):
     organs: dict[Literal["bone", "lung", "liver", "brain"], Organ]
     primary: Primary
     exosomes: Exosomes
+    coupling: Coupling | None = None
     source: Source = None
 
     @model_validator(mode="after")
@@ -148,4 +245,5 @@ class Body(_Strict):
         return self
 
 
-__all__ = ["EMT_CLASSES", "ORGANS", "TUMOR_FACTORS", "Body", "Circulation", "EMTClass", "Exosomes", "Organ", "Primary"]
+__all__ = ["EMT_CLASSES", "ORGANS", "SECTION_QUANTITIES", "TUMOR_FACTORS", "Body", "Circulation", "Coupling", "Dormancy", "EMTClass",
+           "Exosomes", "Map", "Organ", "Partner", "Primary"]

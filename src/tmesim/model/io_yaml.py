@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from tmesim._resources import data_path
 
-from .errors import ModelError
+from .errors import ModelError, ModelErrors
 from .safe_yaml import check_finite, load_yaml
 from .schema import Model
 from .validate import resolve_model
@@ -72,19 +72,8 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
     try:
         model = Model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        field = _loc(tuple(err["loc"]), data)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field; check the spelling (see `tmesim validate --help` and the README's model reference)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        if ": " in msg and not field:
-            field, msg = msg.split(": ", 1)
-        elif (sub := re.match(r"([A-Za-z_]\w*): (.*)", msg, re.S)) and sub.group(1) in _fields_at(data, err["loc"]):
-            field, msg = f"{field}.{sub.group(1)}", sub.group(2)  # a validator naming one of its fields
-        extra = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
-        raise ModelError(field, msg + extra) from None
+        errors = [_error(err, data) for err in exc.errors()]
+        raise (errors[0] if len(errors) == 1 else ModelErrors(errors)) from None
     try:
         resolve_model(model)  # names, units and therapies
     except ModelError:
@@ -93,6 +82,21 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
         field, _, msg = str(exc).partition(": ") if ": " in str(exc) else ("", "", str(exc))
         raise ModelError(field, msg) from None
     return model
+
+
+def _error(err: Any, data: dict[str, Any]) -> ModelError:
+    """One pydantic error as a ModelError naming the field and what is allowed."""
+    msg = err["msg"].removeprefix("Value error, ")
+    field = _loc(tuple(err["loc"]), data)
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field; check the spelling (see `tmesim schema model` and docs/cli.md)"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    if ": " in msg and not field:
+        field, msg = msg.split(": ", 1)
+    elif (sub := re.match(r"([A-Za-z_]\w*): (.*)", msg, re.S)) and sub.group(1) in _fields_at(data, err["loc"]):
+        field, msg = f"{field}.{sub.group(1)}", sub.group(2)  # a validator naming one of its fields
+    return ModelError(field, msg)
 
 
 def _merge(base: Any, over: Any) -> Any:

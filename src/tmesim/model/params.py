@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from typing_extensions import TypedDict  # pydantic needs it for TypedDicts on Python < 3.12
 
 from .errors import ModelError
 from .units import CANONICAL, check_concentration_unit, to_canonical
@@ -62,6 +63,14 @@ def parse_param(raw: Any, kind: str) -> Param:
     return Param(value=value, unit=CANONICAL[kind], source=source)
 
 
+class ParamInput(TypedDict, total=False):
+    """A parameter written as a mapping (for the JSON Schema of model files)."""
+
+    value: float | str
+    unit: str
+    source: str
+
+
 def _param_type(kind: str, minimum: float | None = 0.0) -> Any:
     def validate(raw: Any) -> Param:
         p = parse_param(raw, kind)
@@ -69,7 +78,9 @@ def _param_type(kind: str, minimum: float | None = 0.0) -> Any:
             raise ValueError(f"must be >= {minimum} {CANONICAL[kind]}, got {p.value}")
         return p
 
-    return Annotated[Param, BeforeValidator(validate)]
+    # What a model file may hold here: a number in the canonical unit, a quantity string
+    # ("2 day") or a mapping with value, unit and source (tmesim schema prints this).
+    return Annotated[Param, BeforeValidator(validate, json_schema_input_type=float | str | ParamInput)]
 
 
 Length = _param_type("length")
@@ -80,8 +91,14 @@ Speed = _param_type("speed")
 Volume = _param_type("volume")
 Number = _param_type("dimensionless")
 Mass = _param_type("mass")
+CellVolume = _param_type("cell_volume")
 
 # Field types shared by the schema classes.
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*$"
+# Cell types and substrates are named as their users name them (PhysiCell projects use
+# "tumor cell", "pro-inflammatory factor"): letters, digits, spaces and punctuation, starting
+# with a letter or digit, no trailing space. Excluded: the rules CSV's comma and quote, the
+# path separator '/' (substrates name zarr arrays) and control characters.
+DISPLAY_NAME_PATTERN = r"^[A-Za-z0-9](?:[^,\"/\x00-\x1f]*[^,\"/\x00-\x1f ])?$"
 Source = Annotated[str | None, AfterValidator(check_source)]
 ConcentrationUnit = Annotated[str, AfterValidator(lambda v: check_concentration_unit(v, "unit"))]

@@ -16,7 +16,8 @@ from .body import Body
 from .drugs import Drug, TherapyEntry
 from .grammar import behaviour_table, signal_names
 from .params import (
-    NAME_PATTERN,
+    DISPLAY_NAME_PATTERN,
+    CellVolume,
     ConcentrationUnit,
     Diffusivity,
     Length,
@@ -81,7 +82,7 @@ class TimeSettings(Strict):
 
 
 class Substrate(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=DISPLAY_NAME_PATTERN)
     description: str = ""
     unit: ConcentrationUnit = "ng/mL"
     diffusion: Diffusivity
@@ -103,15 +104,20 @@ class Substrate(Strict):
 
 
 class CellType(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=DISPLAY_NAME_PATTERN, description="any name (spaces allowed); no comma, quote or '/'")
     description: str = ""
     color: str | None = Field(default=None, description="matplotlib colour for figures")
     vessel: bool = Field(default=False, description="vessel wall cell: recruitment and intravasation portal")
     behaviours: dict[str, Any] = Field(default_factory=dict, description="base behaviour values (see `tmesim grammar`)")
     initial_state: dict[str, float] = Field(default_factory=dict, description="state variables of new cells, 0-1")
+    volume: CellVolume | None = Field(default=None, description="cell volume (the 'volume' signal); default: one lattice site, site_size³")
     apoptotic_clearance: Time = Field(default_factory=lambda: parse_param("8.6 hour", "time"))
     necrotic_clearance: Time = Field(default_factory=lambda: parse_param("2 day", "time"))
     source: Source = None
+    role: str | None = Field(default=None, description="what the cell is (tmesim.model.roles.ROLES); default: "
+                             "the catalog cell type of the same name's role")
+    tags: list[str] = Field(default_factory=list, description="finer labels, e.g. s100a4 or pdpn for CAF subsets")
+    label: str | None = Field(default=None, description="legend name in figures (default: the name)")
 
 
 class Rule(Strict):
@@ -133,7 +139,8 @@ class Placement(Strict):
     """Cells placed at the start: a region of the domain filled to a fraction or density."""
 
     cell_type: str
-    region: Literal["disc", "annulus", "box", "everywhere"] = "everywhere"
+    region: Literal["disc", "annulus", "box", "everywhere", "cells"] = "everywhere"
+    positions: list[list[float]] | None = Field(default=None, description="region 'cells': one cell at each position (µm from the domain's lower corner), e.g. from a PhysiCell cells.csv")
     center: list[float] | None = Field(default=None, description="µm from the domain's lower corner; default its centre")
     radius: Length | None = None
     inner_radius: Length | None = None
@@ -146,6 +153,12 @@ class Placement(Strict):
 
     @model_validator(mode="after")
     def _amount(self) -> Placement:
+        if self.region == "cells":
+            if self.positions is None or self.fraction is not None or self.density is not None:
+                raise ValueError("region 'cells' takes positions (a list of [x, y(, z)] in µm) and no fraction or density")
+            return self
+        if self.positions is not None:
+            raise ValueError("positions belong to region 'cells' only")
         if (self.fraction is None) == (self.density is None):
             raise ValueError("give exactly one of fraction (0-1 of free sites) or density (cells per mm² / mm³)")
         if self.region in ("disc", "annulus") and self.radius is None:
@@ -171,6 +184,7 @@ class Model(Strict):
     time: TimeSettings = Field(default_factory=TimeSettings)
     substrates: list[Substrate]
     state_variables: list[str] = Field(default_factory=list, description="per-cell variables in 0-1, e.g. emt, pdl1")
+    custom_variables: list[str] = Field(default_factory=list, description="PhysiCell-style custom variables: any real value, set by the behaviour 'custom:<name>', read by the signal 'custom:<name>'")
     cell_types: list[CellType]
     rules: list[Rule] = Field(default_factory=list)
     initial: list[Placement] = Field(default_factory=list)
@@ -178,6 +192,7 @@ class Model(Strict):
     body: Body | None = Field(default=None, description="whole-body level: circulation, organs, metastasis")
     therapies: list[TherapyEntry] = Field(default_factory=list, description="catalog regimens given, each from a start time")
     drugs: list[Drug] = Field(default_factory=list, description="dosing schedules (PK); filled from therapies on validation")
+    user_parameters: dict[str, Any] = Field(default_factory=dict, description="free parameters carried with the model (e.g. a PhysiCell project's user_parameters); not read by the engines")
 
     # Convenience lookups (the model is data; these only index it).
     @property
@@ -194,6 +209,10 @@ class Model(Strict):
                 return c
         raise KeyError(name)
 
+    def types_with_role(self, *roles: str, tag: str | None = None) -> list[str]:
+        """Names of the cell types whose role is one of ``roles`` (and that carry ``tag``)."""
+        return [c.name for c in self.cell_types if c.role in roles and (tag is None or tag in c.tags)]
+
     def substrate(self, name: str) -> Substrate:
         for s in self.substrates:
             if s.name == name:
@@ -201,11 +220,11 @@ class Model(Strict):
         raise KeyError(name)
 
     def behaviours(self):  # noqa: ANN201 - list[Behaviour]
-        return behaviour_table(self.substrate_names, self.cell_type_names, self.state_variables)
+        return behaviour_table(self.substrate_names, self.cell_type_names, self.state_variables, self.custom_variables)
 
     def signals(self) -> list[str]:
         return signal_names(self.substrate_names, self.cell_type_names, self.state_variables,
-                            [d.name for d in self.drugs])
+                            [d.name for d in self.drugs], self.custom_variables)
 
     def drug(self, name: str) -> Drug:
         for d in self.drugs:

@@ -26,6 +26,7 @@ CANONICAL: dict[str, str] = {
     "dimensionless": "dimensionless",
     "volume": "milliliter",
     "mass": "milligram",  # drug doses (tmesim.model.therapies)
+    "cell_volume": "micrometer**3",
 }
 
 # Units a substrate may be measured in, by what pint calls their dimensionality.

@@ -6,8 +6,9 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
-from .grammar import DRUG_PREFIX, FIXED_SIGNALS, Behaviour
+from .grammar import CELL_SIGNALS, DRUG_PREFIX, FIXED_SIGNALS, Behaviour
 from .params import Param, parse_param
+from .roles import catalog_roles, check_role
 from .units import concentration_to
 
 if TYPE_CHECKING:
@@ -87,9 +88,20 @@ def resolve_model(model: Model) -> None:
     _unique(subs, "substrates")
     _unique(types, "cell_types")
     _unique(vars_, "state_variables")
-    clash = (set(subs) & set(vars_)) | (set(subs) & set(FIXED_SIGNALS)) | (set(vars_) & set(FIXED_SIGNALS))
+    _unique(model.custom_variables, "custom_variables")
+    builtin = set(FIXED_SIGNALS) | set(CELL_SIGNALS)
+    clash = (set(subs) & set(vars_)) | (set(subs) & builtin) | (set(vars_) & builtin)
     if clash:
         raise ModelError("state_variables", f"names {sorted(clash)} clash with substrate or signal names")
+    # "contact with <type>" must not read as a built-in contact signal ("live cell", "vessel", ...).
+    contact_builtin = {s.removeprefix("contact with ") for s in FIXED_SIGNALS if s.startswith("contact with ")}
+    for t in types:
+        if t in contact_builtin:
+            raise ModelError("cell_types", f"cell type name {t!r} is reserved ('contact with {t}' is a built-in signal); "
+                                           f"not allowed: {', '.join(sorted(contact_builtin))}")
+    for c in model.custom_variables:
+        if not c or c != c.strip() or "," in c:
+            raise ModelError("custom_variables", f"{c!r} is not allowed: a non-empty name without comma or surrounding spaces")
 
     from .therapies import expand_therapies
 
@@ -98,6 +110,15 @@ def resolve_model(model: Model) -> None:
     behaviours = {b.name: b for b in model.behaviours()}
     signals = model.signals()
 
+    known = catalog_roles()
+    for ct in model.cell_types:
+        if ct.role is None and ct.name in known:  # a catalog cell type keeps its catalog role
+            role, tags = known[ct.name]
+            object.__setattr__(ct, "role", role)
+            if not ct.tags:
+                object.__setattr__(ct, "tags", list(tags))
+        if ct.role is not None:
+            check_role(ct.role, f"cell_types[{ct.name}].role")
     for ct in model.cell_types:
         resolved: dict[str, Param] = {}
         for name, raw in ct.behaviours.items():
@@ -138,7 +159,10 @@ def resolve_model(model: Model) -> None:
             v = getattr(p, name)
             if v is not None and len(v) != model.domain.dims:
                 raise ModelError(f"initial[{i}].{name}", f"needs {model.domain.dims} coordinates (µm), got {v}")
-
-    if not any(ct.vessel for ct in model.cell_types):
-        raise ModelError("cell_types", "no cell type has vessel: true; one type must form the vessels")
+        extent = [n * model.domain.site_size.value for n in model.domain.shape]
+        for k, pos in enumerate(p.positions or []):
+            if len(pos) != model.domain.dims or not all(0.0 <= c < e for c, e in zip(pos, extent, strict=False)):
+                raise ModelError(f"initial[{i}].positions[{k}]", f"needs {model.domain.dims} coordinates (µm) inside "
+                                                                 f"the domain [0, {extent}), got {pos}")
+    # A model without vessel types is allowed: nothing is recruited and nothing intravasates.
     check_memory(model)

@@ -18,24 +18,23 @@ import numpy as np
 import pandas as pd
 
 from tmesim.io import ModelError, RunDirectory
+from tmesim.model.roles import GROUPS, Role
 
 PDL1_POSITIVE = 0.5  # assumption: pdl1 score ≥ 0.5 reads as PD-L1 positive (see module doc)
 
-# readout name → cell types counted (the shipped catalog's names)
-DENSITY_TYPES: dict[str, tuple[str, ...]] = {
-    "cd8_t": ("CD8_T_cell",),
-    "treg": ("Treg",),
-    "m1_macrophage": ("M1_macrophage",),
-    "m2_macrophage": ("M2_macrophage",),
-    "macrophage": ("M1_macrophage", "M2_macrophage"),
-    "mdsc": ("MDSC",),
-    "nk": ("NK_cell",),
-    "breg": ("Breg",),
-    "neutrophil": ("N1_neutrophil", "N2_neutrophil", "neutrophil"),
+# readout name → roles of the cell types counted (roles: tmesim.model.roles)
+DENSITY_ROLES: dict[str, tuple[str, ...]] = {
+    "cd8_t_per_mm2": (Role.CD8_T,),
+    "treg_per_mm2": (Role.TREG,),
+    "m1_macrophage_per_mm2": (Role.M1,),
+    "m2_macrophage_per_mm2": (Role.M2,),
+    "macrophage_per_mm2": tuple(sorted(GROUPS["polarised_macrophage"])),
+    "mdsc_per_mm2": (Role.MDSC,),
+    "nk_per_mm2": (Role.NK,),
+    "breg_per_mm2": (Role.B_CELL,),
+    "neutrophil_per_mm2": tuple(sorted(GROUPS["neutrophils"])),
 }
-IMMUNE_TYPES = ("monocyte", "M1_macrophage", "M2_macrophage", "macrophage", "N1_neutrophil", "N2_neutrophil",
-                "neutrophil", "MDSC", "Treg", "Breg", "Th2", "CD8_T_cell", "NK_cell")
-CANCER_TYPE = "cancer"
+IMMUNE_ROLES = tuple(sorted(GROUPS["immune"]))
 EMT_STATES = ("epithelial", "hybrid", "mesenchymal")
 
 
@@ -58,7 +57,13 @@ def _geometry(rd: RunDirectory) -> dict:
     shape = [int(x) for x in dom.shape]
     return {"dims": int(dom.dims), "site": site, "shape": shape,
             "area_mm2": shape[0] * shape[1] * site * site / 1e6,
-            "vessels": [ct.name for ct in model.cell_types if getattr(ct, "vessel", False)]}
+            "vessels": [ct.name for ct in model.cell_types if getattr(ct, "vessel", False)],
+            "roles": {ct.name: (ct.role, tuple(ct.tags)) for ct in model.cell_types}}
+
+
+def _types(geom: dict, *roles: str, tag: str | None = None) -> list[str]:
+    """Cell types of the run's model with one of ``roles`` (and ``tag``)."""
+    return [n for n, (r, tags) in geom["roles"].items() if r in roles and (tag is None or tag in tags)]
 
 
 def section_cells(cells: pd.DataFrame, geom: dict) -> pd.DataFrame:
@@ -78,12 +83,12 @@ def _readouts(geom: dict, cells: pd.DataFrame, day: float, metrics: pd.DataFrame
         return int(sum(int(counts.get(t, 0)) for t in types))
 
     out: dict[str, float] = {"time_days": float(day), "section_area_mm2": area}
-    for name, types in DENSITY_TYPES.items():
-        out[f"{name}_per_mm2"] = n(*types) / area
-    out["cd8_treg_ratio"] = _ratio(n("CD8_T_cell"), n("Treg"))
-    out["m2_share_of_macrophages"] = _ratio(n("M2_macrophage"), n("M1_macrophage", "M2_macrophage"))
-    out["mdsc_share_of_immune"] = _ratio(n("MDSC"), n(*IMMUNE_TYPES))
-    out["caf_s100a4_pdpn_ratio"] = _ratio(n("CAF_S100A4"), n("CAF_PDPN"))
+    for name, roles in DENSITY_ROLES.items():
+        out[name] = n(*_types(geom, *roles)) / area
+    out["cd8_treg_ratio"] = _ratio(n(*_types(geom, Role.CD8_T)), n(*_types(geom, Role.TREG)))
+    out["m2_share_of_macrophages"] = _ratio(n(*_types(geom, Role.M2)), n(*_types(geom, Role.M1, Role.M2)))
+    out["mdsc_share_of_immune"] = _ratio(n(*_types(geom, Role.MDSC)), n(*_types(geom, *IMMUNE_ROLES)))
+    out["caf_s100a4_pdpn_ratio"] = _ratio(n(*_types(geom, Role.CAF, tag="s100a4")), n(*_types(geom, Role.CAF, tag="pdpn")))
     out["vessel_per_mm2"] = n(*vessel_types) / area
 
     hyp = float("nan")
@@ -92,7 +97,7 @@ def _readouts(geom: dict, cells: pd.DataFrame, day: float, metrics: pd.DataFrame
         hyp = float(metrics.loc[row, "hypoxic_fraction"])
     out["hypoxic_fraction"] = hyp
 
-    cancer = live[live["cell_type"].astype(str) == CANCER_TYPE]
+    cancer = live[live["cell_type"].astype(str).isin(_types(geom, Role.CANCER))]
     out["tumor_cells"] = float(len(cancer))
     emt = cancer["state"].astype(str).value_counts() if "state" in cancer else pd.Series(dtype=int)
     n_emt = sum(int(emt.get(s, 0)) for s in EMT_STATES)

@@ -46,6 +46,7 @@ import pandas as pd
 
 from tmesim._resources import data_path
 from tmesim.model import Model
+from tmesim.model.roles import Role, catalog_roles
 
 DATA = data_path("tmesim.readouts", "data")
 PROFILES_CSV = DATA / "expression_profiles.csv"
@@ -147,15 +148,20 @@ def _secretion_rates(model: Model) -> dict[str, dict[str, float]]:
     return out
 
 
-def _match_profile(name: str, listed: list[str], vessel: bool) -> str:
+def _match_profile(name: str, listed: list[str], vessel: bool, role: str | None = None) -> str:
+    """The profile row of a cell type: its own, one whose name contains it (or the reverse),
+    the first of the same role (a vessel cell: of endothelium), else the generic ``*``."""
     if name in listed:
         return name
     low = name.lower()
     for t in listed:
         if t != "*" and (low in t.lower() or t.lower() in low):
             return t
-    if vessel and "endothelial" in listed:
-        return "endothelial"
+    known = catalog_roles()
+    role = role if role is not None else (Role.ENDOTHELIAL if vessel else None)
+    for t in listed:
+        if role is not None and known.get(t, (None, ()))[0] == role:
+            return t
     return "*"
 
 
@@ -194,7 +200,7 @@ def expression_model(model: Model) -> ExpressionModel:
     rates = _secretion_rates(model)
     library = np.zeros(T)
     for ti, name in enumerate(types):
-        src = _match_profile(name, listed, vessel[name])
+        src = _match_profile(name, listed, vessel[name], model.cell_type(name).role)
         if src != name:
             fallback[name] = src
         for r in prof:

@@ -19,28 +19,26 @@ import numpy as np
 import pandas as pd
 
 from tmesim.io import ModelError, RunDirectory
+from tmesim.model.roles import GROUPS, Role
 
 COARSE_TYPES = ("Tumor", "Stroma", "T", "Macrophage", "Endothelial", "B")
 IMC_FILE = "jackson2020_basel_imc_cells.csv.gz"
 _IMC_MERGE = {"B_T_mixed": "B"}
 
-_EXACT = {
-    "cancer": "Tumor",
-    "fibroblast": "Stroma", "MSC": "Stroma", "adipocyte": "Stroma", "CAA": "Stroma",
-    "CD8_T_cell": "T", "Treg": "T", "Th2": "T",
-    "monocyte": "Macrophage", "M1_macrophage": "Macrophage", "M2_macrophage": "Macrophage",
-    "endothelial": "Endothelial", "TEC": "Endothelial",
-    "Breg": "B",
+# Coarse IMC class of each cell role (tmesim.model.roles); other roles are "Other".
+ROLE_CLASSES: dict[str, str] = {
+    Role.CANCER: "Tumor",
+    **dict.fromkeys(sorted(GROUPS["stroma"]), "Stroma"),
+    **dict.fromkeys(sorted(GROUPS["t_cell"]), "T"),
+    **dict.fromkeys((Role.MONOCYTE, Role.MACROPHAGE, Role.M1, Role.M2), "Macrophage"),
+    Role.ENDOTHELIAL: "Endothelial",
+    Role.B_CELL: "B",
 }
 
 
-def coarse_class(cell_type: str) -> str:
-    """The IMC coarse class of a simulated cell type (``Other`` for neutrophils, MDSCs, NK, platelets, …)."""
-    if cell_type in _EXACT:
-        return _EXACT[cell_type]
-    if cell_type.startswith("CAF"):
-        return "Stroma"
-    return "Other"
+def coarse_class(role: str | None) -> str:
+    """The IMC coarse class of a cell role (``Other`` for neutrophils, MDSCs, NK, platelets, …)."""
+    return ROLE_CLASSES.get(role or "", "Other")
 
 
 def default_imc_path() -> Path:
@@ -92,8 +90,9 @@ def compare_composition(run_dir: str | Path | RunDirectory, day: float | None = 
 
     rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
     imc = imc_composition(imc_path)
-    live = section_cells(rd.cells(day), _geometry(rd))
-    classes = live["cell_type"].astype(str).map(coarse_class)
+    geom = _geometry(rd)
+    live = section_cells(rd.cells(day), geom)
+    classes = live["cell_type"].astype(str).map({n: coarse_class(r) for n, (r, _) in geom["roles"].items()})
     counts = classes.value_counts()
     total = int(counts.sum())
     rows = []

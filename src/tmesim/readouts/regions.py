@@ -1,7 +1,7 @@
 """Digital-spatial-profiling-like region readouts: per-ROI protein, RNA, cell and field means.
 
-Regions come from the snapshot's tumor mask. Live cancer cells (cell types named ``cancer``
-or containing ``tumor``/``cancer``) mark their lattice sites; the mask is the sites where
+Regions come from the snapshot's tumor mask. Live cancer cells (cell types whose role is
+``cancer``) mark their lattice sites; the mask is the sites where
 the share of cancer cells within ``MASK_WINDOW`` sites exceeds ``MASK_THRESHOLD``, holes
 filled. With ``d`` the signed distance (µm) from the mask boundary (negative inside):
 
@@ -38,9 +38,10 @@ import numpy as np
 import pandas as pd
 
 from tmesim.io import ModelError, RunDirectory
+from tmesim.model.roles import Role
 
 from ._common import live_cells, open_run, snapshot_day, state_variables
-from .clinical import _geometry, section_cells
+from .clinical import _geometry, _types, section_cells
 from .expression import ExpressionModel, expression_model
 
 ROIS = ("tumor-core", "invasive-margin", "stroma", "whole")
@@ -59,11 +60,6 @@ PROTEIN_PANEL: dict[str, str] = {
     "CD11b": "ITGAM", "CD33": "CD33", "SMA": "ACTA2", "FAP": "FAP", "PDPN": "PDPN", "S100A4": "S100A4",
     "CD31": "PECAM1", "VEGFR2": "KDR", "Adiponectin": "ADIPOQ",
 }
-
-
-def _is_tumor_type(name: str) -> bool:
-    low = name.lower()
-    return low == "cancer" or "cancer" in low or "tumor" in low or "tumour" in low
 
 
 def parse_rois(rois: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -87,7 +83,7 @@ def _signed_distance(rd: RunDirectory, cells: pd.DataFrame, geom: dict, margin: 
     nx, ny = geom["shape"][0], geom["shape"][1]
     site = geom["site"]
     live = section_cells(cells, geom)
-    tumor = live[live["cell_type"].astype(str).map(_is_tumor_type)]
+    tumor = live[live["cell_type"].astype(str).isin(_types(geom, Role.CANCER))]
     grid = np.zeros((ny, nx), np.float64)
     ix = np.clip(np.floor(tumor["x_um"].to_numpy() / site).astype(int), 0, nx - 1)
     iy = np.clip(np.floor(tumor["y_um"].to_numpy() / site).astype(int), 0, ny - 1)

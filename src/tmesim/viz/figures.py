@@ -12,6 +12,8 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from tmesim.model.roles import Role  # noqa: E402
+
 from .palette import pretty, type_colors  # noqa: E402
 
 
@@ -42,7 +44,7 @@ def spatial_map(cells: pd.DataFrame, config: dict, day: float, ax=None) -> Figur
         sel = (types == name) & ~dead
         if sel.any():
             img[iy[sel], ix[sel]] = to_rgba(color)
-            handles.append(Patch(color=color, label=pretty(name)))
+            handles.append(Patch(color=color, label=pretty(name, model)))
     ax.imshow(img, origin="lower", extent=(0, nx_ * dx, 0, ny_ * dx), interpolation="nearest")
     ax.set_xlim(0, shape[0] * dx)
     ax.set_ylim(0, shape[1] * dx)
@@ -62,7 +64,7 @@ def population_curves(summary: pd.DataFrame, config: dict) -> Figure:
     fig.subplots_adjust(left=0.09, right=0.66, bottom=0.13, top=0.92)  # room for the legend
     for name in counts.columns:
         if counts[name].max() > 0:
-            ax.plot(counts.index, counts[name], color=colors.get(name, "#777777"), label=pretty(name), lw=1.8)
+            ax.plot(counts.index, counts[name], color=colors.get(name, "#777777"), label=pretty(name, config["model"]), lw=1.8)
     ax.set_yscale("symlog", linthresh=10)
     ax.set_xlabel("time (days)")
     ax.set_ylabel("live cells")
@@ -71,7 +73,12 @@ def population_curves(summary: pd.DataFrame, config: dict) -> Figure:
     return fig
 
 
-def state_shares(summary: pd.DataFrame) -> Figure:
+def _types_with_role(config: dict | None, role: str) -> list[str]:
+    cts = config["model"]["cell_types"] if config is not None else []
+    return [ct["name"] for ct in cts if ct.get("role") == role]
+
+
+def state_shares(summary: pd.DataFrame, config: dict | None = None) -> Figure:
     """EMT state shares of cancer cells and the M1/M2 macrophage share over time."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     emt = summary[summary.state.isin(["epithelial", "hybrid", "mesenchymal"])]
@@ -88,9 +95,11 @@ def state_shares(summary: pd.DataFrame) -> Figure:
     axes[0].legend(fontsize=8, frameon=False)
     live = summary[summary.state == "live"]
     tab = live.groupby(["time_days", "cell_type"])["count"].sum().unstack(fill_value=0)
-    if "M1_macrophage" in tab and "M2_macrophage" in tab:
-        total = (tab["M1_macrophage"] + tab["M2_macrophage"]).replace(0, np.nan)
-        axes[1].plot(tab.index, tab["M2_macrophage"] / total, color="#117733", label="M2 share of macrophages", lw=1.8)
+    m1 = [t for t in _types_with_role(config, Role.M1) if t in tab]
+    m2 = [t for t in _types_with_role(config, Role.M2) if t in tab]
+    if m1 and m2:
+        total = (tab[m1].sum(axis=1) + tab[m2].sum(axis=1)).replace(0, np.nan)
+        axes[1].plot(tab.index, tab[m2].sum(axis=1) / total, color="#117733", label="M2 share of macrophages", lw=1.8)
     axes[1].set_ylim(0, 1)
     axes[1].set_xlabel("time (days)")
     axes[1].set_ylabel("share")
@@ -201,7 +210,7 @@ def interaction_graph(config: dict) -> Figure:
                            arrowsize=8, width=0.8, alpha=0.7)
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=node_colors, edgecolors="#333333",
                            node_shape="o", node_size=[500 if n in colors else 300 for n in g])
-    nx.draw_networkx_labels(g, pos, ax=ax, labels={n: pretty(n) for n in g}, font_size=7)
+    nx.draw_networkx_labels(g, pos, ax=ax, labels={n: pretty(n, model) for n in g}, font_size=7)
     for kind, c in edge_colors.items():
         ax.plot([], [], color=c, label=kind)
     ax.legend(fontsize=8, frameon=False, loc="lower left")

@@ -18,12 +18,18 @@ def type_colors(model_config: dict) -> dict[str, str]:
     return out
 
 
-def pretty(name: str) -> str:
-    """Full legend name of a cell type or substrate identifier."""
-    special = {"CAF": "cancer-associated fibroblast (CAF)", "CAA": "cancer-associated adipocyte (CAA)",
-               "MDSC": "myeloid-derived suppressor cell (MDSC)", "Treg": "regulatory T cell (Treg)",
-               "CD8_T_cell": "CD8 cytotoxic T cell", "M1_macrophage": "M1 macrophage",
-               "M2_macrophage": "M2 macrophage (TAM)", "tgfb": "TGF-β", "il6": "IL-6", "il10": "IL-10",
-               "ifng": "IFN-γ", "tnfa": "TNF-α", "vegf": "VEGF", "ccl2": "CCL2", "ccl3": "CCL3",
-               "cxcl12": "CXCL12", "egf": "EGF", "il1b": "IL-1β", "ccl5": "CCL5", "pdgf": "PDGF"}
-    return special.get(name, name.replace("_", " "))
+# Legend names of the shipped substrates (signals); cell types take theirs from the model's ``label``.
+SIGNAL_LABELS = {"tgfb": "TGF-β", "il6": "IL-6", "il10": "IL-10", "ifng": "IFN-γ", "tnfa": "TNF-α", "vegf": "VEGF",
+                 "ccl2": "CCL2", "ccl3": "CCL3", "cxcl12": "CXCL12", "egf": "EGF", "il1b": "IL-1β", "ccl5": "CCL5",
+                 "pdgf": "PDGF"}
+
+
+def type_labels(model_config: dict) -> dict[str, str]:
+    """Legend name of each cell type that declares a ``label``."""
+    return {ct["name"]: ct["label"] for ct in model_config.get("cell_types", []) if ct.get("label")}
+
+
+def pretty(name: str, model_config: dict | None = None) -> str:
+    """Full legend name of a cell type (its ``label`` in ``model_config``) or substrate identifier."""
+    labels = type_labels(model_config) if model_config is not None else {}
+    return labels.get(name) or SIGNAL_LABELS.get(name) or name.replace("_", " ")

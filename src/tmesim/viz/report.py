@@ -74,7 +74,7 @@ def write_report(run_dir: str | Path) -> Path:
         parts.append(_img(figures.spatial_map(rd.cells(day), cfg, day), f"Cell types at day {day:g}"))
     parts.append("</div><h2>Populations</h2>")
     parts.append(_img(figures.population_curves(summary, cfg), "Live cells per type over time (log scale above 10)"))
-    parts.append(_img(figures.state_shares(summary), "EMT state shares of cancer cells; M2 share of macrophages"))
+    parts.append(_img(figures.state_shares(summary, cfg), "EMT state shares of cancer cells; M2 share of macrophages"))
     parts.append(_img(figures.tissue_curves(metrics), "Vessel density and hypoxic fraction"))
     parts.append("<h2>Substrate fields</h2>")
     parts.append(_img(figures.field_maps(rd.fields(), cfg), "Substrate concentrations at the last output"))
@@ -91,7 +91,7 @@ def write_report(run_dir: str | Path) -> Path:
                  "<th>source</th><th>statement</th></tr>")
     for r in model["rules"]:
         parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in (
-            pretty(r["cell_type"]), pretty(r["signal"]), r["direction"], r["behaviour"], f"{r['saturation']:g}",
+            pretty(r["cell_type"], model), pretty(r["signal"], model), r["direction"], r["behaviour"], f"{r['saturation']:g}",
             f"{r['half_max']:g}", f"{r['hill_power']:g}", r.get("source") or "", r.get("statement") or "")) + "</tr>")
     parts.append("</table>")
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>tmesim report: {html.escape(model['name'])}</title>

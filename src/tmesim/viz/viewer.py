@@ -132,7 +132,7 @@ def viewer_data(run_dir: str | Path, field_max: int = 100) -> dict[str, Any]:
         "seed": cfg.get("seed"), "tmesim_version": cfg.get("tmesim_version"),
         "dims": dims, "z_slice_um": z_slice, "dx": dx, "nx": nx, "ny": ny,
         "times": times,
-        "types": [{"name": n, "label": pretty(n), "color": colors[n]} for n in names],
+        "types": [{"name": n, "label": pretty(n, model), "color": colors[n]} for n in names],
         "dead": {"code": DEAD, "label": "dead cell", "color": DEAD_COLOR},
         "cells": _pack(grids),
         "field_index": field_index,
