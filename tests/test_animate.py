@@ -84,11 +84,11 @@ def test_frames_reuse_the_spatial_map(run_dir) -> None:  # noqa: ANN001
     legend = ax.get_legend()
     labels = [t.get_text() for t in legend.get_texts()]
     present = set(rd.cells(1.0).query("status == 'live'").cell_type.astype(str))
-    assert {pretty(n) for n in present} <= set(labels)
+    assert {pretty(n, rd.config["model"]) for n in present} <= set(labels)
     assert "CD8 cytotoxic T cell" in labels and "cancer-associated fibroblast (CAF)" in labels
     assert not any("_" in s for s in labels)  # full names, not identifiers
     colors = type_colors(rd.config["model"])
-    by_label = {pretty(n): c for n, c in colors.items()}
+    by_label = {pretty(n, rd.config["model"]): c for n, c in colors.items()}
     for text, handle in zip(legend.get_texts(), legend.legend_handles, strict=True):
         if text.get_text() in by_label:  # the palette's colour for that type
             assert mcolors.to_hex(np.atleast_2d(handle.get_facecolor())[0]) == by_label[text.get_text()].lower()

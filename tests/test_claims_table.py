@@ -161,7 +161,7 @@ def test_every_cited_review_reference_has_a_claim(claims) -> None:
 
     from tmesim.model.rules_csv import read_rules_csv
 
-    with resources.as_file(resources.files("tmesim.therapy").joinpath("data/therapy_rules.csv")) as path:
+    with resources.as_file(resources.files("tmesim.data").joinpath("therapy_rules.csv")) as path:
         for r in read_rules_csv(path):
             for n in review_refs(r.get("source")):
                 if n not in covered:

@@ -36,6 +36,7 @@ def test_settings_map_to_model(imported):
     assert t_cell.behaviours["attack tumor cell"].value == pytest.approx(0.1)
     assert t_cell.behaviours["attack damage rate"].value == pytest.approx(20)
     assert model.custom_variables == ["sample"]
+    assert [c.role for c in model.cell_types] == ["cancer", "macrophage", "cd8_t"]  # guessed from the names
     assert model.user_parameters["number_of_cells"] == 5
     assert sum(len(p.positions) for p in model.initial) == 82
     # Rules: every row but the adhesion one, with PhysiCell names mapped.

@@ -132,7 +132,7 @@ def new_run_path(model: Model | None, seed: int, out: str | Path | None = None) 
 
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
         progress: Callable[[Simulation], None] | None = None, report: bool = True,
-        notice: Callable[[str], None] | None = None) -> RunDirectory:
+        origin: dict | None = None, notice: Callable[[str], None] | None = None) -> RunDirectory:
     """Simulate ``model`` and write a complete run directory at ``out``.
 
     >>> import tmesim, tempfile
@@ -141,6 +141,7 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
     >>> rd.info["status"]
     'complete'
 
+    ``origin`` is recorded as ``origin:`` in the run's config.yaml (see :func:`run_from_tissue`).
     The run directory is locked while written (a second writer gets an error naming this
     process); ``notice`` hears of a stale lock left by a killed run.
     """
@@ -152,7 +153,10 @@ def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
     seed = check_seed(seed)
     with locked(out, "run directory", "out", notice):
         sim = Simulation(model, seed=seed)
-        writer = RunWriter(out, resolved_config(model, seed, days, __version__))
+        config = resolved_config(model, seed, days, __version__)
+        if origin:
+            config["origin"] = origin  # where the initial tissue came from (e.g. a real section)
+        writer = RunWriter(out, config)
         _finish(sim, writer, days, progress, report, out)
     return RunDirectory(out)
 
@@ -258,6 +262,33 @@ def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOpt
     return res
 
 
+def tissue_start(model: Model, tissue: str | Path, labels: str | Path | None = None,
+                 sample: str | None = None, site_um: float | None = None,
+                 max_shift_um: float | None = None) -> tuple[Model, dict]:
+    """``model`` started from a real section (see :mod:`tmesim.model.tissue`); returns the model
+    and the origin record (file, checksum, sample, mapping, placement report)."""
+    from .io.tissue import file_sha256, read_label_mapping, read_tissue
+    from .model.tissue import DEFAULT_MAX_SHIFT_UM, DEFAULT_SITE_UM, tissue_model
+
+    mapping = read_label_mapping(labels)
+    cells = read_tissue(tissue, mapping, sample)
+    m, report = tissue_model(model, cells["x_um"].to_numpy(), cells["y_um"].to_numpy(), cells["label"].to_numpy(),
+                             mapping.map, site_um=site_um or DEFAULT_SITE_UM,
+                             max_shift_um=DEFAULT_MAX_SHIFT_UM if max_shift_um is None else max_shift_um,
+                             name=f"{model.name}-from-tissue")
+    origin = {"kind": "tissue", "file": str(Path(tissue).resolve()), "sha256": file_sha256(tissue),
+              "sample": str(cells["sample"].iloc[0]), "labels": mapping.path, "label_mapping": mapping.name,
+              "base_model": model.name, "placement": report}
+    return m, origin
+
+
+def run_from_tissue(model: Model, tissue: str | Path, out: str | Path, labels: str | Path | None = None,
+                    sample: str | None = None, seed: int = 0, days: float | None = None,
+                    site_um: float | None = None, progress: Callable[[Simulation], None] | None = None,
+                    report: bool = True) -> RunDirectory:
+    """Simulate ``model`` forward from a real section; the run's config records its origin."""
+    m, origin = tissue_start(model, tissue, labels, sample, site_um)
+    return run(m, out, seed=seed, days=days, progress=progress, report=report, origin=origin)
 def import_physicell(settings: str | Path, rules: str | Path | None = None,
                      cells: str | Path | None = None) -> tuple[Model, str, list[str]]:
     """A PhysiCell project as a tmesim model: (model, mapping report text, rule warnings).

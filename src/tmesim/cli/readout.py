@@ -1,4 +1,4 @@
-"""``tmesim readout clinical|scrna|spatial|regions``: readouts of a run directory."""
+"""``tmesim readout clinical|scrna|spatial|regions|compare-tissue``: readouts of a run directory."""
 
 from __future__ import annotations
 
@@ -191,3 +191,51 @@ def readout_regions(
         atomic_write_csv(df, out)
         console.print(f"[green]wrote[/]: {escape(str(out))} ({len(df):,} rows)", highlight=False)
 
+
+
+@app.command("compare-tissue")
+def readout_compare_tissue(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    tissue: Annotated[Path, typer.Argument(help="real section(s): CSV, Parquet or AnnData with x/y (µm) and labels")],
+    sample: Annotated[str | None, typer.Option(help="sample of the tissue file (default: the one a --from-tissue run started from)")] = None,
+    day: Annotated[float | None, typer.Option(help="snapshot day (default: the last)")] = None,
+    labels: Annotated[str | None, typer.Option(help="label mapping YAML (default: the shipped Jackson 2020 IMC mapping)")] = None,
+    cohort: Annotated[bool, typer.Option("--cohort", help="compare with every sample of the file (5-95 % ranges) instead of one")] = False,
+    out: Annotated[Path | None, typer.Option(help="CSV of the table (default: <run>/compare-tissue[-day<d>].csv)")] = None,
+    figure: Annotated[Path | None, typer.Option(help="PNG figure (default: next to the CSV; not with --cohort)")] = None,
+) -> None:
+    """Simulated vs real section with the same code: composition, neighbourhood enrichment (squidpy),
+    nearest-neighbour distances, cross-type pair correlation, immune archetype (Keren et al. 2018)."""
+    from rich.table import Table
+
+    from ..io.atomic import atomic_write
+    from ..readouts.tissue import compare_tissue, compare_with_cohort
+
+    try:
+        if cohort:
+            tab = compare_with_cohort(run_dir, tissue, day=day, labels=labels)
+        else:
+            tab = compare_tissue(run_dir, tissue, sample=sample, day=day, labels=labels)
+        check_out(out)
+    except ModelError as exc:
+        fail(exc)
+        return
+    d = tab.attrs.get("day", 0.0)
+    csv = out or Path(run_dir) / f"compare-tissue{'-cohort' if cohort else ''}-day{d:g}.csv"
+    atomic_write(csv, lambda p: tab.to_csv(p))
+    stdout = Console()
+    title = (f"{run_dir} day {d:g} vs {tissue}" + ("" if cohort else f" (sample {tab.attrs.get('sample')})"))
+    t = Table(title=title, title_justify="left")
+    t.add_column("statistic")
+    for c in tab.columns:
+        t.add_column(str(c), justify="right")
+    for k, row in tab.iterrows():
+        t.add_row(str(k), *[f"{v:.4g}" if isinstance(v, float) else escape(str(v)) for v in row.tolist()])
+    stdout.print(t)
+    console.print(f"table: {csv}")
+    if not cohort:
+        from ..viz.tissue import comparison_figure
+
+        png = figure or csv.with_suffix(".png")
+        comparison_figure(tab, png, title=f"{Path(run_dir).name} vs {Path(tissue).name} sample {tab.attrs.get('sample')}")
+        console.print(f"figure: {png}")

@@ -53,6 +53,10 @@ def run(
     report: Annotated[bool, typer.Option(help="write report.html at the end")] = True,
     body: Annotated[bool, typer.Option("--body", help="then simulate the whole patient: CTCs, organ arrival, dormancy and metastases in bone, lung, liver and brain (tables in <run>/body/)")] = False,
     therapy: Annotated[list[str] | None, typer.Option("--therapy", help="add a catalog therapy: NAME[@day=N][,cycles=K], e.g. atezolizumab+nab-paclitaxel@day=14 (repeatable; list: `tmesim therapies`)")] = None,
+    from_tissue: Annotated[Path | None, typer.Option("--from-tissue", help="start from a real section: cells with x/y (µm) and labels in CSV, Parquet or AnnData (.h5ad, obsm['spatial']); see docs/tissue.md")] = None,
+    labels: Annotated[str | None, typer.Option(help="label mapping YAML for --from-tissue (default: the shipped Jackson 2020 IMC mapping)")] = None,
+    sample: Annotated[str | None, typer.Option(help="with --from-tissue: the sample (e.g. patient id) of a file holding several")] = None,
+    site_size: Annotated[float | None, typer.Option(min=1.0, help="with --from-tissue: lattice site size in µm (default 10)")] = None,
 ) -> None:
     """Simulate a tumor microenvironment and write a run directory."""
     from .. import api
@@ -74,11 +78,21 @@ def run(
                 from ..therapy import apply_therapies, parse_therapy
 
                 m = apply_therapies(m, [parse_therapy(t) for t in therapy])
+            origin = None
+            if from_tissue is not None:
+                m, origin = api.tissue_start(m, from_tissue, labels, sample, site_size)
+                pl = origin["placement"]
+                why = "; ".join(f"{k}: {v:,}" for k, v in pl["reasons"].items()) or "none"
+                console.print(f"from tissue {from_tissue} (sample {origin['sample']}): placed {pl['placed']:,} of "
+                              f"{pl['n_cells']:,} cells ({pl['shifted']:,} moved to a neighbouring site) on "
+                              f"{pl['domain_shape'][0]}x{pl['domain_shape'][1]} sites of {pl['site_um']:g} µm; "
+                              f"not placed: {pl['unplaced']:,} ({why})")
             d = m.time.days if days is None else days
             out = api.new_run_path(m, seed, out)
             progress, update = _progress_bar(d)
             with progress:
-                rd = api.run(m, out, seed=seed, days=d, progress=update, report=report, notice=notice)
+                rd = api.run(m, out, seed=seed, days=d, progress=update, report=report, origin=origin,
+                             notice=notice)
     except ModelError as exc:
         fail_option(exc)
         return

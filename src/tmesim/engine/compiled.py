@@ -12,6 +12,7 @@ from tmesim.model import Model
 B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE, B_CLUSTER = range(7)
 (B_BIAS, B_DAMAGE, B_REPAIR, B_ATTACK_DAMAGE, B_ATTACK_DURATION,
  B_EAT_APOPTOTIC, B_EAT_NECROTIC, B_EAT_OTHER) = range(7, 15)
+B_EXCHANGE = 15
 
 
 @dataclass
@@ -89,6 +90,10 @@ class CompiledModel:
     drug_names: list[str] = field(default_factory=list)
     drug_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     drug_of_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # field-field reactions (model.reactions), one row each: substrate, enzyme, kind (0
+    # degradation, 1 saturation), inhibitor (-1 none); rate, half-max, Hill power, inhibition
+    rx_int: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))
+    rx_num: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
     custom_names: list[str] = field(default_factory=list)
     uses_damage: bool = False  # some type has a damage, repair or attack-damage behaviour, or a rule reads damage
 
@@ -156,6 +161,11 @@ def compile_model(model: Model) -> CompiledModel:
     drug_names = [d.name for d in getattr(model, "drugs", [])]
     sig_drug0 = len(sigs) - len(drug_names)
     drug_rows = np.flatnonzero(r_sig >= sig_drug0).astype(np.int64)
+    rx = model.reactions
+    rx_int = np.array([[subs.index(r.substrate), subs.index(r.by), 0 if r.kind == "degradation" else 1,
+                        subs.index(r.inhibited_by) if r.inhibited_by else -1] for r in rx], np.int64).reshape(-1, 4)
+    rx_num = np.array([[r.rate.value, float(r.half_max), r.hill_power, r.inhibition] for r in rx],
+                      np.float64).reshape(-1, 4)
     drug_of_row = (r_sig[drug_rows] - sig_drug0).astype(np.int64)
 
     return CompiledModel(
@@ -187,5 +197,6 @@ def compile_model(model: Model) -> CompiledModel:
         substrate_names=subs, type_names=types, var_names=vars_,
         behaviour_names=[b.name for b in behs], signal_names=sigs,
         sig_drug0=sig_drug0, drug_names=drug_names, drug_rows=drug_rows, drug_of_row=drug_of_row,
+        rx_int=rx_int, rx_num=rx_num,
         custom_names=customs, uses_damage=uses_damage,
     )

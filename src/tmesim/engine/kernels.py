@@ -29,6 +29,7 @@ from .compiled import (
     B_DAMAGE,
     B_EAT_APOPTOTIC,
     B_EAT_NECROTIC,
+    B_EXCHANGE,
     B_INTRAVASATE,
     B_NECROSIS,
     B_RECRUIT,
@@ -61,7 +62,8 @@ Rules = namedtuple(
 )
 Lattice = namedtuple("Lattice", "nx ny nz offs dist")
 Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
-Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join mode hit")
+# swap: probability of exchanging places with a neighbour this step (tmesim.engine.exchange)
+Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join mode hit swap")
 Events = namedtuple("Events", "kind uid ctype arg x y z")
 
 
@@ -217,7 +219,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     # Writes go through local names: numba's parfor lowering does not reliably keep
     # stores made through named-tuple attributes inside prange.
     fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
-    join, mode, hit = X.join, X.mode, X.hit
+    join, mode, hit, swap = X.join, X.mode, X.hit, X.swap
     W = var_new.shape[1]
     NC = R.b_custom.shape[0]
     b_custom, b_eat, b_fuse, b_asym = R.b_custom, R.b_eat, R.b_fuse, R.b_asym
@@ -235,6 +237,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         nmove[i] = 0
         kill[i] = -1
         join[i] = 0.0
+        swap[i] = 0.0
         if dead[i] != ALIVE:
             for v in range(W):
                 var_new[i, v] = var[i, v]
@@ -314,12 +317,16 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                                 fate_arg[i] = k
                                 break
         speed = _v(vals, tid, b3, t, B_SPEED)
-        if speed > 0.0:
-            hops = speed * dt / dx
-            whole = int(hops)
-            if rng.uniform(seed, step, uid, rng.MOVE) < hops - whole:
-                whole += 1
-            nmove[i] = min(whole, 32)
+        rx = _v(vals, tid, b3, t, B_EXCHANGE)
+        if rx > 0.0:
+            swap[i] = 1.0 - np.exp(-rx * dt)
+        if speed > 0.0 or rx > 0.0:
+            if speed > 0.0:
+                hops = speed * dt / dx
+                whole = int(hops)
+                if rng.uniform(seed, step, uid, rng.MOVE) < hops - whole:
+                    whole += 1
+                nmove[i] = min(whole, 32)
             bx = 0.0
             by = 0.0
             bz = 0.0

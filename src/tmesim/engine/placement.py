@@ -7,6 +7,21 @@ import numpy as np
 from tmesim.model import Model, Placement
 
 
+def initial_fields(model: Model, fields: np.ndarray) -> None:
+    """Set each substrate's ``initial_regions`` (in order) on the [S, nz, ny, nx] fields."""
+    if not any(s.initial_regions for s in model.substrates):
+        return
+    nz, ny, nx = model.domain.grid
+    dx = model.domain.site_size.value
+    z, y, x = np.unravel_index(np.arange(nz * ny * nx), (nz, ny, nx))
+    centres = (np.stack([x, y, z][: model.domain.dims], axis=1) + 0.5) * dx
+    extent = np.array(model.domain.shape, float) * dx
+    for k, sub in enumerate(model.substrates):
+        flat = fields[k].reshape(-1)
+        for r in sub.initial_regions:
+            flat[_region_mask(r, centres, extent)] = r.value
+
+
 def _region_mask(p: Placement, centres: np.ndarray, extent: np.ndarray) -> np.ndarray:
     if p.region == "everywhere":
         return np.ones(len(centres), bool)
@@ -52,12 +67,7 @@ def place_initial(model: Model, occupied: np.ndarray, rng: np.random.Generator) 
             chosen = _choose(p, centres, extent, occupied, site_measure, rng)
         occupied[chosen] = True
         ti = types.index(p.cell_type)
-        state = np.zeros(len(model.state_variables), np.float32)
-        for v, val in model.cell_type(p.cell_type).initial_state.items():
-            state[model.state_variables.index(v)] = val
-        for v, val in p.state.items():
-            state[model.state_variables.index(v)] = val
-        out.append((ti, chosen, state))
+        out.append((ti, chosen, _state(model, p)))
     return out
 
 
@@ -71,3 +81,12 @@ def _choose(p: Placement, centres: np.ndarray, extent: np.ndarray, occupied: np.
         want = int(round(p.density * region.sum() * site_measure))  # type: ignore[operator]
         chosen = np.sort(rng.choice(free, size=min(want, len(free)), replace=False))
     return chosen
+
+
+def _state(model: Model, p: Placement) -> np.ndarray:
+    state = np.zeros(len(model.state_variables), np.float32)
+    for v, val in model.cell_type(p.cell_type).initial_state.items():
+        state[model.state_variables.index(v)] = val
+    for v, val in p.state.items():
+        state[model.state_variables.index(v)] = val
+    return state

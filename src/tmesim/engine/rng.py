@@ -14,6 +14,7 @@ from numba import njit, uint64
 FATE, FATE_PICK, MOVE, MOVE_DIR, ATTACK, PLACE, RECRUIT, RECRUIT_PLACE, ORDER, INIT, CLUSTER = range(11)
 # Added later, numbered after the first ones so existing streams are unchanged.
 ASYMMETRIC, PHAGOCYTOSE, FUSE = range(11, 14)
+EXCHANGE, EXCHANGE_DIR = range(14, 16)
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

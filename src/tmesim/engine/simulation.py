@@ -13,9 +13,11 @@ from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
-from .compiled import CompiledModel, compile_model
+from .compiled import B_EXCHANGE, CompiledModel, compile_model
+from .exchange import any_exchange, exchange_places
 from .fields import FieldSolver
-from .placement import place_initial
+from .matrix import has_reactions, react
+from .placement import initial_fields, place_initial
 
 STATE_FORMAT = 1
 
@@ -82,15 +84,20 @@ class Simulation:
         self.occ = np.full(nsites, -1, np.int32)
         self.fields = np.empty((cm.n_sub, nz, ny, nx), np.float32)
         self.fields[:] = cm.initial[:, None, None, None]
+        initial_fields(model, self.fields)
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
                                  np.zeros(nsites, np.int16), np.zeros((nsites, 3), np.float32),
                                  np.full(nsites, -1, np.int64), np.zeros(nsites, np.float32),
-                                 np.zeros(nsites, np.int8), np.zeros(nsites, np.float32))
+                                 np.zeros(nsites, np.int8), np.zeros(nsites, np.float32),
+                                 np.zeros(nsites, np.float32))
         cap = 2 * nsites + 16  # kills + fates + recruitments in one step cannot exceed this
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int32))
         self.solver = FieldSolver(cm)
+        self._exchanges = any_exchange(cm.base, cm.r_count, B_EXCHANGE)
+        self._moved = np.zeros(nsites if self._exchanges else 0, np.int8)
+        self.n_exchanges = 0  # exchanges of places made so far (tmesim.engine.exchange)
         self.n = 0
         self.next_uid = 0
         self.step_index = 0
@@ -146,6 +153,17 @@ class Simulation:
         """Cell secretion/uptake and diffusion–decay of every substrate over one step."""
         self.solver.advance(self.fields)
 
+    def remodel_matrix(self) -> None:
+        """Field-field reactions (MMPs degrade collagen, LOX cross-links it): tmesim.engine.matrix."""
+        if has_reactions(self.cm.rx_int):
+            react(self.fields.reshape(self.cm.n_sub, -1), self.cm.rx_int, self.cm.rx_num, self.cm.dt)
+
+    def exchange(self) -> None:
+        """Cells with an exchange rate squeeze past touching cells: tmesim.engine.exchange."""
+        if self._exchanges:
+            self.n_exchanges += int(exchange_places(self.n, self.lattice, self._cells(), self.rules,
+                                                    self.scratch, self._moved, self.seed, self.step_index))
+
     def act(self) -> None:
         m, self.next_uid, ne = K.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
                                        self.scratch, self.ev, self.seed, self.step_index, self.time,
@@ -165,7 +183,8 @@ class Simulation:
         self.n = K.clear_and_compact(self.n, self.lattice, self._cells(), self.time,
                                      self.cm.clear_apoptotic, self.cm.clear_necrotic)
 
-    SCHEDULE: tuple[str, ...] = ("evaluate_behaviours", "exchange_and_diffuse", "act", "recruit", "clear_dead")
+    SCHEDULE: tuple[str, ...] = ("evaluate_behaviours", "exchange_and_diffuse", "remodel_matrix", "act", "exchange",
+                                 "recruit", "clear_dead")
 
     def _keep_events(self) -> None:
         ne = self._ne

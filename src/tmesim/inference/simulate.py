@@ -127,38 +127,37 @@ IMMUNE_CLASSES = ("T", "Macrophage", "B")  # the IMC panel's immune classes (Jac
 
 
 def immune_types(model: Model) -> list[str]:
-    """Cell types counted as immune: those whose IMC coarse class
+    """Cell types counted as immune: those whose role's IMC coarse class
     (:func:`tmesim.readouts.reference.coarse_class`) is T, macrophage or B, so that the share
     compares with the IMC data's immune share (neutrophils, MDSCs, NK cells have no IMC class)."""
     from tmesim.readouts.reference import coarse_class
 
-    return [n for n in model.cell_type_names if coarse_class(n) in IMMUNE_CLASSES]
+    return [ct.name for ct in model.cell_types if coarse_class(ct.role) in IMMUNE_CLASSES]
 
 
-def _tumor_type(model: Model) -> str:
+def _check_tumor(model: Model) -> None:
     from tmesim.model.roles import Role
 
-    tumor = model.types_with_role(Role.CANCER)
-    if not tumor:
-        raise ModelError("model", f"the cohort and calibration outputs read the cell type whose role is 'cancer', "
-                                  f"which model {model.name!r} lacks")
-    return tumor[0]
+    if not model.types_with_role(Role.CANCER):
+        raise ModelError("model", f"the calibration outputs read the tumor cells (role cancer); model {model.name!r} "
+                                  "has no cell type with that role")
 
 
 def _section_outputs(model: Model, section: pd.DataFrame) -> dict[str, float]:
+    from tmesim.body.section import TUMOR
     from tmesim.cohort.markers import section_area_mm2
 
-    tumor = _tumor_type(model)
+    _check_tumor(model)
     last = section.iloc[-1]
     imm = immune_types(model)
     live = float(sum(float(last[n]) for n in model.cell_type_names))
     n_imm = float(sum(float(last[n]) for n in imm))
     t = section["time_days"].to_numpy(float)
-    c = np.maximum(section[tumor].to_numpy(float), 1e-9)
+    c = np.maximum(section[TUMOR].to_numpy(float), 1e-9)
     k = int(np.argmin(np.abs(t - min(7.0, t[-1]))))
     growth = float(np.log(c[k] / c[0]) / t[k]) if t[k] > 0 else float("nan")
     depth = int(model.domain.shape[2]) if int(model.domain.dims) == 3 else 1
-    return {"final_cancer": float(last[tumor]), "immune_share": n_imm / live if live > 0 else float("nan"),
+    return {"final_cancer": float(last[TUMOR]), "immune_share": n_imm / live if live > 0 else float("nan"),
             "immune_density": n_imm / (section_area_mm2(model) * depth), "cancer_growth_rate": growth}
 
 
@@ -232,8 +231,11 @@ def _cohort(model: Model, problem: Problem, params: dict[str, float], seed: int,
     fu = float(spec.follow_up)
     p_met, seen, first, organs = [], [], [], []
     for row, pm, sec in zip(rows, models, sections, strict=True):
-        shed, _ = _shedding(sec, cfg)
-        res = Patient(pm, seed=int(row["seed"]) + seed, shedding=shed).run(days=fu)
+        if getattr(pm.body, "coupling", None) is not None:  # as run_patient: the section sets the cascade
+            res = Patient(pm, seed=int(row["seed"]) + seed, section=sec).run(days=fu)
+        else:
+            shed, _ = _shedding(sec, cfg)
+            res = Patient(pm, seed=int(row["seed"]) + seed, shedding=shed).run(days=fu)
         fm = res.first_metastasis
         p_met.append(1.0 - float(np.exp(-fm["expected_metastases"].sum())))
         d = fm["days_from_diagnosis"].to_numpy(float)

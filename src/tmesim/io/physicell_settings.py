@@ -175,6 +175,26 @@ def _cycle_rate(cycle: ET.Element | None, label: str, ctx: _Ctx) -> float:
     return rate
 
 
+# A role guessed from a PhysiCell cell-type name (first match wins), so that role-based readouts
+# (clinical, regions, body) find the imported cells; reported as approximate.
+ROLE_KEYWORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("cancer-associated fibroblast", "caf"), "caf"), (("regulatory t", "treg"), "treg"),
+    (("cd8", "cytotoxic", "effector t", "ctl"), "cd8_t"), (("cd4", "helper t"), "cd4_t"),
+    (("tumor", "tumour", "cancer", "carcinoma"), "cancer"), (("macrophage",), "macrophage"),
+    (("monocyte",), "monocyte"), (("neutrophil",), "neutrophil"), (("mdsc", "myeloid-derived"), "mdsc"),
+    (("nk cell", "natural killer"), "nk"), (("b cell",), "b_cell"), (("fibroblast",), "fibroblast"),
+    (("endothelial", "vessel"), "endothelial"), (("adipocyte",), "adipocyte"), (("t cell",), "cd8_t"),
+)
+
+
+def guess_role(name: str) -> str | None:
+    low = f" {name.lower().replace('_', ' ')} "
+    for words, role in ROLE_KEYWORDS:
+        if any(f" {w}" in low for w in words):
+            return role
+    return None
+
+
 def _cell_type(cd: ET.Element, ctx: _Ctx, type_names: dict[str, str], subs: list[str],
                custom: list[str]) -> tuple[dict[str, Any], dict[str, float]]:
     name = cd.get("name", "").strip()
@@ -184,6 +204,14 @@ def _cell_type(cd: ET.Element, ctx: _Ctx, type_names: dict[str, str], subs: list
     b["cycle entry"] = _cycle_rate(ph.find("cycle") if ph is not None else None, label, ctx)
     ct: dict[str, Any] = {"name": name, "description": f"PhysiCell cell definition {name} (ID {cd.get('ID', '?')})",
                           "source": SOURCE.format(name=ctx.name)}
+    role = guess_role(name)
+    if role is not None:
+        ct["role"] = role
+        ctx.report.approximate.append(f"{label}: role {role!r} guessed from its name (role-based readouts count it; "
+                                      "edit role: in the model to change)")
+    else:
+        ctx.report.unsupported.append(f"{label}: no role guessed from its name; role-based readouts skip it "
+                                      "(add role: to the model)")
     # Death: rates exactly; the dead cell's lifetime from the death model's phase durations.
     for model in (ph.findall("death/model") if ph is not None else []):
         code, mname = model.get("code", ""), model.get("name", "").lower()

@@ -347,7 +347,7 @@ class RunDirectory:
             ds = self.fields()
             for v in ds.data_vars:
                 mean = ds[v].mean([d for d in ds[v].dims if d != "time"]).to_numpy()
-                out[str(v)] = np.interp(times, ds["time"].to_numpy(float), mean)
+                out[str(v)] = np.interp(times, np.asarray(ds["time"].to_numpy(), float), np.asarray(mean, float))
         ev = self.events()
         ev = ev[ev["event"] == "intravasation"] if len(ev) else ev
         edges = np.concatenate([[-np.inf], times])

@@ -33,6 +33,7 @@ SIMPLE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
     "phagocytose apoptotic cell": ("rate", 0.0, "rate of engulfing one touching apoptotic (or killed) cell, which leaves the lattice (1/min)"),
     "phagocytose necrotic cell": ("rate", 0.0, "rate of engulfing one touching necrotic cell (1/min)"),
     "phagocytose other dead cell": ("rate", 0.0, "rate of engulfing one touching dead cell of another death type (1/min); tmesim has only apoptotic, killed and necrotic cells"),
+    "exchange rate": ("rate", 0.0, "rate of squeezing past a touching live non-vessel cell by exchanging places with it, chosen along the chemotactic bias (1/min; at most one exchange per step; see tmesim.engine.exchange)"),
 }
 SUBSTRATE_BEHAVIOURS: dict[str, tuple[str, float, str]] = {
     # name pattern with {s} for the substrate

@@ -61,14 +61,22 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
     check_finite(data)
     data = dict(data)
     check_model_format(data.get("format_version", MODEL_FORMAT))
+    from tmesim.model.rules_csv import read_rules_csv
+
+    def csv_path(text: str) -> Path:
+        path = Path(text)
+        return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
     rules = data.get("rules")
     if isinstance(rules, str):
-        from tmesim.model.rules_csv import read_rules_csv
-
-        path = Path(rules)
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        data["rules"] = read_rules_csv(path)
+        data["rules"] = read_rules_csv(csv_path(rules))
+    # ``rules_add``: further rules tables appended to the inherited ones (a preset that
+    # extends another adds mechanisms without copying its parent's table).
+    extra = data.pop("rules_add", None)
+    if extra is not None:
+        data["rules"] = list(data.get("rules") or [])
+        for text in [extra] if isinstance(extra, str) else list(extra):
+            data["rules"] += read_rules_csv(csv_path(str(text)))
     try:
         model = Model.model_validate(data)
     except ValidationError as exc:
@@ -124,6 +132,10 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ModelError(str(path), f"a model file must be a mapping at the top level, got {type(data).__name__}")
     if isinstance(data.get("rules"), str) and not Path(data["rules"]).is_absolute():
         data["rules"] = str(path.parent.resolve() / data["rules"])
+    if "rules_add" in data:
+        add = data["rules_add"]
+        data["rules_add"] = [str(p if Path(p).is_absolute() else path.parent.resolve() / p)
+                             for p in ([add] if isinstance(add, str) else list(add))]
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -134,7 +146,10 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if ppath.resolve() in seen:
         raise ModelError("extends", f"{parent!r} extends itself (cycle through {[str(p) for p in seen]})")
     base = _read_yaml(ppath, seen + (path.resolve(),))
-    return _merge(base, data)
+    merged = _merge(base, data)
+    if "rules_add" in base and "rules_add" in data:  # every level's added rules apply
+        merged["rules_add"] = list(base["rules_add"]) + list(data["rules_add"])
+    return merged
 
 
 def load_model(path: str | Path) -> Model:

@@ -81,6 +81,29 @@ class TimeSettings(Strict):
         return self
 
 
+class FieldRegion(Strict):
+    """A region of the domain where a substrate starts at its own value (e.g. a collagen capsule)."""
+
+    region: Literal["disc", "annulus", "box", "everywhere"]
+    center: list[float] | None = Field(default=None, description="µm from the domain's lower corner; default its centre")
+    radius: Length | None = None
+    inner_radius: Length | None = None
+    low: list[float] | None = None
+    high: list[float] | None = None
+    value: float = Field(ge=0, description="initial concentration in the region (substrate unit)")
+    source: Source = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> FieldRegion:
+        if self.region in ("disc", "annulus") and self.radius is None:
+            raise ValueError(f"region {self.region!r} needs radius (µm)")
+        if self.region == "annulus" and self.inner_radius is None:
+            raise ValueError("region 'annulus' needs inner_radius (µm)")
+        if self.region == "box" and (self.low is None or self.high is None):
+            raise ValueError("region 'box' needs low and high corners (µm)")
+        return self
+
+
 class Substrate(Strict):
     name: str = Field(pattern=DISPLAY_NAME_PATTERN)
     description: str = ""
@@ -90,6 +113,7 @@ class Substrate(Strict):
     boundary: Literal["dirichlet", "no_flux"] = "no_flux"
     boundary_value: Any = 0.0
     initial: Any = 0.0
+    initial_regions: list[FieldRegion] = Field(default_factory=list, description="regions starting at another value, applied in order")
     source: Source = None
 
     @model_validator(mode="after")
@@ -135,8 +159,30 @@ class Rule(Strict):
     statement: str = ""
 
 
+class Reaction(Strict):
+    """A reaction between fields, computed voxel by voxel after diffusion each step.
+
+    ``degradation``: d[substrate]/dt = -rate · H(by) · (1 - inhibition · [inhibited_by]) · [substrate]
+    (e.g. collagen cleaved by MMPs, slower when cross-linked);
+    ``saturation``: d[substrate]/dt = rate · H(by) · (1 - [substrate]) for a 0-1 substrate
+    (e.g. the cross-linked fraction of collagen made by LOX).
+    H is the Hill function of the enzyme ``by`` (half-max in its unit, power ``hill_power``).
+    """
+
+    substrate: str
+    by: str
+    kind: Literal["degradation", "saturation"]
+    rate: Rate = Field(description="rate at saturating enzyme (1/min)")
+    half_max: Any = Field(description="enzyme concentration giving half the rate (the enzyme's unit)")
+    hill_power: float = Field(default=1.0, gt=0)
+    inhibited_by: str | None = Field(default=None, description="a 0-1 substrate that slows the reaction")
+    inhibition: float = Field(default=0.0, ge=0, le=1, description="fractional slowing at inhibited_by = 1")
+    source: Source = None
+
+
 class Placement(Strict):
-    """Cells placed at the start: a region of the domain filled to a fraction or density."""
+    """Cells placed at the start: a region of the domain filled to a fraction or density,
+    or (region ``cells``) one cell at each given position, e.g. from a real tissue section."""
 
     cell_type: str
     region: Literal["disc", "annulus", "box", "everywhere", "cells"] = "everywhere"
@@ -188,6 +234,7 @@ class Model(Strict):
     cell_types: list[CellType]
     rules: list[Rule] = Field(default_factory=list)
     initial: list[Placement] = Field(default_factory=list)
+    reactions: list[Reaction] = Field(default_factory=list, description="field-field reactions (matrix remodelling)")
     references: dict[str, str] = Field(default_factory=dict, description="citation key -> full reference")
     body: Body | None = Field(default=None, description="whole-body level: circulation, organs, metastasis")
     therapies: list[TherapyEntry] = Field(default_factory=list, description="catalog regimens given, each from a start time")
@@ -233,4 +280,5 @@ class Model(Strict):
         raise KeyError(name)
 
 
-__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Placement", "Rule", "Substrate", "TimeSettings"]
+__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Placement", "Reaction", "Rule", "Substrate",
+           "TimeSettings"]

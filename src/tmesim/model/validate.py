@@ -165,4 +165,15 @@ def resolve_model(model: Model) -> None:
                 raise ModelError(f"initial[{i}].positions[{k}]", f"needs {model.domain.dims} coordinates (µm) inside "
                                                                  f"the domain [0, {extent}), got {pos}")
     # A model without vessel types is allowed: nothing is recruited and nothing intravasates.
+
+    for i, r in enumerate(model.reactions):
+        where = f"reactions[{i}]"
+        for name in ("substrate", "by", "inhibited_by"):
+            v = getattr(r, name)
+            if v is not None and v not in subs:
+                raise ModelError(f"{where}.{name}", f"unknown substrate {v!r}; {_suggest(v, subs)}")
+        half = concentration_to(r.half_max, model.substrate(r.by).unit, f"{where}.half_max")
+        if half <= 0:
+            raise ModelError(f"{where}.half_max", f"must be > 0, got {half}")
+        object.__setattr__(r, "half_max", half)
     check_memory(model)
