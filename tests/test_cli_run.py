@@ -20,7 +20,7 @@ def test_run_writes_complete_run_directory(tmp_path) -> None:
     res = CliRunner().invoke(app, ["run", str(model_file), "--days", "1", "--seed", "7", "--out", str(out)])
     assert res.exit_code == 0, res.output
     for name in ("config.yaml", "run.json", "summary.parquet", "metrics.parquet", "events.parquet",
-                 "fields.zarr", "checkpoint/state.npz", "report.html"):
+                 "fields.zarr", "checkpoint/CURRENT", "report.html"):
         assert (out / name).exists(), name
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "complete" and info["time_days"] == 1.0

@@ -7,6 +7,7 @@ knows about the other.
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import time
@@ -33,8 +34,19 @@ from .engine.kernels import (
     N_STATUS,
 )
 from .engine.summary import DEAD_NAMES, cell_states, population_rows, tissue_metrics
-from .io import Run, RunDirectory, RunWriter, read_checkpoint, resolved_config, write_table_run
+from .io import (
+    NoCheckpoint,
+    Run,
+    RunDirectory,
+    RunWriter,
+    locked,
+    read_checkpoint,
+    read_config,
+    resolved_config,
+    write_table_run,
+)
 from .model import Model, ModelError, model_from_dict
+from .units import MAX_SEED
 
 # Names of the engine's status codes (ALIVE..GONE) for the cell tables.
 STATUS_NAMES = np.array([DEAD_NAMES.get(code, "gone") for code in range(N_STATUS)], dtype=object)
@@ -106,15 +118,22 @@ def load_model_or_preset(model: str | Path | None = None, preset: str | None = N
     return load_model(model if model is not None else preset_path(preset or DEFAULT))
 
 
-def new_run_path(model: Model, seed: int, out: str | Path | None = None) -> Path:
+def new_run_path(model: Model | None, seed: int, out: str | Path | None = None) -> Path:
     """Where a new run goes: ``out`` if it is absent or empty, else an error; by default
     ``runs/<model>-seed<seed>-<local time>``."""
     import time
 
+    from .io import LOCK_FILES
+
     if out is None:
+        if model is None:
+            raise ModelError("--out", "give a folder (or a model to name the default one)")
         out = Path("runs") / f"{model.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    for p in (out, *out.parents):
+        if p.exists() and not p.is_dir():
+            raise ModelError("--out", f"{str(out)!r} cannot be a run directory: {str(p)!r} is a file")
+    if out.exists() and any(p.name not in LOCK_FILES for p in out.iterdir()):
         raise ModelError("--out", f"{str(out)!r} exists and is not empty; choose another --out or use --resume {out}")
     return out
 
@@ -124,7 +143,8 @@ ENGINES: tuple[str, ...] = ("spatial", "meanfield")
 
 def simulate(model: Model, engine: str = "spatial", days: float | None = None, seed: int = 0,
              out: str | Path | None = None, *, progress: Callable[[Simulation], None] | None = None,
-             report: bool = False, contacts: object = None, origin: dict | None = None) -> Run:
+             report: bool = False, contacts: object = None, origin: dict | None = None,
+             notice: Callable[[str], None] | None = None) -> Run:
     """Simulate ``model`` with ``engine`` and return the run's reader.
 
     ``engine``: ``"spatial"`` (lattice agents and fields: one tumor section) or
@@ -152,6 +172,7 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
     if engine not in ENGINES:
         raise ModelError("engine", f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
     days = _days(model, days)
+    seed = check_seed(seed)
     if out is None:
         path = Path(tempfile.mkdtemp(prefix=f"tmesim-{model.name}-"))
     else:
@@ -159,7 +180,7 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise ModelError("out", f"{str(path)!r} exists and is not an empty folder; choose another")
     if engine == "spatial":
-        _run_spatial(model, path, seed, days, progress, report, origin)
+        _run_spatial(model, path, seed, days, progress, report, origin, notice)
     else:
         _run_meanfield(model, path, seed, days, contacts)
     result = Run(path)
@@ -170,8 +191,8 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
 
 def _days(model: Model, days: float | None) -> float:
     days = model.time.days if days is None else float(days)
-    if not days > 0:
-        raise ModelError("days", f"must be > 0, got {days}")
+    if not math.isfinite(days) or days <= 0:
+        raise ModelError("days", f"must be a finite number > 0, got {days}")
     return days
 
 
@@ -188,24 +209,42 @@ def _run_meanfield(model: Model, out: Path, seed: int, days: float, contacts: ob
 
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
         progress: Callable[[Simulation], None] | None = None, report: bool = True,
-        origin: dict | None = None) -> Run:
+        origin: dict | None = None, notice: Callable[[str], None] | None = None) -> Run:
     """Deprecated: use ``tmesim.simulate(model, out=out, seed=seed, days=days, report=True)``."""
     warnings.warn("tmesim.run(model, out, ...) is deprecated; use tmesim.simulate(model, out=out, ...)",
                   DeprecationWarning, stacklevel=2)
-    _run_spatial(model, Path(out), seed, _days(model, days), progress, report, origin)
+    _run_spatial(model, Path(out), check_seed(seed), _days(model, days), progress, report, origin, notice)
     return Run(out)
 
 
+def check_seed(seed: int, field: str = "seed") -> int:
+    """A seed is a whole number in [0, 2^63 - 1]."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
+        raise ModelError(field, f"must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
 def _run_spatial(model: Model, out: Path, seed: int, days: float,
-                 progress: Callable[[Simulation], None] | None, report: bool, origin: dict | None = None) -> None:
-    """The spatial engine, recorded into a complete run directory at ``out``."""
+                 progress: Callable[[Simulation], None] | None, report: bool, origin: dict | None = None,
+                 notice: Callable[[str], None] | None = None) -> None:
+    """The spatial engine, recorded into a complete run directory at ``out``.
+
+    The run directory is locked while written (a second writer gets an error naming this
+    process); ``notice`` hears of a stale lock left by a killed run.
+    """
     from ._version import __version__
 
-    sim = Simulation(model, seed=seed)
-    config = resolved_config(model, seed, days, __version__)
-    if origin:
-        config["origin"] = origin  # where the initial tissue came from (e.g. a real section)
-    writer = RunWriter(out, config)
+    with locked(out, "run directory", "out", notice):
+        sim = Simulation(model, seed=seed)
+        config = resolved_config(model, seed, days, __version__)
+        if origin:
+            config["origin"] = origin  # where the initial tissue came from (e.g. a real section)
+        writer = RunWriter(out, config)
+        _finish(sim, writer, days, progress, report, out)
+
+
+def _finish(sim: Simulation, writer: RunWriter, days: float, progress: Callable[[Simulation], None] | None,
+            report: bool, out: str | Path) -> None:
     rec = _Recorder(writer)
     sim.run(days=days, observer=rec, progress=progress)
     rec.finish(sim)
@@ -215,21 +254,41 @@ def _run_spatial(model: Model, out: Path, seed: int, days: float,
         write_report(out)
 
 
-def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None,
-           report: bool = True) -> RunDirectory:
-    """Continue a killed run from its last checkpoint; the result equals an uninterrupted run."""
-    config, meta, state = read_checkpoint(out)
-    model = model_from_dict(config["model"])
-    sim = Simulation(model, seed=int(config["seed"]))
-    sim.set_state(state)
-    writer = RunWriter(out, config, resume_state=meta)
-    rec = _Recorder(writer)
-    sim.run(days=float(config["days"]), observer=rec, progress=progress)
-    rec.finish(sim)
-    if report:
-        from .viz.report import write_report
 
-        write_report(out)
+def resume_config(out: str | Path, days: float | None = None, seed: int | None = None) -> dict:
+    """The configuration of the run in ``out`` that ``resume`` would continue; an error if
+    ``days`` or ``seed`` (when given) differ from the run's own."""
+    config = read_config(out, "resume")
+    for name, given, have in (("days", days, float(config["days"])), ("seed", seed, int(config["seed"]))):
+        if given is not None and float(given) != have:
+            raise ModelError(name, f"the run in {str(out)!r} was started with --{name} {have:g}; --resume "
+                                   f"continues that run, so give --{name} {have:g} or none (a different "
+                                   f"--{name} needs a new run: --out another folder)")
+    return config
+
+
+def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None,
+           report: bool = True, days: float | None = None, seed: int | None = None,
+           notice: Callable[[str], None] | None = None) -> RunDirectory:
+    """Continue a killed run from its last checkpoint; the result equals an uninterrupted run.
+
+    A run killed before its first checkpoint restarts from the beginning (same model, seed
+    and days). ``days``/``seed``, when given, must equal the run's own: a resumed run is the
+    run it continues, never a different one (start a new run for other settings).
+    """
+    out = Path(out)
+    config = resume_config(out, days, seed)
+    with locked(out, "run directory", "resume", notice):
+        model = model_from_dict(config["model"])
+        sim = Simulation(model, seed=int(config["seed"]))
+        try:
+            config, meta, state = read_checkpoint(out)
+        except NoCheckpoint:
+            writer = RunWriter(out, config)  # killed before its first checkpoint: start again
+        else:
+            sim.set_state(state)
+            writer = RunWriter(out, config, resume_state=meta)
+        _finish(sim, writer, float(config["days"]), progress, report, out)
     return RunDirectory(out)
 
 
@@ -241,10 +300,16 @@ def run_body(out: str | Path, seed: int | None = None, options: PatientOptions |
     The run's own seed is used unless ``seed`` is given; ``days`` is the follow-up after
     diagnosis (default: the model's ``body.follow_up``).
     """
+    rd = RunDirectory(out)
+    with locked(out, "run directory", "body"):
+        return _run_body(rd, Path(out), seed, options, days)
+
+
+def _run_body(rd: RunDirectory, out: Path, seed: int | None, options: PatientOptions | None,
+              days: float | None) -> PatientResult:
     from .body.primary import SheddingProfile, tumor_types
     from .io.body import write_body
 
-    rd = RunDirectory(out)
     model = rd.model()
     if model.body is None:
         raise ModelError("body", "the model has no body: section; use a preset with one "

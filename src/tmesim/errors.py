@@ -31,3 +31,8 @@ class ModelErrors(ModelError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+class NonFiniteError(ModelError):
+    """A simulation produced inf or NaN; ``field`` names the step, the message the substrate or
+    state variable and the cell type where it appeared."""

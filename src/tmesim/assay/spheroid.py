@@ -204,8 +204,8 @@ def run_spheroid(cocultured: tuple[str, ...] | list[str] = (), matrix: str = "co
     ``days`` must be > 0. The table's ``attrs`` hold the settings (matrix, density,
     co-cultured cells, seed, model name).
     """
-    if not days > 0:
-        raise ModelError("days", f"days must be > 0, got {days}")
+    if not 0 < days < float("inf"):
+        raise ModelError("days", f"must be a finite number of days > 0, got {days}")
     m = model if model is not None else spheroid_model(cocultured, matrix, density, dims)
     obs = _Timecourse(m)
     Simulation(m, seed=seed).run(days=days, observer=obs)

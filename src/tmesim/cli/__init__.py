@@ -13,7 +13,9 @@
 Global options (``_options``): ``--version``, ``-h``/``--help``, ``--quiet``/``--verbose``;
 shell completion (``--install-completion`` / ``--show-completion``).
 
-Errors a user can fix print one ``error: <field>: <what is allowed>`` line (``_common.fail``).
+Every failure prints one ``error: <field>: <what is allowed>`` line on stderr, literally, and
+exits with status 2: errors a command reports (``_common.fail``) and anything else, usage
+errors included (``_common.OneLineErrors``, the group class of ``app``).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import sys
 import typer
 
 from . import assay, catalog, cohort, inference, interop, readout, rules, run, therapies, view
+from ._common import OneLineErrors
 from ._options import main_callback
 
 HELP = ("Breast tumor microenvironment simulator. Machine-readable output: --json on validate, therapies, "
         "catalog and trial. JSON Schema of model, trial and therapy entries for editors: tmesim schema. "
         "PhysiCell projects in and out: tmesim import physicell, tmesim export physicell.")
 
-app = typer.Typer(add_completion=True, no_args_is_help=False, help=HELP,
+app = typer.Typer(cls=OneLineErrors, add_completion=True, no_args_is_help=False, help=HELP,
                   context_settings={"help_option_names": ["-h", "--help"]}, callback=main_callback)
 
 for _command in (run.run, run.validate, run.report, view.animate, view.view, therapies.therapies,

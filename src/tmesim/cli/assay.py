@@ -49,6 +49,8 @@ def assay_spheroid(
                   f"{row.invasion_max_um:.0f}", f"{row.area_um2 / 1e6:.3f}", f"{row.invading_cells:.0f}")
     stdout.print(t)
     if out is not None:
-        df.to_csv(out, index=False)
+        from ..io.atomic import atomic_write_csv
+
+        atomic_write_csv(df, out)
         console.print(f"[green]wrote[/]: {escape(str(out))}", highlight=False)
 

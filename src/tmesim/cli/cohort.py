@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ..model import ModelError
-from ._common import console, fail
+from ..units import MAX_SEED
+from ._common import console, fail, notice
 
 
 def _cohort_progress():  # noqa: ANN202
@@ -27,15 +28,21 @@ def _cohort_progress():  # noqa: ANN202
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
 
+def _num(v: float | None, fmt: str) -> str:
+    """A summary number; None (not defined: median not reached, no events) as 'n/a'."""
+    return "n/a" if v is None else format(v, fmt)
+
+
 def _cohort_summary(summary: dict, out: Path) -> None:
-    console.print(f"{summary['patients']} patients in {summary['wall_s']} s ({summary['patients_per_s']} patients/s)")
+    say = lambda text: console.print(text, markup=False, highlight=False, emoji=False)  # noqa: E731
+    say(f"{summary['patients']} patients in {summary['wall_s']} s ({summary['patients_per_s']} patients/s)")
     for ep, meds in summary["medians_days"].items():
-        console.print(f"median {ep.upper()} (days): " + ", ".join(f"{a}: {v:.0f}" for a, v in meds.items()))
+        say(f"median {ep.upper()} (days): " + ", ".join(f"{a}: {_num(v, '.0f')}" for a, v in meds.items()))
     for r in summary["hazard_ratios"]:
         if r["endpoint"] in ("pfs", "os") and r["hr"] is not None:
-            console.print(f"HR {r['endpoint'].upper()} {r['arm']} vs {r['reference']}: "
-                          f"{r['hr']:.2f} (95% CI {r['ci_lower']:.2f}-{r['ci_upper']:.2f})")
-    console.print(f"outputs: {out} (patients.parquet, km_*.parquet, hazard_ratios.csv, report.html)")
+            say(f"HR {r['endpoint'].upper()} {r['arm']} vs {r['reference']}: "
+                f"{_num(r['hr'], '.2f')} (95% CI {_num(r['ci_lower'], '.2f')}-{_num(r['ci_upper'], '.2f')})")
+    say(f"outputs: {out} (patients.parquet, km_*.parquet, hazard_ratios.csv, report.html)")
 
 
 CONTACTS_HELP = ("mean-field contact enrichment: measured (a short spatial run of the model, the default), "
@@ -50,8 +57,8 @@ def cohort(
     n: Annotated[int, typer.Option("--n", help="number of virtual patients")] = 100,
     engine: Annotated[str, typer.Option("--engine", help="meanfield (fast) or spatial")] = "meanfield",
     days: Annotated[float | None, typer.Option("--days", help="section days (run-in + treatment); default 28 + 84")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="seed of the virtual patients")] = 0,
-    workers: Annotated[int, typer.Option("--workers", help="local worker processes")] = 2,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="seed of the virtual patients")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="local worker processes")] = 2,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
     therapy: Annotated[list[str] | None, typer.Option("--therapy", help="therapy spec NAME[@day=N] (repeatable)")] = None,
     follow_up: Annotated[float, typer.Option("--follow-up", help="follow-up in days")] = 730.0,
@@ -65,8 +72,8 @@ def cohort(
                            str(model) if model is not None else None, contacts=str(contacts))
         bar, cb = _cohort_progress()
         with bar:
-            summary = run_trial(spec, out, workers=workers, scheduler=scheduler, progress=cb, notice=console.print)
-    except (ModelError, ValueError) as exc:
+            summary = run_trial(spec, out, workers=workers, scheduler=scheduler, progress=cb, notice=notice)
+    except ModelError as exc:
         fail(exc)
     _cohort_summary(summary, out)
 
@@ -77,7 +84,7 @@ def trial(
     out: Annotated[Path | None, typer.Option("--out", help="output folder (default: trial-<name>)")] = None,
     n: Annotated[int | None, typer.Option("--n", help="override the number of patients")] = None,
     engine: Annotated[str | None, typer.Option("--engine", help="override the engine: meanfield or spatial")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="local worker processes")] = 2,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="local worker processes")] = 2,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue a killed run in --out, skipping finished patients")] = False,
     contacts: Annotated[str | None, typer.Option("--contacts", help="override the trial's contacts: " + CONTACTS_HELP)] = None,
@@ -93,8 +100,8 @@ def trial(
         with bar:
             summary = run_trial(spec, dest, model=spec.load_model(trial_file.parent), workers=workers,
                                 scheduler=scheduler, progress=cb, resume=resume, base=trial_file.parent,
-                                notice=console.print)
-    except (ModelError, ValueError) as exc:
+                                notice=notice)
+    except ModelError as exc:
         fail(exc)
     _cohort_summary(summary, dest)
     if as_json:

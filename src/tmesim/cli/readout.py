@@ -63,11 +63,13 @@ def readout_clinical(
                       "yes" if row.within_imc_5_95 else "no")
         stdout.print(c)
     if out is not None:
-        r.rename_axis("readout").rename("value").to_csv(out)
+        from ..io.atomic import atomic_write
+
+        atomic_write(out, lambda p: r.rename_axis("readout").rename("value").to_csv(p))
         console.print(f"[green]wrote[/]: {escape(str(out))}", highlight=False)
         if cmp is not None:
             imc_out = out.with_suffix(".imc.csv")
-            cmp.to_csv(imc_out)
+            atomic_write(imc_out, lambda p: cmp.to_csv(p))
             console.print(f"[green]wrote[/]: {escape(str(imc_out))}", highlight=False)
 
 
@@ -184,7 +186,9 @@ def readout_regions(
                     t.add_row(key[1], fmt(float(sub.loc[key, "value"])))
         stdout.print(t)
     if out is not None:
-        df.to_csv(out, index=False)
+        from ..io.atomic import atomic_write_csv
+
+        atomic_write_csv(df, out)
         console.print(f"[green]wrote[/]: {escape(str(out))} ({len(df):,} rows)", highlight=False)
 
 

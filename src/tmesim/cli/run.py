@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..model import ModelError
-from ..units import MINUTES_PER_DAY
-from ._common import console, fail, load
+from ..units import MAX_SEED, MINUTES_PER_DAY
+from ._common import console, fail, fail_option, load, notice
 
 
 def _progress_bar(total_days: float, start_days: float = 0.0):  # noqa: ANN202
@@ -43,9 +45,11 @@ def run(
     model: Annotated[Path | None, typer.Argument(help="model YAML (default: the shipped TNBC model)")] = None,
     preset: Annotated[str | None, typer.Option(help="shipped model by name, e.g. tnbc")] = None,
     days: Annotated[float | None, typer.Option(min=0.001, help="simulated days (default: the model's time.days)")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="random seed; same seed and model give identical results")] = 0,
+    seed: Annotated[int | None, typer.Option(min=0, max=MAX_SEED, show_default="0",
+                                             help="random seed; same seed and model give identical results")] = None,
     out: Annotated[Path | None, typer.Option(help="run directory to write (default: runs/<model>-seed<seed>-<time>)")] = None,
-    resume: Annotated[Path | None, typer.Option(help="resume the killed run in this directory")] = None,
+    resume: Annotated[Path | None, typer.Option(help="resume the killed run in this directory (with its own "
+                                                     "--days and --seed: other values are refused)")] = None,
     report: Annotated[bool, typer.Option(help="write report.html at the end")] = True,
     body: Annotated[bool, typer.Option("--body", help="then simulate the whole patient: CTCs, organ arrival, dormancy and metastases in bone, lung, liver and brain (tables in <run>/body/)")] = False,
     therapy: Annotated[list[str] | None, typer.Option("--therapy", help="add a catalog therapy: NAME[@day=N][,cycles=K], e.g. atezolizumab+nab-paclitaxel@day=14 (repeatable; list: `tmesim therapies`)")] = None,
@@ -58,14 +62,17 @@ def run(
     from .. import api
 
     try:
+        if days is not None and not math.isfinite(days):
+            raise ModelError("--days", f"must be a finite number of days > 0, got {days}")
         if resume is not None:
-            from ..io import RunDirectory
-
-            rd0 = RunDirectory(resume)
-            progress, update = _progress_bar(float(rd0.config["days"]))
+            config = api.resume_config(resume, days, seed)
+            progress, update = _progress_bar(float(config["days"]))
             with progress:
-                rd = api.resume(resume, progress=update, report=report)
+                rd = api.resume(resume, progress=update, report=report, days=days, seed=seed, notice=notice)
         else:
+            seed = 0 if seed is None else seed
+            if out is not None:
+                api.new_run_path(None, seed, out)  # a bad --out is reported before the model is read
             m = load(model, preset)
             if therapy:
                 from ..therapy import apply_therapies, parse_therapy
@@ -85,26 +92,39 @@ def run(
             progress, update = _progress_bar(d)
             with progress:
                 rd = api.simulate(m, "spatial", days=d, seed=seed, out=out, progress=update, report=report,
-                                  origin=origin)
+                                  origin=origin, notice=notice)
     except ModelError as exc:
-        fail(exc)
+        fail_option(exc)
         return
     info = rd.info
-    console.print(f"[green]done[/]: {rd.path}  ({info['time_days']:g} days, {info['n_cells']:,} cells, "
-                  f"{info['wall_seconds']:.0f} s)" + (f"; report: {rd.path / 'report.html'}" if report else ""))
+    console.print(f"[green]done[/]: {escape(str(rd.path))}  ({info['time_days']:g} days, {info['n_cells']:,} cells, "
+                  f"{info['wall_seconds']:.0f} s)" + (f"; report: {escape(str(rd.path / 'report.html'))}" if report else ""),
+                  highlight=False)
     if body:
         from .body import body_summary
 
         body_summary(rd.path, report)
 
 
-def validate(model: Annotated[Path, typer.Argument(help="model YAML to check")],
+def validate(path: Annotated[Path, typer.Argument(metavar="FILE", help="model YAML or trial YAML to check")],
              as_json: Annotated[bool, typer.Option("--json", help="machine-readable result on stdout: valid, errors [{field, message}], summary")] = False) -> None:
-    """Check a model without running it; every schema problem is listed, one line each."""
+    """Check a model (or a trial file and its model) without running it; every schema problem is
+    listed, one line each."""
+    model = path
     from ..model import load_model
+    from ..model.safe_yaml import load_yaml
 
     try:
-        m = load_model(model)
+        data = load_yaml(path, "model or trial file")
+        if isinstance(data, dict) and "arms" in data:
+            from ..cohort import load_trial
+
+            spec = load_trial(path)
+            m = spec.load_model(path.parent)
+            console.print(f"[green]valid trial[/]: {escape(spec.name)}: {len(spec.arms)} arms, {spec.n} patients, "
+                          f"model {escape(m.name)}", highlight=False)
+            return
+        m = load_model(path)
     except ModelError as exc:
         if as_json:
             from ._common import emit_json
@@ -122,8 +142,8 @@ def validate(model: Annotated[Path, typer.Argument(help="model YAML to check")],
                    "cell_types": m.cell_type_names, "substrates": m.substrate_names, "rules": len(m.rules),
                    "rules_with_source": n_sources, "dims": m.domain.dims, "shape": m.domain.shape})
         return
-    console.print(f"[green]valid[/]: {m.name}: {len(m.cell_types)} cell types, {len(m.substrates)} substrates, "
-                  f"{len(m.rules)} rules ({n_sources} with a source), {m.domain.dims}D {m.domain.shape}")
+    console.print(f"[green]valid[/]: {escape(m.name)}: {len(m.cell_types)} cell types, {len(m.substrates)} substrates, "
+                  f"{len(m.rules)} rules ({n_sources} with a source), {m.domain.dims}D {m.domain.shape}", highlight=False)
 
 
 def report(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> None:

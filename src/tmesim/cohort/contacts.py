@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from tmesim._resources import data_path
+from tmesim.io.atomic import atomic_write_csv
 from tmesim.model import Model, ModelError
 
 CONTACT_MODES: tuple[str, ...] = ("well-mixed", "measured")
@@ -105,10 +106,7 @@ def resolve_contacts(choice: str, model: Model, out: str | Path | None = None, d
                        f"kept in {f if f is not None else 'memory'})")
             table = measure_contacts(model, days, seed)
         if f is not None:
-            f.parent.mkdir(parents=True, exist_ok=True)
-            tmp = f.with_suffix(".tmp")
-            table.to_csv(tmp, index=False)
-            tmp.replace(f)
+            atomic_write_csv(table, f)
         return table
     return read_contacts(choice, model)
 

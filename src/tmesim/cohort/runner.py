@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ import pandas as pd
 
 from tmesim.io.trial import check_config, config_hash, patient_path, write_atomic
 from tmesim.io.trial import collect as _collect
-from tmesim.model import Model
+from tmesim.model import Model, ModelError
 
 if TYPE_CHECKING:
     from tmesim.meanfield import ContactCourse
@@ -53,25 +54,56 @@ class Job:
 
 
 @contextlib.contextmanager
-def dask_client(workers: int = 2, scheduler: str | None = None) -> Iterator[Any]:
-    """A dask.distributed Client: to ``scheduler`` if given, else to a new local process cluster."""
+def dask_client(workers: int = 2, scheduler: str | None = None, connect_timeout: float = 5.0) -> Iterator[Any]:
+    """A dask.distributed Client: to ``scheduler`` if given (an error after ``connect_timeout``
+    seconds if it cannot be reached), else to a new local process cluster whose workers exit
+    when this process does."""
     from distributed import Client, LocalCluster
 
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ModelError("--scheduler", f"cannot reach the dask scheduler {scheduler!r} within "
+                                            f"{connect_timeout:g} s ({type(exc).__name__}); give a running "
+                                            "scheduler's address, e.g. tcp://host:8786, or none for local workers") from None
         try:
             yield client
         finally:
-            client.close()
+            with _quiet_shutdown():
+                client.close()
         return
-    cluster = LocalCluster(n_workers=max(1, int(workers)), threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+    if int(workers) < 1:
+        raise ModelError("--workers", f"must be at least 1, got {workers}")
+    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=50)
     client = Client(cluster)
+    from ._exit_plugin import ExitWithParent
+
+    # Workers of a local cluster die with this process (even on kill -9, which runs no cleanup).
+    client.register_plugin(ExitWithParent(os.getpid()), name="tmesim-exit-with-parent")
     try:
         yield client
     finally:
-        client.close()
-        cluster.close()
+        with _quiet_shutdown():
+            client.close()
+            cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_shutdown() -> Iterator[None]:
+    """Closing a cluster makes distributed log connection errors of comms already closed
+    (CommClosedError and a traceback) although nothing failed; silence them for the close."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, levels, strict=True):
+            lg.setLevel(lv)
+
 
 
 def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd.DataFrame | ContactCourse | None) -> pd.DataFrame:

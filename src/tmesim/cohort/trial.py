@@ -31,22 +31,25 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tmesim.io.lock import locked
 from tmesim.model import Model, ModelError
+from tmesim.model.safe_yaml import check_finite, load_yaml
+from tmesim.units import MAX_SEED
 
 from .contacts import CONTACT_MODES, resolve_contacts
 from .endpoints import EndpointConfig
-from .runner import Job, check_config, run_jobs
+from .runner import Job, check_config, dask_client, run_jobs
 from .section import ENGINES
 from .virtual import sample_patients
 
 ENDPOINTS = ("pfs", "os", "metastasis")
+MAX_PATIENTS = 10_000_000  # per-patient files in one folder; beyond this split the trial
 
 
 class Arm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+.\-]*$")
     therapies: list[str] = Field(default_factory=list)
 
@@ -61,13 +64,13 @@ class Arm(BaseModel):
 
 
 class Randomisation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     ratio: list[int] | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
 
 class Timing(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     run_in_days: float = Field(default=28.0, ge=0)
     treatment_days: float = Field(default=84.0, gt=0)
     assessment_days: float = Field(default=7.0, gt=0)
@@ -82,12 +85,12 @@ class Timing(BaseModel):
 class TrialSpec(BaseModel):
     """A virtual trial (the YAML file's content)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     preset: str | None = None
     model: str | None = None
-    n: int = Field(default=100, ge=1)
-    seed: int = 0
+    n: int = Field(default=100, ge=1, le=MAX_PATIENTS)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     engine: Literal["meanfield", "spatial"] = "meanfield"
     arms: list[Arm] = Field(min_length=1)
     randomisation: Randomisation = Field(default_factory=Randomisation)
@@ -98,7 +101,7 @@ class TrialSpec(BaseModel):
     contacts: str = Field(default="well-mixed", description="well-mixed | measured | path to a contacts CSV")
     contact_days: float | None = Field(default=None, gt=0.0, description="days of the spatial run that measures "
                                        "contacts; default: the run-in plus 7 days")
-    contact_seed: int = Field(default=0, description="seed of the spatial run that measures contacts")
+    contact_seed: int = Field(default=0, ge=0, le=MAX_SEED, description="seed of the spatial run that measures contacts")
 
     @field_validator("contacts")
     @classmethod
@@ -171,15 +174,11 @@ def _allowed(loc: tuple[Any, ...]) -> list[str]:
 def load_trial(path: str | Path, **overrides: Any) -> TrialSpec:
     """Read and validate a trial YAML; errors name the field and the allowed values."""
     p = Path(path)
-    if not p.exists():
-        raise ModelError(str(p), "trial file does not exist")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ModelError(str(p), f"not valid YAML: {exc}") from None
+    data = load_yaml(p, "trial file") or {}
     if not isinstance(data, dict):
         raise ModelError(str(p), "a trial file is a mapping (name:, preset:, arms:, ...)")
     data |= {k: v for k, v in overrides.items() if v is not None}
+    check_finite(data)
     try:
         return TrialSpec.model_validate(data)
     except ValidationError as exc:
@@ -209,11 +208,23 @@ def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, work
     """Run a trial (resuming finished patients), analyse it and write the outputs to ``out``.
 
     ``base``: folder that relative paths of the trial file (``model``, ``contacts``) are read from;
-    ``notice``: told about slow preparation (measuring the contact enrichment)."""
-    from .report import analyse
-
+    ``notice``: told about slow preparation (measuring the contact enrichment) and about a stale
+    lock of a killed run. The folder is locked while the trial runs: a second process writing
+    to it gets an error naming this one."""
     out = Path(out)
     model = model or spec.load_model()
+    with locked(out, "trial folder", "--out", notice):
+        if client is None and scheduler:  # an unreachable scheduler is reported before any work
+            with dask_client(workers, scheduler) as c:
+                return _run_locked(spec, out, model, workers, scheduler, c, progress, report, resume, base, notice)
+        return _run_locked(spec, out, model, workers, scheduler, client, progress, report, resume, base, notice)
+
+
+def _run_locked(spec: TrialSpec, out: Path, model: Model, workers: int, scheduler: str | None, client: Any,
+                progress: Callable[[int, int], None] | None, report: bool, resume: bool, base: Path | None,
+                notice: Callable[[str], None] | None) -> dict[str, Any]:
+    from .report import analyse
+
     cfg = spec.endpoint_config()
     if not resume and (out / "patients").exists():
         raise ModelError("--out", f"{out} already holds patients; pass --resume to continue it or use another folder")
@@ -236,10 +247,16 @@ def cohort_spec(preset: str | None, n: int, seed: int = 0, engine: str = "meanfi
     """A one-arm 'trial' (a cohort), as ``tmesim cohort`` runs it."""
     if engine not in ENGINES:
         raise ModelError("--engine", f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
-    return TrialSpec(name=f"cohort-{preset or Path(model or 'model').stem}", preset=preset if model is None else None,
-                     model=model, n=n, seed=seed, engine=engine,  # type: ignore[arg-type]
-                     arms=[Arm(name="cohort", therapies=list(therapies or []))], follow_up=follow_up, days=days,
-                     contacts=contacts)
+    try:
+        return TrialSpec(name=f"cohort-{preset or Path(model or 'model').stem}", preset=preset if model is None else None,
+                         model=model, n=n, seed=seed, engine=engine,  # type: ignore[arg-type]
+                         arms=[Arm(name="cohort", therapies=list(therapies or []))], follow_up=follow_up, days=days,
+                         contacts=contacts)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = next((str(x) for x in e["loc"] if isinstance(x, str)), "")
+        option = {"arms": "--therapy", "therapies": "--therapy", "follow_up": "--follow-up"}.get(where, f"--{where}")
+        raise ModelError(option if where else "cohort", e["msg"].removeprefix("Value error, ")) from None
 
 
 def patients_table(out: str | Path) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tmesim.model import Model
+from tmesim.model.errors import NonFiniteError
 from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
@@ -255,8 +256,36 @@ class Simulation:
         self.update_drugs()
         for name in self.SCHEDULE:
             getattr(self, name)()
+        self._check_finite()
         self.step_index += 1
         self.time = self.step_index * self.cm.dt
+
+    def _check_finite(self) -> None:
+        """Stop at the first step whose fields or cell states hold inf/NaN (a rate or value
+        that overflowed): continuing would only spread it, and a checkpoint of it cannot resume."""
+        if np.isfinite(self.fields).all() and (not self.cm.n_vars or np.isfinite(self.var[: self.n]).all()):
+            return
+        cm = self.cm
+        nz, ny, nx = cm.grid
+        bad = ~np.isfinite(self.fields)
+        if bad.any():
+            hits = np.argwhere(bad)
+            occupied = self.occ[(hits[:, 1] * ny + hits[:, 2]) * nx + hits[:, 3]] >= 0
+            s, z, y, x = (int(i) for i in hits[int(np.argmax(occupied))])  # a cell's site if any
+            what = f"substrate {cm.substrate_names[s]!r} became {self.fields[s, z, y, x]}"
+            k = int(self.occ[(z * ny + y) * nx + x])
+            where = f"at site (x={x}, y={y}, z={z})"
+            cell = f", where a {cm.type_names[int(self.ctype[k])]} cell sits" if k >= 0 else ", an empty site"
+        else:
+            k, v = (int(i[0]) for i in np.nonzero(~np.isfinite(self.var[: self.n])))
+            what = f"state variable {cm.var_names[v]!r} became {self.var[k, v]}"
+            where = f"in a {cm.type_names[int(self.ctype[k])]} cell"
+            cell = f" at site (x={int(self.cx[k])}, y={int(self.cy[k])}, z={int(self.cz[k])})"
+        raise NonFiniteError(
+            f"step {self.step_index}",
+            f"(day {(self.step_index + 1) * cm.dt / 1440.0:g}) {what} {where}{cell}; the run stops. "
+            "A rate or value of the model is too large for float32 (about 3e38): check the substrate's "
+            "secretion, initial value and the rules acting on it")
 
     def steps_for(self, minutes: float) -> int:
         return int(round(minutes / self.cm.dt))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -30,25 +34,43 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write(path, lambda p: p.write_text(text))
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def atomic_replace_dir(path: str | Path, build: Callable[[Path], None]) -> None:
-    """Build a directory in a temporary sibling and swap it in."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        build(tmp)
-        os.chmod(tmp, 0o755)
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old.exists():
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def finite_or_none(obj: Any) -> Any:
+    """``obj`` with every inf/NaN float (also numpy scalars) replaced by None.
+
+    tmesim's JSON files are strict JSON (RFC 8259 has no Infinity or NaN): a ``null`` where a
+    number is expected means "not defined" — an estimate that does not exist (a hazard ratio
+    of an arm with no events, a median survival never reached) or a value that overflowed.
+    """
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return finite_or_none(obj.tolist())
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_or_none(v) for v in obj]
+    return obj
+
+
+def dumps_json(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON text of ``obj`` (non-finite numbers as null, see ``finite_or_none``)."""
+    return json.dumps(finite_or_none(obj), allow_nan=False, **kwargs)
+
+
+def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2, default: Any = None) -> None:
+    atomic_write_text(path, dumps_json(obj, indent=indent, default=default))
+
+
+def atomic_write_parquet(df: Any, path: str | Path) -> None:
+    atomic_write(path, lambda p: df.to_parquet(p, index=False))
+
+
+def atomic_write_csv(df: Any, path: str | Path) -> None:
+    atomic_write(path, lambda p: df.to_csv(p, index=False))

@@ -18,7 +18,7 @@ import pandas as pd
 
 from tmesim.model import ModelError
 
-from .atomic import atomic_write, atomic_write_text
+from .atomic import atomic_write, atomic_write_json
 from .versions import BODY_FORMAT, check_format
 
 BODY_DIR = "body"
@@ -30,7 +30,7 @@ def write_body(run_path: str | Path, tables: dict[str, pd.DataFrame], info: dict
     base.mkdir(exist_ok=True)
     for name, df in tables.items():
         atomic_write(base / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
-    atomic_write_text(base / "body.json", json.dumps({"format_version": BODY_FORMAT, **info}, indent=2))
+    atomic_write_json(base / "body.json", {"format_version": BODY_FORMAT, **info})
     return base
 
 

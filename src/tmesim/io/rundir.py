@@ -11,7 +11,8 @@ Layout (format version 1, recorded in ``config.yaml`` and ``run.json``; see ``ve
                        time_days column
     fields.zarr        xarray Dataset: one variable per substrate, dims (time, z, y, x), µm/days;
                        consolidated metadata
-    checkpoint/        engine state (state.npz) and writer state (writer.json)
+    checkpoint/        CURRENT names the committed checkpoint folder step-<n>-<id>/ holding the
+                       engine state (state.npz) and writer state (writer.json)
     report.html        the run report
 
 Every file is written atomically; a killed run resumed from its last checkpoint rewrites
@@ -22,8 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,10 +38,11 @@ import yaml
 
 from tmesim.model import Model, ModelError, model_from_dict
 
-from .atomic import atomic_replace_dir, atomic_write, atomic_write_text
+from .atomic import atomic_write, atomic_write_json, atomic_write_text
 from .versions import RUN_FORMAT, check_format
 
 FORMAT_VERSION = RUN_FORMAT
+CURRENT = "CURRENT"  # checkpoint/CURRENT names the committed checkpoint folder
 # libyaml's safe loader and dumper where PyYAML was built with it: config.yaml holds the whole
 # resolved model, which the pure-Python parser takes seconds to read.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -74,10 +78,15 @@ class RunWriter:
         self.wall_before = 0.0
         if resume_state is None:
             self.path.mkdir(parents=True, exist_ok=True)
+            # config.yaml first: from then on the folder is a run directory that --resume can
+            # continue (or restart, if no checkpoint was written yet); a restart starts clean.
+            atomic_write_text(self.path / "config.yaml", yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
+            for name in ("cells", "events", "checkpoint", "fields.zarr"):
+                shutil.rmtree(self.path / name, ignore_errors=True)
+            for name in ("summary.parquet", "metrics.parquet", "events.parquet"):
+                (self.path / name).unlink(missing_ok=True)
             for name in ("cells", "events", "checkpoint"):
                 (self.path / name).mkdir(exist_ok=True)
-            atomic_write_text(self.path / "config.yaml", yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True))
-            shutil.rmtree(self.path / "fields.zarr", ignore_errors=True)
             self._status("running")
         else:
             self._restore(resume_state)
@@ -102,15 +111,27 @@ class RunWriter:
             self.event_parts += 1
 
     def checkpoint(self, state: dict[str, np.ndarray], time_days: float, step: int, n_cells: int) -> None:
-        def build(tmp: Path) -> None:
-            np.savez(tmp / "state.npz", **state)
-            (tmp / "writer.json").write_text(json.dumps({
-                "event_parts": self.event_parts, "outputs": self.outputs,
-                "time_days": time_days, "step": step,
-                "wall_seconds": self.wall_before + time.time() - self.started,
-            }))
-
-        atomic_replace_dir(self.path / "checkpoint", build)
+        """Write a new checkpoint beside the current one, then switch ``checkpoint/CURRENT`` to
+        it in one atomic rename (the commit point), then delete the older ones."""
+        folder = self.path / "checkpoint"
+        folder.mkdir(exist_ok=True)
+        name = f"step-{step:09d}-{uuid.uuid4().hex[:8]}"
+        tmp = folder / f".{name}.tmp"
+        tmp.mkdir()
+        np.savez(tmp / "state.npz", **state)
+        (tmp / "writer.json").write_text(json.dumps({
+            "event_parts": self.event_parts, "outputs": self.outputs,
+            "time_days": time_days, "step": step,
+            "wall_seconds": self.wall_before + time.time() - self.started,
+        }, allow_nan=False))
+        os.replace(tmp, folder / name)
+        atomic_write_text(folder / CURRENT, name + "\n")
+        for old in folder.iterdir():
+            if old.name not in (name, CURRENT):  # older checkpoints, a killed one's temporary folder
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)  # a pre-pointer layout's state.npz / writer.json
         self._status("running", time_days, n_cells)
 
     def finish(self, state: dict[str, np.ndarray], time_days: float, step: int, n_cells: int) -> None:
@@ -147,7 +168,7 @@ class RunWriter:
         if time_days is not None:
             info["time_days"] = time_days
             info["n_cells"] = n_cells
-        atomic_write_text(self.path / "run.json", json.dumps(info, indent=2))
+        atomic_write_json(self.path / "run.json", info)
 
     def _restore(self, meta: dict[str, Any]) -> None:
         """Roll the outputs back to the checkpoint: later rows, parts and snapshots go."""
@@ -213,18 +234,52 @@ def _empty_events() -> pd.DataFrame:
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
     """(config, writer meta, engine state) of a run directory's last checkpoint."""
     path = Path(path)
-    cfg_file = path / "config.yaml"
-    ckpt = path / "checkpoint"
-    if not cfg_file.exists():
-        raise ModelError("resume", f"{str(path)!r} is not a run directory (no config.yaml)")
-    config = yaml.load(cfg_file.read_text(), Loader=_Loader)
-    check_format("run directory", config.get("format_version"), cfg_file)
-    if not (ckpt / "state.npz").exists():
-        raise ModelError("resume", f"{str(path)!r} has no checkpoint yet; run it again from the start")
-    meta = json.loads((ckpt / "writer.json").read_text())
-    with np.load(ckpt / "state.npz") as f:
-        state = {k: f[k] for k in f.files}
+    config = read_config(path, "resume")
+    ckpt = checkpoint_dir(path)
+    if ckpt is None:
+        raise NoCheckpoint("resume", f"{str(path)!r} has no checkpoint yet; run it again from the start")
+    try:
+        meta = json.loads((ckpt / "writer.json").read_text())
+        with np.load(ckpt / "state.npz") as f:
+            state = {k: f[k] for k in f.files}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError("resume", f"checkpoint {str(ckpt)!r} cannot be read ({exc}); run it again from the start") from None
     return config, meta, state
+
+
+class NoCheckpoint(ModelError):
+    """A run directory whose run was stopped before its first checkpoint."""
+
+
+def checkpoint_dir(path: str | Path) -> Path | None:
+    """The folder of a run directory's committed checkpoint (None if there is none)."""
+    folder = Path(path) / "checkpoint"
+    try:
+        name = (folder / CURRENT).read_text().strip()
+    except OSError:
+        # the layout before CURRENT existed (format 1 without pointer): state in checkpoint/
+        return folder if (folder / "state.npz").exists() and (folder / "writer.json").exists() else None
+    if not name or "/" in name or name.startswith(".") or not (folder / name / "state.npz").exists():
+        return None
+    return folder / name
+
+
+def read_config(path: str | Path, field: str = "run") -> dict[str, Any]:
+    """A run directory's config.yaml, or one error saying the folder is not a run directory."""
+    path = Path(path)
+    cfg_file = path / "config.yaml"
+    if not path.is_dir():
+        raise ModelError(field, f"{str(path)!r} is not a folder")
+    if not cfg_file.exists():
+        raise ModelError(field, f"{str(path)!r} is not a run directory (no config.yaml)")
+    try:
+        config = yaml.load(cfg_file.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a safe loader
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ModelError(field, f"{str(cfg_file)!r} cannot be read ({type(exc).__name__})") from None
+    if not isinstance(config, dict) or not {"model", "seed", "days"} <= set(config):
+        raise ModelError(field, f"{str(cfg_file)!r} is not a tmesim run configuration")
+    check_format("run directory", config.get("format_version"), cfg_file)
+    return config
 
 
 class RunDirectory:
@@ -232,10 +287,7 @@ class RunDirectory:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not (self.path / "config.yaml").exists():
-            raise ModelError("run", f"{str(self.path)!r} is not a run directory (no config.yaml)")
-        self.config: dict[str, Any] = yaml.load((self.path / "config.yaml").read_text(), Loader=_Loader)
-        check_format("run directory", self.config.get("format_version"), self.path / "config.yaml")
+        self.config: dict[str, Any] = read_config(self.path)
 
     @property
     def info(self) -> dict[str, Any]:

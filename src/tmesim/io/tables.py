@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .atomic import atomic_write, atomic_write_text
+from .atomic import atomic_write, atomic_write_text, dumps_json
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
@@ -23,7 +22,7 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_json(data: Any, path: str | Path) -> Path:
-    atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
+    atomic_write_text(path, dumps_json(data, indent=2, default=float) + "\n")  # strict: inf/NaN as null
     return Path(path)
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from tmesim.model import ModelError
 
-from .atomic import atomic_write, atomic_write_text
+from .atomic import atomic_write, atomic_write_json, atomic_write_parquet, atomic_write_text
 from .versions import TRIAL_FORMAT, check_format
 
 
@@ -35,7 +35,7 @@ def patient_path(out: Path, arm: str, pid: int) -> Path:
 
 def write_atomic(df: pd.DataFrame, path: Path) -> None:
     """A table as Parquet, atomically."""
-    atomic_write(Path(path), lambda p: df.to_parquet(p, index=False))
+    atomic_write_parquet(df, Path(path))
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -55,8 +55,7 @@ def check_config(out: Path, config: dict[str, Any]) -> None:
             raise ModelError("--out", f"{out} holds results of a different cohort/trial configuration "
                                       f"(hash {old.get('hash')} != {h}); use another --out folder or delete it")
         return
-    atomic_write_text(f, json.dumps({"format_version": TRIAL_FORMAT, "hash": h, "config": config},
-                                    indent=2, default=str))
+    atomic_write_json(f, {"format_version": TRIAL_FORMAT, "hash": h, "config": config}, default=str)
 
 
 def write_table(out: Path, name: str, df: pd.DataFrame) -> None:
@@ -69,8 +68,9 @@ def write_table(out: Path, name: str, df: pd.DataFrame) -> None:
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
-    atomic_write_text(Path(out) / "summary.json",
-                      json.dumps({"format_version": TRIAL_FORMAT, **summary}, indent=2, default=float))
+    """Strict JSON: a ``null`` where a number belongs means not defined (a median survival that
+    is never reached, a hazard ratio of an arm without events); see docs/reliability.md."""
+    atomic_write_json(Path(out) / "summary.json", {"format_version": TRIAL_FORMAT, **summary}, default=float)
 
 
 def write_bytes(out: Path, name: str, data: bytes) -> None:

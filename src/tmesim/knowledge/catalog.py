@@ -425,7 +425,9 @@ def import_physicell_rules(text: str, model: Model, origin: str = "rules",
 
 def read_physicell_rules(path: str | Path, model: Model) -> ImportedRules:
     """``import_physicell_rules`` for a file."""
+    from tmesim.model.safe_yaml import read_text
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ModelError("rules", f"rules file {str(path)!r} does not exist")
-    return import_physicell_rules(path.read_text(), model, origin=str(path))
+    return import_physicell_rules(read_text(path, "rules file"), model, origin=str(path))

@@ -40,7 +40,7 @@ Fraction = Annotated[Number, AfterValidator(_fraction)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _check_factors(weights: dict[str, Param], where: str) -> None:

@@ -41,7 +41,7 @@ class Drug(BaseModel):
     c = 0 … cycles-1 (``cycles: null`` = until the end of the run).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=NAME_PATTERN)
     therapy: str | None = Field(default=None, description="catalog therapy that added this drug (null: written by hand)")
@@ -100,7 +100,7 @@ class Drug(BaseModel):
 class TherapyEntry(BaseModel):
     """A regimen of the therapy catalog given from ``start`` (``tmesim therapies`` lists them)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(description="catalog therapy, e.g. 'atezolizumab+nab-paclitaxel'")
     start: Time = Field(default_factory=lambda: parse_param(0.0, "time"), description="time of the first administration")

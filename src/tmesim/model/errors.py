@@ -1,5 +1,5 @@
 """Errors raised for bad user input (defined in :mod:`tmesim.errors`, re-exported here)."""
 
-from tmesim.errors import ModelError, ModelErrors
+from tmesim.errors import ModelError, ModelErrors, NonFiniteError
 
-__all__ = ["ModelError", "ModelErrors"]
+__all__ = ["ModelError", "ModelErrors", "NonFiniteError"]

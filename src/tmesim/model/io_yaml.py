@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from tmesim._resources import data_path
 
 from .errors import ModelError, ModelErrors
+from .safe_yaml import check_finite, load_yaml
 from .schema import Model
 from .validate import resolve_model
 
@@ -28,6 +29,14 @@ def _loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
             out += f".{part}" if out else str(part)
             node = node.get(part) if isinstance(node, dict) else None
     return out
+
+
+def _fields_at(data: Any, loc: tuple[Any, ...]) -> set[str]:
+    node = data
+    for part in loc:
+        node = node[part] if isinstance(node, dict | list) and (isinstance(node, dict) and part in node
+                                                                or isinstance(part, int) and part < len(node)) else None
+    return set(node) if isinstance(node, dict) else set()
 
 
 MODEL_FORMAT = 1
@@ -49,6 +58,7 @@ def model_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> Model
     """Validate a model given as a dict (the parsed YAML)."""
     if not isinstance(data, dict):
         raise ModelError("", f"a model file must be a mapping at the top level, got {type(data).__name__}")
+    check_finite(data)
     data = dict(data)
     check_model_format(data.get("format_version", MODEL_FORMAT))
     from tmesim.model.rules_csv import read_rules_csv
@@ -92,6 +102,8 @@ def _error(err: Any, data: dict[str, Any]) -> ModelError:
         msg = "required field is missing"
     if ": " in msg and not field:
         field, msg = msg.split(": ", 1)
+    elif (sub := re.match(r"([A-Za-z_]\w*): (.*)", msg, re.S)) and sub.group(1) in _fields_at(data, err["loc"]):
+        field, msg = f"{field}.{sub.group(1)}", sub.group(2)  # a validator naming one of its fields
     return ModelError(field, msg)
 
 
@@ -115,12 +127,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read a model YAML, resolving ``extends: <preset name or path>`` recursively."""
     if not path.exists():
         raise ModelError("model", f"file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ModelError(str(path), f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    data = load_yaml(path, "model file")
     if not isinstance(data, dict):
         raise ModelError(str(path), f"a model file must be a mapping at the top level, got {type(data).__name__}")
     if isinstance(data.get("rules"), str) and not Path(data["rules"]).is_absolute():

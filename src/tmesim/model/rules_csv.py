@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,11 +30,14 @@ PHYSICELL_V3 = COLUMNS[:8]
 def _number(text: str, field: str) -> float | str:
     text = text.strip()
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         if any(c.isalpha() for c in text):
             return text  # a quantity with units; resolved by the model
         raise ModelError(field, f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ModelError(field, f"must be a finite number, got {text!r}")
+    return value
 
 
 class RuleLine(NamedTuple):
@@ -45,7 +49,19 @@ class RuleLine(NamedTuple):
     base: float | str | None
 
 
-def _rows(text: str) -> list[tuple[int, list[str]]]:
+def _checked(reader: Any, origin: str) -> Iterable[list[str]]:
+    """The csv reader's rows, its errors (an overlong field, a stray quote) as one ModelError."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ModelError(f"{origin} line {reader.line_num}", f"not a valid CSV row ({exc})") from None
+        yield row
+
+
+def _rows(text: str, origin: str = "rules") -> list[tuple[int, list[str]]]:
     """(file line, cells) of every row that is not blank or a comment.
 
     Comments are ``#`` (tmesim) or ``//`` (PhysiCell) lines; like PhysiCell, a line that is not
@@ -53,7 +69,7 @@ def _rows(text: str) -> list[tuple[int, list[str]]]:
     """
     reader = csv.reader(io.StringIO(text))
     out = []
-    for row in reader:
+    for row in _checked(reader, origin):
         line = reader.line_num
         if len(row) == 1 and "\t" in row[0]:
             row = next(csv.reader([row[0]], delimiter="\t"))
@@ -83,7 +99,7 @@ def parse_rule_lines(text: str, origin: str = "rules") -> list[RuleLine]:
     A file with a header row is tmesim's layout; without one, each row is read by its column
     count as PhysiCell v3 (8 columns) or v2 (9, base value in column 5), so a file may mix them.
     """
-    rows = _rows(text)
+    rows = _rows(text, origin)
     if not rows:
         return []
     header = [c.strip().lower().replace("behavior", "behaviour") for c in rows[0][1]]
@@ -135,10 +151,12 @@ def parse_rules(text: str, origin: str = "rules") -> list[dict[str, Any]]:
 
 
 def read_rules_csv(path: str | Path) -> list[dict[str, Any]]:
+    from .safe_yaml import read_text
+
     path = Path(path)
     if not path.exists():
         raise ModelError("rules", f"rules file {str(path)!r} does not exist")
-    return parse_rules(path.read_text(), origin=str(path))
+    return parse_rules(read_text(path, "rules file"), origin=str(path))
 
 
 def format_rules(rules: Iterable[Any], physicell: bool = False) -> str:

@@ -31,7 +31,7 @@ from .units import CANONICAL, concentration_to
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, allow_inf_nan=False)
 
 
 class Domain(Strict):

@@ -9,6 +9,7 @@ that names the field.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import pint
@@ -49,6 +50,19 @@ def _parse(value: object, field: str) -> pint.Quantity:
         raise ModelError(field, f"cannot read {value!r} as a quantity with units ({exc})") from None
 
 
+def _float(value: int | float, field: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise ModelError(field, f"must be a finite number, got an integer of {len(str(value))} digits") from None
+
+
+def _finite(x: float, given: object, field: str) -> float:
+    if not math.isfinite(x):
+        raise ModelError(field, f"must be a finite number, got {given!r}")
+    return x
+
+
 def to_canonical(value: object, kind: str, field: str) -> float:
     """Return ``value`` as a float in the canonical unit of ``kind``.
 
@@ -60,11 +74,11 @@ def to_canonical(value: object, kind: str, field: str) -> float:
     if isinstance(value, bool):
         raise ModelError(field, f"expected a number or a quantity like '1 {CANONICAL[kind]}', got {value!r}")
     if isinstance(value, int | float):
-        return float(value)
+        return _finite(_float(value, field), value, field)
     q = _parse(value, field)
     target = CANONICAL[kind]
     try:
-        return float(q.to(target).magnitude)
+        return _finite(float(q.to(target).magnitude), value, field)
     except pint.DimensionalityError:
         raise ModelError(
             field,
@@ -76,11 +90,11 @@ def to_canonical(value: object, kind: str, field: str) -> float:
 def concentration_to(value: object, unit: str, field: str) -> float:
     """Convert a concentration to ``unit`` (the substrate's declared unit)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return _finite(_float(value, field), value, field)
     q = _parse(value, field)
     target = _parse(unit, field)
     try:
-        return float(q.to(target.units).magnitude)
+        return _finite(float(q.to(target.units).magnitude), value, field)
     except pint.DimensionalityError:
         raise ModelError(
             field, f"unit of {value!r} does not convert to the substrate's unit {unit!r}"

@@ -21,7 +21,6 @@ spatialdata is imported only when these functions run (extra ``spatial``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +142,8 @@ def vitessce_config(store_url: str, name: str, substrates: list[str]) -> dict[st
 
 
 def write_vitessce_config(config: dict[str, Any], out: str | Path) -> Path:
-    from tmesim.io.atomic import atomic_write_text
+    from tmesim.io.atomic import atomic_write_json
 
     out = Path(out)
-    atomic_write_text(out, json.dumps(config, indent=2))
+    atomic_write_json(out, config)  # strict JSON
     return out

@@ -159,13 +159,46 @@ def write_viewer(run_dir: str | Path, field_max: int = 100) -> Path:
     return out
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _RunFileHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the run directory's regular files, read-only, to this machine's browser only.
+
+    * a path is resolved (symbolic links followed) and must stay inside the run directory and
+      name a regular file: a link to ``/etc/passwd`` or ``..`` gets 404, a folder gets 404
+      (no listings);
+    * the ``Host`` header must be the bound address or ``localhost`` (with the port): a web page
+      elsewhere that points its own host name at 127.0.0.1 (DNS rebinding) gets 421.
+    """
+
+    root: Path
+    allowed_hosts: frozenset[str]
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")  # a rewritten viewer.html shows on reload
+        self.send_header("X-Content-Type-Options", "nosniff")
         super().end_headers()
+
+    def send_head(self):  # noqa: ANN201 - the base class's signature
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host not in self.allowed_hosts:
+            self.send_error(421, "Misdirected Request", "this viewer answers only to localhost")
+            return None
+        path = Path(self.translate_path(self.path))
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            real = None
+        if real is None or not real.is_relative_to(self.root) or not real.is_file():
+            self.send_error(404, "File not found")
+            return None
+        self.path = "/" + real.relative_to(self.root).as_posix()  # the checked file, nothing else
+        return super().send_head()
+
+    def list_directory(self, path):  # noqa: ANN001, ANN201 - never reached; refuse anyway
+        self.send_error(404, "File not found")
+        return None
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -181,12 +214,18 @@ def make_server(run_dir: str | Path, port: int = 8765, host: str = "127.0.0.1") 
     path = Path(run_dir)
     if not path.is_dir():
         raise ModelError("RUN_DIR", f"{str(path)!r} is not a folder")
-    handler = functools.partial(_QuietHandler, directory=str(path))
+    root = path.resolve()
+    handler_cls = type("RunFileHandler", (_RunFileHandler,), {"root": root, "allowed_hosts": frozenset()})
+    handler = functools.partial(handler_cls, directory=str(root))
     try:
-        return _Server((host, port), handler)
+        server = _Server((host, port), handler)
     except OSError as exc:
         raise ModelError("--port", f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
                          "choose another --port (0 picks a free one)") from exc
+    bound = server.server_address[1]
+    names = {host.lower(), "localhost", "127.0.0.1", "[::1]"}
+    handler_cls.allowed_hosts = frozenset(n for name in names for n in (name, f"{name}:{bound}"))
+    return server
 
 
 def server_url(server: http.server.HTTPServer, page: str = "viewer.html") -> str:
