@@ -222,7 +222,7 @@ def write_table_run(path: str | Path, config: dict[str, Any], summary: pd.DataFr
     info = {"status": "complete", "format_version": FORMAT_VERSION, "engine": config.get("engine", ""),
             "outputs": int(summary["time_days"].nunique()), "wall_seconds": round(float(wall_seconds), 3),
             "time_days": float(config["days"]), "n_cells": int(round(float(last["count"].sum())))}
-    atomic_write_text(path / "run.json", json.dumps(info, indent=2))
+    atomic_write_json(path / "run.json", info)
 
 
 def _empty_events() -> pd.DataFrame:
