@@ -217,10 +217,19 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     """
     S, T, V = R.n_sub, R.n_types, R.n_vars
     nb = L.offs.shape[0]
-    # Writes go through local names: numba's parfor lowering does not reliably keep
-    # stores made through named-tuple attributes inside prange.
-    fate, fate_arg, nmove, bias, kill, var_new = X.fate, X.fate_arg, X.nmove, X.bias, X.kill, C.var_new
-    join, mode, hit, swap = X.join, X.mode, X.hit, X.swap
+    # Writes go through local names, one plain assignment each: numba's parfor lowering does
+    # not reliably keep stores made through named-tuple attributes inside prange, nor (measured:
+    # every store to join and swap was lost) through names bound by unpacking a tuple of them.
+    fate = X.fate
+    fate_arg = X.fate_arg
+    nmove = X.nmove
+    bias = X.bias
+    kill = X.kill
+    var_new = C.var_new
+    join = X.join
+    mode = X.mode
+    hit = X.hit
+    swap = X.swap
     W = var_new.shape[1]
     NC = R.b_custom.shape[0]
     b_custom, b_eat, b_fuse, b_asym = R.b_custom, R.b_eat, R.b_fuse, R.b_asym
@@ -237,9 +246,9 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         fate[i] = F_NONE
         nmove[i] = 0
         kill[i] = -1
-        join[i] = 0.0
-        swap[i] = 0.0
         if dead[i] != ALIVE:
+            join[i] = 0.0
+            swap[i] = 0.0
             for v in range(W):
                 var_new[i, v] = var[i, v]
             continue
@@ -319,8 +328,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                                 break
         speed = _v(vals, tid, b3, t, B_SPEED)
         rx = _v(vals, tid, b3, t, B_EXCHANGE)
-        if rx > 0.0:
-            swap[i] = 1.0 - np.exp(-rx * dt)
+        swap[i] = 1.0 - np.exp(-rx * dt) if rx > 0.0 else 0.0
         if speed > 0.0 or rx > 0.0:
             if speed > 0.0:
                 hops = speed * dt / dx
