@@ -1,6 +1,9 @@
 """The Python entry points: :func:`simulate` a model with either engine into a run directory
 that one reader (:class:`tmesim.io.Run`) reads, resume a run, run the whole body.
 
+Long module: the entry points share the run-directory recording (locks, recorder, seed and
+days checks); split the tissue and body entry points out if it grows further.
+
 This module joins the engines (which compute) and ``tmesim.io`` (which stores); neither
 knows about the other.
 """

@@ -1,4 +1,8 @@
-"""The spatial engine: state, the process schedule, and the run loop."""
+"""The spatial engine: state, the process schedule, and the run loop.
+
+Long module: every process step is a method reading the same state arrays in a fixed
+order (the schedule); the kernels they call live in their own modules.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The run directory: the on-disk contract between engines, readouts and users.
 
+Long module: the writer and the reader of one format, kept side by side so they change
+together.
+
 Layout (format version 1, recorded in ``config.yaml`` and ``run.json``; see ``versions``)::
 
     config.yaml        resolved model + run settings (seed, days, tmesim version)

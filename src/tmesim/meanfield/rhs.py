@@ -1,5 +1,8 @@
 """The mean-field right-hand side as one numba function over the compiled tables.
 
+Long module: one numba function and its helpers, which must be compiled together so numba
+inlines them into a single right-hand side.
+
 State vector ``y`` (T cell types, S substrates, V state variables), cells and minutes:
 
 * ``N[T]`` live cells, ``A[T]`` apoptotic corpses, ``K[T]`` killed corpses, ``Q[T]`` necrotic
