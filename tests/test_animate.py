@@ -68,6 +68,10 @@ def test_animate_errors(run_dir, tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(ModelError, match="fps"):
         animate(run_dir, tmp_path / "tumor.gif", fps=0)
     res = CliRunner().invoke(app, ["animate", str(tmp_path / "nothing"), "--out", str(tmp_path / "a.gif")])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and out.startswith("error: run:") and "is not a folder" in out
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(app, ["animate", str(tmp_path / "empty"), "--out", str(tmp_path / "a.gif")])
     assert res.exit_code == 2 and "not a run directory" in " ".join(res.output.split())
 
 
