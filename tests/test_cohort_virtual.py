@@ -91,7 +91,8 @@ def test_recist_progression():
 
 def test_burden_curve_growth_and_kill(tnbc):
     cfg = EndpointConfig(run_in_days=2, treatment_days=4, follow_up_days=28, assessment_days=7)
-    sec = pd.DataFrame({"time_days": np.arange(7.0), "cancer": [100, 100, 100, 80, 60, 50, 50]})
+    counts = [100, 100, 100, 80, 60, 50, 50]
+    sec = pd.DataFrame({"time_days": np.arange(7.0), "cancer": counts, "tumor_cells": counts})
     c = burden_curve(sec, tnbc, cfg)
     g = np.log(2) / (tnbc.body.primary.doubling_time.value / 1440)
     b0 = 10 * tnbc.body.primary.diagnosis_cells.value
