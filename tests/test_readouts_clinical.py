@@ -112,6 +112,9 @@ def test_cli_table_and_csv(run_dir, tmp_path) -> None:  # noqa: ANN001
     r = clinical_readouts(run_dir, day=0.5)
     assert df["value"]["cd8_t_per_mm2"] == pytest.approx(r["cd8_t_per_mm2"])
     bad = CliRunner().invoke(app, ["readout", "clinical", str(tmp_path / "nope")])
+    assert bad.exit_code == 2 and "is not a folder" in " ".join(bad.output.split())
+    (tmp_path / "empty").mkdir()
+    bad = CliRunner().invoke(app, ["readout", "clinical", str(tmp_path / "empty")])
     assert bad.exit_code == 2 and "not a run directory" in " ".join(bad.output.split())
 
 
