@@ -74,3 +74,29 @@ def atomic_write_parquet(df: Any, path: str | Path) -> None:
 
 def atomic_write_csv(df: Any, path: str | Path) -> None:
     atomic_write(path, lambda p: df.to_csv(p, index=False))
+
+
+def atomic_replace_dir(path: str | Path, build: Callable[[Path], None]) -> None:
+    """Build a directory in a temporary sibling and swap it in (a reader sees the old or the
+    new directory, never a half-built one)."""
+    import os
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        build(tmp)
+        os.chmod(tmp, 0o755)
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
