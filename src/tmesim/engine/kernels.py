@@ -229,7 +229,6 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     join = X.join
     mode = X.mode
     hit = X.hit
-    swap = X.swap
     W = var_new.shape[1]
     NC = R.b_custom.shape[0]
     b_custom, b_eat, b_fuse, b_asym = R.b_custom, R.b_eat, R.b_fuse, R.b_asym
@@ -248,7 +247,6 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         kill[i] = -1
         if dead[i] != ALIVE:
             join[i] = 0.0
-            swap[i] = 0.0
             for v in range(W):
                 var_new[i, v] = var[i, v]
             continue
@@ -328,7 +326,6 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                                 break
         speed = _v(vals, tid, b3, t, B_SPEED)
         rx = _v(vals, tid, b3, t, B_EXCHANGE)
-        swap[i] = 1.0 - np.exp(-rx * dt) if rx > 0.0 else 0.0
         if speed > 0.0 or rx > 0.0:
             if speed > 0.0:
                 hops = speed * dt / dx

@@ -81,6 +81,16 @@ class TimeSettings(Strict):
         return self
 
 
+def _check_shape(r: FieldRegion | Placement) -> None:
+    """The geometry a region's shape needs (shared by initial cells and initial fields)."""
+    if r.region in ("disc", "annulus") and r.radius is None:
+        raise ValueError(f"region {r.region!r} needs radius (µm)")
+    if r.region == "annulus" and r.inner_radius is None:
+        raise ValueError("region 'annulus' needs inner_radius (µm)")
+    if r.region == "box" and (r.low is None or r.high is None):
+        raise ValueError("region 'box' needs low and high corners (µm)")
+
+
 class FieldRegion(Strict):
     """A region of the domain where a substrate starts at its own value (e.g. a collagen capsule)."""
 
@@ -95,12 +105,7 @@ class FieldRegion(Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> FieldRegion:
-        if self.region in ("disc", "annulus") and self.radius is None:
-            raise ValueError(f"region {self.region!r} needs radius (µm)")
-        if self.region == "annulus" and self.inner_radius is None:
-            raise ValueError("region 'annulus' needs inner_radius (µm)")
-        if self.region == "box" and (self.low is None or self.high is None):
-            raise ValueError("region 'box' needs low and high corners (µm)")
+        _check_shape(self)
         return self
 
 
@@ -207,12 +212,7 @@ class Placement(Strict):
             raise ValueError("positions belong to region 'cells' only")
         if (self.fraction is None) == (self.density is None):
             raise ValueError("give exactly one of fraction (0-1 of free sites) or density (cells per mm² / mm³)")
-        if self.region in ("disc", "annulus") and self.radius is None:
-            raise ValueError(f"region {self.region!r} needs radius (µm)")
-        if self.region == "annulus" and self.inner_radius is None:
-            raise ValueError("region 'annulus' needs inner_radius (µm)")
-        if self.region == "box" and (self.low is None or self.high is None):
-            raise ValueError("region 'box' needs low and high corners (µm)")
+        _check_shape(self)
         return self
 
 
