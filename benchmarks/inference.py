@@ -2,14 +2,18 @@
 
     python benchmarks/inference.py sensitivity   # Morris + Sobol, 3 outputs -> results/sensitivity-tnbc/
     python benchmarks/inference.py tvdt          # ABC-SMC per subtype     -> results/calibration-tvdt/
+    python benchmarks/inference.py tvdt --write  # ... and the posterior medians into the subtype presets
     python benchmarks/inference.py table         # results/inference.md from the folders above
 
-Results record the tmesim version and each model's hash (summary.json in every folder).
+Results record the tmesim version and each model's hash (summary.json in every folder, and
+results/MANIFEST.json through tmesim.io.results.record, which tests/test_results.py checks).
+Sample sizes (SENS, TVDT) are chosen to finish in about 15 minutes each on two busy cores.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,8 +30,8 @@ from tmesim.inference import (
     write_calibration,
     write_sensitivity,
 )
-from tmesim.inference.calibrate import apply_posterior
 from tmesim.inference.space import build_space
+from tmesim.io.results import record
 
 HERE = Path(__file__).resolve().parent
 EX = HERE.parent / "src" / "tmesim" / "inference" / "examples"
@@ -35,18 +39,49 @@ RES = HERE / "results"
 SUBTYPES = {"tnbc": "tvdt-tnbc.yaml", "her2": "tvdt-her2.yaml", "luminal-a": "tvdt-er-positive.yaml",
             "luminal-b": "tvdt-er-positive.yaml"}
 OUTPUTS = ["final_cancer", "immune_share", "metastatic_fraction"]
+SENS = {"trajectories": 16, "levels": 4, "sobol_n": 128, "max_sobol": 16, "seed": 0}
+TVDT = {"population": 60, "generations": 5, "min_epsilon": 0.3, "ppc_draws": 40}
+PRESETS = HERE.parent / "src" / "tmesim" / "presets"
 
 
 def run_sensitivity(workers: int = 2) -> None:
     space = load_space(EX / "tnbc-sensitivity.yaml")
     prob = Problem.make(space, OUTPUTS)
     t0 = time.perf_counter()
-    res = sensitivity(prob, trajectories=8, levels=4, sobol_n=64, seed=0, max_sobol=12, workers=workers)
+    res = sensitivity(prob, workers=workers, **SENS)
     s = write_sensitivity(res, RES / "sensitivity-tnbc", space)
+    record(RES, ["sensitivity-tnbc"], ["tnbc"], "python benchmarks/inference.py sensitivity")
     print(f"sensitivity: {s['evaluations']} simulations in {time.perf_counter() - t0:.0f} s; survivors {res.survivors}")
 
 
-def run_tvdt(workers: int = 2, population: int = 40, generations: int = 4) -> None:
+def write_presets() -> None:
+    """Put each subtype's posterior medians (doubling time, immune growth exponent) into its preset,
+    with the source fit:<target file>."""
+    for subtype, tfile in SUBTYPES.items():
+        s = json.loads((RES / "calibration-tvdt" / subtype / "summary.json").read_text())
+        post = {r["parameter"]: r for r in s["posterior"]}
+        src = f"fit:tmesim/inference/examples/{tfile}"
+        td, w = post["doubling_time"], post["immune_exponent"]
+        lines = {
+            "doubling_time": f'    doubling_time: {{value: {td["median"] / 1440:.0f}, unit: day, source: "{src} (ABC-SMC posterior '
+                             f'median, 90% interval {td["q_low"] / 1440:.0f}-{td["q_high"] / 1440:.0f} days; serial-ultrasound TVDT mean and SD '
+                             'of the subtype, Ryu et al., Eur Radiol 2014;24:2227; benchmarks/inference.py tvdt)"}',
+            "immune_growth_exponent": f'    immune_growth_exponent: {{value: {w["median"]:.2f}, unit: "", source: "{src} (ABC-SMC '
+                                      f'posterior median, 90% interval {w["q_low"]:.2f}-{w["q_high"]:.2f}; fitted with the doubling time '
+                                      'to the TVDT mean and SD of Ryu et al., Eur Radiol 2014;24:2227)"}'}
+        f = PRESETS / f"{subtype}.yaml"
+        text = f.read_text()
+        for key, line in lines.items():
+            text, k = re.subn(rf"    {key}: \{{[^\n]*\}}", lambda _m, ln=line: ln, text)
+            if not k:  # not in the preset yet: after its doubling time
+                text = re.sub(r"(    doubling_time: \{[^\n]*\}\n)", lambda m, ln=line: m.group(1) + ln + "\n", text, count=1)
+        f.write_text(text)
+        print(f"{f.name}: doubling_time {td['median'] / 1440:.0f} d, immune_growth_exponent {w['median']:.2f}")
+
+
+def run_tvdt(workers: int = 1, write: bool = False) -> None:
+    """One worker: pyABC's seeded single-core sampler, so a re-run gives the same posterior (the
+    presets written with --write are then a fixed point: a second run shows them as the model values)."""
     base = load_space(EX / "tvdt-space.yaml")
     for subtype, tfile in SUBTYPES.items():
         spec = base.spec.model_copy(update={"model": subtype})
@@ -54,12 +89,13 @@ def run_tvdt(workers: int = 2, population: int = 40, generations: int = 4) -> No
         targets = load_targets(EX / tfile)
         prob = Problem.make(space, targets.names)
         out = RES / "calibration-tvdt" / subtype
-        res = run_abc(prob, targets, out, population=population, generations=generations, min_epsilon=0.3, seed=0,
-                      workers=workers, ppc_draws=30)
+        res = run_abc(prob, targets, out, seed=0, workers=workers, **TVDT)
         write_calibration(res, out, space, targets, tfile)
-        apply_posterior(space.model, out, out / f"{subtype}-fitted.yaml")
         (out / "abc.db").unlink(missing_ok=True)  # the pyABC database stays out of the repository
-        print(subtype, res.summary[["median", "q_low", "q_high"]].div(1440).round(1).to_dict("records"), res.info["wall_s"])
+        print(subtype, res.summary[["parameter", "median", "q_low", "q_high"]].to_dict("records"), res.info["wall_s"])
+    if write:
+        write_presets()
+    record(RES, ["calibration-tvdt"], list(SUBTYPES), "python benchmarks/inference.py tvdt")
 
 
 def table() -> None:
@@ -110,6 +146,9 @@ def table() -> None:
 
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "table"
-    {"sensitivity": run_sensitivity, "tvdt": run_tvdt, "table": table}[what]()
+    if what == "tvdt":
+        run_tvdt(write="--write" in sys.argv)
+    else:
+        {"sensitivity": run_sensitivity, "table": table}[what]()
     if what != "table":
         table()
