@@ -214,3 +214,37 @@ def test_posterior_trial_cli_runs_a_trial_per_draw(tmp_path: Path) -> None:
     assert s["draws"] == 3 and s["hazard_ratios"][0]["endpoint"] == "pfs" and "HR PFS chemo" in r.output
     r = CliRunner().invoke(app, ["posterior-trial", str(trial), str(tmp_path / "nothing"), "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "not a calibration folder" in r.output
+
+
+def _fit_sources(node, path=""):  # noqa: ANN001, ANN202
+    """(path, source) of every value in a model dump whose source is a fit."""
+    if isinstance(node, dict):
+        if isinstance(node.get("source"), str) and node["source"].startswith("fit:"):
+            yield path, node["source"]
+        for k, v in node.items():
+            yield from _fit_sources(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _fit_sources(v, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("preset", ["tnbc", "her2", "luminal-a", "luminal-b"])
+def test_fitted_preset_parameters_name_their_target_file(preset: str) -> None:
+    """What benchmarks/inference.py tvdt and benchmarks/calibrate_organotropism.py fit carries
+    fit:<target file>, and every fit: source names a target file that ships with tmesim."""
+    import tmesim
+
+    m = load_model(tmesim.preset_path(preset))
+    p = m.body.primary
+    target = "tvdt-er-positive.yaml" if preset.startswith("luminal") else f"tvdt-{preset}.yaml"
+    for par in (p.doubling_time, p.immune_growth_exponent):
+        assert par.source.startswith(f"fit:tmesim/inference/examples/{target}"), par.source
+    organo = "fit:tmesim/body/data/organotropism_targets.csv"
+    assert all(o.awakening.source.startswith(organo) for o in m.body.organs.values())
+    if preset != "luminal-a":  # luminal-a's factor is held: only the products with the organ rates are identified
+        assert p.awakening_factor.source.startswith(organo)
+    root = Path(tmesim.__file__).resolve().parent.parent
+    fits = list(_fit_sources(m.model_dump(mode="json")))
+    assert len(fits) >= 6
+    for where, src in fits:
+        assert (root / src[4:].split(" ")[0]).is_file(), f"{where}: {src}"
