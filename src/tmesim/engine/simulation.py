@@ -19,7 +19,7 @@ from tmesim.units import MINUTES_PER_DAY
 from . import kernels as K
 from .compiled import B_EXCHANGE, CompiledModel, compile_model
 from .exchange import exchange_places, exchange_types
-from .fields import FieldSolver
+from .gpu import field_solver
 from .matrix import has_reactions, react
 from .perfusion import drug_delivery, perfused_sites
 from .placement import initial_fields, place_initial
@@ -56,8 +56,9 @@ class Simulation:
     True
     """
 
-    def __init__(self, model: Model, seed: int = 0) -> None:
+    def __init__(self, model: Model, seed: int = 0, backend: str = "cpu") -> None:
         self.model = model
+        self.backend = backend
         self.seed = int(seed)
         self.cm: CompiledModel = compile_model(model)
         cm = self.cm
@@ -107,7 +108,8 @@ class Simulation:
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int32))
-        self.solver = FieldSolver(cm)
+        # "gpu": the fields step on a CUDA device (tmesim.engine.gpu), same results
+        self.solver = field_solver(cm, backend)
         self._can_exchange = exchange_types(cm.base, cm.r_count, B_EXCHANGE)
         self._exchanges = bool(self._can_exchange.any())
         self._moved = np.zeros(nsites if self._exchanges else 0, np.int8)
