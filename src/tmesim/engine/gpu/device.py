@@ -48,7 +48,7 @@ class CupyDevice:
         name = props["name"]
         self.name = name.decode() if isinstance(name, bytes) else str(name)
         # no fused multiply-add: the CPU engine (numba, fastmath=False) rounds every product
-        module = cp.RawModule(code=SOURCE, options=("--fmad=false", "-std=c++11"))
+        module = cp.RawModule(code=SOURCE, options=("--fmad=false",))
         self._kernels = {k: module.get_function(k) for k in KERNELS}
 
     def zeros(self, shape: int | tuple[int, ...], dtype: type) -> Any:
@@ -61,7 +61,10 @@ class CupyDevice:
         dst.set(np.ascontiguousarray(host).reshape(dst.shape))
 
     def download(self, src: Any, out: np.ndarray) -> None:
-        src.get(out=out.reshape(src.shape))
+        if out.flags.c_contiguous:
+            src.get(out=out.reshape(src.shape))
+        else:
+            out[...] = src.get().reshape(out.shape)
 
     def launch(self, name: str, n: int, *args: Any) -> None:
         if n <= 0:
