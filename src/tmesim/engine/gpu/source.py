@@ -1,5 +1,8 @@
 """CUDA C source of the device kernels (fields: LOD sweeps, cell exchange, multigrid).
 
+Long module: one CUDA translation unit (compiled once by NVRTC, or once by the host compiler
+for the checks); splitting it would only mean concatenating the parts again.
+
 Hand-written rather than generated: each kernel is a line-by-line transcription of a numba
 kernel of ``engine.diffusion``, ``engine.fields`` or ``engine.multigrid``, with the same
 operations in the same order, compiled without fused multiply-add (``--fmad=false``), so that
