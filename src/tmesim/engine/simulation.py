@@ -93,7 +93,11 @@ class Simulation:
         # Substrates, then one row per drug: its tissue delivery factor (engine.perfusion), which
         # rule evaluation reads next to the fields; ``fields`` is a view of the substrate rows.
         n_drugs = len(cm.drug_names)
-        self._field_rows = np.ones((cm.n_sub + n_drugs, nsites), np.float32)
+        # "gpu": the fields step on a CUDA device (tmesim.engine.gpu), same results; its host
+        # arrays are page-locked there (faster transfers)
+        self.solver = field_solver(cm, backend)
+        self._field_rows = self.solver.host_zeros((cm.n_sub + n_drugs, nsites), np.float32)
+        self._field_rows[:] = 1.0
         self.fields = self._field_rows[: cm.n_sub].reshape(cm.n_sub, nz, ny, nx)
         self.fields[:] = cm.initial[:, None, None, None]
         self.perfusion = np.zeros(nsites, np.float32)  # per site: 1 at a perfused vessel cell
@@ -108,8 +112,6 @@ class Simulation:
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int32))
-        # "gpu": the fields step on a CUDA device (tmesim.engine.gpu), same results
-        self.solver = field_solver(cm, backend)
         self._can_exchange = exchange_types(cm.base, cm.r_count, B_EXCHANGE)
         self._exchanges = bool(self._can_exchange.any())
         self._moved = np.zeros(nsites if self._exchanges else 0, np.int8)

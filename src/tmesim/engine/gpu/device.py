@@ -29,6 +29,7 @@ class Device(Protocol):
     xp: Any  # numpy or cupy
 
     def zeros(self, shape: int | tuple[int, ...], dtype: type) -> Any: ...
+    def host_zeros(self, shape: tuple[int, ...], dtype: type) -> np.ndarray: ...
     def upload(self, host: np.ndarray) -> Any: ...
     def copy_in(self, dst: Any, host: np.ndarray) -> None: ...
     def download(self, src: Any, out: np.ndarray) -> None: ...
@@ -53,6 +54,15 @@ class CupyDevice:
 
     def zeros(self, shape: int | tuple[int, ...], dtype: type) -> Any:
         return self.cp.zeros(shape, dtype)
+
+    def host_zeros(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """A numpy array in page-locked host memory: copies to and from the device run at
+        the bus' speed (pageable memory goes through a staging buffer)."""
+        import cupyx
+
+        a = cupyx.empty_pinned(shape, dtype)
+        a[...] = 0
+        return a
 
     def upload(self, host: np.ndarray) -> Any:
         return self.cp.asarray(np.ascontiguousarray(host))

@@ -35,8 +35,8 @@ class DeviceFieldSolver:
         self.transpose_x = transpose_x
         nz, ny, nx = cm.grid
         n = nz * ny * nx
-        self.gain = np.zeros((cm.n_sub, n), np.float32)
-        self.loss = np.zeros((cm.n_sub, n), np.float32)
+        self.gain = dev.host_zeros((cm.n_sub, n), np.float32)
+        self.loss = dev.host_zeros((cm.n_sub, n), np.float32)
         self.coupled = np.zeros(cm.n_sub, bool)
         self.last_iterations = np.zeros(cm.n_sub, np.int64)
         self.stats = {"split_s": 0.0, "split_voxels": 0, "coupled_s": 0.0, "coupled_voxels": 0,
@@ -46,6 +46,10 @@ class DeviceFieldSolver:
         self._loss = dev.zeros((cm.n_sub, n), np.float32)
         self._mg: dict[bool, DeviceMultigrid] = {}
         self._work: tuple | None = None
+
+    def host_zeros(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """Host arrays the engine shares with the solver: page-locked on a CUDA device."""
+        return self.dev.host_zeros(shape, dtype)
 
     def begin_step(self) -> None:
         self.gain[:] = 0.0

@@ -61,6 +61,9 @@ class HostDevice:
     def zeros(self, shape: int | tuple[int, ...], dtype: type) -> np.ndarray:
         return np.zeros(shape, dtype)
 
+    def host_zeros(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        return np.zeros(shape, dtype)
+
     def upload(self, host: np.ndarray) -> np.ndarray:
         return np.array(host, copy=True, order="C")
 

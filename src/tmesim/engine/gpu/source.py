@@ -9,7 +9,7 @@ operations in the same order, compiled without fused multiply-add (``--fmad=fals
 the device computes the same IEEE float64 numbers as the CPU engine (numba compiles with
 ``fastmath=False``, i.e. no contraction either). Cross-thread work keeps the CPU's order:
 red-black half-sweeps only read the other colour, norms are the same per-row partial sums
-(four interleaved accumulators) added up serially.
+(four interleaved accumulators), added up in row order by the caller.
 
 Every kernel is a grid-stride loop over ``tid < n`` whose iterations are independent, so the
 same source compiled for the host with ``TMESIM_HOST`` defined (one thread, ``tid`` from 0 to
@@ -270,16 +270,6 @@ KERNEL void mg_rowdot(i64 nrows, const double* a, const double* c, double* part,
     }
 }
 
-/* serial sum in row order (one thread): the CPU's order, hence the same stopping decision */
-KERNEL void mg_sum(i64 one, const double* part, i64 n, double* out)
-{
-    FOR_TID(one) {
-        double acc = 0.0;
-        for (i64 i = 0; i < n; i++) acc += part[i];
-        out[0] = acc;
-    }
-}
-
 /* restriction along x of the residual of one colour, per (row, coarse cell) */
 KERNEL void mg_restrict_x(i64 nthreads, const double* r, double* t, const double* rwx,
                           i64 ny, i64 nx, i64 mx, i64 color)
@@ -477,7 +467,7 @@ KERNEL void mg_coarse_solve(i64 one, double* xl, const double* bl, const double*
 
 KERNELS = (
     "lod_sweep", "exchange_pointwise", "coupled_prepare", "boundary_rhs", "coupled_finish",
-    "mg_fill", "mg_scale", "mg_smooth", "mg_residual", "mg_rowsumsq", "mg_rowdot", "mg_sum",
+    "mg_fill", "mg_scale", "mg_smooth", "mg_residual", "mg_rowsumsq", "mg_rowdot",
     "mg_restrict_x", "mg_restrict_mid", "mg_prolong", "mg_restrict_d", "mg_invdiag",
     "mg_cholesky", "mg_coarse_solve",
 )
