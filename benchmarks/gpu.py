@@ -151,6 +151,61 @@ def bench_step(dev, grid: tuple[int, int, int], reps: int) -> None:  # noqa: ANN
          float(np.abs(fields[0] - fields[1]).max()), f"  (transfers {share:.0%} of gpu time)")
 
 
+def tnbc_section(size: int, dims: int) -> tmesim.Model:
+    """The shipped compact TNBC model (``tnbc-core``, 3.2 mm, 160 sites) on size (×size ×size)
+    sites of 20 µm, its initial layout scaled with it (as the tests' small model)."""
+    import yaml
+
+    from tmesim.model import model_from_dict
+
+    path = tmesim.preset_path("tnbc-core")
+    d = yaml.safe_load(path.read_text())
+    d["rules"] = str(path.parent / d["rules"])
+    d["domain"] = {"dims": dims, "shape": [size] * dims, "site_size": "20 um"}
+    scale = size * 20 / 3200
+    for p in d["initial"]:
+        for key in ("radius", "inner_radius"):
+            if key in p:
+                p[key] = p[key] * scale
+        if p.get("region") == "box":
+            p["low"] = [x * scale for x in p["low"]][:dims] + ([0] if dims == 3 else [])
+            p["high"] = [x * scale for x in p["high"]][:dims] + ([size * 20] if dims == 3 else [])
+    return model_from_dict(d)
+
+
+def bench_engine(dev, size: int, dims: int, steps: int) -> None:  # noqa: ANN001
+    """Whole engine steps (agents on the CPU, fields on either) on the TNBC section: ms per
+    step, the fields' share, and whether both runs agree."""
+    from tmesim.engine import Simulation
+    from tmesim.engine.gpu.fields import DeviceFieldSolver
+
+    model = tnbc_section(size, dims)
+    runs = {}
+    for backend in ("cpu", "gpu"):
+        if backend == "gpu" and dev.name == "host":
+            sim = Simulation(model, seed=1)
+            sim.solver = DeviceFieldSolver(sim.cm, dev)
+        else:
+            sim = Simulation(model, seed=1, backend=backend)
+        sim.step()  # warm-up: compile, caches
+        for k in sim.solver.stats:
+            sim.solver.stats[k] = 0
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            sim.step()
+        per_step = (time.perf_counter() - t0) / steps
+        st = sim.solver.stats
+        fields = (st["coupled_s"] + st["split_s"] + st.get("transfer_s", 0.0)) / steps
+        runs[backend] = (sim, per_step, fields)
+    (a, ta, fa), (b, tb, fb) = runs["cpu"], runs["gpu"]
+    same = all(np.array_equal(getattr(a, k)[: a.n], getattr(b, k)[: b.n])
+               for k in ("uid", "ctype", "cx", "cy", "cz", "dead", "var")) and a.n == b.n
+    print(f"engine {dims}D {a.n:,} cells, {a.nsites:,} sites x{a.cm.n_sub}: cpu {ta * 1e3:.0f} ms/step "
+          f"(fields {fa * 1e3:.0f}), gpu {tb * 1e3:.0f} ms/step (fields {fb * 1e3:.0f}); step "
+          f"{ta / tb:.2f}x, fields {fa / fb:.1f}x; max|field diff| "
+          f"{float(np.abs(a.fields - b.fields).max()):.3g}; cells identical: {same}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="small grids (quick check)")
@@ -158,6 +213,10 @@ def main() -> None:
     parser.add_argument("--host", action="store_true",
                         help="the device code on the host build of the kernels (checks this script "
                              "without a GPU; its timings mean nothing)")
+    parser.add_argument("--engine", type=int, default=0, metavar="SIZE",
+                        help="also whole engine steps on the TNBC model, 3D, SIZE³ sites")
+    parser.add_argument("--engine-steps", type=int, default=5)
+    parser.add_argument("--no-fields", action="store_true", help="skip the field cases")
     args = parser.parse_args()
     from tmesim.engine.gpu import cuda_device
     from tmesim.model import ModelError
@@ -178,13 +237,15 @@ def main() -> None:
         if args.small else ((1, 2000, 2000), (200, 200, 200))
     print(f"tmesim {tmesim.__version__}; GPU {dev.name}; CPU: numba {numba.get_num_threads()} "
           f"threads; voxel-updates/s (median of {args.reps})", flush=True)
-    for g in (g2, g3):
+    for g in () if args.no_fields else (g2, g3):
         lod = [bench_lod(dev, (4, *g), args.reps, tr) for tr in (False, True)]
         oxy = bench_oxygen(dev, g, args.reps)
         bench_step(dev, g, args.reps)
         print(f"{'':<34} oxygen solve / LOD throughput: cpu {oxy[0] / max(v[0] for v in lod):.1%}, "
               f"gpu {oxy[1] / max(v[1] for v in lod):.1%} (from zero; the engine warm-starts)",
               flush=True)
+    if args.engine:
+        bench_engine(dev, args.engine, 3, args.engine_steps)
 
 
 if __name__ == "__main__":
