@@ -50,6 +50,9 @@ def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 class Simulation:
     """A spatial agent-based simulation of one model with one seed.
 
+    ``backend``: ``"cpu"`` (default) or ``"gpu"``: the substrate fields solved on a CUDA GPU
+    (:mod:`tmesim.engine.gpu`; the same numbers as the CPU).
+
     >>> import tmesim
     >>> sim = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
     >>> sim.n_cells > 0

@@ -44,7 +44,7 @@ class HostDevice:
         if cxx is None:
             raise RuntimeError("no C++ compiler found for the host build of the kernels")
         tag = hashlib.sha256((cxx + SOURCE).encode()).hexdigest()[:16]
-        folder = Path(tempfile.gettempdir()) / f"tmesim-hostsim-{os.getuid()}"
+        folder = Path(tempfile.gettempdir()) / f"tmesim-hostsim-{getattr(os, 'getuid', lambda: 0)()}"
         folder.mkdir(exist_ok=True)
         lib = folder / f"kernels-{tag}.so"
         if not lib.exists():
