@@ -72,8 +72,8 @@ of the order of the median kill itself, so an absolute excess in the exponent tu
 patients into tumors that barely grew (doubling times of 400-900 days, a between-patient SD
 of 600 days where serial imaging measures 43, Ryu et al. 2014). The doubling time's own
 between-patient spread (``patient_variability.csv``) already carries most of the measured
-spread, so the immune term may add only the rest: w is fitted per subtype to the TVDT
-median and SD (``benchmarks/inference.py tvdt``). Sections whose kill rate is below a tenth
+spread, so the immune term may add only the rest: w is fitted per subtype, with the doubling
+time, to the TVDT mean and SD (``benchmarks/inference.py tvdt``). Sections whose kill rate is below a tenth
 of the reference count as a tenth (assumption: a 28-day section's kill rate is noise at such
 counts; it bounds the speed-up at 10^w).
 
