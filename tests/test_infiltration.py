@@ -117,15 +117,62 @@ def _entered(d: dict, seed: int) -> int:
     return int(((ev["kind"] == K.E_RECRUITMENT) & (ev["ctype"] == sim.cm.type_names.index("CD8_T_cell"))).sum())
 
 
+def _no_adhesion(d: dict) -> dict:
+    blocked = copy.deepcopy(d)  # anti-integrin/ICAM: no lymphocyte arrest on the endothelium
+    set_behaviour(blocked, "CD8_T_cell", "recruitment", 0.0)
+    drop_rules(blocked, lambda r: not (r["cell_type"] == "CD8_T_cell" and r["behaviour"] == "recruitment"))
+    return blocked
+
+
+def test_blood_borne_t_cells_infiltrate_with_chemokines_not_without_adhesion_or_cxcl9() -> None:
+    """No T cell in the section at the start: every one in the nest at day 1 came through a
+    vessel. CXCL9/10 (inflamed level of tnbc-mixed) raises entry and draws them in; blocking
+    it lowers infiltration, blocking adhesion abolishes it (40×40 sites, seeds 0-5, paired)."""
+    base = immune_dict(size=40)
+    no_initial(base, "CD8_T_cell")
+    set_behaviour(base, "cancer", "cxcl9 secretion", 0.01)
+    full = [cd8_in_nest(run_arm(base, s)) for s in range(6)]
+    anti = [cd8_in_nest(run_arm(_anti_cxcl9(base), s)) for s in range(6)]
+    none = [cd8_in_nest(run_arm(_no_adhesion(base), s)) for s in range(3)]
+    print(f"CD8 T cells in the nest at day 1, all from vessels: chemokines {full}, anti-CXCL9/10 {anti}, "
+          f"no adhesion {none}")
+    assert ttest_rel(full, anti, alternative="greater").pvalue < 0.05
+    assert none == [0, 0, 0] and min(full) > 0
+
+
+def test_lymphocytes_enter_only_through_perfused_vessels() -> None:
+    """Each recruited cell sits next to a vessel that carried blood in the step it entered;
+    vessels squeezed shut (a low collapse threshold shuts any vessel touching a cell) admit none."""
+    d = immune_dict(size=32)
+    d["perfusion"] = dict(d["perfusion"], collapse_occupancy=0.01)
+    set_behaviour(d, "CD8_T_cell", "recruitment", 5.0e-3)  # test: many entries per vessel
+    sim = tmesim.Simulation(build(d), seed=1)
+    nx = sim.cm.grid[2]
+    offs = [(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)]
+    entered, shut_steps = 0, 0
+    for _ in range(sim.steps_for(1440)):
+        sim.step()
+        perf = sim.perfusion
+        n = sim.n
+        vessel = (sim.dead[:n] == K.ALIVE) & sim.cm.is_vessel[sim.ctype[:n]]
+        shut_steps += int((perf[sim.cy[:n][vessel] * nx + sim.cx[:n][vessel]] == 0).any())
+        ev = sim.take_events()
+        for x, y in zip(ev["x"][ev["kind"] == K.E_RECRUITMENT], ev["y"][ev["kind"] == K.E_RECRUITMENT], strict=True):
+            entered += 1
+            near = [perf[(y + dy) * nx + x + dx] for dx, dy in offs
+                    if 0 <= x + dx < nx and 0 <= y + dy < sim.cm.grid[1]]
+            assert max(near) == 1.0
+    print(f"entered {entered}; steps with a shut vessel {shut_steps}")
+    assert entered > 20 and shut_steps > 0
+
+
 @pytest.mark.slow
 def test_extravasation_needs_adhesion_and_is_raised_by_cxcl9() -> None:
     """CD8 T cells entering through vessels in a day: none without adhesion, fewer without CXCL9/10."""
     base = immune_dict()
     t_cells_in_stroma_ring(base)  # their IFN-gamma induces CXCL9/10
     set_behaviour(base, "CD8_T_cell", "recruitment", 2.0e-5)
-    no_adhesion = copy.deepcopy(base)  # anti-integrin/ICAM: no lymphocyte arrest on endothelium
-    set_behaviour(no_adhesion, "CD8_T_cell", "recruitment", 0.0)
-    drop_rules(no_adhesion, lambda r: not (r["cell_type"] == "CD8_T_cell" and r["behaviour"] == "recruitment"))
+    no_adhesion = _no_adhesion(base)
     full = [_entered(base, s) for s in SEEDS]
     anti = [_entered(_anti_cxcl9(base), s) for s in SEEDS]
     none = [_entered(no_adhesion, s) for s in SEEDS]
