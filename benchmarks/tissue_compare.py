@@ -22,6 +22,8 @@ import pandas as pd
 
 import tmesim
 from tmesim.api import load_model_or_preset, run, run_from_tissue
+from tmesim.io.atomic import atomic_write_text
+from tmesim.io.results import record
 from tmesim.readouts.tissue import compare_tissue, compare_with_cohort
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -74,7 +76,9 @@ def main() -> None:
             lines.append("")
             print("\n".join(lines[-len(c) - 4:]), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "tissue-compare.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(OUT / "tissue-compare.md", "\n".join(lines) + "\n")
+    record(OUT, ["tissue-compare.md"], ["tnbc", "tnbc-immune"],
+           "python benchmarks/tissue_compare.py --patients " + " ".join(args.patients) + f" --days {args.days:g}")
 
 
 if __name__ == "__main__":
