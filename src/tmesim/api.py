@@ -25,7 +25,7 @@ import pandas as pd
 from tmesim.units import MINUTES_PER_DAY
 
 from .body import Patient, PatientOptions, PatientResult
-from .engine import Simulation
+from .engine import Engine, Simulation
 from .engine.kernels import (
     E_DIVISION,
     E_FUSION,
@@ -182,10 +182,11 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
         path = Path(out)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise ModelError("out", f"{str(path)!r} exists and is not an empty folder; choose another")
-    if engine == "spatial":
-        _run_spatial(model, path, seed, days, progress, report, origin, notice)
+    eng = new_engine(engine, model, seed, contacts)
+    if eng.kind == "spatial":
+        _run_spatial(model, path, seed, days, progress, report, origin, notice, sim=eng)  # type: ignore[arg-type]
     else:
-        _run_meanfield(model, path, seed, days, contacts)
+        _record_table(eng, path, seed, days)
     result = Run(path)
     if out is None:
         weakref.finalize(result, shutil.rmtree, str(path), True)
@@ -199,15 +200,28 @@ def _days(model: Model, days: float | None) -> float:
     return days
 
 
-def _run_meanfield(model: Model, out: Path, seed: int, days: float, contacts: object) -> None:
+def new_engine(kind: str, model: Model, seed: int = 0, contacts: object = None) -> Engine:
+    """The engine ``kind`` (one of :data:`ENGINES`) for ``model``: what :func:`simulate` runs.
+    ``seed`` seeds the spatial engine (the mean-field engine is deterministic); ``contacts``
+    is the mean-field engine's contact enrichment."""
+    if kind == "spatial":
+        return Simulation(model, seed=seed)
+    if kind == "meanfield":
+        from .meanfield import MeanField
+
+        return MeanField(model, contacts=contacts)  # type: ignore[arg-type]
+    raise ModelError("engine", f"unknown engine {kind!r}; allowed: {', '.join(ENGINES)}")
+
+
+def _record_table(eng: Engine, out: Path, seed: int, days: float) -> None:
+    """An engine that computes its whole time course at once (the mean-field engine),
+    recorded as a run directory."""
     from ._version import __version__
-    from .meanfield import MeanField
 
     t0 = time.perf_counter()
-    mf = MeanField(model, contacts=contacts)  # type: ignore[arg-type]
-    trajectory = mf.run(days=days)
-    write_table_run(out, resolved_config(model, seed, days, __version__, engine="meanfield"), mf.summary(),
-                    trajectory, time.perf_counter() - t0)
+    trajectory = eng.run(days=days)
+    write_table_run(out, resolved_config(eng.model, seed, days, __version__, engine=eng.kind),
+                    eng.summary(), trajectory, time.perf_counter() - t0)  # type: ignore[attr-defined]
 
 
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
@@ -229,7 +243,7 @@ def check_seed(seed: int, field: str = "seed") -> int:
 
 def _run_spatial(model: Model, out: Path, seed: int, days: float,
                  progress: Callable[[Simulation], None] | None, report: bool, origin: dict | None = None,
-                 notice: Callable[[str], None] | None = None) -> None:
+                 notice: Callable[[str], None] | None = None, sim: Simulation | None = None) -> None:
     """The spatial engine, recorded into a complete run directory at ``out``.
 
     The run directory is locked while written (a second writer gets an error naming this
@@ -238,7 +252,7 @@ def _run_spatial(model: Model, out: Path, seed: int, days: float,
     from ._version import __version__
 
     with locked(out, "run directory", "out", notice):
-        sim = Simulation(model, seed=seed)
+        sim = Simulation(model, seed=seed) if sim is None else sim
         config = resolved_config(model, seed, days, __version__)
         if origin:
             config["origin"] = origin  # where the initial tissue came from (e.g. a real section)

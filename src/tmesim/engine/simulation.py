@@ -56,6 +56,8 @@ class Simulation:
     True
     """
 
+    kind = "spatial"  # tmesim.engine.Engine: the name tmesim.simulate(engine=...) takes
+
     def __init__(self, model: Model, seed: int = 0) -> None:
         self.model = model
         self.seed = int(seed)

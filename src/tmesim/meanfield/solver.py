@@ -139,6 +139,8 @@ class MeanField:
     True
     """
 
+    kind = "meanfield"  # tmesim.engine.Engine: the name tmesim.simulate(engine=...) takes
+
     def __init__(self, model: Model, signals: Mapping[str, SignalValue] | None = None,
                  method: str = "LSODA", rtol: float = 1e-3, atol: float = 1e-6,
                  contacts: Contacts | ContactCourse | None = None) -> None:
