@@ -80,7 +80,7 @@ def synthetic_model(n_cells: float, dims: int) -> tmesim.Model:
 
 def bench(n: float, dims: int, steps: int) -> dict[str, float]:
     model = synthetic_model(n, dims)
-    sim = tmesim.Simulation(model, seed=1)
+    sim = tmesim.engine.Simulation(model, seed=1)
     sim.step()  # compile / warm up
     sim.step()
     per: dict[str, float] = dict.fromkeys(sim.SCHEDULE, 0.0)

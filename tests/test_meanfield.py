@@ -51,7 +51,7 @@ def spatial_curves(model: tmesim.Model, days: float, seeds: int) -> np.ndarray:
     """Live counts [seed, half-day, type] of the spatial engine."""
     out = []
     for seed in range(seeds):
-        sim = tmesim.Simulation(model, seed=seed)
+        sim = tmesim.engine.Simulation(model, seed=seed)
         rows = [sim.counts()]
         for k in range(int(round(days / 0.5))):
             sim.run(days=0.5 * (k + 1))

@@ -179,8 +179,10 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
     if out is None:
         path = Path(tempfile.mkdtemp(prefix=f"tmesim-{model.name}-"))
     else:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        from .io import LOCK_FILES
+
+        path = Path(out)  # a folder holding only a lock: the lock says who is writing it
+        if path.exists() and (not path.is_dir() or any(p.name not in LOCK_FILES for p in path.iterdir())):
             raise ModelError("out", f"{str(path)!r} exists and is not an empty folder; choose another")
     eng = new_engine(engine, model, seed, contacts)
     if eng.kind == "spatial":
@@ -376,7 +378,8 @@ def run_from_tissue(model: Model, tissue: str | Path, out: str | Path, labels: s
                     report: bool = True) -> RunDirectory:
     """Simulate ``model`` forward from a real section; the run's config records its origin."""
     m, origin = tissue_start(model, tissue, labels, sample, site_um)
-    return run(m, out, seed=seed, days=days, progress=progress, report=report, origin=origin)
+    _run_spatial(m, Path(out), check_seed(seed), _days(m, days), progress, report, origin)  # not the deprecated run()
+    return Run(out)
 def import_physicell(settings: str | Path, rules: str | Path | None = None,
                      cells: str | Path | None = None) -> tuple[Model, str, list[str]]:
     """A PhysiCell project as a tmesim model: (model, mapping report text, rule warnings).

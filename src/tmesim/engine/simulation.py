@@ -51,7 +51,7 @@ class Simulation:
     """A spatial agent-based simulation of one model with one seed.
 
     >>> import tmesim
-    >>> sim = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
+    >>> sim = tmesim.engine.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
     >>> sim.n_cells > 0
     True
     """
