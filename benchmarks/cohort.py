@@ -7,8 +7,9 @@ tmesim.body.coupling). Mean-field: a tnbc cohort with nab-paclitaxel (28-day run
 follow-up), well-mixed and with the measured contact enrichment the trials use. Spatial: the same patients on a 40×40-site section for 1 + 1 days (a full-size
 section for the mean-field's 112 days would take hours per patient).
 
-Before the cluster runs it measures, in this one process and on the same patients, the two
-ways a treated patient's model is made (first line of the output, with their ratio):
+Before the cluster runs it measures, in this one process and on the same patients (treated
+with atezolizumab + nab-paclitaxel), the two ways a treated patient's model is made (the
+"one process" line, both rates and their ratio):
 validated whole twice per patient (dump → validate the patient, then again with its therapy;
 ``run_patient(validate=True)``, how every patient was made before) against derived from the
 validated cohort model and its validated treated template (the default). The two paths are
