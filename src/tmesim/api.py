@@ -400,6 +400,8 @@ def run_from_tissue(model: Model, tissue: str | Path, out: str | Path, labels: s
     m, origin = tissue_start(model, tissue, labels, sample, site_um)
     _run_spatial(m, Path(out), check_seed(seed), _days(m, days), progress, report, origin)  # not the deprecated run()
     return Run(out)
+
+
 def import_physicell(settings: str | Path, rules: str | Path | None = None,
                      cells: str | Path | None = None) -> tuple[Model, str, list[str]]:
     """A PhysiCell project as a tmesim model: (model, mapping report text, rule warnings).
