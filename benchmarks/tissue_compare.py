@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 import tmesim
-from tmesim.api import load_model_or_preset, run, run_from_tissue
+from tmesim.api import load_model_or_preset, run_from_tissue
 from tmesim.io.atomic import atomic_write_text
 from tmesim.io.results import record
 from tmesim.readouts.tissue import compare_tissue, compare_with_cohort
@@ -66,7 +66,8 @@ def main() -> None:
         print("\n".join(lines[-len(tab) - 4:]), flush=True)
     if not args.skip_preset:
         t = time.time()
-        rd = run(load_model_or_preset(preset="tnbc"), work / "tnbc", seed=0, days=args.days, report=False)
+        rd = work / "tnbc"
+        tmesim.simulate(load_model_or_preset(preset="tnbc"), out=rd, seed=0, days=args.days, report=False)
         for d in (0.0, args.days):
             c = compare_with_cohort(rd, args.tissue, day=d)
             lines += [f"## Default preset `tnbc`, day {d:g}, against the cohort (100 cores; {time.time() - t:.0f} s)", "",

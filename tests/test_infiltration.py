@@ -146,7 +146,7 @@ def test_lymphocytes_enter_only_through_perfused_vessels() -> None:
     d = immune_dict(size=32)
     d["perfusion"] = dict(d["perfusion"], collapse_occupancy=0.01)
     set_behaviour(d, "CD8_T_cell", "recruitment", 5.0e-3)  # test: many entries per vessel
-    sim = tmesim.Simulation(build(d), seed=1)
+    sim = tmesim.engine.Simulation(build(d), seed=1)
     nx = sim.cm.grid[2]
     offs = [(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)]
     entered, shut_steps = 0, 0
@@ -222,7 +222,7 @@ def cropped_dict(preset: str, size: int = 90, days: float = 2.0) -> dict:
     return d
 
 
-def section_architecture(sim: tmesim.Simulation) -> pd.Series:
+def section_architecture(sim: tmesim.engine.Simulation) -> pd.Series:
     c = sim.cells()
     names = np.array(sim.cm.type_names)
     cells = pd.DataFrame({"cell_type": names[c["type"]], "status": np.where(c["dead"] == 0, "live", "dead"),
