@@ -56,7 +56,8 @@ BASE = "name: t\npreset: tnbc\nn: 4\narms:\n  - {name: a, therapies: ['nab-pacli
     ("randomisation: {ratio: [1, 2]}\n", "randomisation.ratio"),
     ("follow_up: -3\n", "follow_up"),
     ("endpoints: [pfs, qol]\n", "endpoints"),
-    ("contacts: spatial\n", "contacts: Value error, got 'spatial'; allowed: well-mixed, measured or a path"),
+    ("contacts: spatial\n", "contacts: got 'spatial'; allowed: well-mixed, measured or a path"),
+    ("setting: adjuvant\n", "setting: allowed: primary, metastatic; got 'adjuvant'"),
 ])
 def test_bad_trial_yaml(tmp_path, extra, needle):
     with pytest.raises(ModelError) as exc:
