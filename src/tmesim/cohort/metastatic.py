@@ -108,7 +108,16 @@ def screening_days(model: Model, cfg: EndpointConfig) -> float:
 
 def organ_burden(res: PatientResult) -> pd.DataFrame:
     """Metastatic cells per organ (columns) by day from diagnosis (index), weekly."""
-    return res.burden.pivot_table(index="days_from_diagnosis", columns="organ", values="cells", aggfunc="sum")
+    b = res.burden
+    organs = list(dict.fromkeys(b["organ"]))
+    k = len(organs)
+    names = b["organ"].to_numpy()
+    if k and len(b) % k == 0 and (names.reshape(-1, k) == np.array(organs, dtype=object)).all():
+        # the body model writes one row per organ per step, steps in order: a reshape, not a pivot
+        days = b["days_from_diagnosis"].to_numpy(float)[::k]
+        return pd.DataFrame(b["cells"].to_numpy(float).reshape(-1, k), index=pd.Index(days, name="days_from_diagnosis"),
+                            columns=pd.Index(organs, name="organ"))
+    return b.pivot_table(index="days_from_diagnosis", columns="organ", values="cells", aggfunc="sum")
 
 
 def primary_cells(res: PatientResult, days: np.ndarray) -> np.ndarray:

@@ -16,10 +16,12 @@ A trial file (see ``presets/trials/impassion130.yaml``)::
     timing: {run_in_days: 28, treatment_days: 84, assessment_days: 7}   # optional
     contacts: measured          # mean-field contact enrichment: well-mixed | measured | file.csv
     contact_days: 35            # days of that spatial run (default: run-in + 7)
+    setting: metastatic         # or primary (default): see tmesim.cohort.metastatic
 
 The first arm is the reference of the hazard ratios. Randomisation allocates exactly
 ``n·ratio/sum(ratio)`` patients per arm (remainders to the first arms) in an order shuffled
 by ``randomisation.seed``; patient ``i`` is the same virtual patient whatever its arm.
+In the metastatic setting the ``n`` patients are the first eligible candidates (:func:`enrol`).
 """
 
 from __future__ import annotations
