@@ -236,7 +236,7 @@ def enrol(spec: TrialSpec, model: Model, cfg: EndpointConfig, client: Any, out: 
         eligible = int(np.isfinite(done["entry_days_from_diagnosis"].to_numpy(float)).sum())
         if eligible >= spec.n or len(done) >= cap:
             break
-        m = min(cap, len(done) + max(3 * (spec.n - eligible), 4))  # about a third of TNBC candidates are eligible
+        m = min(cap, len(done) + max(5 * (spec.n - eligible), 16))  # about one TNBC candidate in five is eligible
         rows = sample_patients(model, m, spec.seed).iloc[len(done):].to_dict("records")
         if notice:
             notice(f"screening candidates {len(done)}-{m - 1} for measurable metastatic disease ({eligible} of "
