@@ -72,6 +72,7 @@ def test_new_lesion_is_progression(tnbc):
     assert out["met_bone_event"] and out["met_bone_days"] == 14.0
     assert not out["met_lung_event"]  # a baseline lesion is not a new one
     assert out["lesions_baseline"] == 1 and out["target_lesions"] == 1
+    assert not metastatic_endpoints(les, tnbc, replace(CFG, new_lesion_progression=False))["pfs_event"]
 
 
 def test_every_lesion_gets_the_same_exposure(tnbc):

@@ -241,7 +241,9 @@ def metastatic_endpoints(lesions: pd.DataFrame, model: Model, cfg: EndpointConfi
     dead = np.nonzero(total >= lethal)[0]
     death = float(days[dead[0]]) if len(dead) else float("nan")
     fu = cfg.follow_up_days
-    causes = [(r["pd_day"], "burden"), (r["new_lesion_day"], "new lesion"), (death, "death")]
+    causes = [(r["pd_day"], "burden"), (death, "death")]
+    if cfg.new_lesion_progression:
+        causes.append((r["new_lesion_day"], "new lesion"))
     causes = [(d, c) for d, c in causes if np.isfinite(d) and d <= fu]
     pfs, by = min(causes) if causes else (float("nan"), "none")
     out: dict[str, Any] = {}
