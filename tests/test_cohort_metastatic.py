@@ -39,6 +39,17 @@ def _lesions(cols: dict[str, list[float]], step: float = 7.0) -> pd.DataFrame:
     return pd.DataFrame(cols, index=pd.Index(np.arange(n) * step, name="day"))
 
 
+def test_shipped_metastatic_trials_load():
+    from pathlib import Path
+
+    from tmesim.cohort import load_trial
+
+    folder = Path(tmesim.__file__).parent / "presets" / "trials"
+    specs = {p.stem: load_trial(p) for p in folder.glob("*.yaml")}
+    assert specs["impassion130"].setting == "metastatic"
+    assert specs["impassion130-tme-arms"].setting == "metastatic" and len(specs["impassion130-tme-arms"].arms) == 3
+
+
 def test_diameter_of_a_lesion():
     # 1e9 cells = 1 cm³, a sphere of 12.4 mm; 8 times the cells, twice the diameter
     assert diameter_mm(1e9) == pytest.approx(12.407, rel=1e-3)
