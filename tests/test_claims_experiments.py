@@ -125,6 +125,14 @@ def recruited_any(*types: str):  # noqa: ANN201
     return read
 
 
+def kills_or_deaths(cell_type: str):  # noqa: ANN201
+    """Cells of a type that died by apoptosis or were killed over the run."""
+    def read(s: tmesim.Simulation) -> float:
+        ev = s.take_events()
+        return count_events(ev, s, K.E_APOPTOSIS, cell_type) + count_events(ev, s, K.E_KILLED, cell_type)
+    return read
+
+
 def count(cell_type: str):  # noqa: ANN201
     return lambda s: float(s.count(cell_type))
 
@@ -351,6 +359,39 @@ def _cases() -> dict[str, Knockout]:
     add("brain_astrocyte_sting_survival", ("C126",), ["cancer", "astrocyte"], [nest(), ring("astrocyte", 0.4, 0.2)],
         behaviour("cancer", "apoptosis"), "higher", remove=("astrocyte|contact with cancer|increases|tnfa secretion",),
         preset="niche-brain")
+
+    # drug protection by the microenvironment: the survival rules also lower drug-induced apoptosis
+    # (tmesim.model.response), so both arms are treated and the knockout loses the protection
+    chemo = treat("nab-paclitaxel")
+    add("tunneling_nanotubes_protect_under_chemotherapy", ("C169",), ["cancer", "TEC"], [nest(0.6), mixed("endothelial", 0.15)],
+        kills_or_deaths("cancer"), "higher",
+        remove=("cancer|contact with endothelial|decreases|apoptosis", "cancer|contact with TEC|decreases|apoptosis"),
+        days=2.0, state_edit=chemo)
+    add("n2_neutrophils_protect_under_chemotherapy", ("C051",), neu, [nest(0.6), ring("N2_neutrophil", 0.4, 0.1, 0.4)],
+        kills_or_deaths("cancer"), "higher", remove=("cancer|contact with N2_neutrophil|decreases|apoptosis",),
+        days=2.0, state_edit=chemo)
+    add("brain_astrocytes_protect_under_chemotherapy", ("C126",), ["cancer", "astrocyte"],
+        [nest(0.6), ring("astrocyte", 0.5, 0.1, 0.4)], kills_or_deaths("cancer"), "higher",
+        remove=("astrocyte|contact with cancer|increases|tnfa secretion",), preset="niche-brain", days=2.0,
+        state_edit=lambda d: treat("nab-paclitaxel")(seeded(d)))
+    # therapies against untreated twins
+    add("bevacizumab_chemotherapy_shrinks_tumor", ("C142",), ["cancer", "TEC"], [nest(0.7), ring("TEC", 0.3, 0.2)],
+        count("cancer"), "lower", edit=treat("bevacizumab+chemotherapy"), days=2.0)
+    add("adoptive_t_cells_il2_checkpoint_blockade", ("C063",), ["cancer", "CD8_T_cell"],
+        [nest(0.7), ring("CD8_T_cell", 0.1, 0.3)], count("cancer"), "lower",
+        edit=treat("adoptive-T-cells+IL-2", "atezolizumab"), days=2.0,
+        state_edit=lambda d: with_state(d, "cancer", pdl1=0.6))
+    # fibroblasts: growth restraint by normal fibroblasts, CAF-driven angiogenesis and matrix proteolysis
+    add("normal_fibroblasts_restrain_growth", ("C157",), ["cancer", "fibroblast"], [nest(), ring("fibroblast", 0.5, 0.28)],
+        prolif, "higher", remove=("cancer|contact with fibroblast|decreases|cycle entry",))
+    add("caf_cxcl12_angiogenesis", ("C012",), ["CAF_S100A4"], [mixed("CAF_S100A4", 0.2), mixed("endothelial", 0.2)],
+        behaviour("endothelial", "cycle entry"), "lower", remove=("endothelial|cxcl12|increases|cycle entry",))
+    add("caf_mmp_matrix_proteolysis", ("C012",), ["cancer", "CAF_S100A4"], [nest(), ring("CAF_S100A4", 0.3)],
+        field("mmp"), "lower", edit=zero(("CAF_S100A4", "mmp secretion")))
+    # exosomes in the pre-metastatic lung
+    add("lung_exosomes_angiogenesis", ("C083",), ["cancer"], [nest(), mixed("endothelial", 0.15)],
+        behaviour("endothelial", "cycle entry"), "lower", remove=("endothelial|exosome|increases|cycle entry",),
+        preset="niche-lung")
     return c
 
 
