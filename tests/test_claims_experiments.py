@@ -133,6 +133,10 @@ def kills_or_deaths(cell_type: str):  # noqa: ANN201
     return read
 
 
+def divisions(cell_type: str):  # noqa: ANN201
+    return lambda s: count_events(s.take_events(), s, K.E_DIVISION, cell_type)
+
+
 def count(cell_type: str):  # noqa: ANN201
     return lambda s: float(s.count(cell_type))
 
@@ -392,6 +396,23 @@ def _cases() -> dict[str, Knockout]:
     add("lung_exosomes_angiogenesis", ("C083",), ["cancer"], [nest(), mixed("endothelial", 0.15)],
         behaviour("endothelial", "cycle entry"), "lower", remove=("endothelial|exosome|increases|cycle entry",),
         preset="niche-lung")
+    # exosomes and PTEN loss in the organ niches
+    add("brain_exosomes_stimulate_microglia_wnt", ("C165",), ["cancer", "microglia"], [nest(), ring("microglia", 0.3, 0.2)],
+        field("wnt"), "lower", remove=("microglia|exosome|increases|wnt secretion",), preset="niche-brain",
+        state_edit=seeded)
+    add("brain_pten_loss_ccl2_recruits_myeloid", ("C125",), ["cancer", "microglia"], [nest(0.7), mixed("endothelial", 0.15)],
+        recruited("microglia"), "lower", edit=lambda d: with_state(d, "cancer", pten=1.0), preset="niche-brain", days=2.0,
+        state_edit=lambda d: with_state(d, "cancer", pten=0.05))
+    add("brain_ccl2_recruitment_knockout", ("C125",), ["cancer", "microglia"], [nest(0.7), mixed("endothelial", 0.15)],
+        recruited("microglia"), "lower", remove=("microglia|ccl2|increases|recruitment",), preset="niche-brain", days=2.0,
+        state_edit=lambda d: with_state(d, "cancer", pten=0.05))
+    bone_exo = [nest(0.6), ring("osteoclast_precursor", 0.3, 0.2)]
+    add("bone_exosomes_osteoclast_precursor_proliferation", ("C082",), ["cancer", "osteoclast_precursor", "osteoclast"],
+        bone_exo, divisions("osteoclast_precursor"), "lower",
+        remove=("osteoclast_precursor|exosome|increases|cycle entry",), preset="niche-bone", days=2.0)
+    add("bone_exosomes_osteoclastogenesis", ("C085", "C082"), ["cancer", "osteoclast_precursor", "osteoclast"],
+        bone_exo, transitions("osteoclast_precursor", "osteoclast"), "lower",
+        remove=("osteoclast_precursor|exosome|increases|transform to osteoclast",), preset="niche-bone", days=2.0)
     return c
 
 
