@@ -85,6 +85,15 @@ def treat(*names: str):  # noqa: ANN201 - returns a model edit
     return edit
 
 
+def _therapy_rules(cell_type: str, signal: str) -> list[dict[str, Any]]:
+    from importlib import resources
+
+    from tmesim.model.rules_csv import read_rules_csv
+
+    with resources.as_file(resources.files("tmesim.data").joinpath("therapy_rules.csv")) as path:
+        return [r for r in read_rules_csv(path) if r["cell_type"] == cell_type and r["signal"] == signal]
+
+
 # ------------------------------------------------------------------------------ readouts
 def prolif(s: tmesim.Simulation) -> float:
     return mean_behaviour(s, "cancer", "cycle entry")
@@ -413,6 +422,17 @@ def _cases() -> dict[str, Knockout]:
     add("bone_exosomes_osteoclastogenesis", ("C085", "C082"), ["cancer", "osteoclast_precursor", "osteoclast"],
         bone_exo, transitions("osteoclast_precursor", "osteoclast"), "lower",
         remove=("osteoclast_precursor|exosome|increases|transform to osteoclast",), preset="niche-bone", days=2.0)
+    # IL-3 of tumor endothelium, cancer-cell-derived CAFs, ALDH-high TEC drug resistance
+    add("tec_il3_drives_cancer_growth", ("C131",), ["cancer", "TEC"], [nest(0.5, 0.25), ring("TEC", 0.3, 0.38)], prolif,
+        "lower", remove=("cancer|il3|increases|cycle entry",), closed=True)
+    add("tec_il3_autocrine_angiogenesis", ("C131",), ["TEC"], [mixed("TEC", 0.2)], behaviour("TEC", "cycle entry"), "lower",
+        remove=("TEC|il3|increases|cycle entry",))
+    add("cancer_cells_transdifferentiate_to_cafs", ("C014",), ["cancer", "M2_macrophage", "CAF_S100A4"],
+        [mixed("cancer", 0.4), mixed("M2_macrophage", 0.2)], transitions("cancer", "CAF_S100A4"), "lower",
+        remove=("cancer|tgfb|increases|transform to CAF_S100A4",), days=2.0, size=32, closed=True)
+    add("aldh_high_tec_resist_taxanes", ("C028",), ["TEC"], [mixed("TEC", 0.3), mixed("endothelial", 0.3)],
+        behaviour("TEC", "apoptosis"), "higher", days=1.0, state_edit=treat("nab-paclitaxel"),
+        edit=lambda d: {**d, "rules": d["rules"] + [dict(r, cell_type="TEC") for r in _therapy_rules("endothelial", "drug nab-paclitaxel")]})
     return c
 
 
