@@ -38,6 +38,7 @@ CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, str]] = {
     "lung_mir105_opens_the_barrier": (("C081",), ("mir105",), "lung", "extravasated_cells_per_day"),
     "lung_treg_rankl_helps_crossing": (("C057",), ("rankl_response",), "lung", "extravasated_cells_per_day"),
     "liver_inflammatory_cytokines_attachment": (("C112",), ("cox2_epiregulin",), "liver", "arrested_cells_per_day"),
+    "lung_platelets_open_the_barrier": (("C163",), ("platelets",), "lung", "extravasated_cells_per_day"),
 }
 # A TNBC tumor's CEMIP alone saturates brain priming (cargo is capped at 1), so miR-105 is
 # shown in a tumor without CEMIP.
@@ -139,3 +140,16 @@ def test_ctc_count_tracks_metastatic_risk(model) -> None:
         mets.append(sum(res.expected_metastases.values()))
     rho, p = spearmanr(ctc, mets)
     assert rho > 0.5 and p < 0.01, (rho, p)
+
+
+def test_exosomal_cemip_opens_the_blood_brain_barrier(model) -> None:
+    """review:92, 104, 105 (C084): exosomal CEMIP loosens the brain vessel wall: without it a
+    smaller share of the cells arrested in the brain cross into it (the share isolates the
+    barrier from CEMIP's priming, which raises arrest)."""
+    def share(seed: int, factors: dict[str, float]) -> float:
+        a = _run(model, seed, factors).arrivals.query("organ == 'brain'")
+        return float(a["extravasated_cells_per_day"].sum() / a["arrested_cells_per_day"].sum())
+
+    intact = np.array([share(s, {}) for s in SEEDS])
+    ko = np.array([share(s, {"cemip": 0.0}) for s in SEEDS])
+    assert paired_one_sided(ko, intact, "lower") < 0.05, (ko, intact)
