@@ -433,6 +433,11 @@ def _cases() -> dict[str, Knockout]:
     add("aldh_high_tec_resist_taxanes", ("C028",), ["TEC"], [mixed("TEC", 0.3), mixed("endothelial", 0.3)],
         behaviour("TEC", "apoptosis"), "higher", days=1.0, state_edit=treat("nab-paclitaxel"),
         edit=lambda d: {**d, "rules": d["rules"] + [dict(r, cell_type="TEC") for r in _therapy_rules("endothelial", "drug nab-paclitaxel")]})
+    add("liver_stellate_mmp_remodelling", ("C114",), ["cancer", "stellate"], [nest(), ring("stellate", 0.3, 0.2)], field("mmp"),
+        "lower", remove=("stellate|contact with cancer|increases|mmp secretion",), preset="niche-liver")
+    add("liver_stellate_vegf_angiogenesis", ("C114",), ["cancer", "stellate"],
+        [nest(), ring("stellate", 0.3, 0.2), mixed("endothelial", 0.15)], behaviour("endothelial", "cycle entry"), "lower",
+        remove=("stellate|contact with cancer|increases|vegf secretion",), preset="niche-liver")
     return c
 
 
