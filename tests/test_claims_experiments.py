@@ -438,6 +438,13 @@ def _cases() -> dict[str, Knockout]:
     add("liver_stellate_vegf_angiogenesis", ("C114",), ["cancer", "stellate"],
         [nest(), ring("stellate", 0.3, 0.2), mixed("endothelial", 0.15)], behaviour("endothelial", "cycle entry"), "lower",
         remove=("stellate|contact with cancer|increases|vegf secretion",), preset="niche-liver")
+    add("anti_cd25_with_peptide_vaccine", ("C148",), lym, [nest(0.7), ring("CD8_T_cell", 0.15, 0.3), ring("Treg", 0.25, 0.3),
+                                                         mixed("endothelial", 0.1)],
+        count("cancer"), "lower", edit=treat("peptide-vaccine+anti-CD25"), days=3.0, state_edit=treat("peptide-vaccine"))
+    c["anti_cd25_with_peptide_vaccine"].seeds = tuple(range(1, 9))
+    add("tunneling_nanotubes_share_resistance", ("C168",), ["cancer"], [nest(0.8)], state("cancer", "resistance"), "lower",
+        remove=("cancer|neighbour resistance|increases|resistance increase",),
+        state_edit=lambda d: with_state(d, "cancer", resistance=0.6))
     return c
 
 
