@@ -445,6 +445,9 @@ def _cases() -> dict[str, Knockout]:
     add("tunneling_nanotubes_share_resistance", ("C168",), ["cancer"], [nest(0.8)], state("cancer", "resistance"), "lower",
         remove=("cancer|neighbour resistance|increases|resistance increase",),
         state_edit=lambda d: with_state(d, "cancer", resistance=0.6))
+    add("mdsc_poor_chemotherapy_response", ("C134",), mdsc[:2], [nest(0.6), ring("MDSC", 0.4, 0.1, 0.4)],
+        behaviour("cancer", "apoptosis"), "higher", days=3.0, state_edit=chemo,
+        edit=lambda d: {**d, "initial": [p for p in d["initial"] if p["cell_type"] != "MDSC"]})
     return c
 
 
