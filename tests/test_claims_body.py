@@ -153,3 +153,15 @@ def test_exosomal_cemip_opens_the_blood_brain_barrier(model) -> None:
     intact = np.array([share(s, {}) for s in SEEDS])
     ko = np.array([share(s, {"cemip": 0.0}) for s in SEEDS])
     assert paired_one_sided(ko, intact, "lower") < 0.05, (ko, intact)
+
+
+def test_m2_macrophages_help_cells_into_the_liver(model) -> None:
+    """(C167) tumor-educated M2 macrophages promote extravasation into the liver stroma: without
+    the tumor's M2 factor a smaller share of the cells arrested in the liver cross into it."""
+    def share(seed: int, factors: dict[str, float]) -> float:
+        a = _run(model, seed, factors).arrivals.query("organ == 'liver'")
+        return float(a["extravasated_cells_per_day"].sum() / a["arrested_cells_per_day"].sum())
+
+    intact = np.array([share(s, {}) for s in SEEDS])
+    ko = np.array([share(s, {"cathepsin_s": 0.0}) for s in SEEDS])
+    assert paired_one_sided(ko, intact, "lower") < 0.05, (ko, intact)
