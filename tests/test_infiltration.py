@@ -59,7 +59,7 @@ def t_cells_in_stroma_ring(d: dict, size: int = 60) -> None:
                          "inner_radius": nest + 30, "fraction": 0.1, "source": "assumption: test layout"})
 
 
-def cd8_in_nest(sim: tmesim.Simulation) -> int:
+def cd8_in_nest(sim: tmesim.engine.Simulation) -> int:
     """CD8 T cells inside the (scaled) starting nest: closer to the centre than 80 % of its radius."""
     cm = sim.cm
     nest = 450 * cm.grid[2] * 20 / 3200
@@ -70,8 +70,8 @@ def cd8_in_nest(sim: tmesim.Simulation) -> int:
     return int((r < 0.8 * nest).sum())
 
 
-def run_arm(d: dict, seed: int, days: float | None = None) -> tmesim.Simulation:
-    return tmesim.Simulation(build(d), seed=seed).run(days=days)
+def run_arm(d: dict, seed: int, days: float | None = None) -> tmesim.engine.Simulation:
+    return tmesim.engine.Simulation(build(d), seed=seed).run(days=days)
 
 
 def test_exchange_keeps_one_cell_per_site_and_is_reproducible() -> None:

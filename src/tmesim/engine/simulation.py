@@ -54,10 +54,12 @@ class Simulation:
     (:mod:`tmesim.engine.gpu`; the same numbers as the CPU).
 
     >>> import tmesim
-    >>> sim = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
+    >>> sim = tmesim.engine.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
     >>> sim.n_cells > 0
     True
     """
+
+    kind = "spatial"  # tmesim.engine.Engine: the name tmesim.simulate(engine=...) takes
 
     def __init__(self, model: Model, seed: int = 0, backend: str = "cpu") -> None:
         self.model = model
