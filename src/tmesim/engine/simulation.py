@@ -232,7 +232,8 @@ class Simulation:
         if len(self.cm.recruitable):
             m, self.next_uid, ne = K.recruit(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
                                              self.ev, self._ne, self.cm.recruitable, self.seed,
-                                             self.step_index, self.time, self.cm.dt, self.cm.init_state)
+                                             self.step_index, self.time, self.cm.dt, self.cm.init_state,
+                                             self.perfusion)
             self.n, self._ne = m, ne
         self._keep_events()
 
