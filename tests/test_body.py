@@ -93,15 +93,17 @@ def test_hybrid_cells_seed_more_than_epithelial_or_mesenchymal(base):
 
 
 def test_no_brain_metastasis_without_cathepsin_s_mmps_and_vegf(model, base):
-    """review:142-145: the blood-brain barrier is crossed only with VEGF, MMPs and cathepsin S."""
+    """review:142-145: the blood-brain barrier is crossed only with VEGF, MMPs and cathepsin S
+    (and exosomal CEMIP, review:92, which loosens the brain vessel wall too)."""
     assert colonies(base, "brain") > 0
     closed = Patient(model, seed=3, shedding=SHED,
-                     options=PatientOptions(factors={"cathepsin_s": 0.0, "mmp": 0.0, "vegf": 0.0}, **FIRST)).run()
+                     options=PatientOptions(factors={"cathepsin_s": 0.0, "mmp": 0.0, "vegf": 0.0, "cemip": 0.0}, **FIRST)).run()
     assert colonies(closed, "brain") == 0.0
     assert (closed.seeding["organ"] != "brain").all()
     assert closed.arrivals.query("organ == 'brain'")["extravasated_cells_per_day"].max() == 0.0
     # each factor alone still opens the barrier partly
-    only_cats = Patient(model, seed=3, shedding=SHED, options=PatientOptions(factors={"mmp": 0.0, "vegf": 0.0}, **FIRST)).run()
+    only_cats = Patient(model, seed=3, shedding=SHED,
+                        options=PatientOptions(factors={"mmp": 0.0, "vegf": 0.0, "cemip": 0.0}, **FIRST)).run()
     assert 0 < colonies(only_cats, "brain") < colonies(base, "brain")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 import tmesim
 from coculture import paired_one_sided
@@ -34,6 +35,10 @@ CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, str]] = {
     "brain_mir105_primes": (("C081",), ("mir105",), "brain", "priming"),
     "bone_mir20a_primes": (("C082",), ("mir20a",), "bone", "priming"),
     "brain_cemip_primes": (("C085",), ("cemip",), "brain", "priming"),
+    "lung_mir105_opens_the_barrier": (("C081",), ("mir105",), "lung", "extravasated_cells_per_day"),
+    "lung_treg_rankl_helps_crossing": (("C057",), ("rankl_response",), "lung", "extravasated_cells_per_day"),
+    "liver_inflammatory_cytokines_attachment": (("C112",), ("cox2_epiregulin",), "liver", "arrested_cells_per_day"),
+    "lung_platelets_open_the_barrier": (("C163",), ("platelets",), "lung", "extravasated_cells_per_day"),
 }
 # A TNBC tumor's CEMIP alone saturates brain priming (cargo is capped at 1), so miR-105 is
 # shown in a tumor without CEMIP.
@@ -72,3 +77,91 @@ def test_bone_sinusoids_are_more_permissive_than_lung_capillaries(model) -> None
     bone = np.array([share[s]["bone"] for s in SEEDS])
     lung = np.array([share[s]["lung"] for s in SEEDS])
     assert paired_one_sided(lung, bone, "lower") < 0.05, (bone, lung)
+
+
+def _run(model: tmesim.Model, seed: int, factors: dict[str, float] | None = None):  # noqa: ANN202
+    return Patient(model, seed=seed, shedding=SHED,
+                   options=PatientOptions(factors=factors or {}, metastasis_shedding=False)).run()
+
+
+def test_bone_is_the_most_common_site(model) -> None:
+    """review:111 (C088): bone is the most common site of breast cancer metastasis: the expected
+    number of bone metastases exceeds that of every other organ in each patient."""
+    exp = {s: _run(model, s).expected_metastases for s in SEEDS}
+    bone = np.log(np.array([exp[s]["bone"] for s in SEEDS]))
+    for organ in ("lung", "liver", "brain"):
+        other = np.log(np.array([exp[s][organ] for s in SEEDS]))
+        assert paired_one_sided(other, bone, "lower") < 0.05, (organ, other, bone)
+
+
+def test_lung_capillaries_take_most_extravasating_cells(model) -> None:
+    """review:126 (C098): the lung capillaries, first bed of the venous return with the largest
+    surface, arrest and let out more disseminated cells than any other organ."""
+    tot = {s: _run(model, s).arrivals.groupby("organ")["extravasated_cells_per_day"].sum() for s in SEEDS}
+    lung = np.log(np.array([tot[s]["lung"] for s in SEEDS]))
+    for organ in ("bone", "liver", "brain"):
+        other = np.log(np.array([tot[s][organ] for s in SEEDS]))
+        assert paired_one_sided(other, lung, "lower") < 0.05, (organ, other, lung)
+
+
+def test_caf_cxcr4_selection_raises_bone_recurrence(model) -> None:
+    """review:154, 155 (C129): CAF-rich tumors (CXCR4-responsive cells selected by CAF CXCL12,
+    the coupling's ``cxcr4`` factor read from the CAF count) relapse more in bone: without that
+    factor, fewer bone metastases are expected."""
+    intact = np.log(np.array([_run(model, s).expected_metastases["bone"] for s in SEEDS]))
+    ko = np.log(np.array([_run(model, s, {"cxcr4": 0.0}).expected_metastases["bone"] for s in SEEDS]))
+    assert paired_one_sided(ko, intact, "lower") < 0.05, (ko, intact)
+
+
+def test_ctcs_are_heterogeneous_in_emt(model) -> None:
+    """review:80, 81 (C069): circulating tumor cells mix epithelial, hybrid and mesenchymal
+    states, and a sizeable share (the mesenchymal, EpCAM-low cells) escapes the EpCAM-based count."""
+    shares, missed = [], []
+    for s in SEEDS:
+        res = _run(model, s)
+        cells = (res.units["intravasated_units"] * res.units["cells_per_unit"]).groupby(res.units["emt_class"]).sum()
+        shares.append((cells / cells.sum()).to_numpy())
+        ctc = res.ctc.query("ctc_per_7_5ml > 0")
+        missed.append(float(np.mean(1.0 - ctc["detectable_per_7_5ml"] / ctc["ctc_per_7_5ml"])))
+    shares = np.array(shares)
+    assert (shares > 0.05).all(), shares  # every patient sheds each state
+    assert 0.05 < np.mean(missed) < 0.95, missed
+
+
+def test_ctc_count_tracks_metastatic_risk(model) -> None:
+    """(C070) CTCs as a diagnostic marker: across twenty patients, the detectable CTC count per
+    7.5 mL at diagnosis ranks patients by their expected number of metastases (Spearman)."""
+    from tmesim.cohort.markers import ctc_at
+
+    ctc, mets = [], []
+    for s in range(20):
+        res = _run(model, 100 + s)
+        ctc.append(ctc_at(res.ctc, 0.0))
+        mets.append(sum(res.expected_metastases.values()))
+    rho, p = spearmanr(ctc, mets)
+    assert rho > 0.5 and p < 0.01, (rho, p)
+
+
+def test_exosomal_cemip_opens_the_blood_brain_barrier(model) -> None:
+    """review:92, 104, 105 (C084): exosomal CEMIP loosens the brain vessel wall: without it a
+    smaller share of the cells arrested in the brain cross into it (the share isolates the
+    barrier from CEMIP's priming, which raises arrest)."""
+    def share(seed: int, factors: dict[str, float]) -> float:
+        a = _run(model, seed, factors).arrivals.query("organ == 'brain'")
+        return float(a["extravasated_cells_per_day"].sum() / a["arrested_cells_per_day"].sum())
+
+    intact = np.array([share(s, {}) for s in SEEDS])
+    ko = np.array([share(s, {"cemip": 0.0}) for s in SEEDS])
+    assert paired_one_sided(ko, intact, "lower") < 0.05, (ko, intact)
+
+
+def test_m2_macrophages_help_cells_into_the_liver(model) -> None:
+    """(C167) tumor-educated M2 macrophages promote extravasation into the liver stroma: without
+    the tumor's M2 factor a smaller share of the cells arrested in the liver cross into it."""
+    def share(seed: int, factors: dict[str, float]) -> float:
+        a = _run(model, seed, factors).arrivals.query("organ == 'liver'")
+        return float(a["extravasated_cells_per_day"].sum() / a["arrested_cells_per_day"].sum())
+
+    intact = np.array([share(s, {}) for s in SEEDS])
+    ko = np.array([share(s, {"cathepsin_s": 0.0}) for s in SEEDS])
+    assert paired_one_sided(ko, intact, "lower") < 0.05, (ko, intact)

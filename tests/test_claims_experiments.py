@@ -4,8 +4,10 @@ Each case cuts a minimal co-culture out of the shipped catalog (or an organ nich
 only the cell types it names, the rules among them and the fields they use, on 24×24 sites
 of 20 µm for one or two days (see ``coculture.py``) — and compares it with the same
 co-culture without the rules (or parameter, or with the therapy) that implement the claim,
-over five seeds shared by both arms, with a one-sided paired t-test (p < 0.05) in the
-direction the review reports.
+over five seeds shared by both arms (eight where the effect is small against the noise), with a
+one-sided paired t-test (p < 0.05) in the direction the review reports. A therapy case compares
+treated and untreated twins; a claim of protection against a drug treats both arms and removes
+the protecting rule (survival rules also lower drug-induced apoptosis, tmesim.model.response).
 
 Readouts are realised events (transitions, kills, recruitments, deaths) or fields where the
 counts allow; otherwise the cells' current behaviour rate with every rule applied (for
@@ -29,6 +31,7 @@ from coculture import (
     assert_knockout,
     coculture,
     count_events,
+    drop_rules,
     field_mean,
     mean_behaviour,
     mean_state,
@@ -85,6 +88,15 @@ def treat(*names: str):  # noqa: ANN201 - returns a model edit
     return edit
 
 
+def _therapy_rules(cell_type: str, signal: str) -> list[dict[str, Any]]:
+    from importlib import resources
+
+    from tmesim.model.rules_csv import read_rules_csv
+
+    with resources.as_file(resources.files("tmesim.data").joinpath("therapy_rules.csv")) as path:
+        return [r for r in read_rules_csv(path) if r["cell_type"] == cell_type and r["signal"] == signal]
+
+
 # ------------------------------------------------------------------------------ readouts
 def prolif(s: tmesim.engine.Simulation) -> float:
     return mean_behaviour(s, "cancer", "cycle entry")
@@ -123,6 +135,18 @@ def recruited_any(*types: str):  # noqa: ANN201
         ev = s.take_events()
         return sum(count_events(ev, s, K.E_RECRUITMENT, t) for t in types)
     return read
+
+
+def kills_or_deaths(cell_type: str):  # noqa: ANN201
+    """Cells of a type that died by apoptosis or were killed over the run."""
+    def read(s: tmesim.Simulation) -> float:
+        ev = s.take_events()
+        return count_events(ev, s, K.E_APOPTOSIS, cell_type) + count_events(ev, s, K.E_KILLED, cell_type)
+    return read
+
+
+def divisions(cell_type: str):  # noqa: ANN201
+    return lambda s: count_events(s.take_events(), s, K.E_DIVISION, cell_type)
 
 
 def count(cell_type: str):  # noqa: ANN201
@@ -181,8 +205,10 @@ def _cases() -> dict[str, Knockout]:
                 "fibroblast|cxcl12|increases|transform to CAF_S100A4"), days=2.0, closed=True)
     add("caf_contact_emt", ("C021",), fib, fib_layout, state("cancer", "emt"), "lower",
         remove=("cancer|contact with CAF_S100A4|increases|emt increase", "cancer|contact with CAF_PDPN|increases|emt increase"))
+    # EMT-driven motility is off in both arms: it varies much between tissues and masks IL-6's
     add("caf_il6_migration", ("C016",), fib, fib_layout, behaviour("cancer", "migration speed"), "lower",
-        remove=("cancer|il6|increases|migration speed",))
+        remove=("cancer|il6|increases|migration speed",),
+        state_edit=lambda d: drop_rules(d, ("cancer|emt|increases|migration speed",)))
     add("caf_pdgf_cxcl12_growth", ("C019", "C012"), fib, fib_layout, prolif, "lower",
         remove=("cancer|pdgf|increases|cycle entry", "cancer|cxcl12|increases|cycle entry"))
     add("sasp_cxcl12_stemness", ("C022",), fib, fib_layout, state("cancer", "stemness"), "lower",
@@ -351,6 +377,82 @@ def _cases() -> dict[str, Knockout]:
     add("brain_astrocyte_sting_survival", ("C126",), ["cancer", "astrocyte"], [nest(), ring("astrocyte", 0.4, 0.2)],
         behaviour("cancer", "apoptosis"), "higher", remove=("astrocyte|contact with cancer|increases|tnfa secretion",),
         preset="niche-brain")
+
+    # drug protection by the microenvironment: the survival rules also lower drug-induced apoptosis
+    # (tmesim.model.response), so both arms are treated and the knockout loses the protection
+    chemo = treat("nab-paclitaxel")
+    add("tunneling_nanotubes_protect_under_chemotherapy", ("C169",), ["cancer", "TEC"], [nest(0.6), mixed("endothelial", 0.15)],
+        kills_or_deaths("cancer"), "higher",
+        remove=("cancer|contact with endothelial|decreases|apoptosis", "cancer|contact with TEC|decreases|apoptosis"),
+        days=2.0, state_edit=chemo)
+    add("n2_neutrophils_protect_under_chemotherapy", ("C051",), neu, [nest(0.6), ring("N2_neutrophil", 0.4, 0.1, 0.4)],
+        kills_or_deaths("cancer"), "higher", remove=("cancer|contact with N2_neutrophil|decreases|apoptosis",),
+        days=2.0, state_edit=chemo)
+    add("brain_astrocytes_protect_under_chemotherapy", ("C126",), ["cancer", "astrocyte"],
+        [nest(0.6), ring("astrocyte", 0.5, 0.1, 0.4)], kills_or_deaths("cancer"), "higher",
+        remove=("astrocyte|contact with cancer|increases|tnfa secretion",), preset="niche-brain", days=2.0,
+        state_edit=lambda d: treat("nab-paclitaxel")(seeded(d)))
+    # therapies against untreated twins
+    add("bevacizumab_chemotherapy_shrinks_tumor", ("C142",), ["cancer", "TEC"], [nest(0.7), ring("TEC", 0.3, 0.2)],
+        count("cancer"), "lower", edit=treat("bevacizumab+chemotherapy"), days=2.0)
+    add("adoptive_t_cells_il2_checkpoint_blockade", ("C063",), ["cancer", "CD8_T_cell"],
+        [nest(0.7), ring("CD8_T_cell", 0.1, 0.3)], count("cancer"), "lower",
+        edit=treat("adoptive-T-cells+IL-2", "atezolizumab"), days=2.0,
+        state_edit=lambda d: with_state(d, "cancer", pdl1=0.6))
+    # fibroblasts: growth restraint by normal fibroblasts, CAF-driven angiogenesis and matrix proteolysis
+    add("normal_fibroblasts_restrain_growth", ("C157",), ["cancer", "fibroblast"], [nest(), ring("fibroblast", 0.5, 0.28)],
+        prolif, "higher", remove=("cancer|contact with fibroblast|decreases|cycle entry",))
+    add("caf_cxcl12_angiogenesis", ("C012",), ["CAF_S100A4"], [mixed("CAF_S100A4", 0.2), mixed("endothelial", 0.2)],
+        behaviour("endothelial", "cycle entry"), "lower", remove=("endothelial|cxcl12|increases|cycle entry",))
+    add("caf_mmp_matrix_proteolysis", ("C012",), ["cancer", "CAF_S100A4"], [nest(), ring("CAF_S100A4", 0.3)],
+        field("mmp"), "lower", edit=zero(("CAF_S100A4", "mmp secretion")))
+    # exosomes in the pre-metastatic lung
+    add("lung_exosomes_angiogenesis", ("C083",), ["cancer"], [nest(), mixed("endothelial", 0.15)],
+        behaviour("endothelial", "cycle entry"), "lower", remove=("endothelial|exosome|increases|cycle entry",),
+        preset="niche-lung")
+    # exosomes and PTEN loss in the organ niches
+    add("brain_exosomes_stimulate_microglia_wnt", ("C165",), ["cancer", "microglia"], [nest(), ring("microglia", 0.3, 0.2)],
+        field("wnt"), "lower", remove=("microglia|exosome|increases|wnt secretion",), preset="niche-brain",
+        state_edit=seeded)
+    add("brain_pten_loss_ccl2_recruits_myeloid", ("C125",), ["cancer", "microglia"], [nest(0.7), mixed("endothelial", 0.15)],
+        recruited("microglia"), "lower", edit=lambda d: with_state(d, "cancer", pten=1.0), preset="niche-brain", days=2.0,
+        state_edit=lambda d: with_state(d, "cancer", pten=0.05))
+    add("brain_ccl2_recruitment_knockout", ("C125",), ["cancer", "microglia"], [nest(0.7), mixed("endothelial", 0.15)],
+        recruited("microglia"), "lower", remove=("microglia|ccl2|increases|recruitment",), preset="niche-brain", days=2.0,
+        state_edit=lambda d: with_state(d, "cancer", pten=0.05))
+    bone_exo = [nest(0.6), ring("osteoclast_precursor", 0.3, 0.2)]
+    add("bone_exosomes_osteoclast_precursor_proliferation", ("C082",), ["cancer", "osteoclast_precursor", "osteoclast"],
+        bone_exo, divisions("osteoclast_precursor"), "lower",
+        remove=("osteoclast_precursor|exosome|increases|cycle entry",), preset="niche-bone", days=2.0)
+    add("bone_exosomes_osteoclastogenesis", ("C085", "C082"), ["cancer", "osteoclast_precursor", "osteoclast"],
+        bone_exo, transitions("osteoclast_precursor", "osteoclast"), "lower",
+        remove=("osteoclast_precursor|exosome|increases|transform to osteoclast",), preset="niche-bone", days=2.0)
+    # IL-3 of tumor endothelium, cancer-cell-derived CAFs, ALDH-high TEC drug resistance
+    add("tec_il3_drives_cancer_growth", ("C131",), ["cancer", "TEC"], [nest(0.5, 0.25), ring("TEC", 0.3, 0.38)], prolif,
+        "lower", remove=("cancer|il3|increases|cycle entry",), closed=True)
+    add("tec_il3_autocrine_angiogenesis", ("C131",), ["TEC"], [mixed("TEC", 0.2)], behaviour("TEC", "cycle entry"), "lower",
+        remove=("TEC|il3|increases|cycle entry",))
+    add("cancer_cells_transdifferentiate_to_cafs", ("C014",), ["cancer", "M2_macrophage", "CAF_S100A4"],
+        [mixed("cancer", 0.4), mixed("M2_macrophage", 0.2)], transitions("cancer", "CAF_S100A4"), "lower",
+        remove=("cancer|tgfb|increases|transform to CAF_S100A4",), days=2.0, size=32, closed=True)
+    add("aldh_high_tec_resist_taxanes", ("C028",), ["TEC"], [mixed("TEC", 0.3), mixed("endothelial", 0.3)],
+        behaviour("TEC", "apoptosis"), "higher", days=1.0, state_edit=treat("nab-paclitaxel"),
+        edit=lambda d: {**d, "rules": d["rules"] + [dict(r, cell_type="TEC") for r in _therapy_rules("endothelial", "drug nab-paclitaxel")]})
+    add("liver_stellate_mmp_remodelling", ("C114",), ["cancer", "stellate"], [nest(), ring("stellate", 0.3, 0.2)], field("mmp"),
+        "lower", remove=("stellate|contact with cancer|increases|mmp secretion",), preset="niche-liver")
+    add("liver_stellate_vegf_angiogenesis", ("C114",), ["cancer", "stellate"],
+        [nest(), ring("stellate", 0.3, 0.2), mixed("endothelial", 0.15)], behaviour("endothelial", "cycle entry"), "lower",
+        remove=("stellate|contact with cancer|increases|vegf secretion",), preset="niche-liver")
+    add("anti_cd25_with_peptide_vaccine", ("C148",), lym, [nest(0.7), ring("CD8_T_cell", 0.15, 0.3), ring("Treg", 0.25, 0.3),
+                                                         mixed("endothelial", 0.1)],
+        count("cancer"), "lower", edit=treat("peptide-vaccine+anti-CD25"), days=3.0, state_edit=treat("peptide-vaccine"))
+    c["anti_cd25_with_peptide_vaccine"].seeds = tuple(range(1, 9))
+    add("tunneling_nanotubes_share_resistance", ("C168",), ["cancer"], [nest(0.8)], state("cancer", "resistance"), "lower",
+        remove=("cancer|neighbour resistance|increases|resistance increase",),
+        state_edit=lambda d: with_state(d, "cancer", resistance=0.6))
+    add("mdsc_poor_chemotherapy_response", ("C134",), mdsc[:2], [nest(0.6), ring("MDSC", 0.4, 0.1, 0.4)],
+        behaviour("cancer", "apoptosis"), "higher", days=3.0, state_edit=chemo,
+        edit=lambda d: {**d, "initial": [p for p in d["initial"] if p["cell_type"] != "MDSC"]})
     return c
 
 

@@ -75,6 +75,21 @@ def test_file_content(scrna_file, tnbc_run) -> None:  # noqa: ANN001
     assert got["cancer"] == pytest.approx(share["cancer"], abs=0.03)
 
 
+def test_m2_macrophages_express_tam_markers(scrna_file) -> None:  # noqa: ANN001
+    """review:58, 59 (C042): TAMs, mostly M2, express CD163, Fc receptors for IgG, C-type lectins
+    (MRC1) and heat shock proteins, above M1 macrophages and the other cells (Mann-Whitney)."""
+    from scipy.stats import mannwhitneyu
+
+    a = sc.read_h5ad(scrna_file)
+    m2 = (a.obs["cell_type"] == "M2_macrophage").to_numpy()
+    m1 = (a.obs["cell_type"] == "M1_macrophage").to_numpy()
+    assert m2.sum() >= 10 and m1.sum() >= 10
+    for gene in ("CD163", "FCGR2A", "MRC1", "HSPA1A"):
+        x = np.asarray(a[:, gene].X.todense() if hasattr(a[:, gene].X, "todense") else a[:, gene].X).ravel()
+        assert mannwhitneyu(x[m2], x[~m2], alternative="greater").pvalue < 1e-3, gene
+        assert mannwhitneyu(x[m2], x[m1], alternative="greater").pvalue < 1e-3, gene
+
+
 def test_states_shape_expression(scrna_file) -> None:  # noqa: ANN001
     import anndata as ad
 

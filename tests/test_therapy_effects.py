@@ -132,7 +132,8 @@ def test_simulation_feeds_the_pk_exposure_to_the_rules(small_model) -> None:
     m = apply_therapies(small_model, ["atezolizumab+nab-paclitaxel@hour=3"])
     sim = tmesim.engine.Simulation(m, seed=1)
     cm = sim.cm
-    assert cm.drug_names == ["atezolizumab", "nab-paclitaxel"] and len(cm.drug_rows) == 3
+    # atezolizumab on tumor cells; nab-paclitaxel on tumor cells (apoptosis, resistance) and on endothelium
+    assert cm.drug_names == ["atezolizumab", "nab-paclitaxel"] and len(cm.drug_rows) == 4
     i = int(np.flatnonzero(sim.ctype[: sim.n] == cm.type_names.index("cancer"))[0])
     assert sim.behaviour_value(i, "pdl1 decrease") == pytest.approx(2e-4)  # before the first dose
     sim.run(days=4 / 24)

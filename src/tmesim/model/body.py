@@ -20,7 +20,7 @@ EMT_CLASSES: tuple[str, ...] = ("epithelial", "hybrid", "mesenchymal")
 TUMOR_FACTORS: tuple[str, ...] = (
     "vegf", "mmp", "cathepsin_s", "cox2_epiregulin", "claudin2", "cxcr4", "ccl2", "rankl_response",
     "jag1", "integrin_a6b4", "integrin_avb5", "mir105", "cemip", "annexin_a6", "mir20a",
-    "tgfb", "myeloid",
+    "tgfb", "myeloid", "platelets",
 )
 # Section quantities a coupling map may read (besides ``substrate:<name>`` and ``group:<role>``,
 # cells of a role per tumor cell): see tmesim.body.coupling.
