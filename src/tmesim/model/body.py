@@ -139,6 +139,10 @@ class Primary(_Strict):
     awakening_factor: Number = Field(description="factor on every organ's awakening rate: how readily this subtype's disseminated cells leave dormancy")
     shedding_variability: Number = Field(description="standard deviation of ln(shedding) between patients (a patient's tumor sheds exp(N(0, s²)) times the section's rate)")
     factors: dict[str, Fraction] = Field(default_factory=dict, description="tumor factor scores 0-1 (expression)")
+    angiogenic_dependence: Fraction | None = Field(
+        default=None, description="share of the whole tumor's expansion that needs new vessels driven by the "
+        "section's angiogenic growth factors (the vessel types' growth-factor rules on cycle entry): a therapy that "
+        "lowers that drive slows this share (tmesim.cohort.endpoints); null: expansion independent of it")
 
     @model_validator(mode="after")
     def _check(self) -> Primary:
