@@ -22,6 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import numpy as np  # noqa: E402
 
 import tmesim  # noqa: E402
+from tmesim.engine import Simulation  # noqa: E402
 from tmesim.model import model_from_dict  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def synthetic_model(n_cells: float, dims: int) -> tmesim.Model:
         ("tumor", "emt", "increases", "migration speed", 0.5, 0.5, 4),
         ("tumor", "ifng", "increases", "pdl1 increase", 2e-3, 1, 2),
         ("tumor", "pdl1", "decreases", "immunogenicity to tcell", 0.1, 0.5, 2),
-        ("vessel", "vegf", "increases", "cycle entry", 5e-4, 2, 2),
+        ("endothelium", "vegf", "increases", "cycle entry", 5e-4, 2, 2),
         ("fibroblast", "contact with tumor", "increases", "transform to caf", 2e-4, 0.1, 1),
         ("fibroblast", "tgfb", "increases", "transform to caf", 5e-4, 1, 2),
         ("tcell", "neighbour pdl1", "increases", "exhaustion increase", 5e-3, 0.3, 2),
@@ -58,7 +59,7 @@ def synthetic_model(n_cells: float, dims: int) -> tmesim.Model:
              "behaviours": {"cycle entry": 7e-5, "apoptosis": 5e-5, "necrosis": 2.8e-3, "oxygen uptake": 10,
                             "vegf secretion": 0.03, "vegf secretion target": 50, "emt decrease": 1e-4,
                             "pdl1 decrease": 2e-4, "chemotactic response to tgfb": 0.3}},
-            {"name": "vessel", "vessel": True,
+            {"name": "endothelium", "vessel": True,
              "behaviours": {"oxygen secretion": 50, "oxygen secretion target": 38, "vegf uptake": 0.02}},
             {"name": "fibroblast", "behaviours": {"migration speed": 0.1}},
             {"name": "caf", "behaviours": {"tgfb secretion": 0.02, "tgfb secretion target": 50, "migration speed": 0.2}},
@@ -68,7 +69,7 @@ def synthetic_model(n_cells: float, dims: int) -> tmesim.Model:
         "rules": [dict(zip(("cell_type", "signal", "direction", "behaviour", "saturation", "half_max", "hill_power"), r,
                            strict=True)) for r in rules],
         "initial": [
-            {"cell_type": "vessel", "density": 60 if dims == 2 else 3000},
+            {"cell_type": "endothelium", "density": 60 if dims == 2 else 3000},
             {"cell_type": "tumor", "region": "disc", "radius": side * 20 * 0.35, "fraction": 1.0},
             {"cell_type": "fibroblast", "fraction": 0.5},
             {"cell_type": "caf", "fraction": 0.3},
@@ -80,7 +81,7 @@ def synthetic_model(n_cells: float, dims: int) -> tmesim.Model:
 
 def bench(n: float, dims: int, steps: int) -> dict[str, float]:
     model = synthetic_model(n, dims)
-    sim = tmesim.Simulation(model, seed=1)
+    sim = Simulation(model, seed=1)
     sim.step()  # compile / warm up
     sim.step()
     per: dict[str, float] = dict.fromkeys(sim.SCHEDULE, 0.0)

@@ -147,7 +147,7 @@ ENGINES: tuple[str, ...] = ("spatial", "meanfield")
 def simulate(model: Model, engine: str = "spatial", days: float | None = None, seed: int = 0,
              out: str | Path | None = None, *, progress: Callable[[Simulation], None] | None = None,
              report: bool = False, contacts: object = None, origin: dict | None = None,
-             notice: Callable[[str], None] | None = None) -> Run:
+             notice: Callable[[str], None] | None = None, backend: str = "cpu") -> Run:
     """Simulate ``model`` with ``engine`` and return the run's reader.
 
     ``engine``: ``"spatial"`` (lattice agents and fields: one tumor section) or
@@ -160,6 +160,8 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
     engine as it runs; ``report`` writes ``report.html`` (spatial); ``contacts`` (mean-field)
     is a contact-enrichment table (:mod:`tmesim.cohort.contacts`); ``origin`` is recorded as
     ``origin:`` in config.yaml (where the initial tissue came from, see :func:`run_from_tissue`).
+    ``backend`` (spatial): ``"cpu"`` (default) or ``"gpu"`` (the fields step on a CUDA device
+    through CuPy, ``pip install 'tmesim[gpu]'``; same results, see docs/gpu.md).
 
     >>> import tmesim
     >>> m = tmesim.load_model(tmesim.preset_path("tnbc-core"))
@@ -174,6 +176,7 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
         return Simulation(model, seed=int(engine)).run(days=days)  # type: ignore[return-value]
     if engine not in ENGINES:
         raise ModelError("engine", f"unknown engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    check_backend(backend, engine)
     days = _days(model, days)
     seed = check_seed(seed)
     if out is None:
@@ -183,13 +186,27 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise ModelError("out", f"{str(path)!r} exists and is not an empty folder; choose another")
     if engine == "spatial":
-        _run_spatial(model, path, seed, days, progress, report, origin, notice)
+        _run_spatial(model, path, seed, days, progress, report, origin, notice, backend)
     else:
         _run_meanfield(model, path, seed, days, contacts)
     result = Run(path)
     if out is None:
         weakref.finalize(result, shutil.rmtree, str(path), True)
     return result
+
+
+def check_backend(backend: str, engine: str) -> None:
+    """A known backend; "gpu" only for the spatial engine and only where CuPy sees a GPU
+    (checked before any output is written)."""
+    from .engine.gpu import BACKENDS, cuda_device
+
+    if backend not in BACKENDS:
+        raise ModelError("backend", f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if backend == "gpu":
+        if engine != "spatial":
+            raise ModelError("backend", "'gpu' runs the spatial engine's fields; the meanfield "
+                                        "engine runs on the CPU (use backend 'cpu')")
+        cuda_device()
 
 
 def _days(model: Model, days: float | None) -> float:
@@ -229,7 +246,7 @@ def check_seed(seed: int, field: str = "seed") -> int:
 
 def _run_spatial(model: Model, out: Path, seed: int, days: float,
                  progress: Callable[[Simulation], None] | None, report: bool, origin: dict | None = None,
-                 notice: Callable[[str], None] | None = None) -> None:
+                 notice: Callable[[str], None] | None = None, backend: str = "cpu") -> None:
     """The spatial engine, recorded into a complete run directory at ``out``.
 
     The run directory is locked while written (a second writer gets an error naming this
@@ -238,7 +255,7 @@ def _run_spatial(model: Model, out: Path, seed: int, days: float,
     from ._version import __version__
 
     with locked(out, "run directory", "out", notice):
-        sim = Simulation(model, seed=seed)
+        sim = Simulation(model, seed=seed, backend=backend)
         config = resolved_config(model, seed, days, __version__)
         if origin:
             config["origin"] = origin  # where the initial tissue came from (e.g. a real section)
@@ -272,7 +289,7 @@ def resume_config(out: str | Path, days: float | None = None, seed: int | None =
 
 def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None,
            report: bool = True, days: float | None = None, seed: int | None = None,
-           notice: Callable[[str], None] | None = None) -> RunDirectory:
+           notice: Callable[[str], None] | None = None, backend: str = "cpu") -> RunDirectory:
     """Continue a killed run from its last checkpoint; the result equals an uninterrupted run.
 
     A run killed before its first checkpoint restarts from the beginning (same model, seed
@@ -280,10 +297,11 @@ def resume(out: str | Path, progress: Callable[[Simulation], None] | None = None
     run it continues, never a different one (start a new run for other settings).
     """
     out = Path(out)
+    check_backend(backend, "spatial")
     config = resume_config(out, days, seed)
     with locked(out, "run directory", "resume", notice):
         model = model_from_dict(config["model"])
-        sim = Simulation(model, seed=int(config["seed"]))
+        sim = Simulation(model, seed=int(config["seed"]), backend=backend)
         try:
             config, meta, state = read_checkpoint(out)
         except NoCheckpoint:

@@ -57,6 +57,7 @@ def run(
     labels: Annotated[str | None, typer.Option(help="label mapping YAML for --from-tissue (default: the shipped Jackson 2020 IMC mapping)")] = None,
     sample: Annotated[str | None, typer.Option(help="with --from-tissue: the sample (e.g. patient id) of a file holding several")] = None,
     site_size: Annotated[float | None, typer.Option(min=1.0, help="with --from-tissue: lattice site size in µm (default 10)")] = None,
+    backend: Annotated[str, typer.Option(help="where the substrate fields are solved: cpu, or gpu (a CUDA GPU with CuPy: pip install 'tmesim[gpu]'; same results, see docs/gpu.md)")] = "cpu",
 ) -> None:
     """Simulate a tumor microenvironment and write a run directory."""
     from .. import api
@@ -64,11 +65,14 @@ def run(
     try:
         if days is not None and not math.isfinite(days):
             raise ModelError("--days", f"must be a finite number of days > 0, got {days}")
+        if backend != "cpu":
+            api.check_backend(backend, "spatial")
         if resume is not None:
             config = api.resume_config(resume, days, seed)
             progress, update = _progress_bar(float(config["days"]))
             with progress:
-                rd = api.resume(resume, progress=update, report=report, days=days, seed=seed, notice=notice)
+                rd = api.resume(resume, progress=update, report=report, days=days, seed=seed, notice=notice,
+                               backend=backend)
         else:
             seed = 0 if seed is None else seed
             if out is not None:
@@ -92,7 +96,7 @@ def run(
             progress, update = _progress_bar(d)
             with progress:
                 rd = api.simulate(m, "spatial", days=d, seed=seed, out=out, progress=update, report=report,
-                                  origin=origin, notice=notice)
+                                  origin=origin, notice=notice, backend=backend)
     except ModelError as exc:
         fail_option(exc)
         return

@@ -73,6 +73,12 @@ class FieldSolver:
         # Wall time and voxel-updates spent on each path (for benchmarks).
         self.stats = {"split_s": 0.0, "split_voxels": 0, "coupled_s": 0.0, "coupled_voxels": 0}
 
+    @staticmethod
+    def host_zeros(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        """Host arrays the engine shares with the solver (plain numpy here; page-locked for
+        the GPU solver)."""
+        return np.zeros(shape, dtype)
+
     def begin_step(self) -> None:
         self.gain[:] = 0.0
         self.loss[:] = 0.0

@@ -19,7 +19,7 @@ from tmesim.units import MINUTES_PER_DAY
 from . import kernels as K
 from .compiled import B_EXCHANGE, CompiledModel, compile_model
 from .exchange import exchange_places, exchange_types
-from .fields import FieldSolver
+from .gpu import field_solver
 from .matrix import has_reactions, react
 from .perfusion import drug_delivery, perfused_sites
 from .placement import initial_fields, place_initial
@@ -50,14 +50,18 @@ def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 class Simulation:
     """A spatial agent-based simulation of one model with one seed.
 
+    ``backend``: ``"cpu"`` (default) or ``"gpu"``: the substrate fields solved on a CUDA GPU
+    (:mod:`tmesim.engine.gpu`; the same numbers as the CPU).
+
     >>> import tmesim
     >>> sim = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
     >>> sim.n_cells > 0
     True
     """
 
-    def __init__(self, model: Model, seed: int = 0) -> None:
+    def __init__(self, model: Model, seed: int = 0, backend: str = "cpu") -> None:
         self.model = model
+        self.backend = backend
         self.seed = int(seed)
         self.cm: CompiledModel = compile_model(model)
         cm = self.cm
@@ -92,7 +96,11 @@ class Simulation:
         # Substrates, then one row per drug: its tissue delivery factor (engine.perfusion), which
         # rule evaluation reads next to the fields; ``fields`` is a view of the substrate rows.
         n_drugs = len(cm.drug_names)
-        self._field_rows = np.ones((cm.n_sub + n_drugs, nsites), np.float32)
+        # "gpu": the fields step on a CUDA device (tmesim.engine.gpu), same results; its host
+        # arrays are page-locked there (faster transfers)
+        self.solver = field_solver(cm, backend)
+        self._field_rows = self.solver.host_zeros((cm.n_sub + n_drugs, nsites), np.float32)
+        self._field_rows[:] = 1.0
         self.fields = self._field_rows[: cm.n_sub].reshape(cm.n_sub, nz, ny, nx)
         self.fields[:] = cm.initial[:, None, None, None]
         self.perfusion = np.zeros(nsites, np.float32)  # per site: 1 at a perfused vessel cell
@@ -107,7 +115,6 @@ class Simulation:
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int32))
-        self.solver = FieldSolver(cm)
         self._can_exchange = exchange_types(cm.base, cm.r_count, B_EXCHANGE)
         self._exchanges = bool(self._can_exchange.any())
         self._moved = np.zeros(nsites if self._exchanges else 0, np.int8)
