@@ -39,7 +39,7 @@ def main() -> None:
              f"Spatial run seed 0, {args.days:g} days; live cells of the section.", ""]
     for preset in args.presets:
         model = tmesim.load_model(tmesim.preset_path(preset))
-        sim = tmesim.Simulation(model, seed=0)
+        sim = tmesim.engine.Simulation(model, seed=0)
         counts = {}
         t0 = time.perf_counter()
 
@@ -52,7 +52,7 @@ def main() -> None:
         if args.no_compare:
             continue
         # the spatial counts at the shown days come from a second run with the same seed
-        sim = tmesim.Simulation(model, seed=0)
+        sim = tmesim.engine.Simulation(model, seed=0)
         for d in DAYS_SHOWN:
             if d <= args.days:
                 sim.run(days=float(d))

@@ -1,6 +1,6 @@
 """Mean-field vs spatial engine: wall time per virtual patient on the default model.
 
-Runs the spatial engine (``tmesim.Simulation``) on the default model (preset ``tnbc``, its
+Runs the spatial engine (``tmesim.engine.Simulation``) on the default model (preset ``tnbc``, its
 7 simulated days) once per seed after a short warm-up (numba compilation excluded), then the
 mean-field engine (``tmesim.meanfield.MeanField``) on the same model many times, and reports
 wall time per patient and the ratio (the target is ≥ 1000×). Two mean-field figures:
@@ -44,13 +44,13 @@ def main() -> None:
         # read once, as cohorts do (ContactCourse), so per patient it is compile + solve
         contacts = ContactCourse.from_table(model.cell_type_names, resolve_contacts("measured", model, days=35.0, seed=0))
 
-    tmesim.Simulation(model, seed=0).run(days=0.05)  # compile the spatial kernels
+    tmesim.engine.Simulation(model, seed=0).run(days=0.05)  # compile the spatial kernels
     MeanField(model, contacts=contacts).run(days=days)  # compile the mean-field kernels
 
     spatial_s, counts = [], []
     for seed in range(args.seeds):
         t0 = time.perf_counter()
-        sim = tmesim.Simulation(model, seed=seed).run(days=days)
+        sim = tmesim.engine.Simulation(model, seed=seed).run(days=days)
         spatial_s.append(time.perf_counter() - t0)
         counts.append(sim.counts())
 

@@ -36,10 +36,10 @@ def main() -> None:
         sim_s = float("nan")
         if run_dir is None:
             model = tmesim.load_model(tmesim.preset_path(args.preset))
-            tmesim.Simulation(model, seed=0).run(days=0.1)  # numba compilation, not timed
+            tmesim.engine.Simulation(model, seed=0).run(days=0.1)  # numba compilation, not timed
             run_dir = Path(tmp) / "run"
             t0 = time.perf_counter()
-            tmesim.run(model, run_dir, seed=0, days=args.days, report=False)
+            tmesim.simulate(model, out=run_dir, seed=0, days=args.days, report=False)
             sim_s = time.perf_counter() - t0
         times = []
         for _ in range(args.repeats):

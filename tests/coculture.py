@@ -138,11 +138,11 @@ def set_behaviour(d: dict[str, Any], cell_type: str, behaviour: str, value: floa
 
 
 # ----------------------------------------------------------------------------- readouts
-def events(sim: tmesim.Simulation) -> dict[str, np.ndarray]:
+def events(sim: tmesim.engine.Simulation) -> dict[str, np.ndarray]:
     return sim.take_events()
 
 
-def count_events(ev: dict[str, np.ndarray], sim: tmesim.Simulation, kind: int, cell_type: str,
+def count_events(ev: dict[str, np.ndarray], sim: tmesim.engine.Simulation, kind: int, cell_type: str,
                  arg: str | None = None) -> float:
     names = sim.cm.type_names
     sel = (ev["kind"] == kind) & (ev["ctype"] == names.index(cell_type))
@@ -151,23 +151,23 @@ def count_events(ev: dict[str, np.ndarray], sim: tmesim.Simulation, kind: int, c
     return float(sel.sum())
 
 
-def mean_state(sim: tmesim.Simulation, cell_type: str, var: str) -> float:
+def mean_state(sim: tmesim.engine.Simulation, cell_type: str, var: str) -> float:
     cells = sim.cells()
     live = (cells["type"] == sim.cm.type_names.index(cell_type)) & (cells["dead"] == K.ALIVE)
     return float(cells[var][live].mean()) if live.any() else 0.0
 
 
-def mean_behaviour(sim: tmesim.Simulation, cell_type: str, behaviour: str) -> float:
+def mean_behaviour(sim: tmesim.engine.Simulation, cell_type: str, behaviour: str) -> float:
     cells = sim.cells()
     live = np.flatnonzero((cells["type"] == sim.cm.type_names.index(cell_type)) & (cells["dead"] == K.ALIVE))
     return float(np.mean([sim.behaviour_value(int(i), behaviour) for i in live])) if live.size else 0.0
 
 
-def field_mean(sim: tmesim.Simulation, substrate: str) -> float:
+def field_mean(sim: tmesim.engine.Simulation, substrate: str) -> float:
     return float(np.mean(sim.fields[sim.cm.substrate_names.index(substrate)]))
 
 
-Readout = Callable[[tmesim.Simulation], float]
+Readout = Callable[[tmesim.engine.Simulation], float]
 
 
 @dataclass
@@ -193,8 +193,8 @@ class Knockout:
     def run(self) -> tuple[np.ndarray, np.ndarray]:
         intact, ko = (build(m) for m in self.arms())
         days = self.days if self.days is not None else float(self.model["time"]["days"])
-        a = np.array([self.readout(tmesim.Simulation(intact, seed=s).run(days=days)) for s in self.seeds])
-        b = np.array([self.readout(tmesim.Simulation(ko, seed=s).run(days=days)) for s in self.seeds])
+        a = np.array([self.readout(tmesim.engine.Simulation(intact, seed=s).run(days=days)) for s in self.seeds])
+        b = np.array([self.readout(tmesim.engine.Simulation(ko, seed=s).run(days=days)) for s in self.seeds])
         return a, b
 
 

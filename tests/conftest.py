@@ -79,5 +79,5 @@ def without_rules(d: dict[str, Any], keep) -> dict[str, Any]:  # noqa: ANN001 - 
 def tnbc_run(tmp_path_factory) -> Path:  # noqa: ANN001
     """The shipped default model (``tnbc``) run for 2 days, seed 0 (shared by the readout tests)."""
     out = tmp_path_factory.mktemp("tnbc_run") / "run"
-    tmesim.run(tmesim.load_model(tmesim.preset_path("tnbc")), out, seed=0, days=2, report=False)
+    tmesim.simulate(tmesim.load_model(tmesim.preset_path("tnbc")), out=out, seed=0, days=2, report=False)
     return out

@@ -21,7 +21,7 @@ from tmesim.viz.palette import pretty, type_colors
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):  # noqa: ANN001, ANN201
     out = tmp_path_factory.mktemp("anim") / "run"
-    tmesim.run(build(small_dict(days=1.0)), out, seed=3, days=1.0, report=False)
+    tmesim.simulate(build(small_dict(days=1.0)), out=out, seed=3, days=1.0, report=False)
     return out
 
 

@@ -43,7 +43,7 @@ def test_time_course_and_determinism() -> None:
 
 def test_matrix_does_not_diffuse() -> None:
     m = spheroid_model(("caf",), density=3.0)
-    sim = tmesim.Simulation(m, seed=0).run(days=0.5)
+    sim = tmesim.engine.Simulation(m, seed=0).run(days=0.5)
     mat = sim.fields[[s.name for s in m.substrates].index("matrix")][0]
     assert mat[0, 0] == pytest.approx(3000.0) and mat[-1, -1] == pytest.approx(3000.0)  # far from cells: intact
     assert mat.min() < 3000.0  # degraded where cells sit

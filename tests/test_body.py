@@ -167,7 +167,7 @@ def _intravasation_events(cluster_probability: float) -> pd.DataFrame:
     cancer["behaviours"]["cluster departure"] = cluster_probability
     d["initial"] = [{"cell_type": "endothelial", "region": "everywhere", "density": 400},
                     {"cell_type": "cancer", "region": "everywhere", "fraction": 0.6, "state": {"emt": 0.5}}]
-    sim = tmesim.Simulation(tmesim.model_from_dict(d), seed=2)
+    sim = tmesim.engine.Simulation(tmesim.model_from_dict(d), seed=2)
     rows = []
     for _ in range(20):
         sim.step()

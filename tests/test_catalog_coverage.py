@@ -97,7 +97,7 @@ def test_subtype_presets_extend_the_catalog_and_run(name, catalog) -> None:
     assert m.cell_type_names == catalog.cell_type_names and m.substrate_names == catalog.substrate_names
     assert len(m.rules) == len(catalog.rules)
     small = build(catalog_small(size=32, days=0.1, preset=name))
-    sim = tmesim.Simulation(small, seed=0)
+    sim = tmesim.engine.Simulation(small, seed=0)
     for _ in range(3):
         sim.step()
     assert sim.count("cancer") > 0 and sim.n_cells > 0

@@ -86,7 +86,7 @@ def treat(*names: str):  # noqa: ANN201 - returns a model edit
 
 
 # ------------------------------------------------------------------------------ readouts
-def prolif(s: tmesim.Simulation) -> float:
+def prolif(s: tmesim.engine.Simulation) -> float:
     return mean_behaviour(s, "cancer", "cycle entry")
 
 
@@ -99,27 +99,27 @@ def state(cell_type: str, var: str):  # noqa: ANN201
 
 
 def transitions(frm: str, *to: str):  # noqa: ANN201
-    def read(s: tmesim.Simulation) -> float:
+    def read(s: tmesim.engine.Simulation) -> float:
         ev = s.take_events()
         return sum(count_events(ev, s, K.E_TRANSITION, frm, t) for t in to)
     return read
 
 
 def kills_by(attacker: str):  # noqa: ANN201
-    def read(s: tmesim.Simulation) -> float:
+    def read(s: tmesim.engine.Simulation) -> float:
         ev = s.take_events()
         return count_events(ev, s, K.E_KILLED, "cancer", attacker)
     return read
 
 
 def recruited(cell_type: str):  # noqa: ANN201
-    def read(s: tmesim.Simulation) -> float:
+    def read(s: tmesim.engine.Simulation) -> float:
         return count_events(s.take_events(), s, K.E_RECRUITMENT, cell_type)
     return read
 
 
 def recruited_any(*types: str):  # noqa: ANN201
-    def read(s: tmesim.Simulation) -> float:
+    def read(s: tmesim.engine.Simulation) -> float:
         ev = s.take_events()
         return sum(count_events(ev, s, K.E_RECRUITMENT, t) for t in types)
     return read

@@ -56,7 +56,8 @@ BASE = "name: t\npreset: tnbc\nn: 4\narms:\n  - {name: a, therapies: ['nab-pacli
     ("randomisation: {ratio: [1, 2]}\n", "randomisation.ratio"),
     ("follow_up: -3\n", "follow_up"),
     ("endpoints: [pfs, qol]\n", "endpoints"),
-    ("contacts: spatial\n", "contacts: Value error, got 'spatial'; allowed: well-mixed, measured or a path"),
+    ("contacts: spatial\n", "contacts: got 'spatial'; allowed: well-mixed, measured or a path"),
+    ("setting: adjuvant\n", "setting: allowed: primary, metastatic; got 'adjuvant'"),
 ])
 def test_bad_trial_yaml(tmp_path, extra, needle):
     with pytest.raises(ModelError) as exc:
@@ -79,16 +80,20 @@ def test_randomisation_exact_and_seeded():
 
 
 def test_example_trial_runs(client, tmp_path):
-    spec = load_trial(EXAMPLE, n=6, follow_up=365)
+    spec = load_trial(EXAMPLE, n=4, follow_up=365)
     summary = run_trial(spec, tmp_path, client=client)
-    assert summary["patients"] == 6 and sum(summary["arms"].values()) == 6
+    assert summary["patients"] == 4 and sum(summary["arms"].values()) == 4
     hr = pd.read_csv(tmp_path / "hazard_ratios.csv")
     assert set(hr["endpoint"]) >= {"pfs", "os"}
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64") == 2  # KM curves; forest plot + metastatic sites
     df = pd.read_parquet(tmp_path / "patients.parquet")
     for col in ("pfs_days", "pfs_event", "os_days", "met_bone_days", "treg_density", "ctc_count", "pdl1_positive"):
         assert col in df
-    assert len(list((tmp_path / "patients").glob("*/patient_*.parquet"))) == 6
+    assert len(list((tmp_path / "patients").glob("*/patient_*.parquet"))) == 4
+    # the shipped trial is in the metastatic setting: screened patients with measurable metastatic disease
+    assert spec.setting == "metastatic" and (df["target_lesions"] >= 1).all()
+    screened = pd.read_parquet(tmp_path / "screening.parquet")
+    assert set(df["patient_id"]) <= set(screened.loc[screened["entry_days_from_diagnosis"].notna(), "patient_id"])
 
 
 def test_same_results_with_1_and_2_workers(client, tnbc, tmp_path):

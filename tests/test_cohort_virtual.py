@@ -98,3 +98,42 @@ def test_burden_curve_growth_and_kill(tnbc):
     b0 = 10 * tnbc.body.primary.diagnosis_cells.value
     assert np.isclose(c["burden"].iloc[0], b0)
     assert np.isclose(c["burden"].iloc[-1], b0 * 0.5 * np.exp(g * 28))
+
+
+def test_derived_patient_models_equal_validated_ones(tnbc):
+    """A cohort patient's model is derived from the validated model (and its arm's validated
+    treated template), not validated again; it equals the model validated whole."""
+    from tmesim.cohort.patient import treated_model, treated_patient
+
+    therapies = ["atezolizumab+nab-paclitaxel@day=0"]
+    for row in sample_patients(tnbc, 3, seed=11).to_dict("records"):
+        slow = patient_model(tnbc, row, validate=True)
+        pm, tm = treated_patient(tnbc, row, therapies, 28.0)
+        assert pm == slow and pm.model_dump(mode="json") == slow.model_dump(mode="json")
+        slow_tm = treated_model(slow, therapies, 28.0)
+        assert tm == slow_tm and tm.model_dump(mode="json") == slow_tm.model_dump(mode="json")
+        shared = sum(a is b for a, b in zip(pm.rules, tnbc.rules, strict=True))  # unchanged rules are shared
+        assert pm.body.primary is not tnbc.body.primary and 0 < shared < len(tnbc.rules)
+    # a derived value the schema refuses is one error naming the field, as validation gives
+    from tmesim.model import ModelError
+
+    row = sample_patients(tnbc, 1, seed=0).iloc[0].to_dict() | {"baseline_burden": 1e12}
+    with pytest.raises(ModelError, match="diagnosis_cells < carrying_capacity"):
+        patient_model(tnbc, row)
+    with pytest.raises(ModelError, match="diagnosis_cells < carrying_capacity"):
+        patient_model(tnbc, row, validate=True)
+
+
+def test_vectorised_exposures_equal_exposure_bit_for_bit():
+    """The mean-field solver's one-call exposures of all drugs equal exposure() per drug."""
+    from tmesim.model.drugs import Drug
+    from tmesim.model.pk import Exposures
+    from tmesim.model.therapies import therapy_catalog
+
+    cat = therapy_catalog()
+    drugs = [Drug.model_validate({**raw, "name": name, "start": 3 * 1440.0}) for name, raw in cat.drugs.items()]
+    assert len(drugs) >= 5 and any(len(d.offsets) > 1 for d in drugs) and any(d.cycles for d in drugs)
+    vec = Exposures(drugs)
+    times = np.concatenate([np.random.default_rng(0).uniform(-100.0, 400 * 1440.0, 500), np.arange(0, 60 * 1440, 720.0)])
+    for t in times:
+        assert np.array_equal(vec(float(t)), np.array([float(exposure(d, float(t))) for d in drugs]))

@@ -53,8 +53,8 @@ def _pair(table: pd.DataFrame, a: str, b: str) -> float:
 
 
 def test_enrichment_reads_the_layout():
-    apart = tmesim.Simulation(build(segregated_dict(True)), seed=1)
-    mixed = tmesim.Simulation(build(segregated_dict(False)), seed=1)
+    apart = tmesim.engine.Simulation(build(segregated_dict(True)), seed=1)
+    mixed = tmesim.engine.Simulation(build(segregated_dict(False)), seed=1)
     ta, tm = ContactTally(apart.cm.type_names), ContactTally(mixed.cm.type_names)
     ta.add(apart)
     tm.add(mixed)
@@ -65,7 +65,7 @@ def test_enrichment_reads_the_layout():
     # observed contacts are symmetric (each touching pair counted from both sides)
     # a packed tumor nest (the tnbc preset's disc at 90% cancer cells): only its rim has free
     # neighbour sites, while stromal fibroblasts around it mostly do
-    nest = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc-core")), seed=1)
+    nest = tmesim.engine.Simulation(tmesim.load_model(tmesim.preset_path("tnbc-core")), seed=1)
     tn = ContactTally(nest.cm.type_names)
     tn.add(nest)
     packed = tn.table()
@@ -80,10 +80,10 @@ def test_meanfield_with_measured_contacts_follows_the_spatial_engine():
     model = build(segregated_dict(True))
     spatial = []
     for seed in range(2):
-        sim = tmesim.Simulation(model, seed=seed)
+        sim = tmesim.engine.Simulation(model, seed=seed)
         sim.run(days=DAYS)
         spatial.append(sim.counts()["cancer"])
-    contacts = contact_enrichment(tmesim.Simulation(model, seed=7), days=DAYS, every_days=0.5, skip_days=0.5)
+    contacts = contact_enrichment(tmesim.engine.Simulation(model, seed=7), days=DAYS, every_days=0.5, skip_days=0.5)
     mixed = MeanField(model).run(days=DAYS, t_eval=[0, DAYS])["cancer"].iloc[-1]
     corrected = MeanField(model, contacts=contacts).run(days=DAYS, t_eval=[0, DAYS])["cancer"].iloc[-1]
     ref = float(np.mean(spatial))
@@ -151,7 +151,7 @@ def test_meanfield_with_contacts_tracks_spatial_tnbc():
 
     model = tmesim.load_model(tmesim.preset_path("tnbc"))
     table = pd.read_csv(SHIPPED / "tnbc.csv.gz")
-    sim = tmesim.Simulation(model, seed=0)
+    sim = tmesim.engine.Simulation(model, seed=0)
     spatial = {}
     for d in (7, 14):
         sim.run(days=float(d))
@@ -171,7 +171,7 @@ def test_contact_course_read_once_gives_the_same_run():
     from tmesim.meanfield import ContactCourse
 
     model = build(segregated_dict(True))
-    table = contact_enrichment(tmesim.Simulation(model, seed=2), days=1.0, every_days=0.5)
+    table = contact_enrichment(tmesim.engine.Simulation(model, seed=2), days=1.0, every_days=0.5)
     course = ContactCourse.from_table(model.cell_type_names, table)
     a = MeanField(model, contacts=table).run(days=1.0, t_eval=[0, 0.5, 1.0])
     b = MeanField(model, contacts=course).run(days=1.0, t_eval=[0, 0.5, 1.0])

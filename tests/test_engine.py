@@ -19,24 +19,24 @@ from conftest import build, small_dict
 from tmesim.engine import kernels as K
 
 
-def _state_signature(sim: tmesim.Simulation) -> tuple:
+def _state_signature(sim: tmesim.engine.Simulation) -> tuple:
     c = sim.cells()
     return tuple(np.asarray(v).tobytes() for v in c.values()) + (sim.fields.tobytes(),)
 
 
 def test_same_seed_same_result_different_seed_differs(small_model) -> None:
-    a = tmesim.Simulation(small_model, seed=3).run(days=0.5)
-    b = tmesim.Simulation(small_model, seed=3).run(days=0.5)
-    c = tmesim.Simulation(small_model, seed=4).run(days=0.5)
+    a = tmesim.engine.Simulation(small_model, seed=3).run(days=0.5)
+    b = tmesim.engine.Simulation(small_model, seed=3).run(days=0.5)
+    c = tmesim.engine.Simulation(small_model, seed=4).run(days=0.5)
     assert _state_signature(a) == _state_signature(b)
     assert _state_signature(a) != _state_signature(c)
 
 
 def test_in_memory_checkpoint_resume_is_identical(small_model) -> None:
-    straight = tmesim.Simulation(small_model, seed=5).run(days=1.0)
-    first = tmesim.Simulation(small_model, seed=5).run(days=0.4)
+    straight = tmesim.engine.Simulation(small_model, seed=5).run(days=1.0)
+    first = tmesim.engine.Simulation(small_model, seed=5).run(days=0.4)
     state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in first.get_state().items()}
-    resumed = tmesim.Simulation(small_model, seed=5)
+    resumed = tmesim.engine.Simulation(small_model, seed=5)
     resumed.set_state(state)
     resumed.run(days=1.0)
     assert _state_signature(straight) == _state_signature(resumed)
@@ -44,7 +44,7 @@ def test_in_memory_checkpoint_resume_is_identical(small_model) -> None:
 
 def test_behaviour_rule_combination_matches_physicell_form(small_model) -> None:
     """One up and one down rule give b = (1-D)[(1-U) b0 + U bmax] + D bmin."""
-    sim = tmesim.Simulation(small_model, seed=0)
+    sim = tmesim.engine.Simulation(small_model, seed=0)
     cm = sim.cm
     t = cm.type_names.index("cancer")
     i = int(np.flatnonzero(sim.ctype[: sim.n] == t)[0])
@@ -61,7 +61,7 @@ def test_hypoxic_core_becomes_necrotic_and_vessels_feed_the_rim() -> None:
     d["initial"][0] = {"cell_type": "endothelial", "region": "annulus", "radius": 480, "inner_radius": 320,
                        "density": 300}
     d["initial"][1] = {"cell_type": "cancer", "region": "disc", "radius": 300, "fraction": 0.95}
-    sim = tmesim.Simulation(build(d), seed=1).run(days=1.0)
+    sim = tmesim.engine.Simulation(build(d), seed=1).run(days=1.0)
     o2 = sim.fields[sim.cm.substrate_names.index("oxygen")].reshape(-1)
     cells = sim.cells()
     site = (cells["z"] * sim.cm.grid[1] + cells["y"]) * sim.cm.grid[2] + cells["x"]
@@ -73,14 +73,14 @@ def test_hypoxic_core_becomes_necrotic_and_vessels_feed_the_rim() -> None:
 
 def test_three_dimensional_run(small_model) -> None:
     m3 = build(small_dict(size=16, dims=3, days=0.25))
-    sim = tmesim.Simulation(m3, seed=2).run()
+    sim = tmesim.engine.Simulation(m3, seed=2).run()
     assert sim.lattice.offs.shape[0] == 26
     assert sim.cz[: sim.n].max() > 0 and sim.count("cancer") > 0
     assert np.isfinite(sim.fields).all()
 
 
 def test_cells_never_share_a_site(small_model) -> None:
-    sim = tmesim.Simulation(small_model, seed=9).run(days=1.0)
+    sim = tmesim.engine.Simulation(small_model, seed=9).run(days=1.0)
     c = sim.cells()
     sites = (c["z"].astype(np.int64) * sim.cm.grid[1] + c["y"]) * sim.cm.grid[2] + c["x"]
     assert len(np.unique(sites)) == len(sites)
@@ -93,7 +93,7 @@ def test_killed_run_resumes_to_identical_outputs(tmp_path: Path) -> None:
     d = small_dict(days=2.0)
     model_file = tmp_path / "small.yaml"
     model_file.write_text(yaml.safe_dump(d))
-    straight = tmesim.run(tmesim.load_model(model_file), tmp_path / "straight", seed=11, report=False)
+    straight = tmesim.simulate(tmesim.load_model(model_file), out=tmp_path / "straight", seed=11, report=False)
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "tmesim", "run", str(model_file), "--seed", "11",

@@ -33,7 +33,7 @@ def _operator(diag: np.ndarray, coef: float, shape: tuple[int, int, int], dirich
 def test_coupled_oxygen_step_matches_direct_solve(dims: int) -> None:
     size = 24 if dims == 2 else 10
     model = build(small_dict(size=size, dims=dims, days=0.1))
-    sim = tmesim.Simulation(model, seed=0)
+    sim = tmesim.engine.Simulation(model, seed=0)
     sim.step()  # develop a non-trivial field
     sim.evaluate_behaviours()
     s = sim.cm.substrate_names.index("oxygen")
@@ -72,7 +72,7 @@ def test_oxygen_penetration_length_is_independent_of_time_step() -> None:
         d["initial"] = [{"cell_type": "cancer", "region": "box", "low": [0, 0], "high": [400, 800], "fraction": 1.0}]
         d["initial"].append({"cell_type": "endothelial", "region": "box", "low": [780, 0], "high": [800, 800],
                              "fraction": 1.0})
-        sim = tmesim.Simulation(build(d), seed=0)
+        sim = tmesim.engine.Simulation(build(d), seed=0)
         for name in ("cancer", "endothelial"):
             t = sim.cm.type_names.index(name)
             sim.cm.base[t, 0:4] = 0.0  # freeze cells: no division, death or motion

@@ -45,7 +45,7 @@ def no_simulation(monkeypatch) -> None:
     def tripwire(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a fuzz case reached the simulation; cases must stop at validation")
 
-    monkeypatch.setattr(tmesim.Simulation, "run", tripwire)
+    monkeypatch.setattr(tmesim.engine.Simulation, "run", tripwire)
     import typer.testing
 
     # typer builds the click command tree anew on every invoke (~50 ms); build it once

@@ -51,7 +51,7 @@ def spatial_curves(model: tmesim.Model, days: float, seeds: int) -> np.ndarray:
     """Live counts [seed, half-day, type] of the spatial engine."""
     out = []
     for seed in range(seeds):
-        sim = tmesim.Simulation(model, seed=seed)
+        sim = tmesim.engine.Simulation(model, seed=seed)
         rows = [sim.counts()]
         for k in range(int(round(days / 0.5))):
             sim.run(days=0.5 * (k + 1))
@@ -191,3 +191,20 @@ def test_extra_global_signal_drug() -> None:
         bad = model.model_copy(deep=True)
         bad.rules[-1] = rule.model_copy(update={"signal": "mystery"})
         MeanField(bad)
+
+
+def test_both_engines_compile_rules_through_one_compiler() -> None:
+    """The spatial and mean-field tables hold the same behaviour values and rules, in the same
+    (type, behaviour) groups, because both come from tmesim.model.rule_tables."""
+    from tmesim.engine import compile_model
+    from tmesim.meanfield import compile_meanfield
+    from tmesim.model.rule_tables import compile_rules
+
+    model = tmesim.load_model(tmesim.preset_path("tnbc-core"))
+    rt, cm, mf = compile_rules(model), compile_model(model), compile_meanfield(model)
+    assert len(rt.rules) == len(model.rules) == int(cm.r_count.sum()) == len(mf.r_sat) > 0
+    for name in ("base", "r_sat", "r_half", "r_hill"):
+        assert np.array_equal(getattr(cm, name), getattr(rt, name)) and np.array_equal(getattr(mf, name), getattr(rt, name))
+    assert np.array_equal(cm.r_up, rt.r_up) and np.array_equal(mf.r_up, rt.r_up.astype(int))
+    assert np.array_equal(cm.r_start[mf.g_t, mf.g_b], mf.g_start) and np.array_equal(cm.r_count[mf.g_t, mf.g_b], mf.g_count)
+    assert np.array_equal(cm.init_state[:, :len(model.state_variables)], rt.init_state.astype(np.float32))

@@ -152,7 +152,7 @@ ARMS: dict[str, Callable[[dict], dict]] = {
 
 
 # ------------------------------------------------------------------------ readouts
-def readout(sim: tmesim.Simulation) -> dict[str, float]:
+def readout(sim: tmesim.engine.Simulation) -> dict[str, float]:
     names = sim.cm.type_names
     tid = {n: i for i, n in enumerate(names)}
     c = sim.counts()
@@ -200,7 +200,7 @@ def arm(name: str, seeds: tuple[int, ...] = SEEDS) -> list[dict[str, float]]:
     key = f"{name}:{','.join(map(str, seeds))}"
     if key not in _CACHE:
         model = build(ARMS[name](base()))
-        _CACHE[key] = [readout(tmesim.Simulation(model, seed=s).run(days=DAYS)) for s in seeds]
+        _CACHE[key] = [readout(tmesim.engine.Simulation(model, seed=s).run(days=DAYS)) for s in seeds]
     return _CACHE[key]
 
 

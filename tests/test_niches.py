@@ -122,7 +122,7 @@ def arm(niche: str, name: str) -> list[dict[str, float]]:
         model = model_from_dict(ARMS[key](copy.deepcopy(niche_dict(niche))))
         out = []
         for seed in SEEDS:
-            sim = tmesim.Simulation(model, seed=seed)
+            sim = tmesim.engine.Simulation(model, seed=seed)
             n0 = sim.count("cancer")
             sim.run(days=DAYS)
             cells = sim.cells()
@@ -163,7 +163,7 @@ def test_niche_loads_and_keeps_the_contract(niche) -> None:
     assert float(m.cell_type("cancer").behaviours["emt decrease"].value) > 0
     assert any(r.cell_type == "cancer" and r.behaviour == "emt decrease" for r in m.rules), "an organ signal drives MET"
     assert m.domain.shape == [50, 50] and float(m.time.dt.value) == 6.0
-    sim = tmesim.Simulation(m, seed=0)
+    sim = tmesim.engine.Simulation(m, seed=0)
     assert 5 <= sim.count("cancer") <= 20  # a handful of arriving cells
     sim.run(days=0.1)
     assert sim.count("cancer") > 0

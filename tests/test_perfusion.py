@@ -74,7 +74,7 @@ def _model(perfusion: bool) -> tmesim.Model:
 
 
 def test_engine_oxygen_and_drug_come_from_perfused_vessels() -> None:
-    on, off = tmesim.Simulation(_model(True), seed=3), tmesim.Simulation(_model(False), seed=3)
+    on, off = tmesim.engine.Simulation(_model(True), seed=3), tmesim.engine.Simulation(_model(False), seed=3)
     for sim in (on, off):
         sim.run(days=0.5)
     assert 0.0 < on.perfused_fraction() < 1.0 and off.perfused_fraction() == 1.0

@@ -18,7 +18,7 @@ SETTINGS = Path(__file__).parent / "data" / "physicell_sample" / "config" / "Phy
 def exported(tmp_path_factory):
     model = import_physicell(SETTINGS)[0]
     run = tmp_path_factory.mktemp("run")
-    rd = tmesim.run(model, run, seed=7, days=0.5, report=False)
+    rd = tmesim.simulate(model, out=run, seed=7, days=0.5, report=False)
     out = tmp_path_factory.mktemp("physicell")
     return rd, out, export_physicell(run, out)
 

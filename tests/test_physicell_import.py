@@ -54,7 +54,7 @@ def test_settings_map_to_model(imported):
 
 def test_imported_project_runs(imported):
     model = imported[0]
-    sim = tmesim.Simulation(model, seed=7)
+    sim = tmesim.engine.Simulation(model, seed=7)
     n0 = sim.counts()
     assert n0["tumor cell"] > 20 and n0["effector T cell"] > 0
     for _ in range(40):

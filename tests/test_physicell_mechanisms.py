@@ -27,7 +27,7 @@ def _model(edit) -> tmesim.Model:  # noqa: ANN001
 
 
 def _events(model: tmesim.Model, seed: int, steps: int) -> dict[int, int]:
-    sim = tmesim.Simulation(model, seed=seed)
+    sim = tmesim.engine.Simulation(model, seed=seed)
     for _ in range(steps):
         sim.step()
     kinds, counts = np.unique(sim.take_events()["kind"], return_counts=True)
@@ -75,7 +75,7 @@ def test_contact_with_dead_cell_signal():
             "source": "assumption: probe of the signal in a test"}]
 
     model = _model(probe)
-    sim = tmesim.Simulation(model, seed=0)
+    sim = tmesim.engine.Simulation(model, seed=0)
     tumor = model.cell_type_names.index("tumor cell")
     n = sim.n
     xs, ys = sim.cx[:n].astype(int), sim.cy[:n].astype(int)

@@ -31,7 +31,7 @@ needs_imc = pytest.mark.skipif(not default_imc_path().is_file(),
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):  # noqa: ANN001, ANN201
     out = tmp_path_factory.mktemp("clin") / "run"
-    tmesim.run(build(small_dict()), out, days=0.5, report=False)
+    tmesim.simulate(build(small_dict()), out=out, days=0.5, report=False)
     return out
 
 

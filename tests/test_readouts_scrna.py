@@ -151,7 +151,7 @@ def test_unknown_cell_types_fall_back() -> None:
 
 def test_custom_model_end_to_end(tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "run"
-    tmesim.run(build(small_dict(days=0.5)), out, days=0.5, report=False)
+    tmesim.simulate(build(small_dict(days=0.5)), out=out, days=0.5, report=False)
     a = scrna_anndata(out, n_cells=200, seed=1)
     assert a.n_obs == 200 and "CAF" in set(a.uns["tmesim"]["fallback_profiles"])
 

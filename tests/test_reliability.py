@@ -55,7 +55,7 @@ def test_second_writer_is_refused_with_the_holders_pid_and_start_time(tmp_path) 
         with pytest.raises(LockedError) as err:
             FolderLock(tmp_path / "run", "run directory").acquire()
         with pytest.raises(LockedError, match="in use by process"):
-            tmesim.run(tiny(), tmp_path / "run", report=False)  # refused before simulating
+            tmesim.simulate(tiny(), out=tmp_path / "run", report=False)  # refused before simulating
     msg = str(err.value)
     assert f"process {os.getpid()}" in msg and re.search(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", msg), msg
     FolderLock(tmp_path / "run").acquire().release()  # free again once released
@@ -85,7 +85,7 @@ def test_resume_of_a_locked_run_is_refused(tmp_path) -> None:
 
 # --------------------------------------------------------------------- crash consistency
 def test_checkpoint_is_committed_by_one_pointer_and_survives_a_torn_swap(tmp_path) -> None:
-    straight = tmesim.run(tiny(), tmp_path / "straight", seed=3, report=False).path
+    straight = tmesim.simulate(tiny(), out=tmp_path / "straight", seed=3, report=False).path
     ckpt = straight / "checkpoint"
     assert (ckpt / "CURRENT").read_text().strip() in {p.name for p in ckpt.iterdir() if p.is_dir()}
     assert len([p for p in ckpt.iterdir() if p.is_dir()]) == 1  # older checkpoints are gone
@@ -94,7 +94,7 @@ def test_checkpoint_is_committed_by_one_pointer_and_survives_a_torn_swap(tmp_pat
     # half written (and a later one fully written but not committed); CURRENT still names day 0.5.
     killed = tmp_path / "killed"
     m = tiny()
-    sim = tmesim.Simulation(m, seed=3)
+    sim = tmesim.engine.Simulation(m, seed=3)
     from tmesim.api import _Recorder
 
     rec = _Recorder(RunWriter(killed, resolved_config(m, 3, 1.0, tmesim.__version__)))
@@ -113,7 +113,7 @@ def test_checkpoint_is_committed_by_one_pointer_and_survives_a_torn_swap(tmp_pat
 
 
 def test_run_killed_before_its_first_checkpoint_restarts_cleanly(tmp_path) -> None:
-    straight = tmesim.run(tiny(), tmp_path / "straight", seed=5, report=False).path
+    straight = tmesim.simulate(tiny(), out=tmp_path / "straight", seed=5, report=False).path
     killed = tmp_path / "killed"
     RunWriter(killed, resolved_config(tiny(), 5, 1.0, tmesim.__version__))  # config written, then killed
     (killed / "events" / "part-000007.parquet").write_bytes(b"half a file")  # debris of the killed run

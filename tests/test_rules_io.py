@@ -84,7 +84,7 @@ def test_physicell_round_trip_via_cli(tmp_path) -> None:
     model_file = _small_model_file(tmp_path, imported)
     model = tmesim.load_model(model_file)
     assert len(model.rules) == 7 and model.rules[4].apply_to_dead
-    sim = tmesim.Simulation(model, seed=0)
+    sim = tmesim.engine.Simulation(model, seed=0)
     sim.step()
     assert sim.n_cells > 0
 

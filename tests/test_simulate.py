@@ -46,6 +46,30 @@ def test_bad_engine_and_used_out_folder(tiny: tmesim.Model, tmp_path: Path) -> N
     assert err.value.field == "days"
 
 
+def test_simulate_drives_every_engine_through_the_engine_protocol(tiny: tmesim.Model, monkeypatch) -> None:
+    from tmesim import api
+    from tmesim.engine import Engine
+
+    made = []
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    real = api.new_engine
+    monkeypatch.setattr(api, "new_engine", spy)
+    for kind in tmesim.ENGINES:
+        assert tmesim.simulate(tiny, engine=kind, days=0.1, seed=1).engine == kind
+    assert [e.kind for e in made] == list(tmesim.ENGINES)
+    assert all(isinstance(e, Engine) and e.model is tiny for e in made)
+
+    class NoRun:
+        kind = "spatial"
+        model = tiny
+
+    assert not isinstance(NoRun(), Engine)
+
+
 def test_deprecated_entry_points_still_work(tiny: tmesim.Model, tmp_path: Path) -> None:
     from tmesim.meanfield import simulate as mf_simulate
 

@@ -94,7 +94,7 @@ def arm(name: str) -> dict[str, np.ndarray]:
         model = build(ARMS[name]())
         rows = []
         for s in SEEDS:
-            c = tmesim.Simulation(model, seed=s).run(days=DAYS).counts()
+            c = tmesim.engine.Simulation(model, seed=s).run(days=DAYS).counts()
             rows.append({"cancer": c["cancer"], "Treg": c["Treg"],
                          "vessel_density": c["endothelial"] / (_W / 1000.0) ** 2})  # per mm²
         _CACHE[name] = {k: np.array([r[k] for r in rows], float) for k in rows[0]}
@@ -140,7 +140,7 @@ def test_anti_cd25_lowers_tregs() -> None:
 # --------------------------------------------------------------- engine mechanics
 def test_simulation_feeds_the_pk_exposure_to_the_rules(small_model) -> None:
     m = apply_therapies(small_model, ["atezolizumab+nab-paclitaxel@hour=3"])
-    sim = tmesim.Simulation(m, seed=1)
+    sim = tmesim.engine.Simulation(m, seed=1)
     cm = sim.cm
     assert cm.drug_names == ["atezolizumab", "nab-paclitaxel"] and len(cm.drug_rows) == 3
     i = int(np.flatnonzero(sim.ctype[: sim.n] == cm.type_names.index("cancer"))[0])
@@ -155,8 +155,8 @@ def test_simulation_feeds_the_pk_exposure_to_the_rules(small_model) -> None:
 
 def test_therapy_starting_later_leaves_earlier_steps_identical(small_model) -> None:
     m = apply_therapies(small_model, ["low-dose-cyclophosphamide@day=0.25"])
-    a = tmesim.Simulation(small_model, seed=2).run(days=0.25)
-    b = tmesim.Simulation(m, seed=2).run(days=0.25)
+    a = tmesim.engine.Simulation(small_model, seed=2).run(days=0.25)
+    b = tmesim.engine.Simulation(m, seed=2).run(days=0.25)
     assert all(np.array_equal(x, y) for x, y in zip(a.cells().values(), b.cells().values(), strict=True))
     a.run(days=0.5)
     b.run(days=0.5)
@@ -165,10 +165,10 @@ def test_therapy_starting_later_leaves_earlier_steps_identical(small_model) -> N
 
 def test_checkpoint_resume_with_drugs_is_identical(small_model) -> None:
     m = apply_therapies(small_model, ["atezolizumab+nab-paclitaxel@hour=2"])
-    straight = tmesim.Simulation(m, seed=5).run(days=0.5)
-    first = tmesim.Simulation(m, seed=5).run(days=0.2)
+    straight = tmesim.engine.Simulation(m, seed=5).run(days=0.5)
+    first = tmesim.engine.Simulation(m, seed=5).run(days=0.2)
     state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in first.get_state().items()}
-    resumed = tmesim.Simulation(m, seed=5)
+    resumed = tmesim.engine.Simulation(m, seed=5)
     resumed.set_state(state)
     resumed.run(days=0.5)
     sig = [np.asarray(v).tobytes() for v in straight.cells().values()] + [straight.fields.tobytes()]

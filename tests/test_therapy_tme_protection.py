@@ -66,7 +66,7 @@ def model(cafs: bool, caf_il6: bool = True) -> tmesim.Model:
 
 
 def killed_fraction(m: tmesim.Model, seed: int) -> float:
-    sim = tmesim.Simulation(m, seed=seed)
+    sim = tmesim.engine.Simulation(m, seed=seed)
     cancer = m.cell_type_names.index("cancer")
     n0 = int(np.count_nonzero(sim.ctype[: sim.n] == cancer))
     sim.run(days=2)

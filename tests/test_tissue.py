@@ -25,7 +25,7 @@ needs_imc = pytest.mark.skipif(not IMC.is_file(), reason="Jackson 2020 IMC file 
 
 
 def _day0_section(model: tmesim.Model) -> pd.DataFrame:
-    sim = tmesim.Simulation(model, seed=0)
+    sim = tmesim.engine.Simulation(model, seed=0)
     c = sim.cells()
     names = np.array(sim.cm.type_names)
     cells = pd.DataFrame({"cell_type": names[c["type"]], "status": "live",

@@ -47,7 +47,7 @@ def _need(reason: str) -> None:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:  # noqa: ANN001
     out = tmp_path_factory.mktemp("browser") / "run"
-    tmesim.run(build(small_dict(days=1.0)), out, seed=5, days=1.0, report=True)
+    tmesim.simulate(build(small_dict(days=1.0)), out=out, seed=5, days=1.0, report=True)
     write_viewer(out)
     return out
 

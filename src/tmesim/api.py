@@ -25,7 +25,7 @@ import pandas as pd
 from tmesim.units import MINUTES_PER_DAY
 
 from .body import Patient, PatientOptions, PatientResult
-from .engine import Simulation
+from .engine import Engine, Simulation
 from .engine.kernels import (
     E_DIVISION,
     E_FUSION,
@@ -182,13 +182,16 @@ def simulate(model: Model, engine: str = "spatial", days: float | None = None, s
     if out is None:
         path = Path(tempfile.mkdtemp(prefix=f"tmesim-{model.name}-"))
     else:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        from .io import LOCK_FILES
+
+        path = Path(out)  # a folder holding only a lock: the lock says who is writing it
+        if path.exists() and (not path.is_dir() or any(p.name not in LOCK_FILES for p in path.iterdir())):
             raise ModelError("out", f"{str(path)!r} exists and is not an empty folder; choose another")
-    if engine == "spatial":
-        _run_spatial(model, path, seed, days, progress, report, origin, notice, backend)
+    eng = new_engine(engine, model, seed, contacts, backend)
+    if eng.kind == "spatial":
+        _run_spatial(model, path, seed, days, progress, report, origin, notice, backend, sim=eng)  # type: ignore[arg-type]
     else:
-        _run_meanfield(model, path, seed, days, contacts)
+        _record_table(eng, path, seed, days)
     result = Run(path)
     if out is None:
         weakref.finalize(result, shutil.rmtree, str(path), True)
@@ -216,15 +219,29 @@ def _days(model: Model, days: float | None) -> float:
     return days
 
 
-def _run_meanfield(model: Model, out: Path, seed: int, days: float, contacts: object) -> None:
+def new_engine(kind: str, model: Model, seed: int = 0, contacts: object = None, backend: str = "cpu") -> Engine:
+    """The engine ``kind`` (one of :data:`ENGINES`) for ``model``: what :func:`simulate` runs.
+    ``seed`` seeds the spatial engine (the mean-field engine is deterministic); ``contacts``
+    is the mean-field engine's contact enrichment; ``backend`` the spatial engine's
+    (:func:`check_backend`)."""
+    if kind == "spatial":
+        return Simulation(model, seed=seed, backend=backend)
+    if kind == "meanfield":
+        from .meanfield import MeanField
+
+        return MeanField(model, contacts=contacts)  # type: ignore[arg-type]
+    raise ModelError("engine", f"unknown engine {kind!r}; allowed: {', '.join(ENGINES)}")
+
+
+def _record_table(eng: Engine, out: Path, seed: int, days: float) -> None:
+    """An engine that computes its whole time course at once (the mean-field engine),
+    recorded as a run directory."""
     from ._version import __version__
-    from .meanfield import MeanField
 
     t0 = time.perf_counter()
-    mf = MeanField(model, contacts=contacts)  # type: ignore[arg-type]
-    trajectory = mf.run(days=days)
-    write_table_run(out, resolved_config(model, seed, days, __version__, engine="meanfield"), mf.summary(),
-                    trajectory, time.perf_counter() - t0)
+    trajectory = eng.run(days=days)
+    write_table_run(out, resolved_config(eng.model, seed, days, __version__, engine=eng.kind),
+                    eng.summary(), trajectory, time.perf_counter() - t0)  # type: ignore[attr-defined]
 
 
 def run(model: Model, out: str | Path, seed: int = 0, days: float | None = None,
@@ -246,7 +263,8 @@ def check_seed(seed: int, field: str = "seed") -> int:
 
 def _run_spatial(model: Model, out: Path, seed: int, days: float,
                  progress: Callable[[Simulation], None] | None, report: bool, origin: dict | None = None,
-                 notice: Callable[[str], None] | None = None, backend: str = "cpu") -> None:
+                 notice: Callable[[str], None] | None = None, backend: str = "cpu",
+                 sim: Simulation | None = None) -> None:
     """The spatial engine, recorded into a complete run directory at ``out``.
 
     The run directory is locked while written (a second writer gets an error naming this
@@ -255,7 +273,7 @@ def _run_spatial(model: Model, out: Path, seed: int, days: float,
     from ._version import __version__
 
     with locked(out, "run directory", "out", notice):
-        sim = Simulation(model, seed=seed, backend=backend)
+        sim = Simulation(model, seed=seed, backend=backend) if sim is None else sim
         config = resolved_config(model, seed, days, __version__)
         if origin:
             config["origin"] = origin  # where the initial tissue came from (e.g. a real section)
@@ -380,7 +398,10 @@ def run_from_tissue(model: Model, tissue: str | Path, out: str | Path, labels: s
                     report: bool = True) -> RunDirectory:
     """Simulate ``model`` forward from a real section; the run's config records its origin."""
     m, origin = tissue_start(model, tissue, labels, sample, site_um)
-    return run(m, out, seed=seed, days=days, progress=progress, report=report, origin=origin)
+    _run_spatial(m, Path(out), check_seed(seed), _days(m, days), progress, report, origin)  # not the deprecated run()
+    return Run(out)
+
+
 def import_physicell(settings: str | Path, rules: str | Path | None = None,
                      cells: str | Path | None = None) -> tuple[Model, str, list[str]]:
     """A PhysiCell project as a tmesim model: (model, mapping report text, rule warnings).

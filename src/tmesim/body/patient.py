@@ -115,9 +115,9 @@ class PatientResult:
 def _exact_step(x: np.ndarray, inflow: np.ndarray, loss: np.ndarray, dt: float) -> np.ndarray:
     """x' = inflow - loss x over dt, exactly for constant inflow and loss."""
     e = np.exp(-loss * dt)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        steady = np.where(loss > 0, inflow / loss, 0.0)
-    return np.where(loss > 0, steady + (x - steady) * e, x + inflow * dt)
+    pos = loss > 0
+    steady = np.where(pos, inflow / np.where(pos, loss, 1.0), 0.0)  # no errstate context: called twice a step
+    return np.where(pos, steady + (x - steady) * e, x + inflow * dt)
 
 
 def dormancy_factors(org: Organ, niche: NicheOutcome, factors: dict[str, float]) -> tuple[float, float]:
@@ -419,8 +419,9 @@ class Patient:
         seeding_per_cell = pd.DataFrame({"unit": units_df["unit"], "emt_class": units_df["emt_class"],
                                          "intravasated_cells": units_df["intravasated_units"] * units_df["cells_per_unit"],
                                          "colonies": units_df["colonies"], "colonies_per_cell": units_df["colonies_per_cell"]})
-        burden = pd.DataFrame([{"time_days": tt, "days_from_diagnosis": tt - t_diag, "organ": o,
-                                "cells": sizes_t[n, k]} for k, tt in enumerate(t) for n, o in enumerate(organs)])
+        no = len(organs)  # one row per step and organ, steps in order (built column-wise: a list of dicts was slow)
+        burden = pd.DataFrame({"time_days": np.repeat(t, no), "days_from_diagnosis": np.repeat(t - t_diag, no),
+                               "organ": np.tile(np.array(organs, dtype=object), nt), "cells": sizes_t.T.ravel()})
         primary = pd.DataFrame({"time_days": t, "days_from_diagnosis": t - t_diag, "cells": tumor,
                                 **{f"priming_{o}": priming[o] for o in ORGANS}})
         first_df = pd.DataFrame({"organ": list(ORGANS), "days_from_diagnosis": [first[o] if np.isfinite(first[o]) else np.nan for o in ORGANS],

@@ -88,13 +88,15 @@ def trial(
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="existing dask scheduler, e.g. tcp://host:8786")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue a killed run in --out, skipping finished patients")] = False,
     contacts: Annotated[str | None, typer.Option("--contacts", help="override the trial's contacts: " + CONTACTS_HELP)] = None,
+    setting: Annotated[str | None, typer.Option("--setting", help="override the trial's setting: primary (treated from "
+                                                "diagnosis) or metastatic (entry at metastatic disease, every lesion)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the trial summary (summary.json) on stdout when done")] = False,
 ) -> None:
     """Run a virtual trial: arms, randomisation, PFS/OS/metastasis endpoints, KM curves and Cox HRs."""
     from tmesim.cohort import load_trial, run_trial
 
     try:
-        spec = load_trial(trial_file, n=n, engine=engine, contacts=contacts)
+        spec = load_trial(trial_file, n=n, engine=engine, contacts=contacts, setting=setting)
         dest = out or Path(f"trial-{spec.name}")
         bar, cb = _cohort_progress()
         with bar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -135,7 +136,11 @@ def posterior_trial(
     except (ModelError, ValueError) as exc:
         fail(exc)
     for r in summary["hazard_ratios"]:
-        console.print(f"HR {r['endpoint'].upper()} {r['arm']}: {r['hr']:.2f} (95% {r['ci_lower']:.2f}-{r['ci_upper']:.2f}; "
+        hr, lo, hi = r["hr"], r["ci_lower"], r["ci_upper"]
+        if not all(math.isfinite(float(v)) for v in (hr, lo, hi)) or lo <= 0 or hi / lo > 1e4:  # too few events in the sub-trials
+            console.print(f"HR {r['endpoint'].upper()} {r['arm']}: not estimable (too few events; more --n)")
+            continue
+        console.print(f"HR {r['endpoint'].upper()} {r['arm']}: {hr:.2f} (95% {lo:.2f}-{hi:.2f}; "
                       f"sampling + parameter uncertainty over {r['draws']} draws)")
     console.print(f"outputs: {out} (draws.parquet, summary.json, draw_<k>/)")
 

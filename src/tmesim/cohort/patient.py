@@ -46,6 +46,31 @@ def treated_model(model: Model, therapies: list[str], start_day: float) -> Model
     return apply_therapies(model, specs)
 
 
+_TEMPLATES: dict[tuple[int, tuple[str, ...], float], tuple[Model, Model]] = {}
+
+
+def treated_template(model: Model, therapies: list[str], start_day: float) -> Model:
+    """:func:`treated_model` of the cohort's model, validated once per process and reused for
+    every patient of the arm (the dask runner sends each worker one copy of the model)."""
+    key = (id(model), tuple(therapies), float(start_day))
+    hit = _TEMPLATES.get(key)
+    if hit is None or hit[0] is not model:  # the model is kept with it, so its id is not reused
+        if len(_TEMPLATES) >= 8:
+            _TEMPLATES.pop(next(iter(_TEMPLATES)))
+        hit = _TEMPLATES[key] = (model, treated_model(model, list(therapies), start_day))
+    return hit[1]
+
+
+def treated_patient(model: Model, row: dict[str, Any], therapies: list[str], start_day: float) -> tuple[Model, Model]:
+    """(untreated, treated) model of one virtual patient, neither validated again: the patient's
+    factors applied to the validated model and to its validated treated template (the same
+    result as validating ``treated_model(patient_model(model, row), …)``, tested)."""
+    pm = patient_model(model, row)
+    if not therapies:
+        return pm, pm
+    return pm, patient_model(treated_template(model, therapies, start_day), row, base_rules=len(model.rules))
+
+
 def _untreated(section: pd.DataFrame, cfg: EndpointConfig) -> pd.DataFrame:
     """The untreated run-in of the section: what the body model's life history couples to (it is
     untreated, so metastases that arise from it are the same in every arm)."""
@@ -111,14 +136,19 @@ def with_reference(model: Model, cfg: EndpointConfig, engine: str = "meanfield",
 
 def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapies: list[str] | None = None,
                 cfg: EndpointConfig | None = None, engine: str = "meanfield",
-                contacts: pd.DataFrame | ContactCourse | None = None) -> pd.DataFrame:
+                contacts: pd.DataFrame | ContactCourse | None = None, validate: bool = False) -> pd.DataFrame:
     """Simulate one virtual patient; returns one row: identity, covariates, markers, endpoints.
 
-    ``contacts``: contact enrichment for the mean-field section (see :func:`run_section`)."""
+    ``contacts``: contact enrichment for the mean-field section (see :func:`run_section`).
+    ``validate``: validate the patient's untreated and treated models whole (the slower
+    reference path, same results) instead of deriving them (:func:`treated_patient`)."""
     t0 = time.perf_counter()
     cfg = with_reference(model, cfg or EndpointConfig(), engine, contacts)
-    pm = patient_model(model, row)
-    tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
+    if validate:
+        pm = patient_model(model, row, validate=True)
+        tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
+    else:
+        pm, tm = treated_patient(model, row, list(therapies or []), cfg.run_in_days)
     section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]),
                           contacts=contacts)
     base = section.iloc[int(np.argmin(np.abs(section["time_days"].to_numpy(float) - cfg.run_in_days)))]
@@ -159,4 +189,4 @@ def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapie
 
 
 __all__ = ["REFERENCE_PATIENTS", "baseline_kill_rate", "reference_kill_rate", "reference_rows", "run_patient",
-           "treated_model", "with_reference"]
+           "treated_model", "treated_patient", "treated_template", "with_reference"]

@@ -106,17 +106,60 @@ def _quiet_shutdown() -> Iterator[None]:
 
 
 
-def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd.DataFrame | ContactCourse | None) -> pd.DataFrame:
+SETTINGS = ("primary", "metastatic")
+
+
+def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd.DataFrame | ContactCourse | None,
+          setting: str = "primary") -> pd.DataFrame:
+    if setting == "metastatic":
+        from .metastatic import run_metastatic_patient
+
+        return run_metastatic_patient(model, job.row, job.arm, job.therapies, cfg, engine, contacts)
     return run_patient(model, job.row, job.arm, job.therapies, cfg, engine, contacts)
+
+
+def _screen_task(model: Model, row: dict[str, Any], cfg: EndpointConfig, engine: str,
+                 contacts: pd.DataFrame | ContactCourse | None) -> float:
+    from .metastatic import screen_patient
+
+    return screen_patient(model, row, cfg, engine, contacts)
+
+
+def _course(c: Any, model: Model, contacts: pd.DataFrame | ContactCourse | None) -> Any:
+    """The contact enrichment as a course, scattered once to the workers (None stays None)."""
+    if contacts is None:
+        return None
+    from tmesim.meanfield import ContactCourse
+
+    course = contacts if isinstance(contacts, ContactCourse) else ContactCourse.from_table(model.cell_type_names, contacts)
+    return c.scatter(course, broadcast=True, hash=False)
+
+
+def screen_rows(model: Model, rows: list[dict[str, Any]], cfg: EndpointConfig, client: Any, engine: str = "meanfield",
+                retries: int = 3, contacts: pd.DataFrame | ContactCourse | None = None) -> list[float]:
+    """Entry day from diagnosis of each candidate (NaN: not eligible) for the metastatic setting
+    (:func:`tmesim.cohort.metastatic.screen_patient`), computed on ``client``'s workers."""
+    if not rows:
+        return []
+    mfut = client.scatter(model, broadcast=True, hash=False)
+    course = _course(client, model, contacts)
+    futs = client.map(_screen_task, [mfut] * len(rows), rows, [cfg] * len(rows), [engine] * len(rows),
+                      [course] * len(rows), pure=False, retries=retries)
+    return [float(x) for x in client.gather(futs)]
 
 
 def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig, engine: str = "meanfield",
              workers: int = 2, scheduler: str | None = None, client: Any = None, retries: int = 3,
-             progress: Progress | None = None, contacts: pd.DataFrame | ContactCourse | None = None) -> pd.DataFrame:
+             progress: Progress | None = None, contacts: pd.DataFrame | ContactCourse | None = None,
+             setting: str = "primary") -> pd.DataFrame:
     """Run ``jobs`` (skipping those with a result file), write each result as it finishes, and
     return all results (finished earlier or now) as one table sorted by arm and patient.
 
-    ``contacts``: contact enrichment for mean-field sections (:mod:`tmesim.cohort.contacts`)."""
+    ``contacts``: contact enrichment for mean-field sections (:mod:`tmesim.cohort.contacts`);
+    ``setting``: ``primary`` (:func:`run_patient`) or ``metastatic``
+    (:func:`tmesim.cohort.metastatic.run_metastatic_patient`)."""
+    if setting not in SETTINGS:
+        raise ModelError("setting", f"{setting!r}; allowed: {', '.join(SETTINGS)}")
     out = Path(out)
     todo = [j for j in jobs if not patient_path(out, j.arm, j.pid).exists()]
     done = len(jobs) - len(todo)
@@ -128,17 +171,12 @@ def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig
             from distributed import as_completed
 
             mfut = c.scatter(model, broadcast=True, hash=False)  # a fresh key: a released earlier scatter of the same model cannot take it away
-            if contacts is not None:  # read the table once, send it once
-                from tmesim.meanfield import ContactCourse
-
-                course = (contacts if isinstance(contacts, ContactCourse)
-                          else ContactCourse.from_table(model.cell_type_names, contacts))
-                contacts = c.scatter(course, broadcast=True, hash=False)
+            contacts = _course(c, model, contacts)  # read the table once, send it once
             if cfg.immune_control and cfg.reference_kill_rate is None:  # k_ref once, not per patient
                 k_ref = reference_kill_rate(model, cfg, engine, contacts, mapper=lambda f, models, *args: c.gather(
                     c.map(f, [mfut] * len(models), *args, pure=False, retries=retries)))  # the scattered model
                 cfg = replace(cfg, reference_kill_rate=k_ref)
-            futs = {c.submit(_task, mfut, j, cfg, engine, contacts, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
+            futs = {c.submit(_task, mfut, j, cfg, engine, contacts, setting, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
                              retries=retries, pure=False): j for j in todo}
             for fut in as_completed(futs):
                 j = futs[fut]
@@ -155,4 +193,4 @@ def collect(out: str | Path, jobs: list[Job] | None = None) -> pd.DataFrame:
     return _collect(out, [patient_path(Path(out), j.arm, j.pid) for j in jobs] if jobs is not None else None)
 
 
-__all__ = ["Job", "check_config", "collect", "config_hash", "dask_client", "patient_path", "run_jobs", "write_atomic"]
+__all__ = ["SETTINGS", "Job", "check_config", "screen_rows", "collect", "config_hash", "dask_client", "patient_path", "run_jobs", "write_atomic"]

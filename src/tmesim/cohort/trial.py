@@ -16,14 +16,17 @@ A trial file (see ``presets/trials/impassion130.yaml``)::
     timing: {run_in_days: 28, treatment_days: 84, assessment_days: 7}   # optional
     contacts: measured          # mean-field contact enrichment: well-mixed | measured | file.csv
     contact_days: 35            # days of that spatial run (default: run-in + 7)
+    setting: metastatic         # or primary (default): see tmesim.cohort.metastatic
 
 The first arm is the reference of the hazard ratios. Randomisation allocates exactly
 ``n·ratio/sum(ratio)`` patients per arm (remainders to the first arms) in an order shuffled
 by ``randomisation.seed``; patient ``i`` is the same virtual patient whatever its arm.
+In the metastatic setting the ``n`` patients are the first eligible candidates (:func:`enrol`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,11 +43,12 @@ from tmesim.units import MAX_SEED
 
 from .contacts import CONTACT_MODES, resolve_contacts
 from .endpoints import EndpointConfig
-from .runner import Job, check_config, dask_client, run_jobs
+from .runner import SETTINGS, Job, check_config, dask_client, run_jobs, screen_rows
 from .section import ENGINES
 from .virtual import sample_patients
 
 ENDPOINTS = ("pfs", "os", "metastasis")
+MAX_SCREENED_PER_PATIENT = 20  # metastatic setting: candidates screened per enrolled patient before giving up
 MAX_PATIENTS = 10_000_000  # per-patient files in one folder; beyond this split the trial
 
 
@@ -102,6 +106,16 @@ class TrialSpec(BaseModel):
     contact_days: float | None = Field(default=None, gt=0.0, description="days of the spatial run that measures "
                                        "contacts; default: the run-in plus 7 days")
     contact_seed: int = Field(default=0, ge=0, le=MAX_SEED, description="seed of the spatial run that measures contacts")
+    setting: str = Field(default="primary", description="primary: patients treated from diagnosis (the primary "
+                         "section); metastatic: patients enter at diagnosis of metastatic disease from the body model, "
+                         "every lesion treated, RECIST on the sum of lesions (tmesim.cohort.metastatic)")
+
+    @field_validator("setting")
+    @classmethod
+    def _setting(cls, v: str) -> str:
+        if v not in SETTINGS:
+            raise ValueError(f"allowed: {', '.join(SETTINGS)}; got {v!r}")
+        return v
 
     @field_validator("contacts")
     @classmethod
@@ -150,7 +164,7 @@ def _fmt_error(exc: ValidationError, where: str) -> str:
     parts = []
     for e in exc.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "literal_error":
             msg = f"{msg}; got {e.get('input')!r}"
         elif e["type"] == "extra_forbidden":
@@ -194,11 +208,50 @@ def randomise(n: int, n_arms: int, ratio: list[int] | None, seed: int) -> np.nda
     return np.random.default_rng(seed).permutation(arms)
 
 
-def trial_jobs(spec: TrialSpec, model: Model) -> list[Job]:
-    pts = sample_patients(model, spec.n, spec.seed)
-    idx = randomise(spec.n, len(spec.arms), spec.randomisation.ratio, spec.randomisation.seed)
+def trial_jobs(spec: TrialSpec, model: Model, enrolled: pd.DataFrame | None = None) -> list[Job]:
+    """One job per patient: the first ``n`` virtual patients, or the ``enrolled`` ones (metastatic
+    setting, :func:`enrol`), randomised over the arms."""
+    pts = sample_patients(model, spec.n, spec.seed) if enrolled is None else enrolled
+    idx = randomise(len(pts), len(spec.arms), spec.randomisation.ratio, spec.randomisation.seed)
     return [Job(spec.arms[k].name, rec, list(spec.arms[k].therapies))
             for rec, k in zip(pts.to_dict("records"), idx, strict=True)]
+
+
+SCREENING_FILE = "screening.parquet"
+
+
+def enrol(spec: TrialSpec, model: Model, cfg: EndpointConfig, client: Any, out: Path | None = None,
+          contacts: Any = None, notice: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Metastatic setting: screen candidate virtual patients (in candidate order, in batches) until
+    ``spec.n`` are eligible; returns their rows (candidate ids kept as ``patient_id``). The
+    screening table (``patient_id``, ``entry_days_from_diagnosis``; NaN = not eligible) is kept in
+    ``out/screening.parquet``, so a resumed trial does not screen again."""
+    from tmesim.io.trial import write_table
+
+    path = out / SCREENING_FILE if out is not None else None
+    done = pd.read_parquet(path) if path is not None and path.exists() else pd.DataFrame(
+        {"patient_id": pd.Series(dtype=int), "entry_days_from_diagnosis": pd.Series(dtype=float)})
+    cap = MAX_SCREENED_PER_PATIENT * spec.n
+    while True:
+        eligible = int(np.isfinite(done["entry_days_from_diagnosis"].to_numpy(float)).sum())
+        if eligible >= spec.n or len(done) >= cap:
+            break
+        m = min(cap, len(done) + max(5 * (spec.n - eligible), 16))  # about one TNBC candidate in five is eligible
+        rows = sample_patients(model, m, spec.seed).iloc[len(done):].to_dict("records")
+        if notice:
+            notice(f"screening candidates {len(done)}-{m - 1} for measurable metastatic disease ({eligible} of "
+                   f"{spec.n} enrolled)")
+        entry = screen_rows(model, rows, cfg, client, spec.engine, contacts=contacts)
+        new = pd.DataFrame({"patient_id": [int(r["patient_id"]) for r in rows], "entry_days_from_diagnosis": entry})
+        done = pd.concat([done, new], ignore_index=True)
+        if path is not None:
+            write_table(out, SCREENING_FILE, done)  # type: ignore[arg-type]
+    ok = done.loc[np.isfinite(done["entry_days_from_diagnosis"].to_numpy(float)), "patient_id"].to_numpy(int)[: spec.n]
+    if len(ok) < spec.n:
+        raise ModelError("n", f"only {len(ok)} of {len(done)} screened virtual patients have measurable metastatic "
+                              f"disease; allowed: n <= {len(ok)} for this model and seed")
+    pts = sample_patients(model, int(ok.max()) + 1, spec.seed)
+    return pts[pts["patient_id"].isin(ok)].reset_index(drop=True)
 
 
 def run_trial(spec: TrialSpec, out: str | Path, model: Model | None = None, workers: int = 2,
@@ -235,8 +288,15 @@ def _run_locked(spec: TrialSpec, out: Path, model: Model, workers: int, schedule
     cdays = spec.contact_days if spec.contact_days is not None else spec.timing.run_in_days + 7.0
     contacts = (resolve_contacts(choice, model, out, cdays, spec.contact_seed, notice)
                 if spec.engine == "meanfield" else None)
-    df = run_jobs(model, trial_jobs(spec, model), out, cfg, spec.engine, workers, scheduler, client, progress=progress,
-                  contacts=contacts)
+    if spec.setting == "metastatic":
+        ctx = contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler)
+        with ctx as c:
+            jobs = trial_jobs(spec, model, enrol(spec, model, cfg, c, out, contacts, notice))
+            df = run_jobs(model, jobs, out, cfg, spec.engine, workers, scheduler, c, progress=progress,
+                          contacts=contacts, setting="metastatic")
+    else:
+        df = run_jobs(model, trial_jobs(spec, model), out, cfg, spec.engine, workers, scheduler, client,
+                      progress=progress, contacts=contacts)
     wall = time.perf_counter() - t0
     return analyse(df, out, spec.name, [a.name for a in spec.arms], spec.endpoints, wall, report=report)
 
@@ -266,5 +326,5 @@ def patients_table(out: str | Path) -> pd.DataFrame:
     return read_patients(out)
 
 
-__all__ = ["ENDPOINTS", "Arm", "Randomisation", "Timing", "TrialSpec", "cohort_spec", "load_trial", "patients_table",
+__all__ = ["ENDPOINTS", "SCREENING_FILE", "Arm", "enrol", "Randomisation", "Timing", "TrialSpec", "cohort_spec", "load_trial", "patients_table",
            "randomise", "run_trial", "trial_jobs"]

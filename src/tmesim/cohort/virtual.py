@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from tmesim._resources import data_path
 from tmesim.model import Model, ModelError, model_from_dict
+from tmesim.model.derive import derive, scaled
 
 VARIABILITY_FILE = data_path("tmesim.cohort", "data", "patient_variability.csv")
 DISTRIBUTIONS = ("lognormal", "normal", "bernoulli")
@@ -164,13 +166,86 @@ def apply_variation(data: dict[str, Any], v: Variation, f: float) -> None:
         node[keys[-1]] = _scale(node[keys[-1]], f)
 
 
-def patient_model(model: Model, row: dict[str, Any] | pd.Series, path: str | None = None) -> Model:
-    """The model of one virtual patient: ``model`` with the row's factors applied."""
-    data = model.model_dump(mode="json")
-    for v in variations_for(model, path):
-        if v.name in row:
-            apply_variation(data, v, _factor(v, row[v.name]))
-    return model_from_dict(data)
+def patient_model(model: Model, row: dict[str, Any] | pd.Series, path: str | None = None,
+                  validate: bool = False, base_rules: int | None = None) -> Model:
+    """The model of one virtual patient: ``model`` with the row's factors applied.
+
+    ``model`` is validated already, so by default the patient's model is derived from it
+    (:func:`tmesim.model.derive.derive`: only the changed objects are checked, no unit is
+    parsed again); ``validate=True`` dumps and validates it whole instead (the reference the
+    fast path is tested against). ``base_rules``: rule targets act on the first ``base_rules``
+    rules only (a treated template's own drug rules, appended after them, are not varied, as
+    when the variation is applied before the treatment).
+    """
+    if validate:
+        data = model.model_dump(mode="json")
+        if base_rules is not None:
+            extra, data["rules"] = data["rules"][base_rules:], data["rules"][:base_rules]
+        for v in variations_for(model, path):
+            if v.name in row:
+                apply_variation(data, v, _factor(v, row[v.name]))
+        if base_rules is not None:
+            data["rules"] += extra
+        return model_from_dict(data)
+    return _derived(model, [(v, _factor(v, row[v.name])) for v in variations_for(model, path) if v.name in row],
+                    len(model.rules) if base_rules is None else base_rules)
+
+
+def _derived(model: Model, factors: list[tuple[Variation, float]], n_rules: int) -> Model:
+    """:func:`apply_variation` on a validated model (same targets, same order of factors)."""
+    index = {ct.name: i for i, ct in enumerate(model.cell_types)}
+    cell_types, rules, initial = list(model.cell_types), list(model.rules), list(model.initial)
+    body = model.body
+    changed: set[str] = set()
+    for v, f in factors:
+        kind, _, rest = v.target.partition(":")
+        if kind == "cell":
+            t, _, beh = rest.partition(":")
+            if t in index and beh in cell_types[index[t]].behaviours:
+                ct = cell_types[index[t]]
+                cell_types[index[t]] = derive(ct, behaviours={**ct.behaviours, beh: scaled(ct.behaviours[beh], f)})
+                changed.add("cell_types")
+        elif kind == "rule":
+            t, sig, beh = (rest.split(":") + ["", ""])[:3]
+            for i, r in enumerate(rules[:n_rules]):
+                if r.cell_type == t and r.signal == sig and r.behaviour == beh and r.direction == "increases":
+                    rules[i] = derive(r, saturation=float(r.saturation) * f)
+                    changed.add("rules")
+        elif kind == "initial":
+            for i, pl in enumerate(initial):
+                if pl.cell_type == rest:
+                    upd = {}
+                    if pl.fraction is not None:
+                        upd["fraction"] = min(1.0, float(pl.fraction) * f)
+                    if pl.density is not None:
+                        upd["density"] = float(pl.density) * f
+                    initial[i] = derive(pl, **upd)
+                    changed.add("initial")
+        elif kind == "state":
+            t, _, var = rest.partition(":")
+            if t in index and var in cell_types[index[t]].initial_state:
+                ct = cell_types[index[t]]
+                cell_types[index[t]] = derive(ct, initial_state={**ct.initial_state,
+                                                                 var: scaled(ct.initial_state[var], f, clip=True)})
+                changed.add("cell_types")
+        elif kind == "body" and body is not None:
+            body = _scaled_at(body, rest.split("."), f, f"patient_variability: {v.name} ({v.target})", rest)
+            changed.add("body")
+    if not changed:
+        return model
+    new = {"cell_types": cell_types, "rules": rules, "initial": initial, "body": body}
+    return derive(model, **{k: new[k] for k in sorted(changed)})
+
+
+def _scaled_at(node: Any, keys: list[str], f: float, where: str, rest: str) -> Any:
+    """``node`` (a pydantic object or a dict) with the value at the dotted path ``keys`` times ``f``."""
+    is_model = isinstance(node, BaseModel)
+    has = keys[0] in (type(node).model_fields if is_model else node) if isinstance(node, BaseModel | dict) else False
+    child = (getattr(node, keys[0]) if is_model else node[keys[0]]) if has else None
+    if child is None:
+        raise ModelError(where, f"the model's body has no {rest!r}")
+    value = scaled(child, f) if len(keys) == 1 else _scaled_at(child, keys[1:], f, where, rest)
+    return derive(node, **{keys[0]: value}) if is_model else {**node, keys[0]: value}
 
 
 def variability_table(model: Model | None = None) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tmesim.model import Model
+from tmesim.model.rule_tables import compile_rules
 
 # Indices of the fixed behaviours (the entries of model.grammar.SIMPLE_BEHAVIOURS, in order).
 B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_SPEED, B_RECRUIT, B_INTRAVASATE, B_CLUSTER = range(7)
@@ -105,55 +106,37 @@ class CompiledModel:
 
 
 def compile_model(model: Model) -> CompiledModel:
+    """``model`` for the spatial kernels: the shared rule tables (:func:`tmesim.model.rule_tables.compile_rules`)
+    plus the lattice, per-cell columns, signal indices and kernel lookups."""
+    rt = compile_rules(model)
     subs, types, vars_ = model.substrate_names, model.cell_type_names, model.state_variables
     S, T, V = len(subs), len(types), len(vars_)
-    behs = model.behaviours()
-    bidx = {b.name: i for i, b in enumerate(behs)}
+    bidx = rt.bidx
     sigs = model.signals()
     sidx = {s: i for i, s in enumerate(sigs)}
-    B = len(behs)
+    B = len(rt.behaviour_names)
+    default, base = rt.default, rt.base
 
-    default = np.array([b.default for b in behs])
-    base = np.tile(default, (T, 1))
-    for ti, ct in enumerate(model.cell_types):
-        for name, p in ct.behaviours.items():
-            base[ti, bidx[name]] = float(p.value)
-
-    rules = sorted(model.rules, key=lambda r: (types.index(r.cell_type), bidx[r.behaviour]))
-    R = len(rules)
+    rules = rt.rules
     r_start = np.zeros((T, B), np.int32)
     r_count = np.zeros((T, B), np.int32)
-    r_sig = np.zeros(R, np.int32)
-    r_up = np.zeros(R, np.bool_)
-    r_sat = np.zeros(R)
-    r_half = np.ones(R)
-    r_hill = np.ones(R)
-    r_dead = np.zeros(R, np.bool_)
-    for k, r in enumerate(rules):
-        t, b = types.index(r.cell_type), bidx[r.behaviour]
-        if r_count[t, b] == 0:
-            r_start[t, b] = k
-        r_count[t, b] += 1
-        r_sig[k] = sidx[r.signal]
-        r_up[k] = r.direction == "increases"
-        r_sat[k] = float(r.saturation)
-        r_half[k] = float(r.half_max)
-        r_hill[k] = float(r.hill_power)
-        r_dead[k] = r.apply_to_dead
+    r_start[rt.g_t, rt.g_b] = rt.g_start
+    r_count[rt.g_t, rt.g_b] = rt.g_count
+    r_sig = np.array([sidx[r.signal] for r in rules], np.int32)
+    r_up, r_sat, r_half, r_hill, r_dead = rt.r_up, rt.r_sat, rt.r_half, rt.r_hill, rt.r_dead
 
     active = (base != default[None, :]) | (r_count > 0)
 
     def idx(pattern: str, names: list[str], key: str) -> np.ndarray:
-        return np.array([bidx[pattern.format(**{key: n})] for n in names], np.int32)
+        return rt.index(pattern, names, key).astype(np.int32)
 
     customs = list(getattr(model, "custom_variables", []))
     C = len(customs)
     col_damage, col_volume = V + C, V + C + 1
     init_state = np.zeros((T, V + C + 2), np.float32)
     site_volume = model.domain.site_size.value ** 3
+    init_state[:, :V] = rt.init_state
     for ti, ct in enumerate(model.cell_types):
-        for v, val in ct.initial_state.items():
-            init_state[ti, vars_.index(v)] = val
         for c, name in enumerate(customs):
             init_state[ti, V + c] = base[ti, bidx[f"custom:{name}"]]
         init_state[ti, col_volume] = ct.volume.value if ct.volume is not None else site_volume
@@ -196,13 +179,9 @@ def compile_model(model: Model) -> CompiledModel:
         clear_apoptotic=np.array([ct.apoptotic_clearance.value for ct in model.cell_types]),
         clear_necrotic=np.array([ct.necrotic_clearance.value for ct in model.cell_types]),
         init_state=init_state, col_damage=col_damage, col_volume=col_volume, recruitable=recruitable, act_ptr=act_ptr, act_idx=act_idx,
-        diffusion=np.array([s.diffusion.value for s in model.substrates]),
-        decay=np.array([s.decay.value for s in model.substrates]),
-        dirichlet=np.array([s.boundary == "dirichlet" for s in model.substrates]),
-        boundary_value=np.array([float(s.boundary_value) for s in model.substrates]),
-        initial=np.array([float(s.initial) for s in model.substrates]),
-        substrate_names=subs, type_names=types, var_names=vars_,
-        behaviour_names=[b.name for b in behs], signal_names=sigs,
+        diffusion=rt.diffusion, decay=rt.decay, dirichlet=rt.dirichlet, boundary_value=rt.boundary_value,
+        initial=rt.initial, substrate_names=subs, type_names=types, var_names=vars_,
+        behaviour_names=rt.behaviour_names, signal_names=sigs,
         sig_drug0=sig_drug0, drug_names=drug_names, drug_rows=drug_rows, drug_of_row=drug_of_row,
         collapse=perf.collapse_occupancy if perf is not None else -1.0,
         stab_var=vars_.index(perf.stabilised_by) if perf is not None and perf.stabilised_by else -1,

@@ -21,7 +21,7 @@ seen rarely does not get an extreme factor from a handful of cells.
 
 >>> import tmesim
 >>> from tmesim.engine.contacts import ContactTally
->>> sim = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc-core")), seed=1)
+>>> sim = tmesim.engine.Simulation(tmesim.load_model(tmesim.preset_path("tnbc-core")), seed=1)
 >>> tally = ContactTally(sim.cm.type_names)
 >>> tally.add(sim)
 >>> table = tally.table()

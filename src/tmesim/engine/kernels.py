@@ -608,8 +608,15 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
 
 
 @njit(cache=True)
-def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init_state):
-    """New cells of recruitable types enter next to live vessel cells."""
+def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init_state, perfusion):
+    """New cells of recruitable types enter next to live, *perfused* vessel cells.
+
+    Blood-borne cells (lymphocytes, monocytes, neutrophils) reach a vessel only if blood flows
+    through it: a vessel compressed shut or cut off from the host network (``perfusion`` 0 at
+    its site, :mod:`tmesim.engine.perfusion`) admits none (Jain, Science 2005;307:58,
+    doi:10.1126/science.1104819: abnormal, poorly perfused tumor vessels limit immune-cell
+    delivery). The per-vessel rate is the ``recruitment`` behaviour: adhesion on the endothelium
+    and the rules that raise or lower it (TNF-α activation, CXCL9/10, VEGF anergy)."""
     m = n
     W = C.var.shape[1]
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
@@ -618,6 +625,8 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
         if C.dead[i] != ALIVE or not R.is_vessel[C.ctype[i]]:
             continue
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
+        if perfusion[site_of(x, y, z, L)] <= 0.0:
+            continue
         for q in range(recruitable.shape[0]):
             k = recruitable[q]
             rate = behaviour(k, B_RECRUIT, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)

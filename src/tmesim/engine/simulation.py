@@ -54,10 +54,12 @@ class Simulation:
     (:mod:`tmesim.engine.gpu`; the same numbers as the CPU).
 
     >>> import tmesim
-    >>> sim = tmesim.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
+    >>> sim = tmesim.engine.Simulation(tmesim.load_model(tmesim.preset_path("tnbc")), seed=1)
     >>> sim.n_cells > 0
     True
     """
+
+    kind = "spatial"  # tmesim.engine.Engine: the name tmesim.simulate(engine=...) takes
 
     def __init__(self, model: Model, seed: int = 0, backend: str = "cpu") -> None:
         self.model = model
@@ -230,7 +232,8 @@ class Simulation:
         if len(self.cm.recruitable):
             m, self.next_uid, ne = K.recruit(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
                                              self.ev, self._ne, self.cm.recruitable, self.seed,
-                                             self.step_index, self.time, self.cm.dt, self.cm.init_state)
+                                             self.step_index, self.time, self.cm.dt, self.cm.init_state,
+                                             self.perfusion)
             self.n, self._ne = m, ne
         self._keep_events()
 

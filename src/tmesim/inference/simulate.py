@@ -19,7 +19,7 @@ Outputs (the registry :data:`OUTPUTS`; each says which simulation level it needs
 * cohort level (``patients`` virtual patients, untreated section for ``days`` each, as the
   cohort runner's run-in): ``tvdt_mean``, ``tvdt_median`` and ``tvdt_sd`` (days; the whole tumor's volume
   doubling time ln 2 / g, g from the patient's doubling time corrected by its section's
-  immune kill rate against the cohort's median, :func:`tmesim.cohort.endpoints.growth_rate`
+  immune kill rate against the cohort's median (``body.primary.immune_growth_exponent``), :func:`tmesim.cohort.endpoints.growth_rate`
   — the cohort is its own reference sample), ``kill_rate`` (median cancer cells killed per
   cancer cell and day);
 * body level (each patient's section shedding → :class:`tmesim.body.Patient` to
@@ -205,7 +205,7 @@ def _sections(model: Model, problem: Problem, params: dict[str, float], seed: in
 
 def _cohort(model: Model, problem: Problem, params: dict[str, float], seed: int, body: bool) -> dict[str, float]:
     from tmesim.cohort import sample_patients
-    from tmesim.cohort.endpoints import EndpointConfig
+    from tmesim.cohort.endpoints import EndpointConfig, immune_exponent, immune_growth_factor
     from tmesim.cohort.patient import _shedding
 
     spec = problem.space.spec
@@ -213,12 +213,10 @@ def _cohort(model: Model, problem: Problem, params: dict[str, float], seed: int,
     models, sections, kills, factors = _sections(model, problem, params, seed, body)
     rows = sample_patients(model, spec.patients, spec.patient_seed).to_dict("records")
     k_ref = float(np.median(kills))
-    # tmesim.cohort.endpoints.growth_rate with the cohort as its own reference sample:
-    # g = g0 exp(-(k - k_ref) / g0), g0 = ln 2 / the patient's doubling time
+    # tmesim.cohort.endpoints.growth_rate with the cohort as its own reference sample
     td = (model.body.primary.doubling_time.value / MIN_PER_DAY if model.body is not None else 150.0) * np.asarray(
         factors if model.body is not None else np.ones(len(kills)), float)
-    g0 = np.log(2.0) / td
-    g = g0 * np.exp(-(np.asarray(kills) - k_ref) / g0)
+    g = np.log(2.0) / td * immune_growth_factor(np.asarray(kills, float), k_ref, immune_exponent(model))
     tvdt = np.log(2.0) / g
     out = {"tvdt_mean": float(np.mean(tvdt)), "tvdt_median": float(np.median(tvdt)), "tvdt_sd": float(np.std(tvdt, ddof=1)) if len(tvdt) > 1 else 0.0,
            "kill_rate": k_ref}

@@ -1,9 +1,11 @@
 """The model compiled for the mean-field right-hand side: flat arrays, built from the Model alone.
 
-This is the mean-field engine's own, small compilation (``tmesim.meanfield`` may import only
-``tmesim.model``, see DESIGN.md): the behaviour table and signal names come from the model
-(``Model.behaviours()`` / ``model.grammar``), so a behaviour or signal the grammar adds is
-seen by both engines the same way. Nothing here reads files or depends on the spatial engine.
+The behaviour values, rules and their (type, behaviour) groups come from the one rule
+compiler both engines use, :func:`tmesim.model.rule_tables.compile_rules` (``tmesim.meanfield``
+may import only ``tmesim.model``, see DESIGN.md); this module adds what is the mean-field
+engine's own: how each rule's signal is read at the population mean, the lattice's
+neighbour-count distribution, and which state components can be non-zero. Nothing here
+reads files or depends on the spatial engine.
 
 Signals are classified once per rule (``kind``):
 
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tmesim.model import Model
+from tmesim.model.rule_tables import compile_rules
 
 # Signals read as 0 by the mean-field engine (see _classify).
 ZERO_SIGNALS = frozenset({"dead", "contact with dead cell", "contact with apoptotic cell", "contact with necrotic cell",
@@ -189,18 +192,15 @@ def _classify(signal: str, rule_type: str, behaviour: str, model: Model, extra: 
 
 
 def compile_meanfield(model: Model) -> MeanFieldTables:
-    """Compile ``model`` into the arrays of the mean-field right-hand side."""
+    """Compile ``model`` into the arrays of the mean-field right-hand side: the shared rule
+    tables (:func:`tmesim.model.rule_tables.compile_rules`) plus how each rule's signal is read
+    at the population mean, and which state components can be non-zero."""
+    rt = compile_rules(model)
     subs, types, vars_ = model.substrate_names, model.cell_type_names, model.state_variables
     S, T, V = len(subs), len(types), len(vars_)
-    behs = model.behaviours()
-    bnames = [b.name for b in behs]
-    bidx = {n: i for i, n in enumerate(bnames)}
-    B = len(behs)
-    default = np.array([b.default for b in behs], float)
-    base = np.tile(default, (T, 1))
-    for ti, ct in enumerate(model.cell_types):
-        for name, p in ct.behaviours.items():
-            base[ti, bidx[name]] = float(p.value)
+    bnames, bidx = rt.behaviour_names, rt.bidx
+    B = len(bnames)
+    base = rt.base
 
     shape = tuple(int(n) for n in model.domain.shape)
     nb, m_vals, m_w = neighbour_count_distribution(shape)
@@ -210,33 +210,23 @@ def compile_meanfield(model: Model) -> MeanFieldTables:
     binom = np.array([[comb(m, j) if j <= m else 0 for j in jj] for m in jj], float)
 
     extra: list[str] = []
-    rules = sorted(model.rules, key=lambda r: (types.index(r.cell_type), bidx[r.behaviour]))
+    rules = rt.rules
     R = len(rules)
     r_kind = np.zeros(R, np.int64)
     r_arg = np.zeros(R, np.int64)
-    r_up = np.zeros(R, np.int64)
-    r_sat, r_half, r_hill = np.zeros(R), np.ones(R), np.ones(R)
+    r_up = rt.r_up.astype(np.int64)
+    r_sat, r_half, r_hill = rt.r_sat, rt.r_half, rt.r_hill
     r_hj = np.zeros((max(R, 1), nb + 1))
-    groups: list[list[int]] = []  # [t, b, start, count, site]
     for k, r in enumerate(rules):
-        t, b = types.index(r.cell_type), bidx[r.behaviour]
         r_kind[k], r_arg[k] = _classify(r.signal, r.cell_type, r.behaviour, model, extra)
-        r_up[k] = r.direction == "increases"
-        r_sat[k], r_half[k], r_hill[k] = float(r.saturation), float(r.half_max), float(r.hill_power)
         r_hj[k] = _hill(jj / nb, r_half[k], r_hill[k])
-        if groups and groups[-1][0] == t and groups[-1][1] == b:
-            groups[-1][3] += 1
-        else:
-            groups.append([t, b, k, 1, int(r.behaviour == "recruitment")])
-    g = np.array(groups, np.int64).reshape(-1, 5)
+    site = np.array([int(bnames[b] == "recruitment") for b in rt.g_b], np.int64)  # evaluated at a vessel site
+    g = np.column_stack([rt.g_t, rt.g_b, rt.g_start, rt.g_count, site]).astype(np.int64).reshape(-1, 5)
 
     def idx(pattern: str, names: list[str], key: str) -> np.ndarray:
-        return np.array([bidx[pattern.format(**{key: n})] for n in names], np.int64)
+        return rt.index(pattern, names, key)
 
-    init_state = np.zeros((T, V))
-    for ti, ct in enumerate(model.cell_types):
-        for v, val in ct.initial_state.items():
-            init_state[ti, vars_.index(v)] = val
+    init_state = rt.init_state.copy()
 
     # State-variable sums that can become non-zero: set initially, raised by "<v> increase",
     # or carried in by a transformation from a type where they can be non-zero.
@@ -301,11 +291,8 @@ def compile_meanfield(model: Model) -> MeanFieldTables:
         clear_apoptotic=np.array([1.0 / max(ct.apoptotic_clearance.value, 1e-9) for ct in model.cell_types]),
         clear_necrotic=np.array([1.0 / max(ct.necrotic_clearance.value, 1e-9) for ct in model.cell_types]),
         init_state=init_state,
-        decay=np.array([s.decay.value for s in model.substrates], float),
-        diffusion=np.array([s.diffusion.value for s in model.substrates], float),
-        dirichlet=np.array([int(s.boundary == "dirichlet") for s in model.substrates], np.int64),
-        boundary_value=np.array([float(s.boundary_value) for s in model.substrates]),
-        initial=np.array([float(s.initial) for s in model.substrates]),
+        decay=rt.decay, diffusion=rt.diffusion, dirichlet=rt.dirichlet.astype(np.int64),
+        boundary_value=rt.boundary_value, initial=rt.initial,
         half_widths=np.array([(n + 1) * dx / 2.0 for n in shape]), m_active=m_active, active_idx=active_idx,
         type_names=list(types), substrate_names=list(subs), var_names=list(vars_),
         behaviour_names=bnames, extra_signals=extra, **_perfusion(model, extra),

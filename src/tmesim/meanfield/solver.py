@@ -12,7 +12,7 @@ from scipy.integrate import odeint, solve_ivp
 from tmesim.model import Model
 from tmesim.model.drugs import Drug
 from tmesim.model.grammar import FREE_SITE
-from tmesim.model.pk import exposure
+from tmesim.model.pk import Exposures, exposure
 from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial
@@ -139,6 +139,8 @@ class MeanField:
     True
     """
 
+    kind = "meanfield"  # tmesim.engine.Engine: the name tmesim.simulate(engine=...) takes
+
     def __init__(self, model: Model, signals: Mapping[str, SignalValue] | None = None,
                  method: str = "LSODA", rtol: float = 1e-3, atol: float = 1e-6,
                  contacts: Contacts | ContactCourse | None = None) -> None:
@@ -164,14 +166,23 @@ class MeanField:
                 f"rules use signal(s) {unknown} that the mean-field engine cannot compute; "
                 "give their values with MeanField(model, signals={name: value or f(t_days)})"
             )
+        pk: dict[str, Drug] = {}
         for drug in getattr(model, "drugs", None) or []:  # drug exposures from the model's PK
-            self.signals.setdefault(f"drug {drug.name}", _pk_signal(drug))
+            if f"drug {drug.name}" not in self.signals:
+                self.signals[f"drug {drug.name}"] = _pk_signal(drug)
+                pk[f"drug {drug.name}"] = drug
         self._extra_fns: list[Callable[[float], float]] = []
-        for name in tb.extra_signals:
+        self._fn_idx: list[int] = []  # extra signals evaluated one call each (given by the caller)
+        pk_idx: list[int] = []  # extra signals that are model drugs' PK, evaluated together
+        for i, name in enumerate(tb.extra_signals):
             val = self.signals.get(name, 0.0)
             self._extra_fns.append(val if callable(val) else (lambda _t, c=float(val): c))
+            (pk_idx if name in pk else self._fn_idx).append(i)
+        self._pk_idx = np.array(pk_idx, dtype=np.intp)
+        self._pk = Exposures([pk[tb.extra_signals[i]] for i in pk_idx])
         self._const_extra = all(not callable(self.signals.get(n, 0.0)) for n in tb.extra_signals)
         self._extra = np.array([f(0.0) for f in self._extra_fns], float)
+        self._extra_t: float | None = None  # the time self._extra holds (a Jacobian asks again at the same t)
         self.slices = layout(tb.n_types, tb.n_sub, tb.n_vars)
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
         self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays())
@@ -193,9 +204,13 @@ class MeanField:
         return y0
 
     def _extra_at(self, t_min: float) -> np.ndarray:
-        if not self._const_extra:
-            for i, f in enumerate(self._extra_fns):
-                self._extra[i] = float(f(t_min / MIN_PER_DAY))
+        if not self._const_extra and t_min != self._extra_t:
+            t_days = t_min / MIN_PER_DAY
+            for i in self._fn_idx:
+                self._extra[i] = float(self._extra_fns[i](t_days))
+            if self._pk.n:  # the same time as _pk_signal passes: t_days back in minutes
+                self._extra[self._pk_idx] = self._pk(t_days * MIN_PER_DAY)
+            self._extra_t = t_min
         return self._extra
 
     def derivative(self, t_min: float, y: np.ndarray) -> np.ndarray:

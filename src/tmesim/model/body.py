@@ -138,6 +138,7 @@ class Primary(_Strict):
     surgery_delay: Time = Field(description="time from diagnosis to resection (shedding stops)")
     awakening_factor: Number = Field(description="factor on every organ's awakening rate: how readily this subtype's disseminated cells leave dormancy")
     shedding_variability: Number = Field(description="standard deviation of ln(shedding) between patients (a patient's tumor sheds exp(N(0, s²)) times the section's rate)")
+    immune_growth_exponent: Number | None = Field(default=None, description="elasticity w of the whole tumor's growth on its section's immune kill rate: g = g0 (k_ref / k)^w (tmesim.cohort.endpoints); unset: the cohort default")
     factors: dict[str, Fraction] = Field(default_factory=dict, description="tumor factor scores 0-1 (expression)")
     angiogenic_dependence: Fraction | None = Field(
         default=None, description="share of the whole tumor's expansion that needs new vessels driven by the "

@@ -54,6 +54,55 @@ def exposure(drug: Drug, t: float | np.ndarray) -> np.ndarray:
     return out
 
 
+class Exposures:
+    """C(t) of several drugs at one time in one pass: :func:`exposure`'s operations on arrays
+    over every (drug, offset) pair instead of one numpy call chain per drug and offset.
+
+    Each pair goes through the same floating-point operations in the same order, so every
+    value equals :func:`exposure`'s bit for bit (tested); the mean-field solver evaluates it
+    thousands of times per patient, where the per-call overhead dominated.
+
+    >>> from tmesim.model.drugs import Drug
+    >>> d = Drug(name="x", peak=10, interval="7 day", half_life="1 day", cycles=1)
+    >>> Exposures([d, d])(1440.0).tolist()
+    [5.0, 5.0]
+    """
+
+    def __init__(self, drugs: list[Drug]) -> None:
+        pairs = [(i, d, off) for i, d in enumerate(drugs) for off in d.offsets]
+        self.n = len(drugs)
+        self._drug = np.array([i for i, _, _ in pairs], dtype=np.intp)
+        self._t0 = np.array([d.start.value + off for _, d, off in pairs], float)
+        self._k = np.array([LN2 / d.half_life.value for _, d, _ in pairs], float)
+        self._tau = np.array([d.interval.value for _, d, _ in pairs], float)
+        self._cycles = np.array([np.inf if d.cycles is None else float(d.cycles) for _, d, _ in pairs], float)
+        self._peak = np.array([d.peak for _, d, _ in pairs], float)
+        self._log_r = np.log(np.exp(-self._k * self._tau))
+        self._denominator = -np.expm1(self._log_r)
+        # offsets of one drug are added in their order, as exposure() adds them: the pairs that
+        # are each drug's first offset, then each drug's second, ...
+        rank = [sum(1 for j, _, _ in pairs[:p] if j == i) for p, (i, _, _) in enumerate(pairs)]
+        self._one_each = rank == [0] * len(pairs) and [i for i, _, _ in pairs] == list(range(self.n))
+        self._groups = [(self._drug[sel], sel) for r in range(max(rank, default=-1) + 1)
+                        for sel in [np.flatnonzero(np.array(rank) == r)]]
+
+    def __call__(self, t: float) -> np.ndarray:
+        since = t - self._t0
+        m = np.floor(since / self._tau + _EPS) + 1.0
+        m = np.minimum(m, self._cycles)  # min(m, inf) is m: a drug without a cycle limit
+        given = m >= 1.0
+        m = np.where(given, m, 1.0)
+        last = (m - 1.0) * self._tau
+        series = -np.expm1(m * self._log_r) / self._denominator
+        each = np.where(given, self._peak * np.exp(-self._k * np.maximum(since - last, 0.0)) * series, 0.0)
+        if self._one_each:  # one administration series per drug: 0 + x is x
+            return each
+        out = np.zeros(self.n)
+        for drug, sel in self._groups:
+            out[drug] += each[sel]
+        return out
+
+
 def steady_state(drug: Drug) -> tuple[float, float]:
     """(peak, trough) of C(t) under endless dosing with one administration per cycle."""
     r = float(np.exp(-LN2 / drug.half_life.value * drug.interval.value))
@@ -69,4 +118,4 @@ def drug_exposures(model: Model, t: float) -> np.ndarray:
     return np.array([float(exposure(d, t)) for d in drugs], dtype=np.float64)
 
 
-__all__ = ["drug_exposures", "exposure", "steady_state"]
+__all__ = ["Exposures", "drug_exposures", "exposure", "steady_state"]

@@ -75,6 +75,22 @@ def to_canonical(value: object, kind: str, field: str) -> float:
         raise ModelError(field, f"expected a number or a quantity like '1 {CANONICAL[kind]}', got {value!r}")
     if isinstance(value, int | float):
         return _finite(_float(value, field), value, field)
+    if isinstance(value, str):
+        try:
+            return _str_to_canonical(value, kind)
+        except ModelError as exc:
+            raise ModelError(field, exc.message) from None
+    return _to_canonical(value, kind, field)
+
+
+@lru_cache(maxsize=65536)
+def _str_to_canonical(value: str, kind: str) -> float:
+    # Cached: every virtual patient's model re-validates thousands of the same quantity strings,
+    # and pint's parser made that most of a patient's preparation time.
+    return _to_canonical(value, kind, "")
+
+
+def _to_canonical(value: object, kind: str, field: str) -> float:
     q = _parse(value, field)
     target = CANONICAL[kind]
     try:

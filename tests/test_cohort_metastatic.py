@@ -1,0 +1,150 @@
+"""Metastatic-setting trials (tmesim.cohort.metastatic): lesions, RECIST on their sum, new lesions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tmesim
+from tmesim.cohort import sample_patients
+from tmesim.cohort.endpoints import EndpointConfig
+from tmesim.cohort.metastatic import (
+    PRIMARY,
+    diameter_mm,
+    lesion_curves,
+    metastatic_endpoints,
+    recist,
+    run_metastatic_patient,
+    screen_patient,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+# Short treatment window and follow-up; a fixed reference kill rate skips the 32-patient reference sample.
+FAST = EndpointConfig(run_in_days=28, treatment_days=14, follow_up_days=180, reference_kill_rate=0.004,
+                      after_window="extrapolate")
+CFG = EndpointConfig()
+
+
+@pytest.fixture(scope="module")
+def tnbc():
+    return tmesim.load_model(tmesim.preset_path("tnbc"))
+
+
+def _lesions(cols: dict[str, list[float]], step: float = 7.0) -> pd.DataFrame:
+    n = len(next(iter(cols.values())))
+    return pd.DataFrame(cols, index=pd.Index(np.arange(n) * step, name="day"))
+
+
+def test_shipped_metastatic_trials_load():
+    from pathlib import Path
+
+    from tmesim.cohort import load_trial
+
+    folder = Path(tmesim.__file__).parent / "presets" / "trials"
+    specs = {p.stem: load_trial(p) for p in folder.glob("*.yaml")}
+    assert specs["impassion130"].setting == "metastatic"
+    assert specs["impassion130-tme-arms"].setting == "metastatic" and len(specs["impassion130-tme-arms"].arms) == 3
+
+
+def test_diameter_of_a_lesion():
+    # 1e9 cells = 1 cm³, a sphere of 12.4 mm; 8 times the cells, twice the diameter
+    assert diameter_mm(1e9) == pytest.approx(12.407, rel=1e-3)
+    assert diameter_mm(8e9) / diameter_mm(1e9) == pytest.approx(2.0)
+
+
+def test_recist_sums_target_lesions(tnbc):
+    a, b = 2e9, 1e9
+    r = recist(_lesions({"lung": [a, a], "liver": [b, b], "bone": [0.0, 0.0], "brain": [0.0, 0.0]}), tnbc, CFG)
+    assert r["targets"] == ["lung", "liver"]
+    assert r["sum_mm"][0] == pytest.approx(float(diameter_mm(a) + diameter_mm(b)))
+    assert np.isnan(r["pd_day"]) and r["best_response"] == "SD"
+    # One lesion grows by 30% in diameter (the other stays): the sum grows by more than 20% only
+    # because the lesions are summed with their sizes; 1.3³ = 2.197 in cells.
+    grow = _lesions({"lung": [a, a, a * 2.197**2], "liver": [b, b, b], "bone": [0.0] * 3, "brain": [0.0] * 3})
+    r = recist(grow, tnbc, CFG)
+    assert r["pd_day"] == 14.0
+    # The same relative growth of a lesion too small for +5 mm is not progression (RECIST 1.1)
+    small = 6e8
+    r = recist(_lesions({"lung": [small, small * 1.6], "liver": [0.0, 0.0], "bone": [0.0] * 2, "brain": [0.0] * 2}),
+               tnbc, CFG)
+    assert diameter_mm(small * 1.6) / diameter_mm(small) > 1.15 and np.isnan(r["pd_day"])
+
+
+def test_new_lesion_is_progression(tnbc):
+    det = tnbc.body.organs["bone"].detection_cells.value
+    les = _lesions({"lung": [2e9] * 4, "liver": [0.0] * 4, "bone": [0.0, det * 0.5, det * 1.01, det * 2],
+                    "brain": [0.0] * 4})
+    out = metastatic_endpoints(les, tnbc, CFG)
+    assert out["pfs_event"] and out["pfs_days"] == 14.0 and out["progression_by"] == "new lesion"
+    assert out["met_bone_event"] and out["met_bone_days"] == 14.0
+    assert not out["met_lung_event"]  # a baseline lesion is not a new one
+    assert out["lesions_baseline"] == 1 and out["target_lesions"] == 1
+    assert not metastatic_endpoints(les, tnbc, replace(CFG, new_lesion_progression=False))["pfs_event"]
+
+
+def test_every_lesion_gets_the_same_exposure(tnbc):
+    # Two metastatic organs and the primary in place: the treated course is each lesion's
+    # untreated course times the one surviving fraction s(t).
+    weeks = np.arange(0.0, 400.0, 7.0)
+    burden = pd.DataFrame([{"days_from_diagnosis": d, "organ": o, "cells": c}
+                           for d in weeks for o, c in (("lung", 3e9 * np.exp(0.01 * d)), ("liver", 2e8 + d * 1e6),
+                                                       ("bone", 1e5 * np.exp(0.02 * d)), ("brain", 0.0))])
+    primary = pd.DataFrame({"days_from_diagnosis": weeks, "cells": np.where(weeks < 30, 4e9, 0.0)})
+    res = SimpleNamespace(burden=burden, primary=primary)
+    days = np.arange(0.0, 120.0, 7.0)
+    s = np.linspace(1.0, 0.2, len(days))
+    untreated = lesion_curves(res, tnbc, 21.0, np.ones_like(s), days, 0.005)
+    treated = lesion_curves(res, tnbc, 21.0, s, days, 0.005)
+    assert set(treated.columns) == {"lung", "liver", "bone", "brain", PRIMARY}
+    for col in ("lung", "liver", "bone", PRIMARY):
+        np.testing.assert_allclose(treated[col].to_numpy(), untreated[col].to_numpy() * s)
+    # a lesion detected at entry grows at the patient's rate g; undetected cells follow the body
+    np.testing.assert_allclose(untreated["lung"], untreated["lung"].iloc[0] * np.exp(0.005 * days))
+    np.testing.assert_allclose(untreated["bone"], 1e5 * np.exp(0.02 * (21.0 + days)), rtol=0.05)
+
+
+def test_metastatic_patient_end_to_end(tnbc):
+    # Candidate 7 of seed 130 is diagnosed with a brain metastasis and its primary in place
+    # (de novo stage IV): two lesions, both targets; its screening entry day is the run's.
+    row = sample_patients(tnbc, 8, seed=130).to_dict("records")[7]
+    entry = screen_patient(tnbc, row, FAST)
+    assert np.isfinite(entry)
+    out = run_metastatic_patient(tnbc, row, "chemo", ["nab-paclitaxel@day=0"], FAST).iloc[0]
+    assert out["entry_days_from_diagnosis"] == entry
+    assert out["lesions_baseline"] >= 2 and out["de_novo"]
+    assert PRIMARY in out["target_sites"].split(";")
+    assert out["sum_diameters_baseline_mm"] > 2 * 10.0  # two measurable lesions of at least 10 mm
+    for col in ("pfs_days", "os_days", "met_bone_days", "met_lung_event", "pdl1_positive", "ctc_count"):
+        assert col in out.index
+    with pytest.raises(tmesim.ModelError, match="not eligible"):
+        bad = sample_patients(tnbc, 2, seed=130).to_dict("records")[1]  # no metastasis in its life history
+        run_metastatic_patient(tnbc, bad, "chemo", [], replace(FAST))
+
+
+@pytest.mark.slow
+def test_chemotherapy_shrinks_every_patients_lesions_and_delays_progression(tnbc, tmp_path):
+    # 10 eligible virtual patients (seed 130), each untreated and with nab-paclitaxel until
+    # progression, mean-field with the measured contact enrichment: the nadir of the sum of
+    # target diameters (relative to entry) is lower and PFS longer with chemotherapy, paired
+    # over patients (Wilcoxon signed-rank, one-sided).
+    from scipy.stats import wilcoxon
+
+    from tmesim.cohort.contacts import resolve_contacts
+    from tmesim.cohort.patient import with_reference
+
+    contacts = resolve_contacts("measured", tnbc, tmp_path, 35.0, 0)
+    cfg = with_reference(tnbc, EndpointConfig(after_window="extrapolate", follow_up_days=730), "meanfield", contacts)
+    rows = [r for r in sample_patients(tnbc, 80, seed=130).to_dict("records")
+            if np.isfinite(screen_patient(tnbc, r, cfg, contacts=contacts))][:10]
+    assert len(rows) == 10
+    arms = {name: pd.concat([run_metastatic_patient(tnbc, r, name, th, cfg, contacts=contacts) for r in rows])
+            for name, th in (("none", []), ("chemo", ["nab-paclitaxel@day=0"]))}
+    shrink = {k: (v["sum_diameters_nadir_mm"] / v["sum_diameters_baseline_mm"]).to_numpy() for k, v in arms.items()}
+    assert wilcoxon(shrink["chemo"], shrink["none"], alternative="less").pvalue < 0.05
+    assert (arms["chemo"]["pfs_days"].to_numpy() >= arms["none"]["pfs_days"].to_numpy()).all()
+    assert wilcoxon(arms["chemo"]["pfs_days"], arms["none"]["pfs_days"], alternative="greater",
+                    zero_method="zsplit").pvalue < 0.05
