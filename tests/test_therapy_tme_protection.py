@@ -40,7 +40,8 @@ def _catalog_rules(ctypes: set[str], behaviours: set[str]) -> list[dict[str, Any
 
 def model(cafs: bool, caf_il6: bool = True) -> tmesim.Model:
     """Tumor cells (no division, no oxygen) with CAFs scattered among them (or none), and a
-    constant paclitaxel exposure of 0.1 µg/mL (twice its half-max)."""
+    constant paclitaxel exposure of 0.025 µg/mL (about half its half-max: the kill stays partial over
+    the 2 days, so protection can show)."""
     caf: dict[str, Any] = {"name": "CAF_S100A4", "behaviours": {}}
     if caf_il6:
         caf["behaviours"] = {"il6 secretion": 0.03, "il6 secretion target": 50}
@@ -53,7 +54,7 @@ def model(cafs: bool, caf_il6: bool = True) -> tmesim.Model:
         "cell_types": [{"name": "cancer", "behaviours": {"apoptosis": 5.3e-5}}, caf,
                        {"name": "endothelial", "vessel": True}],
         "rules": _catalog_rules({"CAF_S100A4"}, CANCER_RULES),
-        "drugs": [{"name": "paclitaxel", "peak": 0.1, "interval": "100 day", "half_life": "1000 day"}],
+        "drugs": [{"name": "paclitaxel", "peak": 0.025, "interval": "100 day", "half_life": "1000 day"}],
         "initial": [{"cell_type": "endothelial", "region": "everywhere", "fraction": 0.02},
                     {"cell_type": "cancer", "region": "everywhere", "fraction": 0.7}]
         + ([{"cell_type": "CAF_S100A4", "region": "everywhere", "fraction": 0.25}] if cafs else []),

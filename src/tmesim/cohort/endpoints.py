@@ -18,6 +18,16 @@ Tumor burden (cells, the whole tumor, not the section)::
   section's immune pressure (below): expansion of the tumor beyond the section (new tissue at
   the rim), at the subtype's volume doubling time.
 
+Angiogenesis (``body.primary.angiogenic_dependence`` = a, when the model sets it): new tissue
+needs new vessels (Folkman 1971), so a share a of the expansion follows the section's
+angiogenic drive — the division rate its growth factors (VEGF, IL-6) give the vessel types
+through their own rules, relative to the end of the run-in (:func:`angiogenic_support`, r ≤ 1):
+the expansion rate is g·(1 − a + a·r(t)) and exp(g t) becomes exp(∫ g (1 − a + a r) dt). VEGF
+blockade (bevacizumab) lowers r; factors it does not touch (IL-6) keep part of it (escape).
+After the window r keeps its mean over the last ``regrowth_days`` while therapy continues
+(``extrapolate``) and returns to 1 when therapy stops (``hold``) or, in both, after progression
+(treatment stops at progression).
+
 Progression (RECIST 1.1-like, Eisenhauer et al., Eur J Cancer 2009;45:228): on every
 assessment (every ``assessment_days``), the sum of diameters ∝ B^(1/3) (a sphere: diameter
 ∝ volume^(1/3) ∝ cells^(1/3)); progression when it is ≥ 1.2 × its nadir (baseline included),
@@ -38,7 +48,8 @@ the body model takes no therapy, so new metastases are the same in every arm.
 Therapy until progression (``after_window: extrapolate``): the catalog's tumor cells acquire
 drug resistance under chemotherapy (a heritable ``resistance`` state, Sharma et al., Cell
 2010), so a section treated without end regrows. After the window the section keeps its net
-regrowth rate of the window's last two weeks (up to the largest fraction it held), so
+regrowth rate over the window's last 28-day cycle (``regrowth_days``: a whole cycle, not the
+rebound of its drug-free week alone; up to the largest fraction it held), so
 progression comes from resistant regrowth rather than from a stop of therapy, as in trials
 that treat until progression (IMpassion130, RIBBON-1).
 
@@ -124,7 +135,7 @@ class EndpointConfig:
     immune_control: bool = True
     reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
     after_window: str = "hold"  # or "extrapolate": therapy continues until progression
-    regrowth_days: float = 14.0  # window end over which the regrowth rate is read
+    regrowth_days: float = 28.0  # window end over which the regrowth rate is read: one whole 28-day cycle
 
     def as_dict(self) -> dict[str, float | bool | None]:
         return asdict(self)
@@ -190,7 +201,59 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     body = model.body
     b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
     g = growth_rate(section, model, cfg)
-    return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
+    share = body.primary.angiogenic_dependence if body is not None else None
+    if share is None:
+        return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
+    r = np.interp(days, t_sec, angiogenic_support(section, model, cfg.run_in_days)[keep])
+    if cfg.after_window == "extrapolate":  # therapy continues: the support of the window's last weeks
+        r[days > t_sec[-1]] = float(np.mean(r[(days > t_sec[-1] - cfg.regrowth_days) & (days <= t_sec[-1])]))
+    else:  # therapy stopped: the tumor's own angiogenic drive returns
+        r[days > t_sec[-1]] = 1.0
+    burden = b0 * s * np.exp(_exponent(days, g * (1.0 - share.value + share.value * r)))
+    pd_day = progression_day(days, burden, cfg.measurable_cells)
+    if np.isfinite(pd_day):  # treatment stops at progression: the tumor's own drive returns
+        r[days > pd_day] = 1.0
+        burden = b0 * s * np.exp(_exponent(days, g * (1.0 - share.value + share.value * r)))
+    return pd.DataFrame({"day": days, "section_fraction": s, "angiogenic_support": r, "burden": burden})
+
+
+def _exponent(days: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """∫ rate dt on the assessment grid (trapezoid), 0 on the first day."""
+    return np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(days))])
+
+
+def angiogenic_support(section: pd.DataFrame, model: Model, run_in_days: float) -> np.ndarray:
+    """Per section row: the vessel types' growth-factor drive of division relative to the end of
+    the run-in (capped at 1).
+
+    The drive of a vessel type is what its up-regulating cycle-entry rules on substrates (e.g.
+    VEGF, IL-6) add to its division rate at the section's mean concentrations, combined as every
+    engine combines rules (:mod:`tmesim.model.response`); types are weighted by their live counts
+    at the end of the run-in. A drug that removes a growth factor (VEGF sequestration) lowers it;
+    a factor it does not touch (IL-6, hypoxia-driven escape) keeps part of it."""
+    from tmesim.model.response import EMPTY, accumulate, combine, hill
+
+    t = section["time_days"].to_numpy(float)
+    i0 = int(np.argmin(np.abs(t - run_in_days)))
+    subs = set(model.substrate_names)
+    drive = np.zeros(len(t))
+    weight = 0.0
+    for ct in model.cell_types:
+        rules = [r for r in model.rules if r.cell_type == ct.name and r.behaviour == "cycle entry"
+                 and r.direction == "increases" and r.signal in subs and r.signal in section]
+        if not ct.vessel or not rules or ct.name not in section:
+            continue
+        w = float(section[ct.name].iloc[i0])
+        for k in range(len(t)):
+            acc = EMPTY
+            for r in rules:
+                acc = accumulate(acc, hill(float(section[r.signal].iloc[k]), float(r.half_max), r.hill_power), True,
+                                 float(r.saturation))
+            drive[k] += w * combine(0.0, acc)
+        weight += w
+    if weight <= 0.0 or drive[i0] <= 0.0:
+        return np.ones(len(t))
+    return np.minimum(drive / drive[i0], 1.0)
 
 
 def _extrapolate(days: np.ndarray, s: np.ndarray, t_sec: np.ndarray, frac: np.ndarray, span: float) -> np.ndarray:
@@ -262,5 +325,6 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
     return out
 
 
-__all__ = ["DEFAULT_IMMUNE_EXPONENT", "KILL_FLOOR", "RECIST_PD", "EndpointConfig", "best_response", "burden_curve",
-           "endpoints", "growth_rate", "immune_exponent", "immune_growth_factor", "immune_kill_rate", "progression_day"]
+__all__ = ["DEFAULT_IMMUNE_EXPONENT", "KILL_FLOOR", "RECIST_PD", "EndpointConfig", "angiogenic_support", "best_response",
+           "burden_curve", "endpoints", "growth_rate", "immune_exponent", "immune_growth_factor", "immune_kill_rate",
+           "progression_day"]

@@ -83,7 +83,7 @@ class Timing(BaseModel):
                                  "untreated section's immune kill rate (tmesim.cohort.endpoints)")
     after_window: Literal["hold", "extrapolate"] = Field(
         default="hold", description="the section after the treatment window: 'hold' its last value (therapy "
-        "stopped) or 'extrapolate' its net regrowth of the last two weeks (therapy given until progression)")
+        "stopped) or 'extrapolate' its net regrowth over the last 28-day cycle (therapy given until progression)")
 
 
 class TrialSpec(BaseModel):

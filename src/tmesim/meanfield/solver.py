@@ -246,6 +246,8 @@ class MeanField:
         type name), ``<substrate>`` well-mixed concentrations, ``mean_<var>_<type>`` for types
         with state variables, ``dead_<type>`` corpses, ``vessels`` (live vessel cells),
         ``perfused_fraction`` (share of vessel cells carrying blood, with ``model.perfusion``),
+        ``hypoxic_fraction`` (with blood-borne substrates: share of sites beyond one diffusion length
+        of the nearest perfused vessel, see :meth:`_hypoxic_fraction`),
         ``cycle_per_day_<type>`` (cycle entry rate per cell, rules and crowding included, for
         attacked types), ``intravasation_per_day`` (cells/day entering the blood; per type in
         ``intravasation_per_day_<type>``), ``intravasated`` (cumulative cells) and, for each
@@ -277,6 +279,23 @@ class MeanField:
         self.t_min, self.Y = t_out, Y
         self.result = self._table(t_out, Y)
         return self.result
+
+    def _hypoxic_fraction(self, N: np.ndarray, perfused: np.ndarray, uptake: np.ndarray) -> np.ndarray:
+        """Share of sites farther than one diffusion length ℓ = sqrt(D/k) of the (first) blood-borne
+        substrate from the nearest perfused vessel, vessels scattered at random (P(d > ℓ) =
+        exp(−ρπ(ℓ/a)²) in 2D, exp(−ρ(4/3)π(ℓ/a)³) in 3D, ρ perfused vessels per site, a the site
+        size); k is its decay plus ``uptake`` (by non-vessel cells, per site). Beyond ℓ the
+        substrate has fallen e-fold from its vessel level (oxygen: from ~38 to ~14 mmHg, the
+        hypoxic range). The well-mixed state has no gradients; this reads the perfused vessels'
+        spacing the way drug delivery does (:func:`tmesim.meanfield.rhs._delivery`)."""
+        tb = self.tables
+        s = int(np.flatnonzero(tb.blood)[0])
+        a, dims = float(tb.perf[2]), int(tb.perf[3])
+        k = tb.decay[s] + uptake
+        ell = np.sqrt(tb.diffusion[s] / np.maximum(k, 1e-30)) / a
+        rho = perfused * N[tb.is_vessel == 1].sum(0) / tb.n_sites
+        vol = np.pi * ell**2 if dims < 3 else 4.0 / 3.0 * np.pi * ell**3
+        return np.exp(-rho * vol)
 
     def _lsoda(self, yr0: np.ndarray, t_eval_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """LSODA through ``odeint``: the same integrator as ``solve_ivp(method="LSODA")``, but it
@@ -316,13 +335,21 @@ class MeanField:
         perfused = np.zeros(len(t_min))
         cycle = np.zeros((T, len(t_min)))
         kcyc = int(tb.fixed[0])
+        hyp = bool(tb.perf[0] >= 0.0 and tb.blood.any())
+        ox = int(np.flatnonzero(tb.blood)[0]) if hyp else 0
+        tissue = tb.is_vessel == 0
+        uptake = np.zeros(len(t_min))  # blood-borne substrate taken up by non-vessel cells, per site and min
         for i in range(len(t_min)):
             self.derivative(float(t_min[i]), Y[:, i])
+            if hyp:
+                uptake[i] = float(np.sum(N[tissue, i] * self._vals[tissue, tb.b_upt[ox]])) / tb.n_sites
             flux[:, i] = self._aux[:T] * MIN_PER_DAY
             kills[:, i] = self._aux[T:2 * T] * MIN_PER_DAY
             perfused[i] = self._aux[2 * T]
             cycle[:, i] = self._vals[:, kcyc] * MIN_PER_DAY
         cols["perfused_fraction"] = perfused
+        if hyp:
+            cols["hypoxic_fraction"] = self._hypoxic_fraction(N, perfused, uptake)
         cols["intravasation_per_day"] = flux.sum(0)
         for k, name in enumerate(tb.type_names):
             if flux[k].any() or tb.base[k, tb.fixed[5]] > 0 or np.any(tb.g_b[tb.g_t == k] == tb.fixed[5]):

@@ -140,6 +140,10 @@ class Primary(_Strict):
     shedding_variability: Number = Field(description="standard deviation of ln(shedding) between patients (a patient's tumor sheds exp(N(0, s²)) times the section's rate)")
     immune_growth_exponent: Number | None = Field(default=None, description="elasticity w of the whole tumor's growth on its section's immune kill rate: g = g0 (k_ref / k)^w (tmesim.cohort.endpoints); unset: the cohort default")
     factors: dict[str, Fraction] = Field(default_factory=dict, description="tumor factor scores 0-1 (expression)")
+    angiogenic_dependence: Fraction | None = Field(
+        default=None, description="share of the whole tumor's expansion that needs new vessels driven by the "
+        "section's angiogenic growth factors (the vessel types' growth-factor rules on cycle entry): a therapy that "
+        "lowers that drive slows this share (tmesim.cohort.endpoints); null: expansion independent of it")
 
     @model_validator(mode="after")
     def _check(self) -> Primary:
