@@ -56,16 +56,21 @@ def _presets(names: Sequence[str]) -> list[Model]:
 def record(folder: str | Path, files: Sequence[str], presets: Sequence[str], command: str,
            exclude: Sequence[str] = (), extra: dict[str, Any] | None = None) -> None:
     """Add or replace the manifest entries of ``files`` (names inside ``folder``)."""
+    from filelock import FileLock
+
     from tmesim._version import __version__
 
     folder = Path(folder)
     f = folder / MANIFEST
-    man = json.loads(f.read_text()) if f.exists() else {}
     mh = model_hash(_presets(presets), exclude)
-    for name in files:
-        man[name] = {"tmesim_version": __version__, "presets": list(presets), "exclude": list(exclude),
-                     "model_hash": mh, "command": command, "sha256": file_hash(folder / name), **(extra or {})}
-    atomic_write_text(f, json.dumps(dict(sorted(man.items())), indent=2) + "\n")
+    # benchmarks finishing at the same moment would otherwise drop each other's entries
+    with FileLock(folder / f".{MANIFEST}.lock"):
+        man = json.loads(f.read_text()) if f.exists() else {}
+        for name in files:
+            man[name] = {"tmesim_version": __version__, "presets": list(presets), "exclude": list(exclude),
+                         "model_hash": mh, "command": command, "sha256": file_hash(folder / name),
+                         **(extra or {})}
+        atomic_write_text(f, json.dumps(dict(sorted(man.items())), indent=2) + "\n")
 
 
 def stale(folder: str | Path) -> list[str]:
