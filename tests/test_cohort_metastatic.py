@@ -108,21 +108,25 @@ def test_every_lesion_gets_the_same_exposure(tnbc):
 
 
 def test_metastatic_patient_end_to_end(tnbc):
-    # Candidate 7 of seed 130 is diagnosed with a brain metastasis and its primary in place
-    # (de novo stage IV): two lesions, both targets; its screening entry day is the run's.
-    row = sample_patients(tnbc, 8, seed=130).to_dict("records")[7]
-    entry = screen_patient(tnbc, row, FAST)
-    assert np.isfinite(entry)
-    out = run_metastatic_patient(tnbc, row, "chemo", ["nab-paclitaxel@day=0"], FAST).iloc[0]
-    assert out["entry_days_from_diagnosis"] == entry
-    assert out["lesions_baseline"] >= 2 and out["de_novo"]
-    assert PRIMARY in out["target_sites"].split(";")
-    assert out["sum_diameters_baseline_mm"] > 2 * 10.0  # two measurable lesions of at least 10 mm
+    # The first eligible candidate of seed 130 enters on its screening day with every lesion
+    # measured; a candidate without metastasis in its life history is refused.
+    rows = sample_patients(tnbc, 24, seed=130).to_dict("records")
+    entries = [screen_patient(tnbc, r, FAST) for r in rows]
+    eligible = [k for k, e in enumerate(entries) if np.isfinite(e)]
+    refused = [k for k, e in enumerate(entries) if not np.isfinite(e)]
+    assert eligible and refused
+    k = eligible[0]
+    out = run_metastatic_patient(tnbc, rows[k], "chemo", ["nab-paclitaxel@day=0"], FAST).iloc[0]
+    assert out["entry_days_from_diagnosis"] == entries[k]
+    sites = out["target_sites"].split(";")
+    assert out["lesions_baseline"] >= 1 and len(sites) >= 1
+    assert (PRIMARY in sites) == bool(out["de_novo"])
+    # each target lesion measurable (10 mm at the screening week; the entry day's value within 5%)
+    assert out["sum_diameters_baseline_mm"] >= 0.95 * 10.0 * len(sites)
     for col in ("pfs_days", "os_days", "met_bone_days", "met_lung_event", "pdl1_positive", "ctc_count"):
         assert col in out.index
     with pytest.raises(tmesim.ModelError, match="not eligible"):
-        bad = sample_patients(tnbc, 2, seed=130).to_dict("records")[1]  # no metastasis in its life history
-        run_metastatic_patient(tnbc, bad, "chemo", [], replace(FAST))
+        run_metastatic_patient(tnbc, rows[refused[0]], "chemo", [], replace(FAST))
 
 
 @pytest.mark.slow

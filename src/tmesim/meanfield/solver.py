@@ -1,4 +1,8 @@
-"""Solving the mean-field ODEs with scipy and returning pandas tables."""
+"""Solving the mean-field ODEs with scipy and returning pandas tables.
+
+Long module: the contact time courses, the solver call and the readout columns (including the
+perfusion-derived hypoxic fraction) are one `MeanField.run`; split, each part would only be
+called from the others."""
 
 from __future__ import annotations
 
