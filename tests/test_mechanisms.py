@@ -277,8 +277,9 @@ def test_il6_blockade_lowers_proliferation_index() -> None:
 
 def test_ccl3_knockout_lowers_mdsc() -> None:
     """Tumor CCL3 recruits MDSCs to the primary tumor [66] (MDSCs entering over the run: the few
-    present at the end also depend on how many died)."""
-    lower("ccl3", "mdsc_recruited")
+    present at the end also depend on how many died). Blood-borne cells enter only next to
+    perfused vessels, so recruitments are a handful per section: ten seeds."""
+    compare("ccl3", "mdsc_recruited", "less", seeds=tuple(range(1, 11)))
 
 
 def test_il6_blockade_lowers_stemness() -> None:
