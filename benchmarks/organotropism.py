@@ -5,8 +5,12 @@ Each virtual patient of each subtype preset runs its own untreated mean-field se
 diagnosis. Written to benchmarks/results/ (each file recorded in MANIFEST.json with the
 model hash and tmesim version):
 
-* ``organotropism.csv`` / ``.md``: share of metastatic patients (10 years) with each site,
-  95% Wilson intervals from the number of metastatic patients, next to the cohort figures;
+* ``organotropism.csv`` / ``.md``: share of patients with a distant metastasis detected within
+  10 years who have each site **at their first distant recurrence** (detected within 13 weeks
+  of the first metastasis, :func:`tmesim.cohort.organotropism.site_table`), 95% Wilson
+  intervals from the number of metastatic patients, next to the cohort figures; the CSV also
+  gives the share over two years of metastatic disease and over the whole follow-up (every
+  organ reached by year 20, re-seeding from metastases included);
 * ``organotropism_targets.csv``: every row of the shipped targets file with the model's figure
   (fitted rows and checks — Dawood 2012, review:112);
 * ``relapse.csv`` / ``relapse.png``: cumulative distant relapse (first detected metastasis)
@@ -26,7 +30,13 @@ import numpy as np
 import pandas as pd
 
 import tmesim
-from tmesim.cohort.organotropism import predict, read_targets, simulate_coupled
+from tmesim.cohort.organotropism import (
+    FIRST_RECURRENCE_DAYS,
+    predict,
+    read_targets,
+    simulate_coupled,
+    site_table,
+)
 from tmesim.io.results import record
 from tmesim.model.body import ORGANS
 
@@ -47,16 +57,6 @@ def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:
     return 100 * (c - h), 100 * (c + h)
 
 
-def at(df: pd.DataFrame, years: float) -> pd.DataFrame:
-    """Site flags as detected by ``years`` after diagnosis."""
-    d = df.copy()
-    for o in ORGANS:
-        t = d[f"days_to_{o}"].to_numpy(float)
-        d[o] = np.isfinite(t) & (t <= years * YEAR)
-        d[f"days_to_{o}"] = np.where(d[o], t, np.nan)
-    return d
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
@@ -73,17 +73,21 @@ def main() -> None:
         t0 = time.perf_counter()
         pts = simulate_coupled(model, a.n, a.seed, follow_up_days=20 * YEAR)
         print(f"{sub}: {a.n} coupled patients in {time.perf_counter() - t0:.0f} s", flush=True)
-        ten = at(pts, 10)
-        cohorts[sub] = ten
-        met = ten[list(ORGANS)].any(axis=1)
+        cohorts[sub] = pts
+        first_sites = site_table(pts, FIRST_RECURRENCE_DAYS)
+        course = site_table(pts, 2 * YEAR)
+        ever = site_table(pts, 20 * YEAR, 20 * YEAR)
+        met = first_sites["any"] > 0
         m = int(met.sum())
         for o in ORGANS:
-            k = int(ten.loc[met, o].sum())
+            k = int(first_sites.loc[met, o].sum())
             lo, hi = wilson(k, m)
             rl, rh = REVIEW.get((sub, o), (np.nan, np.nan))
             share_rows.append({"subtype": sub, "organ": o, "patients": a.n, "metastatic_patients": m,
                                "metastatic_percent": 100 * m / a.n, "simulated_percent": 100 * k / m if m else np.nan,
                                "ci_low": lo, "ci_high": hi, "cohort_percent": cohort_fig.get((sub, o), np.nan),
+                               "course_2y_percent": 100 * course.loc[met, o].mean() if m else np.nan,
+                               "ever_20y_percent": 100 * ever.loc[ever["any"] > 0, o].mean() if ever["any"].any() else np.nan,
                                "review_low_percent": rl, "review_high_percent": rh})
         first = pts[[f"days_to_{o}" for o in ORGANS]].min(axis=1, skipna=True).to_numpy(float) / YEAR
         curves.append(pd.DataFrame({"subtype": sub, "years": grid,
@@ -114,16 +118,28 @@ def main() -> None:
 
 
 def markdown(shares: pd.DataFrame, pred: pd.DataFrame, curve: pd.DataFrame, cl: pd.DataFrame, n: int, seed: int) -> str:
-    lines = [f"Coupled virtual patients ({n} per subtype, seed {seed}; 10 years after diagnosis).", "",
+    lines = [f"Coupled virtual patients ({n} per subtype, seed {seed}): share of the patients with a distant "
+             "metastasis within 10 years of diagnosis who have each site at their first distant recurrence "
+             "(detected within 13 weeks of the first metastasis); 95% Wilson intervals.", "",
              "| subtype | metastatic % | bone % | lung % | liver % | brain % |", "|---|---|---|---|---|---|"]
     for sub, g in shares.groupby("subtype", sort=False):
         g = g.set_index("organ")
         cells = [f"{g.loc[o, 'simulated_percent']:.1f} ({g.loc[o, 'ci_low']:.0f}–{g.loc[o, 'ci_high']:.0f})" for o in ORGANS]
         lines.append(f"| {sub} | {g['metastatic_percent'].iloc[0]:.1f} | " + " | ".join(cells) + " |")
-    lines += ["", "Against the cohorts (fitted rows: weight 1; checks: weight 0):", "",
-              "| kind | subtypes | organ | published | model | weight | source |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "Sites over the course of metastatic disease: within 2 years of the first metastasis, and every organ "
+              "reached by year 20 (re-seeding from metastases included):", "",
+              "| subtype | bone % | lung % | liver % | brain % | ever: bone % | lung % | liver % | brain % |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for sub, g in shares.groupby("subtype", sort=False):
+        g = g.set_index("organ")
+        lines.append(f"| {sub} | " + " | ".join(f"{g.loc[o, 'course_2y_percent']:.0f}" for o in ORGANS) + " | "
+                     + " | ".join(f"{g.loc[o, 'ever_20y_percent']:.0f}" for o in ORGANS) + " |")
+    lines += ["", "Against the cohorts (fitted rows: weight 1; out-of-fit checks: weight 0; window: sites detected within "
+              "this time of the first metastasis):", "",
+              "| kind | subtypes | organ | window (y) | published | model | weight | source |", "|---|---|---|---|---|---|---|---|"]
     for r in pred.itertuples(index=False):
-        lines.append(f"| {r.kind} | {r.subtypes} | {r.organ} | {r.value:g} | {r.model:.2f} | {r.weight:g} | "
+        win = "" if not np.isfinite(r.window_years) else f"{r.window_years:g}"
+        lines.append(f"| {r.kind} | {r.subtypes} | {r.organ} | {win} | {r.value:g} | {r.model:.2f} | {r.weight:g} | "
                      f"{r.source.split('(')[0].strip()} |")
     lines += ["", "Cumulative distant relapse (%), by years after diagnosis:", "",
               "| subtype | 2 y | 5 y | 10 y | 15 y | 20 y |", "|---|---|---|---|---|---|"]

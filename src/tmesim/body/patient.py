@@ -427,7 +427,9 @@ class Patient:
         first_df = pd.DataFrame({"organ": list(ORGANS), "days_from_diagnosis": [first[o] if np.isfinite(first[o]) else np.nan for o in ORGANS],
                                  "expected_metastases": [expected[o] for o in ORGANS],
                                  "expected_colonies": [float(lam[organs.index(o)].sum() * dt) for o in ORGANS],
-                                 "niche_growth_per_day": [niches[o].growth_rate for o in ORGANS]})
+                                 "niche_growth_per_day": [niches[o].growth_rate for o in ORGANS],
+                                 # founding to detection (days; inf where the niche does not grow)
+                                 "detection_delay_days": [grow[o][3] for o in ORGANS]})
         seeding = pd.DataFrame(seeds, columns=["organ", "time_days", "days_from_diagnosis", "unit", "emt_class",
                                                "detected_days_from_diagnosis"])
         return PatientResult(ctc, pd.concat(rows, ignore_index=True), seeding, burden, first_df, primary,

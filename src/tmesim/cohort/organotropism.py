@@ -4,7 +4,17 @@ Each virtual patient of a subtype (:func:`tmesim.cohort.virtual.sample_patients`
 model variant, its untreated mean-field section (``days``, default 28) and, through
 :mod:`tmesim.body.coupling`, its own shedding, CTC mix, clusters and systemic factors; the
 body level then follows it for ``follow_up_days``. One row per patient: metastatic sites,
-days to each, expected metastases per organ, and the coupling factors.
+days to each, expected metastases per organ, the expected detections per week after
+diagnosis per organ (``detections_<organ>``, first-generation colonies founded while the
+patient lives) and the coupling factors.
+
+Metastatic sites are counted the way the cohorts count them (:func:`site_table`): the sites
+found at the **first distant recurrence** — every organ whose first metastasis is detected
+within ``window`` days of the patient's first detected metastasis (SEER "at diagnosis of
+metastatic disease" and first-recurrence series: 13 weeks, the staging work-up) — or over a
+stated time of metastatic disease (a longer window). "Every organ ever reached by the end of
+follow-up" is not what the cohorts report: untreated virtual patients live years with growing
+metastases that shed cells into every organ (re-seeding), so by then nearly every organ has one.
 """
 
 from __future__ import annotations
@@ -40,11 +50,37 @@ def coupled_patient(model: Model, row: dict, days: float = 28.0, follow_up_days:
            **{f"expected_{o}": float(fm.loc[o, "expected_metastases"]) for o in ORGANS},
            **{f"colonies_{o}": float(fm.loc[o, "expected_colonies"]) for o in ORGANS},
            **{f"coupling_{k}": float(cp[k]) for k in COUPLING_COLUMNS if k in cp.index},
+           **_detections(res, fm),
            "death_days": res.death_days_from_diagnosis}
     u = res.units.groupby("unit")[["colonies", "intravasated_units"]].sum()
     for unit in ("single", "cluster"):
         out[f"colonies_per_{unit}"] = float(u.loc[unit, "colonies"] / u.loc[unit, "intravasated_units"]) \
             if u.loc[unit, "intravasated_units"] > 0 else 0.0
+    return out
+
+
+WEEK = 7.0
+
+
+def _detections(res, fm: pd.DataFrame) -> dict[str, np.ndarray]:  # noqa: ANN001 - PatientResult
+    """Expected first-generation detections per week after diagnosis, per organ: each week's
+    founding rate moved by the organ's founding-to-detection delay (what the Poisson draws
+    of :meth:`tmesim.body.Patient.run` detect on average). Metastases already detectable at
+    diagnosis fall in week 0."""
+    arr = res.arrivals
+    out = {}
+    for o in ORGANS:
+        a = arr[arr["organ"] == o]
+        delay = float(fm.loc[o, "detection_delay_days"])
+        t_end = float(a["time_days"].max()) - res.diagnosis_day
+        nb = int(np.floor(t_end / WEEK)) + 1
+        d = np.zeros(max(nb, 1))
+        if np.isfinite(delay):
+            day = a["time_days"].to_numpy(float) + delay - res.diagnosis_day
+            keep = day <= t_end
+            idx = np.clip(np.floor(day[keep] / WEEK).astype(int), 0, len(d) - 1)
+            np.add.at(d, idx, a["founding_per_day"].to_numpy(float)[keep] * WEEK)
+        out[f"detections_{o}"] = d
     return out
 
 
@@ -60,12 +96,12 @@ def simulate_coupled(model: Model, n: int, seed: int = 0, days: float = 28.0, fo
     return pd.DataFrame(rows)
 
 
-
-
-
 # ------------------------------------------------------------------ calibration targets
 TARGETS_FILE = "organotropism_targets.csv"
 VISCERAL = ("lung", "liver", "brain")
+FIRST_RECURRENCE_DAYS = 91.0  # 13 weeks: the staging work-up of a first distant recurrence (assumption)
+HORIZON_DAYS = 10 * 365.25
+SITE_COLUMNS = (*ORGANS, "visceral", "bone_only")
 
 
 def read_targets() -> pd.DataFrame:
@@ -87,61 +123,113 @@ def _mix(spec: str) -> dict[str, float]:
     return out
 
 
-def site_probabilities(df: pd.DataFrame, expected: bool) -> pd.DataFrame:
-    """Per patient and organ: the probability of a metastasis there by the end of follow-up —
-    ``1 - exp(-expected_<organ>)`` from expected values, or the simulated 0/1."""
-    if expected:
-        return pd.DataFrame({o: 1.0 - np.exp(-df[f"expected_{o}"].to_numpy(float)) for o in ORGANS})
-    return pd.DataFrame({o: df[o].astype(float).to_numpy() for o in ORGANS})
+def _weeks(days: float) -> int:
+    return int(round(days / WEEK))
 
 
-def predict(cohorts: dict[str, pd.DataFrame], targets: pd.DataFrame, expected: bool = False) -> pd.DataFrame:
+def site_table(df: pd.DataFrame, window_days: float = FIRST_RECURRENCE_DAYS,
+               horizon_days: float = HORIZON_DAYS) -> pd.DataFrame:
+    """Per simulated patient (0/1): ``any`` (a distant metastasis detected by ``horizon_days``
+    after diagnosis), each organ, ``visceral`` and ``bone_only`` among the sites detected
+    within ``window_days`` of the first, and ``brain_first_5y`` (brain among the first sites,
+    within five years)."""
+    days = df[[f"days_to_{o}" for o in ORGANS]].to_numpy(float)
+    days = np.where(np.isfinite(days), days, np.inf)
+    first = days.min(axis=1)
+    met = first <= horizon_days
+    site = met[:, None] & (days <= first[:, None] + WEEK * _weeks(window_days) + 1e-6)
+    out = pd.DataFrame(site.astype(float), columns=list(ORGANS))
+    vis = out[list(VISCERAL)].max(axis=1)
+    out["any"] = met.astype(float)
+    out["visceral"] = vis
+    out["bone_only"] = out["bone"] * (1.0 - vis)
+    b = days[:, ORGANS.index("brain")]
+    out["brain_first_5y"] = ((b <= first + WEEK) & (b <= 5 * 365.25)).astype(float)
+    return out
+
+
+def expected_site_table(df: pd.DataFrame, window_days: float = FIRST_RECURRENCE_DAYS,
+                        horizon_days: float = HORIZON_DAYS, scale: dict[str, float] | None = None) -> pd.DataFrame:
+    """:func:`site_table`'s probabilities from the expected weekly detections (Poisson per
+    organ and week), with each organ's detections multiplied by ``scale`` (the fit's rescaling
+    of awakening rates: detections are proportional to them while awakening is far slower than
+    dormant death)."""
+    scale = scale or {}
+    nb = min(len(v) for v in df["detections_bone"])
+    dm = np.stack([np.stack([v[:nb] for v in df[f"detections_{o}"]]) * scale.get(o, 1.0) for o in ORGANS], axis=1)
+    kh = min(int(np.floor(horizon_days / WEEK)) + 1, nb)
+    w = _weeks(window_days)
+    tot = dm.sum(axis=1)  # [p, k]
+    surv = np.exp(-(np.cumsum(tot, axis=1) - tot))
+    step_any = -np.expm1(-tot)
+    pk = (surv * step_any)[:, :kh]  # first detection in week k
+    safe = np.where(step_any > 0, step_any, 1.0)
+    c = np.concatenate([np.zeros(dm.shape[:2] + (1,)), np.cumsum(dm, axis=2)], axis=2)
+    k = np.arange(kh)
+    win = c[:, :, np.minimum(k + 1 + w, nb)] - c[:, :, k + 1]  # detections in the window after week k
+    q = (-np.expm1(-dm[:, :, :kh])) / safe[:, None, :kh]  # organ among week k's detections
+    p_org = 1.0 - (1.0 - q) * np.exp(-win)
+    vi = [ORGANS.index(o) for o in VISCERAL]
+    bi = ORGANS.index("bone")
+    no_vis_step = np.exp(-dm[:, vi, :kh].sum(axis=1)) * (-np.expm1(-dm[:, bi, :kh])) / safe[:, :kh]
+    bone_only = no_vis_step * np.exp(-win[:, vi].sum(axis=1))
+    out = pd.DataFrame({o: (pk * p_org[:, n]).sum(axis=1) for n, o in enumerate(ORGANS)})
+    out["any"] = pk.sum(axis=1)
+    out["visceral"] = (pk * (1.0 - no_vis_step * np.exp(-win[:, vi].sum(axis=1)))).sum(axis=1)
+    out["bone_only"] = (pk * bone_only).sum(axis=1)
+    k5 = min(int(np.floor(5 * 365.25 / WEEK)) + 1, nb)
+    out["brain_first_5y"] = (surv[:, :k5] * -np.expm1(-dm[:, ORGANS.index("brain"), :k5])).sum(axis=1)
+    return out
+
+
+def predict(cohorts: dict[str, pd.DataFrame], targets: pd.DataFrame, expected: bool = False,
+            scale: dict[str, dict[str, float]] | None = None, horizon_days: float = HORIZON_DAYS) -> pd.DataFrame:
     """``targets`` with the model's figure for each row (``model``), from coupled cohorts per
-    subtype (:func:`simulate_coupled` tables); ``expected=True`` reads expected metastases."""
-    P = {s: site_probabilities(df, expected) for s, df in cohorts.items()}
+    subtype (:func:`simulate_coupled` tables). Sites are those detected within the row's
+    ``window_years`` of the first distant metastasis (:func:`site_table`); ``expected=True``
+    reads the expected weekly detections instead (:func:`expected_site_table`, ``scale`` per
+    subtype and organ)."""
+    cache: dict[tuple[str, float], pd.DataFrame] = {}
 
-    def any_(p: pd.DataFrame, organs: tuple[str, ...] = ORGANS) -> np.ndarray:
-        return 1.0 - np.prod(1.0 - p[list(organs)].to_numpy(), axis=1)
+    def table(s: str, window_days: float) -> pd.DataFrame:
+        key = (s, window_days)
+        if key not in cache:
+            cache[key] = (expected_site_table(cohorts[s], window_days, horizon_days, (scale or {}).get(s))
+                          if expected else site_table(cohorts[s], window_days, horizon_days))
+        return cache[key]
 
-    def share(s: str, kind: str, organ: str) -> float:
-        p = P[s]
-        met = float(np.mean(any_(p)))
-        if met <= 0:
-            return float("nan")
-        if kind == "visceral":
-            num = np.mean(any_(p, VISCERAL))
-        elif kind == "bone_only":
-            num = np.mean(p["bone"].to_numpy() * (1.0 - any_(p, VISCERAL)))
-        else:
-            num = np.mean(p[organ].to_numpy())
-        return float(num / met)
+    def share(s: str, col: str, window_days: float) -> float:
+        p = table(s, window_days)
+        met = float(p["any"].mean())
+        return float(p[col].mean() / met) if met > 0 else float("nan")
 
-    def pooled(spec: str, kind: str, organ: str) -> float:
-        mix = {s: w for s, w in _mix(spec).items() if s in P}
+    def pooled(spec: str, col: str, window_days: float) -> float:
+        mix = {s: w for s, w in _mix(spec).items() if s in cohorts}
         tot = sum(mix.values())
-        return sum(w * share(s, kind, organ) for s, w in mix.items()) / tot if tot else float("nan")
+        return sum(w * share(s, col, window_days) for s, w in mix.items()) / tot if tot else float("nan")
 
     vals = []
     for r in targets.itertuples(index=False):
         mix = _mix(r.subtypes)
-        if not set(mix) <= set(P):
+        win = float(r.window_years) * 365.25 if np.isfinite(float(r.window_years)) else FIRST_RECURRENCE_DAYS
+        col = {"site_share": r.organ, "site_or": r.organ, "visceral": "visceral", "bone_only": "bone_only"}.get(r.kind)
+        if not set(mix) <= set(cohorts):
             vals.append(float("nan"))
         elif r.kind == "fraction":
-            vals.append(100.0 * float(np.mean(any_(P[next(iter(mix))]))))
+            vals.append(100.0 * float(table(next(iter(mix)), win)["any"].mean()))
         elif r.kind in ("site_share", "visceral", "bone_only"):
-            vals.append(100.0 * pooled(r.subtypes, r.kind, r.organ))
+            vals.append(100.0 * pooled(r.subtypes, col, win))
         elif r.kind == "site_or":
-            a, b = pooled(r.subtypes, "site_share", r.organ), pooled(r.reference, "site_share", r.organ)
+            a, b = pooled(r.subtypes, col, win), pooled(r.reference, col, win)
             vals.append(float((a / (1 - a)) / (b / (1 - b))) if 0 < a < 1 and 0 < b < 1 else float("nan"))
-        elif r.kind == "brain_first_5y" and not expected:
-            df = cohorts[next(iter(mix))]
-            days = df[[f"days_to_{o}" for o in ORGANS]].to_numpy(float)
-            first = np.nanmin(np.where(np.isfinite(days), days, np.inf), axis=1)
-            b = df["days_to_brain"].to_numpy(float)
-            vals.append(100.0 * float(np.mean(np.isfinite(b) & (b <= 5 * 365.25) & (b <= first))))
+        elif r.kind == "brain_first_5y":
+            vals.append(100.0 * float(table(next(iter(mix)), win)["brain_first_5y"].mean()))
         else:
             vals.append(float("nan"))
     out = targets.copy()
     out["model"] = vals
     return out
-__all__ = ["COUPLING_COLUMNS", "TARGETS_FILE", "coupled_patient", "predict", "read_targets", "simulate_coupled", "site_probabilities"]
+
+
+__all__ = ["COUPLING_COLUMNS", "FIRST_RECURRENCE_DAYS", "HORIZON_DAYS", "TARGETS_FILE", "coupled_patient",
+           "expected_site_table", "predict", "read_targets", "simulate_coupled", "site_table"]
