@@ -98,3 +98,23 @@ def test_tumor_cells_invade_only_where_mmps_degrade_the_membrane() -> None:
     assert t_intact == [0] * len(SEEDS)
     assert mannwhitneyu(escaped, held, alternative="greater").pvalue < 0.05
     assert mannwhitneyu(t_open, t_intact, alternative="greater").pvalue < 0.05
+
+
+@pytest.mark.slow
+def test_shipped_dcis_stays_in_situ_then_invades_unless_mmps_are_blocked() -> None:
+    """The shipped preset at its own geometry (1.2 mm, 250 µm duct), seeds 0-2: in situ at day
+    4, invasive at day 7 (membrane opened by CAF and EMT-driven MMPs); none invade under an
+    MMP inhibitor."""
+    d = preset_dict("dcis")
+    d["rules"] = read_rules_csv(Path(d["rules"])) + sum((read_rules_csv(Path(p)) for p in d.pop("rules_add", [])), [])
+    band = 290.0
+    day4, day7, held = [], [], []
+    for s in range(3):
+        sim = tmesim.engine.Simulation(build(d), seed=s)
+        day4.append(int((radii(sim.run(days=4.0), "cancer") > band).sum()))
+        day7.append(int((radii(sim.run(days=7.0), "cancer") > band).sum()))
+        held.append(int((radii(run(mmp_blocked(d), s, days=7.0), "cancer") > band).sum()))
+    print(f"tumor cells outside the membrane: day 4 {day4}, day 7 {day7}, day 7 with an MMP inhibitor {held}")
+    assert day4 == [0, 0, 0]
+    assert held == [0, 0, 0]
+    assert min(day7) > 50
