@@ -267,6 +267,7 @@ def test_posterior_trial_cli_runs_a_trial_per_draw(tmp_path: Path) -> None:
     assert sorted(draws["draw"].unique()) == [0, 1, 2] and set(draws["doubling_time"]) <= {50 * 1440.0, 300 * 1440.0}
     s = json.loads((tmp_path / "post" / "summary.json").read_text())
     assert s["draws"] == 3 and s["hazard_ratios"][0]["endpoint"] == "pfs" and "HR PFS chemo" in r.output
+    assert s["n"] == 8 and s["trial_seed"] == 1 and len(s["model_hash"]) == 16 and s["tmesim_version"]
     r = CliRunner().invoke(app, ["posterior-trial", str(trial), str(tmp_path / "nothing"), "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "not a calibration folder" in r.output
 
