@@ -232,6 +232,13 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         f_perf = 1.0 - _compressed(pfill, thr, m_vals, m_w, binom)
     aux[2 * T] = f_perf
     rho = f_perf * ves / n_sites
+    # drug delivery depends only on the drug and the perfused-vessel density: once per drug,
+    # not once per rule that reads it (the quadrature is most of a call otherwise)
+    dlv = np.ones(extra.shape[0])
+    if perf[0] >= 0.0:
+        for a in range(extra.shape[0]):
+            if pen[a] > 0.0:
+                dlv[a] = _delivery(rho, pen[a], perf[2], perf[3])
 
     # ---- behaviours: ``vals`` holds the base values except where rules act; those are
     # re-evaluated here on every call
@@ -270,10 +277,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             elif kind == TIME:
                 h = hill(t, r_half[r], r_hill[r])
             elif kind == EXTRA:
-                c = extra[arg]
-                if pen[arg] > 0.0 and perf[0] >= 0.0:
-                    c *= _delivery(rho, pen[arg], perf[2], perf[3])
-                h = hill(c, r_half[r], r_hill[r])
+                h = hill(extra[arg] * dlv[arg], r_half[r], r_hill[r])
             own = accumulate(own, h, r_up[r] == 1, r_sat[r])
         b = g_b[g]
         val = combine(base[ct, b], own)
@@ -387,7 +391,8 @@ def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arra
 
 @njit(cache=True)
 def jacobian(t, yr, J, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays):
-    """Finite-difference Jacobian of ``rhs_reduced`` in one call, using the structure of ``rhs``.
+    """Finite-difference Jacobian of ``rhs_reduced`` in one call, using the structure of ``rhs``
+    (``J`` comes in zeroed: columns nothing depends on are left as they are).
 
     Every column is differenced except the corpse columns: corpses enter ``rhs`` only through
     the occupancy (a column shared by all of them) plus their own linear clearance (the
@@ -400,10 +405,11 @@ def jacobian(t, yr, J, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays):
     clear_apo, clear_nec = arrays[24], arrays[25]
     yp = yr.copy()
     first = -1
+    cumulative = 4 * T + S + T * V  # the cumulative intravasation: no rate reads it (J column 0)
     for j in range(n):
         full = idx[j]
         corpse = full >= T and full < 4 * T
-        if corpse and first >= 0:
+        if (corpse and first >= 0) or full == cumulative:
             continue
         h = 1e-7 * max(abs(yr[j]), 1.0)
         yp[j] = yr[j] + h
