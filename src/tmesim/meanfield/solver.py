@@ -20,7 +20,7 @@ from tmesim.model.pk import Exposures, exposure
 from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial
-from .rhs import jacobian, layout, rhs, rhs_reduced
+from .rhs import ALL, group_dependencies, jacobian, layout, rhs, rhs_reduced
 
 SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
@@ -193,6 +193,7 @@ class MeanField:
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
         self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays())
         self._idx = tb.active_idx
+        self._dep_ptr, self._dep_grp = group_dependencies(tb, self._idx)  # what each Jacobian column re-evaluates
         self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
         self._dy = np.zeros_like(self._y)
         self._aux = np.zeros(2 * tb.n_types + 1)
@@ -224,14 +225,14 @@ class MeanField:
         in ``self._aux``."""
         tb = self.tables
         dydt = np.empty_like(y)
-        rhs(t_min, y, dydt, self._aux, self._extra_at(t_min), tb.n_types, tb.n_sub, tb.n_vars,
+        rhs(t_min, y, dydt, self._aux, self._extra_at(t_min), ALL, tb.n_types, tb.n_sub, tb.n_vars,
             tb.n_sites, tb.dt, *self._arrays)
         return dydt
 
     def _fun(self, t_min: float, yr: np.ndarray) -> np.ndarray:
         tb = self.tables
         dr = np.empty_like(yr)
-        rhs_reduced(t_min, yr, dr, self._idx, self._y, self._dy, self._aux, self._extra_at(t_min),
+        rhs_reduced(t_min, yr, dr, self._idx, self._y, self._dy, self._aux, self._extra_at(t_min), ALL,
                     tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
         return dr
 
@@ -240,7 +241,7 @@ class MeanField:
         self.jacobians += 1
         J = np.zeros((yr.shape[0], yr.shape[0]))
         jacobian(t_min, np.ascontiguousarray(yr, float), J, self._idx, self._y, self._dy, self._aux,
-                 self._extra_at(t_min), tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
+                 self._extra_at(t_min), self._dep_ptr, self._dep_grp, tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
         return J
 
     # ------------------------------------------------------------------- run
