@@ -192,3 +192,18 @@ def test_course_is_held_at_its_last_week_mean():
     held = contact[-1, 1, 0]
     assert held == pytest.approx(vals[days > days[-1] - HOLD_DAYS].mean())
     assert np.allclose(contact[:-1, 1, 0], vals[:-1])  # earlier days as measured
+
+
+def test_observed_counts_are_those_of_a_plain_run():
+    """The contact run's snapshots see the same section as a plain run with the same seed, so the
+    shipped comparison (benchmarks/contacts.py) needs one spatial run per preset, not two."""
+    model = build(segregated_dict(True))
+    seen: dict[float, dict[str, int]] = {}
+    contact_enrichment(tmesim.engine.Simulation(model, seed=3), days=1.0, every_days=0.5,
+                       observe=lambda s, day: seen.__setitem__(day, s.counts()))
+    plain = tmesim.engine.Simulation(model, seed=3)
+    plain.run(days=0.5)
+    assert seen[0.5] == plain.counts()
+    plain.run(days=1.0)
+    assert seen[1.0] == plain.counts()
+    assert sorted(seen) == [0.0, 0.5, 1.0]

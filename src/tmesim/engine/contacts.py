@@ -31,7 +31,7 @@ seen rarely does not get an extreme factor from a handful of cells.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -133,12 +133,14 @@ class ContactTally:
 
 
 def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, skip_days: float = 0.0,
-                       prior: float = 5.0, pooled: bool = False) -> pd.DataFrame:
+                       prior: float = 5.0, pooled: bool = False,
+                       observe: Callable[[Simulation, float], None] | None = None) -> pd.DataFrame:
     """Run ``sim`` for ``days`` and tally contacts every ``every_days`` from ``skip_days``.
 
     Returns the enrichment as a time course (:meth:`ContactTally.table` of each snapshot with a
     ``time_days`` column; the structure changes as the tumor nest grows), or, with ``pooled``,
-    one table over all snapshots.
+    one table over all snapshots. ``observe(sim, day)``, if given, is called at every snapshot,
+    so other readouts of the same run need no second run.
     """
     if days <= skip_days:
         raise ValueError(f"days must be > skip_days ({skip_days}), got {days}")
@@ -156,6 +158,8 @@ def contact_enrichment(sim: Simulation, days: float, every_days: float = 1.0, sk
             sim.step()
             sim.take_events()
         if k >= skip and (k - skip) % every == 0:
+            if observe is not None:
+                observe(sim, k * step_minutes / MINUTES_PER_DAY)
             if pooled:
                 pool.add(sim)
             else:
