@@ -230,6 +230,8 @@ def main() -> None:
     contacts = resolve_contacts("measured", model, days=35.0, seed=0)  # the shipped table
     mfc = bench(model, a.n, EndpointConfig(), "meanfield", a.workers, contacts)
     print(f"meanfield, measured contacts: {mfc:.2f} patients/s ({a.n} patients, {a.workers} workers)")
+    if a.n_spatial <= 0:
+        return
     d = model.model_dump(mode="json")
     d["domain"]["shape"] = [40, 40]
     small = model_from_dict(d)
