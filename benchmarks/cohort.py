@@ -77,9 +77,9 @@ print(json.dumps({"k_ref": cfg.reference_kill_rate}), flush=True)
 for line in sys.stdin:
     i = int(line)
     name, therapies = arms[i % 2]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     df = run_patient(model, rows[i], name, therapies, cfg)
-    out = {"seconds": time.perf_counter() - t0}
+    out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
     out.update({k: (v.item() if hasattr(v, "item") else v) for k, v in df.iloc[0].items()})
     print(json.dumps(out, default=str), flush=True)
 """
@@ -111,8 +111,9 @@ def bench_baseline(ref: str, n: int) -> None:
             p.stdin.close()
             p.wait()
     spent = {k: sum(r["seconds"] for r in v) for k, v in rows.items()}
+    cpu = {k: sum(r["cpu_seconds"] for r in v) / n for k, v in rows.items()}
     before, after = (pd.DataFrame(rows[k]) for k in ("before", "after"))
-    num = [c for c in after.columns if c in before.columns and c not in ("seconds", "runtime_s")
+    num = [c for c in after.columns if c in before.columns and c not in ("seconds", "cpu_seconds", "runtime_s")
            and pd.api.types.is_numeric_dtype(after[c]) and pd.api.types.is_numeric_dtype(before[c])]
     a, b = after[num].to_numpy(float), before[num].to_numpy(float)
     both = np.isfinite(a) & np.isfinite(b)
@@ -121,6 +122,9 @@ def bench_baseline(ref: str, n: int) -> None:
     print(f"before ({ref}) vs after, one process each, interleaved, {n} two-arm tnbc patients (seed 0): "
           f"before {n / spent['before']:.2f} patients/s, after {n / spent['after']:.2f} patients/s, "
           f"ratio {spent['before'] / spent['after']:.2f}x")
+    print(f"  CPU per patient: before {cpu['before']:.3f} s, after {cpu['after']:.3f} s (ratio "
+          f"{cpu['before'] / cpu['after']:.2f}x); a 1000-patient two-arm trial on two idle cores needs "
+          f"{1000 * cpu['before'] / 2 / 60:.1f} min before, {1000 * cpu['after'] / 2 / 60:.1f} min after (CPU / 2)")
     print(f"  k_ref before {k_ref['before']:.6g}, after {k_ref['after']:.6g} /day; largest relative difference "
           f"of a per-patient outcome {rel.max():.2e} ({col}); NaN pattern identical: "
           f"{bool(np.array_equal(np.isfinite(a), np.isfinite(b)))}")
