@@ -15,6 +15,8 @@ The rule (one step, after ``apply``):
 * The partner is a touching *live, non-vessel* cell that does not itself exchange this step
   (cells with ``swap == 0``), chosen with the same weights as a free-site hop,
   ``1 + 4 max(-1/4, b·d)`` (``b`` the chemotactic bias, ``d`` the unit vector to the site).
+* Neither cell may stand on a site closed by a barrier (``model.barrier``, a basement
+  membrane): an exchange never carries a cell into or across an intact membrane.
 * At most one exchange per cell per step; a cell already moved by an exchange this step is
   not moved again as a partner.
 * Cells are visited once, serially, from a per-step random offset, and every draw is a
@@ -32,7 +34,7 @@ from numba import njit
 
 from . import rng
 from .compiled import B_EXCHANGE
-from .kernels import ALIVE, behaviour
+from .kernels import ALIVE, behaviour, blocked
 
 
 @njit(cache=True)
@@ -77,7 +79,8 @@ def exchange_places(n, L, C, R, X, moved, can, seed, step, time, dt):
             if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
                 continue
             j = occ[(zz * ny + yy) * nx + xx]
-            if j < 0 or dead[j] != ALIVE or is_vessel[ctype[j]] or swap[j] > 0.0 or moved[j] != 0:
+            if j < 0 or dead[j] != ALIVE or is_vessel[ctype[j]] or swap[j] > 0.0 or moved[j] != 0 \
+                    or blocked((zz * ny + yy) * nx + xx, L, fields) or blocked((z * ny + y) * nx + x, L, fields):
                 continue
             wsum += 1.0 + 4.0 * max(-0.25, bx * dist[k, 0] + by * dist[k, 1] + bz * dist[k, 2])
         if wsum <= 0.0:
@@ -90,7 +93,8 @@ def exchange_places(n, L, C, R, X, moved, can, seed, step, time, dt):
                 continue
             s2 = (zz * ny + yy) * nx + xx
             j = occ[s2]
-            if j < 0 or dead[j] != ALIVE or is_vessel[ctype[j]] or swap[j] > 0.0 or moved[j] != 0:
+            if j < 0 or dead[j] != ALIVE or is_vessel[ctype[j]] or swap[j] > 0.0 or moved[j] != 0 \
+                    or blocked(s2, L, fields) or blocked((z * ny + y) * nx + x, L, fields):
                 continue
             acc += 1.0 + 4.0 * max(-0.25, bx * dist[k, 0] + by * dist[k, 1] + bz * dist[k, 2])
             if target < acc:

@@ -60,7 +60,8 @@ Rules = namedtuple(
     "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec b_custom b_eat b_fuse b_asym "
     "act_ptr act_idx b3 rt meta",
 )
-Lattice = namedtuple("Lattice", "nx ny nz offs dist")
+# bsub/bthr: the barrier substrate (model.barrier; -1: none) and the value at which it holds
+Lattice = namedtuple("Lattice", "nx ny nz offs dist bsub bthr")
 Cells = namedtuple("Cells", "uid ctype cx cy cz dead dead_time var var_new occ fields")
 # swap: probability of exchanging places with a neighbour this step (tmesim.engine.exchange)
 Scratch = namedtuple("Scratch", "fate fate_arg nmove bias kill join mode hit swap")
@@ -193,7 +194,7 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
             s = rt[k, 6] * fields[meta[0] + int(rt[k, 7]), (z * meta[9] + y) * meta[8] + x]
         else:
             s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
-        acc = accumulate(acc, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
+        acc = accumulate(acc, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])  # power-1 rules skip pow (bitwise the same)
     return combine(v0, acc)
 
 
@@ -471,16 +472,29 @@ def _record(E, ne, kind, uid, ctype, arg, x, y, z):
     return ne + 1
 
 
+@njit(inline="always", cache=True)
+def blocked(s, L, fields):
+    """Is site ``s`` closed by an intact barrier (a basement membrane: ``model.barrier``)?
+
+    No cell enters such a site: free-site hops, daughters, recruits and exchanges of places all
+    skip it, so a barrier band at least sqrt(2) sites wide separates the cells on its two sides
+    (Moore neighbours are at most sqrt(2) sites apart). Enzymes that degrade the substrate below
+    the threshold open the site.
+    """
+    return L.bsub >= 0 and fields[L.bsub, s] >= L.bthr
+
+
 @njit(cache=True)
 def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
-    """A free neighbour site index (or -1), chosen with weights 1 + 4 max(-1/4, b·d)."""
+    """A free neighbour site index (or -1), chosen with weights 1 + 4 max(-1/4, b·d); sites
+    closed by a barrier are not free."""
     nb = L.offs.shape[0]
     wsum = 0.0
     for k in range(nb):
         xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
         if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
             continue
-        if C.occ[site_of(xx, yy, zz, L)] < 0:
+        if C.occ[site_of(xx, yy, zz, L)] < 0 and not blocked(site_of(xx, yy, zz, L), L, C.fields):
             d = bx * L.dist[k, 0] + by * L.dist[k, 1] + bz * L.dist[k, 2]
             wsum += 1.0 + 4.0 * max(-0.25, d)
     if wsum <= 0.0:
@@ -492,7 +506,7 @@ def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
         xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
         if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
             continue
-        if C.occ[site_of(xx, yy, zz, L)] < 0:
+        if C.occ[site_of(xx, yy, zz, L)] < 0 and not blocked(site_of(xx, yy, zz, L), L, C.fields):
             d = bx * L.dist[k, 0] + by * L.dist[k, 1] + bz * L.dist[k, 2]
             w = 1.0 + 4.0 * max(-0.25, d)
             if w > 0.0:

@@ -71,7 +71,10 @@ class Simulation:
         nsites = nz * ny * nx
         self.nsites = nsites
         offs, dist = K.neighbour_offsets(model.domain.dims)
-        self.lattice = K.Lattice(nx, ny, nz, offs, dist)
+        bar = model.barrier
+        self.lattice = K.Lattice(nx, ny, nz, offs, dist,
+                                 model.substrate_names.index(bar.substrate) if bar is not None else -1,
+                                 float(bar.threshold) if bar is not None else 0.0)
         self.rules = K.Rules(
             cm.base, cm.active, cm.r_start, cm.r_count, cm.r_sig, cm.r_up, cm.r_sat, cm.r_half,
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
@@ -135,6 +138,10 @@ class Simulation:
     def _place(self) -> None:
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x1A17]))
         occupied = np.zeros(self.nsites, bool)
+        L = self.lattice
+        closed = self.fields[L.bsub].reshape(-1) >= L.bthr if L.bsub >= 0 else None
+        if closed is not None:
+            occupied[closed] = True  # no cell starts inside an intact barrier
         nz, ny, nx = self.cm.grid
         for ti, sites, state in place_initial(self.model, occupied, rng):
             k = len(sites)

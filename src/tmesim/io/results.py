@@ -26,11 +26,17 @@ from .atomic import atomic_write_text
 MANIFEST = "MANIFEST.json"
 
 
+# Optional model sections added after results were recorded: absent (None), they leave the hash
+# as it was, so a new opt-in mechanism does not mark every shipped result stale.
+_LATER_OPTIONAL = frozenset({"barrier"})
+
+
 def model_hash(models: Sequence[Model], exclude: Sequence[str] = ()) -> str:
     """sha256 (16 hex digits) of the models' resolved content, without the top-level ``exclude`` keys."""
     h = hashlib.sha256()
     for m in models:
-        d = {k: v for k, v in m.model_dump(mode="json").items() if k not in set(exclude)}
+        d = {k: v for k, v in m.model_dump(mode="json").items()
+             if k not in set(exclude) and not (k in _LATER_OPTIONAL and v is None)}
         h.update(json.dumps(d, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 

@@ -236,6 +236,20 @@ class Perfusion(Strict):
     source: Source = None
 
 
+class Barrier(Strict):
+    """A matrix layer cells cannot enter while it is intact (a basement membrane around ducts).
+
+    No cell moves, divides, is recruited or exchanges places into a site where the
+    non-diffusing ``substrate`` is at or above ``threshold``; cells are not placed there at the
+    start. The layer opens where enzymes degrade it below the threshold (a ``reactions`` row,
+    e.g. MMPs): :mod:`tmesim.engine.kernels` (``blocked``) states the lattice rule.
+    """
+
+    substrate: str = Field(description="the substrate that forms the barrier (e.g. basement_membrane, 0-1)")
+    threshold: float = Field(gt=0, description="the barrier holds where the substrate is >= this value")
+    source: Source = None
+
+
 class Model(Strict):
     """A complete, validated tumor-microenvironment model.
 
@@ -261,6 +275,8 @@ class Model(Strict):
     drugs: list[Drug] = Field(default_factory=list, description="dosing schedules (PK); filled from therapies on validation")
     perfusion: Perfusion | None = Field(default=None, description="vessel perfusion (null: every vessel cell "
                                         "is perfused and drugs reach every site)")
+    barrier: Barrier | None = Field(default=None, description="a substrate cells cannot cross while intact "
+                                    "(a basement membrane); null: none")
     user_parameters: dict[str, Any] = Field(default_factory=dict, description="free parameters carried with the model (e.g. a PhysiCell project's user_parameters); not read by the engines")
 
     # Convenience lookups (the model is data; these only index it).
@@ -302,5 +318,5 @@ class Model(Strict):
         raise KeyError(name)
 
 
-__all__ = ["CANONICAL", "CellType", "Domain", "Model", "Param", "Perfusion", "Placement", "Reaction", "Rule",
+__all__ = ["CANONICAL", "Barrier", "CellType", "Domain", "Model", "Param", "Perfusion", "Placement", "Reaction", "Rule",
            "Substrate", "TimeSettings"]

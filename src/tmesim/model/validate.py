@@ -114,6 +114,8 @@ def resolve_model(model: Model) -> None:
         stab = model.perfusion.stabilised_by
         if stab is not None and stab not in vars_:
             raise ModelError("perfusion.stabilised_by", f"unknown state variable {stab!r}; allowed: {', '.join(vars_)}")
+    if model.barrier is not None and model.barrier.substrate not in subs:
+        raise ModelError("barrier.substrate", f"unknown substrate {model.barrier.substrate!r}; {_suggest(model.barrier.substrate, subs)}")
     behaviours = {b.name: b for b in model.behaviours()}
     signals = model.signals()
 
