@@ -52,17 +52,19 @@ def test_bevacizumab_with_paclitaxel_delays_progression_of_one_patient() -> None
     cfg = spec.endpoint_config()
     model = tmesim.load_model(preset_path("tnbc"))
     (_, pac), (sec_b, bev) = _arm("chemotherapy@day=0"), _arm("bevacizumab+chemotherapy@day=0")
-    # The section's vessel-division drive now comes mostly from CAF CXCL12 (review:27; ~8 units
-    # against a half-maximum of 5), which bevacizumab does not touch: an angiogenic escape route.
-    # VEGF blockade can only lower the drive, never raise it.
+    # VEGF is the rate-limiting angiogenic driver: blocking it removes most of the vessel-division
+    # drive (measured 0.25 of the run-in's over the window), while CAF CXCL12 and TEC IL-3/IL-6,
+    # secondary routes bevacizumab does not touch, keep a remnant (escape). Paclitaxel alone
+    # about halves it (0.48: the debulked, reoxygenated section makes less VEGF).
     window = (pac["day"] > 7) & (pac["day"] <= cfg.treatment_days)
-    assert bev.loc[window, "angiogenic_support"].mean() <= pac.loc[window, "angiogenic_support"].mean() + 0.01
+    drive_b, drive_p = bev.loc[window, "angiogenic_support"].mean(), pac.loc[window, "angiogenic_support"].mean()
+    assert drive_b < 0.35 and drive_p > 0.35 and drive_b < 0.7 * drive_p, (drive_b, drive_p)
     # mature vessels survive: the section keeps at least a third of its vessels under the label
-    # dose (measured 0.41 after 12 weeks)
+    # dose (measured 0.54 after 12 weeks)
     start, end = int(cfg.run_in_days), int(cfg.run_in_days + cfg.treatment_days)
     assert sec_b.loc[end, "vessels"] > sec_b.loc[start, "vessels"] / 3
-    # slower expansion and deeper kill: lower burden half a year in (measured 0.77×), and later
-    # progression (measured day 238 vs 189)
+    # slower expansion and deeper kill: lower burden half a year in (measured 0.68×), and later
+    # progression (measured day 224 vs 189)
     day = pac["day"].to_numpy()
     at = int(np.searchsorted(day, 182))
     assert bev["burden"].iloc[at] < 0.85 * pac["burden"].iloc[at]

@@ -20,7 +20,7 @@ Tumor burden (cells, the whole tumor, not the section)::
 
 Angiogenesis (``body.primary.angiogenic_dependence`` = a, when the model sets it): new tissue
 needs new vessels (Folkman 1971), so a share a of the expansion follows the section's
-angiogenic drive — the division rate its growth factors (VEGF, IL-6) give the vessel types
+angiogenic drive — the division rate its growth factors (VEGF; secondarily CXCL12, IL-3, IL-6) give the vessel types
 through their own rules, relative to the end of the run-in (:func:`angiogenic_support`, r ≤ 1):
 the expansion rate is g·(1 − a + a·r(t)) and exp(g t) becomes exp(∫ g (1 − a + a r) dt). VEGF
 blockade (bevacizumab) lowers r; factors it does not touch (IL-6) keep part of it (escape).

@@ -89,8 +89,13 @@ def posterior_trial(spec: Any, calibration: str | Path, out: str | Path, draws: 
         combined.append({"endpoint": ep, "arm": arm, "hr": med, "ci_lower": lo, "ci_upper": hi, "draws": int(len(g)),
                          "between_draw_sd_log_hr": float(np.std(fin, ddof=1)) if len(fin) > 1 else float("nan"),
                          "mean_within_se_log_hr": float(np.nanmean(se)) if np.isfinite(se).any() else float("nan")})
+    from tmesim._version import __version__
+
+    from .evaluate import model_hash
+
     summary = {"trial": spec.name, "calibration": str(calibration), "draws": int(draws), "seed": seed,
-               "hazard_ratios": combined}
+               "n": int(spec.n), "trial_seed": int(spec.seed), "model_hash": model_hash(model),
+               "tmesim_version": __version__, "hazard_ratios": combined}
     write_json(summary, out / "summary.json")
     return summary
 
