@@ -244,11 +244,11 @@ def angiogenic_support(section: pd.DataFrame, model: Model, run_in_days: float) 
         if not ct.vessel or not rules or ct.name not in section:
             continue
         w = float(section[ct.name].iloc[i0])
+        conc = [section[r.signal].to_numpy(float).tolist() for r in rules]  # not .iloc per day and rule
         for k in range(len(t)):
             acc = EMPTY
-            for r in rules:
-                acc = accumulate(acc, hill(float(section[r.signal].iloc[k]), float(r.half_max), r.hill_power), True,
-                                 float(r.saturation))
+            for r, c in zip(rules, conc, strict=True):
+                acc = accumulate(acc, hill(c[k], float(r.half_max), r.hill_power), True, float(r.saturation))
             drive[k] += w * combine(0.0, acc)
         weight += w
     if weight <= 0.0 or drive[i0] <= 0.0:

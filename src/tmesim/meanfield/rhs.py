@@ -167,14 +167,15 @@ def _delivery(rho, lam, site, dims):
 
 
 @njit(cache=True)
-def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect, b_upt, b_exp,
+def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect, b_upt, b_exp,
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
         decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact,
         ct_free, vals, perf, blood, pen):
     """dy/dt at time t (minutes). ``aux[2T+1]`` receives the intravasation flux per type, then the
     flux of cells killed by attacks per (target) type (cells/min), then the perfused share of
-    vessel cells."""
+    vessel cells. ``sel``: the behaviour groups to evaluate (``ALL``: every one); the others keep
+    their values in ``vals`` (the Jacobian re-evaluates only the groups a column reaches)."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     if ct_times.shape[0] > 1:
         _contacts_at(t, ct_times, ct_contact, ct_free, contact, free)
@@ -232,10 +233,19 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
         f_perf = 1.0 - _compressed(pfill, thr, m_vals, m_w, binom)
     aux[2 * T] = f_perf
     rho = f_perf * ves / n_sites
+    # drug delivery depends only on the drug and the perfused-vessel density: once per drug,
+    # not once per rule that reads it (the quadrature is most of a call otherwise)
+    dlv = np.ones(extra.shape[0])
+    if perf[0] >= 0.0:
+        for a in range(extra.shape[0]):
+            if pen[a] > 0.0:
+                dlv[a] = _delivery(rho, pen[a], perf[2], perf[3])
 
     # ---- behaviours: ``vals`` holds the base values except where rules act; those are
-    # re-evaluated here on every call
-    for g in range(g_t.shape[0]):
+    # re-evaluated here on every call (the selected ones)
+    every = sel.shape[0] == 1 and sel[0] < 0
+    for gi in range(g_t.shape[0] if every else sel.shape[0]):
+        g = gi if every else sel[gi]
         ct = g_t[g]
         site = g_site[g] == 1
         if N[ct] <= 0.0 and not site:
@@ -270,10 +280,7 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
             elif kind == TIME:
                 h = hill(t, r_half[r], r_hill[r])
             elif kind == EXTRA:
-                c = extra[arg]
-                if pen[arg] > 0.0 and perf[0] >= 0.0:
-                    c *= _delivery(rho, pen[arg], perf[2], perf[3])
-                h = hill(c, r_half[r], r_hill[r])
+                h = hill(extra[arg] * dlv[arg], r_half[r], r_hill[r])
             own = accumulate(own, h, r_up[r] == 1, r_sat[r])
         b = g_b[g]
         val = combine(base[ct, b], own)
@@ -376,38 +383,103 @@ def rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, base, fixed, b_sec, b_sect
 
 
 @njit(cache=True)
-def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays):
+def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, *arrays):
     """``rhs`` on the reduced state ``yr = y[idx]`` (components that can be non-zero)."""
     for k in range(idx.shape[0]):
         y[idx[k]] = yr[k]
-    rhs(t, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays)
+    rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, *arrays)
     for k in range(idx.shape[0]):
         dr[k] = dydt[idx[k]]
 
 
+ALL = np.array([-1], dtype=np.int64)  # ``sel`` of ``rhs``: every behaviour group
+
+
+def group_dependencies(tb, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """For each column ``j`` of the reduced state (``idx``), the behaviour groups whose value can
+    depend on it, as CSR (``ptr[j]:ptr[j+1]`` into ``groups``), read from the rule tables.
+
+    A group reads the live count of its own type (an absent type's behaviour is skipped) and,
+    per rule: a substrate its concentration; ``contact with <type>`` that type's count;
+    ``pressure`` every count and corpse (occupancy); ``contact with vessel`` the vessel counts;
+    a state variable its type's sum and count; ``neighbour <variable>`` every count and that
+    variable's sums; a drug with penetration every count (live cells compress vessels) and the
+    vessels' stabilising variable (perfused vessels deliver it). A superset is safe (only
+    slower); a missing entry would make the Jacobian wrong, which the tests compare entry by
+    entry with the full evaluation."""
+    from .compile import CONT, EXTRA, NVAR, PRES, SUB, VAR, VES
+
+    T, S, V = tb.n_types, tb.n_sub, tb.n_vars
+    oC, oM = 4 * T, 4 * T + S
+    live = set(range(T))
+    vessels = {k for k in range(T) if tb.is_vessel[k]}
+    perf, pen = tb.perf, tb.pen
+    deps: list[set[int]] = []
+    for g in range(tb.g_t.shape[0]):
+        ct = int(tb.g_t[g])
+        d = {ct}
+        for r in range(int(tb.g_start[g]), int(tb.g_start[g] + tb.g_count[g])):
+            kind, arg = int(tb.r_kind[r]), int(tb.r_arg[r])
+            if kind == SUB:
+                d.add(oC + arg)
+            elif kind == CONT:
+                d.add(arg)
+            elif kind == PRES:
+                d |= set(range(4 * T))
+            elif kind == VES:
+                d |= vessels
+            elif kind == VAR:
+                d.add(oM + ct * V + arg)
+            elif kind == NVAR:
+                d |= live | {oM + k * V + arg for k in range(T)}
+            elif kind == EXTRA and pen.shape[0] > arg and pen[arg] > 0.0 and perf[0] >= 0.0:
+                d |= live
+                if perf[1] >= 0.0:
+                    d |= {oM + k * V + int(perf[1]) for k in vessels}
+        deps.append(d)
+    ptr = [0]
+    groups: list[int] = []
+    for full in np.asarray(idx):
+        groups += [g for g, d in enumerate(deps) if int(full) in d]
+        ptr.append(len(groups))
+    return np.array(ptr, dtype=np.int64), np.array(groups, dtype=np.int64)
+
+
 @njit(cache=True)
-def jacobian(t, yr, J, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays):
-    """Finite-difference Jacobian of ``rhs_reduced`` in one call, using the structure of ``rhs``.
+def jacobian(t, yr, J, idx, y, dydt, aux, extra, dep_ptr, dep_grp, T, S, V, n_sites, dt, *arrays):
+    """Finite-difference Jacobian of ``rhs_reduced`` in one call, using the structure of ``rhs``
+    (``J`` comes in zeroed: columns nothing depends on are left as they are).
 
     Every column is differenced except the corpse columns: corpses enter ``rhs`` only through
     the occupancy (a column shared by all of them) plus their own linear clearance (the
-    diagonal), so one difference gives all of them.
+    diagonal), so one difference gives all of them. A column re-evaluates only the behaviour
+    groups that depend on it (``dep_ptr``/``dep_grp``, :func:`group_dependencies`); the others
+    keep their values at ``yr``, which are what a full evaluation would give them (the same
+    numbers: tested).
     """
     n = yr.shape[0]
     f0 = np.empty(n)
     fp = np.empty(n)
-    rhs_reduced(t, yr, f0, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays)
+    rhs_reduced(t, yr, f0, idx, y, dydt, aux, extra, ALL, T, S, V, n_sites, dt, *arrays)
+    g_t, g_b, vals = arrays[11], arrays[12], arrays[40]
     clear_apo, clear_nec = arrays[24], arrays[25]
+    saved = np.empty(g_t.shape[0])
     yp = yr.copy()
     first = -1
+    cumulative = 4 * T + S + T * V  # the cumulative intravasation: no rate reads it (J column 0)
     for j in range(n):
         full = idx[j]
         corpse = full >= T and full < 4 * T
-        if corpse and first >= 0:
+        if (corpse and first >= 0) or full == cumulative:
             continue
         h = 1e-7 * max(abs(yr[j]), 1.0)
         yp[j] = yr[j] + h
-        rhs_reduced(t, yp, fp, idx, y, dydt, aux, extra, T, S, V, n_sites, dt, *arrays)
+        sel = dep_grp[dep_ptr[j]:dep_ptr[j + 1]]
+        for i in range(sel.shape[0]):
+            saved[i] = vals[g_t[sel[i]], g_b[sel[i]]]
+        rhs_reduced(t, yp, fp, idx, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, *arrays)
+        for i in range(sel.shape[0]):
+            vals[g_t[sel[i]], g_b[sel[i]]] = saved[i]
         yp[j] = yr[j]
         for i in range(n):
             J[i, j] = (fp[i] - f0[i]) / h

@@ -20,7 +20,7 @@ from tmesim.model.pk import Exposures, exposure
 from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import MeanFieldTables, compile_meanfield, expected_initial
-from .rhs import jacobian, layout, rhs, rhs_reduced
+from .rhs import ALL, group_dependencies, jacobian, layout, rhs, rhs_reduced
 
 SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
@@ -147,7 +147,7 @@ class MeanField:
 
     def __init__(self, model: Model, signals: Mapping[str, SignalValue] | None = None,
                  method: str = "LSODA", rtol: float = 1e-3, atol: float = 1e-6,
-                 contacts: Contacts | ContactCourse | None = None) -> None:
+                 contacts: Contacts | ContactCourse | None = None, reuse_jacobian: bool = True) -> None:
         self.model = model
         self.tables: MeanFieldTables = compile_meanfield(model)
         tb = self.tables
@@ -163,6 +163,8 @@ class MeanField:
         tb.ct_contact = np.ascontiguousarray(self._ct_contact, float)
         tb.ct_free = np.ascontiguousarray(self._ct_free, float)
         self.method, self.rtol, self.atol = method, rtol, atol
+        self.reuse_jacobian = bool(reuse_jacobian)
+        self.jacobians = 0  # Jacobians computed by the last run (LSODA asks for more; see _lsoda)
         self.signals: dict[str, SignalValue] = dict(signals or {})
         unknown = [s for s in tb.extra_signals if s not in self.signals and not s.startswith("drug ")]
         if unknown:
@@ -191,6 +193,7 @@ class MeanField:
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
         self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays())
         self._idx = tb.active_idx
+        self._dep_ptr, self._dep_grp = group_dependencies(tb, self._idx)  # what each Jacobian column re-evaluates
         self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
         self._dy = np.zeros_like(self._y)
         self._aux = np.zeros(2 * tb.n_types + 1)
@@ -213,7 +216,7 @@ class MeanField:
             for i in self._fn_idx:
                 self._extra[i] = float(self._extra_fns[i](t_days))
             if self._pk.n:  # the same time as _pk_signal passes: t_days back in minutes
-                self._extra[self._pk_idx] = self._pk(t_days * MIN_PER_DAY)
+                self._pk.fill(t_days * MIN_PER_DAY, self._extra, self._pk_idx)
             self._extra_t = t_min
         return self._extra
 
@@ -222,22 +225,23 @@ class MeanField:
         in ``self._aux``."""
         tb = self.tables
         dydt = np.empty_like(y)
-        rhs(t_min, y, dydt, self._aux, self._extra_at(t_min), tb.n_types, tb.n_sub, tb.n_vars,
+        rhs(t_min, y, dydt, self._aux, self._extra_at(t_min), ALL, tb.n_types, tb.n_sub, tb.n_vars,
             tb.n_sites, tb.dt, *self._arrays)
         return dydt
 
     def _fun(self, t_min: float, yr: np.ndarray) -> np.ndarray:
         tb = self.tables
         dr = np.empty_like(yr)
-        rhs_reduced(t_min, yr, dr, self._idx, self._y, self._dy, self._aux, self._extra_at(t_min),
+        rhs_reduced(t_min, yr, dr, self._idx, self._y, self._dy, self._aux, self._extra_at(t_min), ALL,
                     tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
         return dr
 
     def _jac(self, t_min: float, yr: np.ndarray) -> np.ndarray:
         tb = self.tables
+        self.jacobians += 1
         J = np.zeros((yr.shape[0], yr.shape[0]))
         jacobian(t_min, np.ascontiguousarray(yr, float), J, self._idx, self._y, self._dy, self._aux,
-                 self._extra_at(t_min), tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
+                 self._extra_at(t_min), self._dep_ptr, self._dep_grp, tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
         return J
 
     # ------------------------------------------------------------------- run
@@ -268,6 +272,7 @@ class MeanField:
         t_eval_min = np.asarray(t_eval, float) * MIN_PER_DAY
         y0 = self.initial_state() if y0 is None else np.asarray(y0, float)
         self._y[:] = y0
+        self.jacobians = 0
         if self.method == "LSODA":
             t_out, yr = self._lsoda(y0[self._idx], t_eval_min)
         else:
@@ -301,13 +306,50 @@ class MeanField:
         vol = np.pi * ell**2 if dims < 3 else 4.0 / 3.0 * np.pi * ell**3
         return np.exp(-rho * vol)
 
+    def _reused_jac(self) -> Callable[[float, np.ndarray], np.ndarray]:
+        """The Jacobian for LSODA, recomputed only when a step is retried.
+
+        LSODA keeps no Jacobian of its own, only the factorised iteration matrix I − hγJ, so it
+        asks for a new J whenever the step size changes by more than 30% (in the TNBC trial
+        section: ~310 Jacobians in ~930 steps, each one 80 right-hand sides, ~85% of a patient's
+        solve). J only steers the Newton iteration of the corrector; the error test on the
+        corrector decides the accuracy. So, as scipy's BDF and CVODE do, the last J is handed
+        back while the integration moves forward, and a fresh one is computed when LSODA asks
+        again at a time not later than its previous request: it asks so only after reducing the
+        step because the corrector did not converge or the error test failed (on a dose, say).
+        A J computed at the previous request is handed back once more on such a retry (it is
+        as fresh as J gets; a second retry gets a new one). Results change within the solver
+        tolerance (max relative difference ~6e-4 on the trial section, rtol 1e-3;
+        tests/test_meanfield_jacobian.py)."""
+        last_t = -np.inf
+        J: np.ndarray | None = None
+        fresh = retried = False  # J was computed at the last request; J was handed back on a retry
+
+        def jac(t_min: float, yr: np.ndarray) -> np.ndarray:
+            nonlocal last_t, J, fresh, retried
+            retry = t_min <= last_t
+            if J is None or (retry and not (fresh and not retried)):
+                J = self._jac(t_min, yr)
+                fresh, retried = True, False
+            elif retry:
+                retried = True
+            else:
+                fresh = retried = False
+            last_t = t_min
+            return J
+
+        return jac
+
     def _lsoda(self, yr0: np.ndarray, t_eval_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """LSODA through ``odeint``: the same integrator as ``solve_ivp(method="LSODA")``, but it
         runs to each output time inside Fortran, without a Python round trip per step (about 12%
-        of a patient's solve time, paired measurement on the TNBC preset)."""
+        of a patient's solve time, paired measurement on the TNBC preset). The Jacobian is
+        reused while the step goes forward (:meth:`_reused_jac`) unless ``reuse_jacobian`` is
+        off."""
         start = t_eval_min.shape[0] == 0 or t_eval_min[0] > 0.0
         t = np.concatenate([[0.0], t_eval_min]) if start else t_eval_min
-        out, info = odeint(self._fun, yr0, t, Dfun=self._jac, tfirst=True, rtol=self.rtol, atol=self.atol,
+        jac = self._reused_jac() if self.reuse_jacobian else self._jac
+        out, info = odeint(self._fun, yr0, t, Dfun=jac, tfirst=True, rtol=self.rtol, atol=self.atol,
                            mxstep=50_000, full_output=True)
         if info["message"] != "Integration successful.":
             raise RuntimeError(f"mean-field integration failed: {info['message']}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 if TYPE_CHECKING:
     from .drugs import Drug
@@ -101,6 +102,27 @@ class Exposures:
         for drug, sel in self._groups:
             out[drug] += each[sel]
         return out
+
+
+    def fill(self, t: float, out: np.ndarray, where: np.ndarray) -> None:
+        """``out[where] = self(t)`` in one compiled call, without numpy's per-call overhead
+        (the mean-field solver's right-hand side asks ~1,500 times per patient). The same
+        operations in the same order as ``__call__``; libm's exp/expm1 may differ from
+        numpy's in the last bit (tested to 1e-13)."""
+        _fill(float(t), self._t0, self._k, self._tau, self._cycles, self._peak, self._log_r,
+              self._denominator, self._drug, out, where)
+
+
+@njit(cache=True)
+def _fill(t, t0, k, tau, cycles, peak, log_r, denominator, drug, out, where):  # noqa: ANN001, ANN202
+    for i in range(where.shape[0]):
+        out[where[i]] = 0.0
+    for p in range(t0.shape[0]):  # pairs come drug by drug, offsets in order: exposure()'s sums
+        since = t - t0[p]
+        m = min(np.floor(since / tau[p] + _EPS) + 1.0, cycles[p])
+        if m >= 1.0:
+            series = -np.expm1(m * log_r[p]) / denominator[p]
+            out[where[drug[p]]] += peak[p] * np.exp(-k[p] * max(since - (m - 1.0) * tau[p], 0.0)) * series
 
 
 def steady_state(drug: Drug) -> tuple[float, float]:
