@@ -14,10 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-# Made before the manifest existed, with models that are no longer the presets (the body
-# coupling, new catalog rules and roles came later): regenerate each with the command in
-# MANIFEST.json, then remove it here (the test fails while a listed file is current).
-KNOWN_STALE = {"contacts.md"}
+# Results that may be stale on purpose (none today): each is listed with the reason, and the test
+# fails once a listed file is current again.
+KNOWN_STALE: set[str] = set()
 
 
 def test_shipped_results_are_current():
