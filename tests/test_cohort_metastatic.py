@@ -127,6 +127,10 @@ def test_metastatic_patient_end_to_end(tnbc):
         assert col in out.index
     with pytest.raises(tmesim.ModelError, match="not eligible"):
         run_metastatic_patient(tnbc, rows[refused[0]], "chemo", [], replace(FAST))
+    # the life history is the screening's in every arm: same entry, same lesions at entry
+    ctl = run_metastatic_patient(tnbc, rows[k], "control", [], FAST).iloc[0]
+    for col in ("entry_days_from_diagnosis", "de_novo", "lesion_sites", "target_sites", "sum_diameters_baseline_mm"):
+        assert ctl[col] == out[col], col
 
 
 @pytest.mark.slow

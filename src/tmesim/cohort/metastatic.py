@@ -164,8 +164,17 @@ def screen_patient(model: Model, row: dict[str, Any], cfg: EndpointConfig, engin
     """Entry day from diagnosis of one candidate (NaN: not eligible); runs the untreated run-in
     and the body model only."""
     pm = patient_model(model, row)
+    return entry_day(run_in_body(model, pm, row, cfg, engine, contacts), pm, cfg)
+
+
+def run_in_body(model: Model, pm: Model, row: dict[str, Any], cfg: EndpointConfig, engine: str = "meanfield",
+                contacts: pd.DataFrame | ContactCourse | None = None) -> PatientResult:
+    """The untreated run-in section on its own and the life history coupled to it. Screening and
+    the trial run both call this, so the life history that made a candidate eligible is the one
+    the patient is treated in: the run-in slice of a longer, treated solve differs from it within
+    the solver's tolerance, enough to move a borderline detection and every arm apart."""
     section = run_section(pm, cfg.run_in_days, engine, seed=int(row["seed"]), contacts=contacts)
-    return entry_day(run_body(model, pm, row, section, cfg), pm, cfg)
+    return run_body(model, pm, row, section, cfg)
 
 
 def lesion_curves(res: PatientResult, model: Model, entry: float, s: np.ndarray, days: np.ndarray,
@@ -278,7 +287,7 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
     pm = patient_model(model, row)
     tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
     section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]), contacts=contacts)
-    res = run_body(model, pm, row, section, cfg)
+    res = run_in_body(model, pm, row, cfg, engine, contacts)
     entry = entry_day(res, pm, cfg)
     if not np.isfinite(entry):
         raise ModelError("setting", f"patient {row.get('patient_id')} has no measurable metastatic disease "
@@ -308,4 +317,4 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
 
 
 __all__ = ["CELLS_PER_CM3", "PRIMARY", "diameter_mm", "entry_day", "lesion_curves", "metastatic_endpoints", "recist",
-           "run_body", "run_metastatic_patient", "screen_patient", "screening_days"]
+           "run_body", "run_in_body", "run_metastatic_patient", "screen_patient", "screening_days"]
