@@ -72,6 +72,8 @@ def exchange_places(n, L, C, R, X, moved, can, seed, step, time, dt):
         if rng.uniform(seed, step, uid, rng.EXCHANGE) >= p:
             continue
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
+        if blocked((z * ny + y) * nx + x, L, fields):
+            continue
         bx, by, bz = X.bias[i, 0], X.bias[i, 1], X.bias[i, 2]
         wsum = 0.0
         for k in range(nb):
@@ -80,7 +82,7 @@ def exchange_places(n, L, C, R, X, moved, can, seed, step, time, dt):
                 continue
             j = occ[(zz * ny + yy) * nx + xx]
             if j < 0 or dead[j] != ALIVE or is_vessel[ctype[j]] or swap[j] > 0.0 or moved[j] != 0 \
-                    or blocked((zz * ny + yy) * nx + xx, L, fields) or blocked((z * ny + y) * nx + x, L, fields):
+                    or blocked((zz * ny + yy) * nx + xx, L, fields):
                 continue
             wsum += 1.0 + 4.0 * max(-0.25, bx * dist[k, 0] + by * dist[k, 1] + bz * dist[k, 2])
         if wsum <= 0.0:
@@ -94,7 +96,7 @@ def exchange_places(n, L, C, R, X, moved, can, seed, step, time, dt):
             s2 = (zz * ny + yy) * nx + xx
             j = occ[s2]
             if j < 0 or dead[j] != ALIVE or is_vessel[ctype[j]] or swap[j] > 0.0 or moved[j] != 0 \
-                    or blocked(s2, L, fields) or blocked((z * ny + y) * nx + x, L, fields):
+                    or blocked(s2, L, fields):
                 continue
             acc += 1.0 + 4.0 * max(-0.25, bx * dist[k, 0] + by * dist[k, 1] + bz * dist[k, 2])
             if target < acc:

@@ -194,7 +194,7 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
             s = rt[k, 6] * fields[meta[0] + int(rt[k, 7]), (z * meta[9] + y) * meta[8] + x]
         else:
             s = signal(sig, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
-        acc = accumulate(acc, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])  # power-1 rules skip pow (bitwise the same)
+        acc = accumulate(acc, hill(s, rt[k, 3], rt[k, 4]), rt[k, 1] != 0.0, rt[k, 2])
     return combine(v0, acc)
 
 
@@ -494,7 +494,8 @@ def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
         xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
         if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
             continue
-        if C.occ[site_of(xx, yy, zz, L)] < 0 and not blocked(site_of(xx, yy, zz, L), L, C.fields):
+        s = site_of(xx, yy, zz, L)
+        if C.occ[s] < 0 and not blocked(s, L, C.fields):
             d = bx * L.dist[k, 0] + by * L.dist[k, 1] + bz * L.dist[k, 2]
             wsum += 1.0 + 4.0 * max(-0.25, d)
     if wsum <= 0.0:
@@ -506,7 +507,8 @@ def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
         xx, yy, zz = x + L.offs[k, 0], y + L.offs[k, 1], z + L.offs[k, 2]
         if xx < 0 or yy < 0 or zz < 0 or xx >= L.nx or yy >= L.ny or zz >= L.nz:
             continue
-        if C.occ[site_of(xx, yy, zz, L)] < 0 and not blocked(site_of(xx, yy, zz, L), L, C.fields):
+        s = site_of(xx, yy, zz, L)
+        if C.occ[s] < 0 and not blocked(s, L, C.fields):
             d = bx * L.dist[k, 0] + by * L.dist[k, 1] + bz * L.dist[k, 2]
             w = 1.0 + 4.0 * max(-0.25, d)
             if w > 0.0:
