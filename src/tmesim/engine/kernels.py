@@ -36,6 +36,22 @@ from .compiled import (
     B_REPAIR,
     B_SPEED,
 )
+from .slots import (
+    C_APOPTOTIC,
+    C_DEAD,
+    C_LIVE,
+    C_NECROTIC,
+    C_OCCUPIED,
+    C_VESSEL,
+    K_CONST,
+    K_COUNT,
+    K_DRUG,
+    K_FIELD,
+    K_VAR,
+    N_COUNTS,
+    fill_tables,
+    hill_slot,
+)
 
 # Death/presence codes in ``dead``. GONE left for the blood; EATEN was engulfed or fused into
 # another cell; both have already left the lattice and are removed at the end of the step.
@@ -58,7 +74,9 @@ Rules = namedtuple(
     "base active r_start r_count r_sig r_up r_sat r_half r_hill r_dead n_sub n_types n_vars "
     "sig_pressure sig_dead sig_time sig_vessel sig_var0 sig_nvar0 is_vessel "
     "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec b_custom b_eat b_fuse b_asym "
-    "act_ptr act_idx b3 rt meta",
+    "act_ptr act_idx b3 rt meta "
+    # Hill slots (tmesim.engine.slots) and their per-thread scratch
+    "slot_ptr sl_int sl_num r_slot htab needs_counts hbuf cbuf",
 )
 # bsub/bthr: the barrier substrate (model.barrier; -1: none) and the value at which it holds
 Lattice = namedtuple("Lattice", "nx ny nz offs dist bsub bthr")
@@ -199,6 +217,66 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
 
 
 @njit(inline="always", cache=True)
+def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
+                needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel):
+    """``vals[tid, b]`` = the value of every behaviour with rules of live cell i (type t):
+    each distinct Hill response of the type's rules once (:mod:`tmesim.engine.slots`), then
+    each behaviour accumulates its rules' responses in rule order. The same numbers as
+    :func:`behaviour`, rule by rule (tested)."""
+    S, T = meta[0], meta[1]
+    nb = offs.shape[0]
+    nx, ny, nz = meta[8], meta[9], meta[10]
+    if needs_counts[t]:
+        for q in range(T + N_COUNTS):
+            cbuf[tid, q] = 0
+        for m in range(nb):
+            xx, yy, zz = x + offs[m, 0], y + offs[m, 1], z + offs[m, 2]
+            if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
+                continue
+            j = occ[(zz * ny + yy) * nx + xx]
+            if j < 0:
+                continue
+            cbuf[tid, T + C_OCCUPIED] += 1
+            d = dead[j]
+            if d == ALIVE:
+                cbuf[tid, T + C_LIVE] += 1
+                tj = ctype[j]
+                cbuf[tid, tj] += 1
+                if is_vessel[tj]:
+                    cbuf[tid, T + C_VESSEL] = nb
+            else:
+                cbuf[tid, T + C_DEAD] += 1
+                if d == APOPTOTIC or d == KILLED:
+                    cbuf[tid, T + C_APOPTOTIC] += 1
+                elif d == NECROTIC:
+                    cbuf[tid, T + C_NECROTIC] += 1
+    for g in range(slot_ptr[t], slot_ptr[t + 1]):
+        kind = sl_int[g, 0]
+        a = sl_int[g, 1]
+        if kind == K_COUNT:
+            hbuf[tid, g] = htab[g, cbuf[tid, a]]
+        elif kind == K_CONST:
+            hbuf[tid, g] = htab[g, 0]
+        else:
+            if kind == K_FIELD:
+                sv = float(fields[a, site])
+            elif kind == K_VAR:
+                sv = float(var[i, a])
+            elif kind == K_DRUG:
+                sv = rt[a, 6] * fields[S + int(rt[a, 7]), site]
+            else:
+                sv = signal(a, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+            hbuf[tid, g] = hill_slot(sv, sl_num[g, 0], sl_num[g, 1], sl_int[g, 2])
+    for k in range(act_ptr[t], act_ptr[t + 1]):
+        b = act_idx[k]
+        r0 = int(b3[t, b, 1])
+        acc = EMPTY
+        for r in range(r0, r0 + int(b3[t, b, 2])):
+            acc = accumulate(acc, hbuf[tid, r_slot[r]], rt[r, 1] != 0.0, rt[r, 2])
+        vals[tid, b] = combine(b3[t, b, 0], acc)
+
+
+@njit(inline="always", cache=True)
 def _v(vals, tid, b3, t, b):
     """A behaviour value of the current cell: evaluated if it has rules, else the base."""
     return vals[tid, b] if b3[t, b, 2] > 0 else b3[t, b, 0]
@@ -242,6 +320,9 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     b_sec, b_sect, b_upt, b_exp, b_chemo = R.b_sec, R.b_sect, R.b_upt, R.b_exp, R.b_chemo
     b_trans, b_attack, b_immuno, b_vinc, b_vdec = R.b_trans, R.b_attack, R.b_immuno, R.b_vinc, R.b_vdec
     nx, ny, nz = L.nx, L.ny, L.nz
+    slot_ptr, sl_int, sl_num, r_slot, htab = R.slot_ptr, R.sl_int, R.sl_num, R.r_slot, R.htab
+    needs_counts, hbuf, cbuf = R.needs_counts, R.hbuf, R.cbuf
+    fill_tables(sl_int, sl_num, htab, time, meta[4], nb)
     for i in prange(n):
         fate[i] = F_NONE
         nmove[i] = 0
@@ -256,9 +337,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         uid = cuid[i]
         x, y, z = cx[i], cy[i], cz[i]
         site = (z * ny + y) * nx + x
-        for k in range(act_ptr[t], act_ptr[t + 1]):
-            b = act_idx[k]
-            vals[tid, b] = behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+        rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
+                    needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         # Exchange with the cell's own voxel.
         for s in range(S):
             bs, bu, be = b_sec[s], b_upt[s], b_exp[s]
