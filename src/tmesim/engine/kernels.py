@@ -49,7 +49,13 @@ from .slots import (
     K_FIELD,
     K_VAR,
     N_COUNTS,
+    P_ASYMMETRIC,
+    P_ATTACK,
+    P_CHEMOTAXIS,
+    P_EAT_FUSE,
+    P_TRANSFORM,
     fill_tables,
+    happens,
     hill_slot,
 )
 
@@ -76,7 +82,7 @@ Rules = namedtuple(
     "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec b_custom b_eat b_fuse b_asym "
     "act_ptr act_idx b3 rt meta "
     # Hill slots (tmesim.engine.slots) and their per-thread scratch
-    "slot_ptr sl_int sl_num r_slot htab needs_counts hbuf cbuf",
+    "slot_ptr sl_int sl_num r_slot htab needs_counts hbuf cbuf plan",
 )
 # bsub/bthr: the barrier substrate (model.barrier; -1: none) and the value at which it holds
 Lattice = namedtuple("Lattice", "nx ny nz offs dist bsub bthr")
@@ -294,7 +300,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     Behaviours are evaluated through a single call site so numba inlines the rule machinery
     once.
     """
-    S, T, V = R.n_sub, R.n_types, R.n_vars
+    S, V = R.n_sub, R.n_vars
     nb = L.offs.shape[0]
     # Writes go through local names, one plain assignment each: numba's parfor lowering does
     # not reliably keep stores made through named-tuple attributes inside prange, nor (measured:
@@ -321,7 +327,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     b_trans, b_attack, b_immuno, b_vinc, b_vdec = R.b_trans, R.b_attack, R.b_immuno, R.b_vinc, R.b_vdec
     nx, ny, nz = L.nx, L.ny, L.nz
     slot_ptr, sl_int, sl_num, r_slot, htab = R.slot_ptr, R.sl_int, R.sl_num, R.r_slot, R.htab
-    needs_counts, hbuf, cbuf = R.needs_counts, R.hbuf, R.cbuf
+    needs_counts, hbuf, cbuf, plan = R.needs_counts, R.hbuf, R.cbuf, R.plan
     fill_tables(sl_int, sl_num, htab, time, meta[4], nb)
     for i in prange(n):
         fate[i] = F_NONE
@@ -368,13 +374,14 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
             ri = 0.0  # intravasation needs a vessel next to the cell
         rtr = 0.0
-        for k in range(T):
+        for q in range(plan[t, P_TRANSFORM, 0]):
+            k = plan[t, P_TRANSFORM, 1 + q]
             if k != t:
                 rtr += _v(vals, tid, b3, t, b_trans[k])
         total = rc + ra + rn + ri + rtr
         if total > 0.0:
             u = rng.uniform(seed, step, uid, rng.FATE)
-            if u < 1.0 - np.exp(-total * dt):
+            if happens(u, total * dt):
                 pick = rng.uniform(seed, step, uid, rng.FATE_PICK) * total
                 if pick < rc:
                     fate[i] = F_DIVIDE
@@ -382,7 +389,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                     fate_arg[i] = t
                     ua = rng.uniform(seed, step, uid, rng.ASYMMETRIC)
                     acc_a = 0.0
-                    for k in range(T):
+                    for q in range(plan[t, P_ASYMMETRIC, 0]):
+                        k = plan[t, P_ASYMMETRIC, 1 + q]
                         pa = _v(vals, tid, b3, t, b_asym[k])
                         if pa > 0.0 and k != t:
                             acc_a += pa
@@ -399,7 +407,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                     acc = rc + ra + rn + ri
                     fate[i] = F_TRANSFORM
                     fate_arg[i] = t
-                    for k in range(T):
+                    for q in range(plan[t, P_TRANSFORM, 0]):
+                        k = plan[t, P_TRANSFORM, 1 + q]
                         if k != t:
                             acc += _v(vals, tid, b3, t, b_trans[k])
                             if pick < acc:
@@ -417,7 +426,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             bx = 0.0
             by = 0.0
             bz = 0.0
-            for s in range(S):
+            for q in range(plan[t, P_CHEMOTAXIS, 0]):
+                s = plan[t, P_CHEMOTAXIS, 1 + q]
                 chi = _v(vals, tid, b3, t, b_chemo[s])
                 if chi != 0.0:
                     gx = fields[s, site_of(min(x + 1, nx - 1), y, z, L)] - fields[s, site_of(max(x - 1, 0), y, z, L)]
@@ -450,7 +460,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                 continue
             j = _touching(x, y, z, 6 + kind, 0, rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 40 + kind),
                           nx, ny, nz, offs, occ, dead, ctype)
-            if j >= 0 and rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 50 + kind) < 1.0 - np.exp(-rate * dt):
+            if j >= 0 and happens(rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 50 + kind), rate * dt):
                 kill[i] = j
                 mode[i] = M_EAT_DEAD
         # Attack: one touching live target per attacked type, killed with probability
@@ -458,7 +468,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         # immunogenicity has no rules in most models; when it does, it is evaluated here.
         # With an attack damage rate, a successful attack damages instead of killing
         # (damage = attack damage rate x attack duration); rules on "damage" then decide.
-        for k in range(T):
+        for q in range(plan[t, P_ATTACK, 0]):
+            k = plan[t, P_ATTACK, 1 + q]
             rate = _v(vals, tid, b3, t, b_attack[k])
             if rate <= 0.0 or kill[i] >= 0:
                 continue
@@ -485,8 +496,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                         if b3[k, bi, 2] > 0:
                             imm = behaviour(k, bi, j, xx, yy, zz, time, b3, rt, meta, fields, offs, occ, dead,
                                             ctype, var, is_vessel)
-                        p = 1.0 - np.exp(-rate * imm * dt)
-                        if rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k) < p:
+                        if happens(rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k), rate * imm * dt):
                             kill[i] = j
                             adr = _v(vals, tid, b3, t, B_ATTACK_DAMAGE)
                             if adr > 0.0:
@@ -495,7 +505,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                         break
                     pick -= 1
         # Engulfing (phagocytosis of) or fusing with a touching live cell of a given type.
-        for k in range(T):
+        for q in range(plan[t, P_EAT_FUSE, 0]):
+            k = plan[t, P_EAT_FUSE, 1 + q]
             if kill[i] >= 0:
                 break
             for act in range(2):
@@ -504,7 +515,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                     continue
                 purpose = rng.PHAGOCYTOSE if act == 0 else rng.FUSE
                 j = _touching(x, y, z, 4, k, rng.uniform_k(seed, step, uid, purpose, k), nx, ny, nz, offs, occ, dead, ctype)
-                if j >= 0 and j != i and rng.uniform_k(seed, step, uid, purpose, 64 + k) < 1.0 - np.exp(-rate * dt):
+                if j >= 0 and j != i and happens(rng.uniform_k(seed, step, uid, purpose, 64 + k), rate * dt):
                     kill[i] = j
                     mode[i] = M_EAT if act == 0 else M_FUSE
 
@@ -728,7 +739,7 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
             rate = behaviour(k, B_RECRUIT, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if rate <= 0.0:
                 continue
-            if rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q) >= 1.0 - np.exp(-rate * dt):
+            if not happens(rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q), rate * dt):
                 continue
             h = _free_neighbour(x, y, z, L, C, rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT_PLACE, q), 0.0, 0.0, 0.0)
             if h < 0:

@@ -89,6 +89,7 @@ class Simulation:
             cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.b_custom, cm.b_eat, cm.b_fuse, cm.b_asym,
             cm.act_ptr, cm.act_idx, *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
             sl["needs_counts"], np.zeros((threads, len(sl["htab"]))), np.zeros((threads, cm.n_types + N_COUNTS), np.int64),
+            sl["plan"],
         )
         self.vals = np.zeros((threads, cm.n_beh))
         V = cm.init_state.shape[1]  # state variables, custom variables, damage, volume

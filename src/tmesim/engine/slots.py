@@ -35,6 +35,9 @@ K_FIELD, K_COUNT, K_CONST, K_VAR, K_DRUG, K_OTHER = range(6)
 # Neighbour counts a K_COUNT slot reads (after the per-type live counts 0..T-1).
 C_OCCUPIED, C_LIVE, C_DEAD, C_APOPTOTIC, C_NECROTIC, C_VESSEL = range(6)
 N_COUNTS = 6
+# Categories of per-target behaviours in a type's plan (see build_slots).
+P_TRANSFORM, P_ATTACK, P_EAT_FUSE, P_ASYMMETRIC, P_CHEMOTAXIS = range(5)
+N_PLAN = 5
 MAX_FAST_POWER = 16
 # h is used when h + CHECK * l rounds to h, i.e. |l| <= 0.45 of the gap from h to its
 # neighbour on the side of l (h + x rounds to h while |x| <= half that gap).
@@ -114,7 +117,8 @@ def hill_slot(s, half, power, n):  # noqa: ANN001, ANN201 - numba scalars
 
 
 def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: ANN001 - CompiledModel
-    """Slots of every type from the compiled model; ``rt`` the kernel rule table (kernels)."""
+    """Slots of every type from the compiled model; ``rt`` the kernel rule table (kernels),
+    and each type's plan of per-target behaviours."""
     S, T = cm.n_sub, cm.n_types
     n_rules = len(cm.r_sig)
     r_slot = np.zeros(max(n_rules, 1), np.int64)
@@ -154,11 +158,24 @@ def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: 
         slot_ptr[t + 1] = len(sl_int)
     G = len(sl_int)
     si = np.array(sl_int, np.int64).reshape(G, 3)
+    # plan[t, c] = count, then the targets (types; substrates for chemotaxis) whose behaviour of
+    # category c the type has at all: the kernel loops over these only. Every skipped value is
+    # the behaviour's default, 0, which adds nothing and passes no test of those loops.
+    per_target = (cm.b_trans, cm.b_attack, cm.b_eat, cm.b_asym, cm.b_chemo)
+    plan = np.zeros((T, N_PLAN, max(T, S) + 1), np.int64)
+    for t in range(T):
+        for c, cols in enumerate(per_target):
+            on = cm.active[t, cols]
+            if c == P_EAT_FUSE:
+                on = on | cm.active[t, cm.b_fuse]
+            ks = np.flatnonzero(on)
+            plan[t, c, 0] = len(ks)
+            plan[t, c, 1:len(ks) + 1] = ks
     needs_counts = np.array([bool((si[slot_ptr[t]:slot_ptr[t + 1], 0] == K_COUNT).any()) for t in range(T)])
     return {
         "slot_ptr": slot_ptr, "sl_int": si if G else np.zeros((1, 3), np.int64),
         "sl_num": np.array(sl_num, np.float64).reshape(G, 2) if G else np.ones((1, 2)),
-        "r_slot": r_slot, "htab": np.zeros((max(G, 1), nb + 1)), "needs_counts": needs_counts,
+        "r_slot": r_slot, "htab": np.zeros((max(G, 1), nb + 1)), "needs_counts": needs_counts, "plan": plan,
     }
 
 
@@ -175,3 +192,13 @@ def fill_tables(sl_int, sl_num, htab, time, sig_time, nb):  # noqa: ANN001, ANN2
                 htab[g, k] = hill_slot(k / nb, half, power, n)
         elif kind == K_CONST:
             htab[g, 0] = hill_slot(time if sl_int[g, 1] == sig_time else 0.0, half, power, n)
+
+
+@njit(inline="always", cache=True)
+def happens(u, x):  # noqa: ANN001, ANN201 - numba scalars
+    """``u < 1 - exp(-x)``, the kernels' event test, without ``exp`` where it is certainly
+    false: 1 - exp(-x) <= x, and its rounded value exceeds x by less than 4e-16 (``exp``
+    within 1 ULP, the subtraction exact or rounded once), so u >= x + 1e-15 decides it."""
+    if u >= x + 1e-15:
+        return False
+    return u < 1.0 - np.exp(-x)
