@@ -15,7 +15,7 @@ from numba import njit
 import tmesim
 from conftest import build, small_dict
 from tmesim.engine import kernels as K
-from tmesim.engine.slots import MAX_FAST_POWER, fill_tables, hill_slot
+from tmesim.engine.slots import MAX_FAST_POWER, fill_tables, happens, hill_slot
 from tmesim.model.response import hill
 from tmesim.model.rules_csv import read_rules_csv
 
@@ -40,6 +40,29 @@ def test_hill_slot_is_libm_pow_bit_for_bit() -> None:
         for half in (0.3, 1.0, 7.5, 38.0):
             a, b = _both(s, half, power, n)
             assert a.tobytes() == b.tobytes(), (power, half, np.flatnonzero(a.view(np.int64) != b.view(np.int64))[:5])
+
+
+@njit(cache=True)
+def _events(u, x):
+    out = np.empty((u.size, 2), np.bool_)
+    for i in range(u.size):
+        out[i, 0] = u[i] < 1.0 - np.exp(-x[i])
+        out[i, 1] = happens(u[i], x[i])
+    return out
+
+
+def test_event_test_without_exp_decides_the_same() -> None:
+    """u < 1 - exp(-x), with exp skipped where u >= x + 1e-15: the same decision everywhere,
+    including u just above and below 1 - exp(-x) and x = 0, tiny, huge, negative, nan."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.exp(rng.uniform(-40, 3, 200_000)), [0.0, -0.0, -1.0, 1e-300, np.inf, np.nan]])
+    c = 1.0 - np.exp(-x)
+    u = np.concatenate([rng.uniform(0, 1, x.size), np.nextafter(c, 2.0), np.nextafter(c, -1.0), c, x, x + 1e-15])
+    xs = np.tile(x, 6)
+    keep = (u >= 0.0) & (u < 1.0)
+    out = _events(u[keep], xs[keep])
+    assert (out[:, 0] == out[:, 1]).all()
+    assert out[:, 0].any() and not out[:, 0].all()
 
 
 @njit(cache=True)

@@ -430,11 +430,13 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                 s = plan[t, P_CHEMOTAXIS, 1 + q]
                 chi = _v(vals, tid, b3, t, b_chemo[s])
                 if chi != 0.0:
-                    gx = fields[s, site_of(min(x + 1, nx - 1), y, z, L)] - fields[s, site_of(max(x - 1, 0), y, z, L)]
-                    gy = fields[s, site_of(x, min(y + 1, ny - 1), z, L)] - fields[s, site_of(x, max(y - 1, 0), z, L)]
+                    # sites by hand: binding the lattice tuple to site_of costs reference counting
+                    gx = fields[s, site - x + min(x + 1, nx - 1)] - fields[s, site - x + max(x - 1, 0)]
+                    gy = fields[s, site + (min(y + 1, ny - 1) - y) * nx] - fields[s, site + (max(y - 1, 0) - y) * nx]
                     gz = 0.0
                     if nz > 1:
-                        gz = fields[s, site_of(x, y, min(z + 1, nz - 1), L)] - fields[s, site_of(x, y, max(z - 1, 0), L)]
+                        gz = fields[s, site + (min(z + 1, nz - 1) - z) * nx * ny] \
+                            - fields[s, site + (max(z - 1, 0) - z) * nx * ny]
                     norm = np.sqrt(gx * gx + gy * gy + gz * gz)
                     if norm > 1e-12:
                         bx += chi * gx / norm
