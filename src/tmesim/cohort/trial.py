@@ -304,7 +304,12 @@ def _run_locked(spec: TrialSpec, out: Path, model: Model, workers: int, schedule
     cfg = spec.endpoint_config()
     if not resume and (out / "patients").exists():
         raise ModelError("--out", f"{out} already holds patients; pass --resume to continue it or use another folder")
-    check_config(out, {"trial": spec.model_dump(mode="json"), "model": model.model_dump(mode="json"),
+    trial = spec.model_dump(mode="json")
+    if not spec.post_progression:  # options left unset: folders written before they existed still resume
+        trial.pop("post_progression")
+    if not spec.timing.revascularisation_days:
+        trial["timing"].pop("revascularisation_days")
+    check_config(out, {"trial": trial, "model": model.model_dump(mode="json"),
                        "endpoints": cfg.as_dict()})
     t0 = time.perf_counter()
     choice = spec.contacts if spec.contacts in CONTACT_MODES else str(_beside(spec.contacts, base))
