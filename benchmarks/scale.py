@@ -213,6 +213,8 @@ def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
     per = dict.fromkeys((*sim.SCHEDULE, "update_drugs", "_check_finite"), 0.0)
     for name in per:
         setattr(sim, name, _timed(getattr(sim, name), per, name))  # step() looks them up on the instance
+    st = sim.solver.stats
+    st.update(split_s=0.0, split_voxels=0, coupled_s=0.0, coupled_voxels=0)
     cell_steps = 0
     wall = cpu = 0.0
     done = 0
@@ -237,7 +239,7 @@ def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
     total = sum(groups.values())
     nsites = sim.nsites
     return {
-        "preset": preset, "dims": dims, "side": side, "sites": nsites, "substrates": int(sim.cm.n_sub),
+        "preset": preset, "section_model_hash": model_hash([model]), "dims": dims, "side": side, "sites": nsites, "substrates": int(sim.cm.n_sub),
         "state_columns": int(sim.var.shape[1]), "seed": seed, "dt_min": dt,
         "cells_start": int(n0), "cells_end": int(sim.n), "steps": done, "simulated_days": sim_days,
         "build_s": build_s, "first_step_s": first_step_s, "wall_s": wall, "s_per_step": per_step,
@@ -255,6 +257,10 @@ def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
         "field_bytes_per_voxel": groups["fields"] / nsites,
         "rss_peak_bytes_per_cell": rss_peak_bytes() / max(sim.n, 1),
         "ms_per_process": {k.lstrip("_"): 1e3 * v / max(done, 1) for k, v in per.items()},
+        # inside exchange_and_diffuse: substrates split (pointwise exchange + LOD) vs solved coupled (multigrid)
+        "ms_fields_split": 1e3 * st["split_s"] / max(done, 1), "ms_fields_coupled": 1e3 * st["coupled_s"] / max(done, 1),
+        "split_voxel_updates_per_s": st["split_voxels"] / st["split_s"] if st["split_s"] else None,
+        "coupled_voxel_updates_per_s": st["coupled_voxels"] / st["coupled_s"] if st["coupled_s"] else None,
     }
 
 
@@ -279,7 +285,8 @@ def report(r: dict[str, Any]) -> str:
         f"{r['cell_state_bytes_per_cell_slot']:.0f} per cell slot, peak RSS / cells {r['rss_peak_bytes_per_cell']:.0f}; "
         f"bytes per voxel: {r['engine_bytes_per_voxel']:.0f} (all engine arrays), fields+solver "
         f"{r['field_bytes_per_voxel']:.0f}",
-        "  ms per step: " + ", ".join(f"{k} {v:.0f}" for k, v in r["ms_per_process"].items()),
+        "  ms per step: " + ", ".join(f"{k} {v:.0f}" for k, v in r["ms_per_process"].items())
+        + f" (fields: split substrates {r['ms_fields_split']:.0f}, coupled {r['ms_fields_coupled']:.0f})",
     ]
     return "\n".join(lines)
 
@@ -314,7 +321,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         spec = section_yaml(a.preset, a.dims, side)
         a.out.mkdir(parents=True, exist_ok=True)
-        with_hash = {"tmesim_version": tmesim.__version__,
+        with_hash = {"tmesim_version": tmesim.__version__,  # model_hash: the preset's, as benchmarks/results records it
                      "model_hash": model_hash([tmesim.load_model(tmesim.preset_path(a.preset))]),
                      "command": "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                      "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version(),
