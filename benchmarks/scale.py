@@ -76,6 +76,8 @@ def section_yaml(preset: str, dims: int, side: int) -> dict[str, Any]:
     preset's placements scaled to it."""
     base = tmesim.load_model(tmesim.preset_path(preset))
     bdims = base.domain.dims
+    if dims < bdims:
+        raise SystemExit(f"error: --dims: {preset} is a {bdims}D model; a section of it has {bdims} or more dimensions")
     shape0 = np.array(base.domain.shape[:bdims], float)
     k = side / float(shape0.max())
     dx_um = base.domain.site_size.value
