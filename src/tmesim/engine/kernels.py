@@ -232,7 +232,7 @@ def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_i
     S, T = meta[0], meta[1]
     nb = offs.shape[0]
     nx, ny, nz = meta[8], meta[9], meta[10]
-    if needs_counts[t]:
+    if needs_counts[t] > 0:
         for q in range(T + N_COUNTS):
             cbuf[tid, q] = 0
         for m in range(nb):
@@ -243,6 +243,8 @@ def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_i
             if j < 0:
                 continue
             cbuf[tid, T + C_OCCUPIED] += 1
+            if needs_counts[t] == 1:
+                continue  # the type reads only pressure
             d = dead[j]
             if d == ALIVE:
                 cbuf[tid, T + C_LIVE] += 1
@@ -355,7 +357,10 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         for v in range(V):
             inc = _v(vals, tid, b3, t, b_vinc[v])
             dec = _v(vals, tid, b3, t, b_vdec[v])
-            var_new[i, v] = (var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
+            if inc == 0.0 and dec == 0.0:
+                var_new[i, v] = var[i, v] + dt * inc  # the line below, whose divisor is then exactly 1
+            else:
+                var_new[i, v] = (var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
         # Custom variables take their behaviour's value where rules act on them (as PhysiCell
         # sets custom data from rules); damage grows at the damage rate and is repaired in
         # proportion to itself (implicit, so it stays >= 0).
@@ -364,7 +369,10 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             var_new[i, V + c] = vals[tid, bc] if b3[t, bc, 2] > 0 else var[i, V + c]
         dmg_rate = _v(vals, tid, b3, t, B_DAMAGE)
         repair = _v(vals, tid, b3, t, B_REPAIR)
-        var_new[i, cdmg] = (var[i, cdmg] + dt * dmg_rate) / (1.0 + dt * repair)
+        if repair == 0.0:
+            var_new[i, cdmg] = var[i, cdmg] + dt * dmg_rate  # the divisor below is then exactly 1
+        else:
+            var_new[i, cdmg] = (var[i, cdmg] + dt * dmg_rate) / (1.0 + dt * repair)
         var_new[i, cvol] = var[i, cvol]
         rc = _v(vals, tid, b3, t, B_CYCLE)
         ra = _v(vals, tid, b3, t, B_APOPTOSIS)

@@ -171,7 +171,13 @@ def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: 
             ks = np.flatnonzero(on)
             plan[t, c, 0] = len(ks)
             plan[t, c, 1:len(ks) + 1] = ks
-    needs_counts = np.array([bool((si[slot_ptr[t]:slot_ptr[t + 1], 0] == K_COUNT).any()) for t in range(T)])
+    # per type: 0 no neighbour counts, 1 occupied sites only (pressure), 2 every count
+    needs_counts = np.zeros(T, np.int64)
+    for t in range(T):
+        own = si[slot_ptr[t]:slot_ptr[t + 1]]
+        counted = own[own[:, 0] == K_COUNT, 1]
+        if len(counted):
+            needs_counts[t] = 1 if (counted == T + C_OCCUPIED).all() else 2
     return {
         "slot_ptr": slot_ptr, "sl_int": si if G else np.zeros((1, 3), np.int64),
         "sl_num": np.array(sl_num, np.float64).reshape(G, 2) if G else np.ones((1, 2)),
