@@ -53,6 +53,7 @@ from .slots import (
     P_ATTACK,
     P_CHEMOTAXIS,
     P_EAT_FUSE,
+    P_EXCHANGE,
     P_TRANSFORM,
     fill_tables,
     happens,
@@ -302,7 +303,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     Behaviours are evaluated through a single call site so numba inlines the rule machinery
     once.
     """
-    S, V = R.n_sub, R.n_vars
+    V = R.n_vars
     nb = L.offs.shape[0]
     # Writes go through local names, one plain assignment each: numba's parfor lowering does
     # not reliably keep stores made through named-tuple attributes inside prange, nor (measured:
@@ -324,7 +325,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     # Every array the loop touches is bound to a local once, outside the loop: reading it
     # through a named tuple inside the loop costs reference counting per access.
-    act_ptr, act_idx, active, cuid, cx, cy, cz = R.act_ptr, R.act_idx, R.active, C.uid, C.cx, C.cy, C.cz
+    act_ptr, act_idx, cuid, cx, cy, cz = R.act_ptr, R.act_idx, C.uid, C.cx, C.cy, C.cz
     b_sec, b_sect, b_upt, b_exp, b_chemo = R.b_sec, R.b_sect, R.b_upt, R.b_exp, R.b_chemo
     b_trans, b_attack, b_immuno, b_vinc, b_vdec = R.b_trans, R.b_attack, R.b_immuno, R.b_vinc, R.b_vdec
     nx, ny, nz = L.nx, L.ny, L.nz
@@ -348,12 +349,12 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
                     needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         # Exchange with the cell's own voxel.
-        for s in range(S):
+        for q in range(plan[t, P_EXCHANGE, 0]):
+            s = plan[t, P_EXCHANGE, 1 + q]
             bs, bu, be = b_sec[s], b_upt[s], b_exp[s]
-            if active[t, bs] or active[t, bu] or active[t, be]:
-                r = _v(vals, tid, b3, t, bs)
-                gain[s, site] = r * _v(vals, tid, b3, t, b_sect[s]) + _v(vals, tid, b3, t, be)
-                loss[s, site] = r + _v(vals, tid, b3, t, bu)
+            r = _v(vals, tid, b3, t, bs)
+            gain[s, site] = r * _v(vals, tid, b3, t, b_sect[s]) + _v(vals, tid, b3, t, be)
+            loss[s, site] = r + _v(vals, tid, b3, t, bu)
         for v in range(V):
             inc = _v(vals, tid, b3, t, b_vinc[v])
             dec = _v(vals, tid, b3, t, b_vdec[v])

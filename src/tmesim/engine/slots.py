@@ -36,8 +36,8 @@ K_FIELD, K_COUNT, K_CONST, K_VAR, K_DRUG, K_OTHER = range(6)
 C_OCCUPIED, C_LIVE, C_DEAD, C_APOPTOTIC, C_NECROTIC, C_VESSEL = range(6)
 N_COUNTS = 6
 # Categories of per-target behaviours in a type's plan (see build_slots).
-P_TRANSFORM, P_ATTACK, P_EAT_FUSE, P_ASYMMETRIC, P_CHEMOTAXIS = range(5)
-N_PLAN = 5
+P_TRANSFORM, P_ATTACK, P_EAT_FUSE, P_ASYMMETRIC, P_CHEMOTAXIS, P_EXCHANGE = range(6)
+N_PLAN = 6
 MAX_FAST_POWER = 16
 # h is used when h + CHECK * l rounds to h, i.e. |l| <= 0.45 of the gap from h to its
 # neighbour on the side of l (h + x rounds to h while |x| <= half that gap).
@@ -158,16 +158,19 @@ def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: 
         slot_ptr[t + 1] = len(sl_int)
     G = len(sl_int)
     si = np.array(sl_int, np.int64).reshape(G, 3)
-    # plan[t, c] = count, then the targets (types; substrates for chemotaxis) whose behaviour of
-    # category c the type has at all: the kernel loops over these only. Every skipped value is
-    # the behaviour's default, 0, which adds nothing and passes no test of those loops.
-    per_target = (cm.b_trans, cm.b_attack, cm.b_eat, cm.b_asym, cm.b_chemo)
+    # plan[t, c] = count, then the targets (types; substrates for chemotaxis and exchange) whose
+    # behaviour of category c the type has at all: the kernel loops over these only. Every
+    # skipped value is the behaviour's default, 0, which adds nothing and passes no test of
+    # those loops; a substrate the type does not exchange was never written.
+    per_target = (cm.b_trans, cm.b_attack, cm.b_eat, cm.b_asym, cm.b_chemo, cm.b_sec)
     plan = np.zeros((T, N_PLAN, max(T, S) + 1), np.int64)
     for t in range(T):
         for c, cols in enumerate(per_target):
             on = cm.active[t, cols]
             if c == P_EAT_FUSE:
                 on = on | cm.active[t, cm.b_fuse]
+            if c == P_EXCHANGE:  # substrates the type secretes, takes up or exports
+                on = cm.active[t, cm.b_sec] | cm.active[t, cm.b_upt] | cm.active[t, cm.b_exp]
             ks = np.flatnonzero(on)
             plan[t, c, 0] = len(ks)
             plan[t, c, 1:len(ks) + 1] = ks
