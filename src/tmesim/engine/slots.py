@@ -74,6 +74,9 @@ def libm_pow(typingctx, x, y):  # noqa: ANN001, ANN201, ARG001 - numba intrinsic
 @njit(inline="always", cache=True)
 def ipow_dd(x, n):  # noqa: ANN001, ANN201 - numba scalars
     """x ** n (n >= 1) as (h, l), h + l within ~n 2^-104 relatively of the exact power."""
+    if n == 2:  # the most common power: x * x rounded and its exact error
+        p = x * x
+        return p, fma(x, x, -p)
     top = 1
     while top * 2 <= n:
         top *= 2
