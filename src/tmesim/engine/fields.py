@@ -36,27 +36,47 @@ def _apply_pointwise(c, gain, loss, dt):
 
 
 @njit(parallel=True, cache=True)
-def _boundary_rhs(b, value, coef, nz, ny, nx):
-    """Add the Dirichlet far-field value held by the ghost voxels to the right-hand side."""
-    for z in prange(nz):
-        for y in range(ny):
+def _coupled_prepare(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, x, diag, b):
+    """x = field, diag = 1 + dt (λ + k), b = x + dt q (+ the Dirichlet ghosts' far-field
+    value), in float64: one pass, the same arithmetic as the numpy expressions it replaces
+    (the ghost term added to b afterwards), so results are bitwise unchanged."""
+    for line in prange(nz * ny):
+        z = line // ny
+        y = line - z * ny
+        o = line * nx
+        for xx in range(nx):
+            i = o + xx
+            xi = np.float64(field[i])
+            x[i] = xi
+            diag[i] = 1.0 + dt * (lam + np.float64(loss[i]))
+            b[i] = xi + dt * np.float64(gain[i])
+        if dirichlet:
+            fyz = 0
+            if y == 0:
+                fyz += 1
+            if y == ny - 1:
+                fyz += 1
+            if nz > 1:
+                if z == 0:
+                    fyz += 1
+                if z == nz - 1:
+                    fyz += 1
             for xx in range(nx):
-                faces = 0
+                faces = fyz
                 if xx == 0:
                     faces += 1
                 if xx == nx - 1:
                     faces += 1
-                if y == 0:
-                    faces += 1
-                if y == ny - 1:
-                    faces += 1
-                if nz > 1:
-                    if z == 0:
-                        faces += 1
-                    if z == nz - 1:
-                        faces += 1
                 if faces:
-                    b[(z * ny + y) * nx + xx] += coef * value * faces
+                    b[o + xx] += coef * value * faces
+
+
+@njit(parallel=True, cache=True)
+def _coupled_finish(x, field):
+    """field = float32(np.maximum(x, 0)) (numpy's maximum: NaN and −0.0 pass through)."""
+    for i in prange(x.shape[0]):
+        v = x[i]
+        field[i] = np.float32(v if (v >= 0.0 or v != v) else 0.0)
 
 
 class FieldSolver:
@@ -70,6 +90,7 @@ class FieldSolver:
         self.loss = np.zeros((cm.n_sub, n), np.float32)
         self.coupled = np.zeros(cm.n_sub, bool)
         self.last_iterations = np.zeros(cm.n_sub, np.int64)
+        self._work: tuple[np.ndarray, ...] | None = None
         # Wall time and voxel-updates spent on each path (for benchmarks).
         self.stats = {"split_s": 0.0, "split_voxels": 0, "coupled_s": 0.0, "coupled_voxels": 0}
 
@@ -123,11 +144,16 @@ class FieldSolver:
         dt, D, lam = cm.dt, float(cm.diffusion[s]), float(cm.decay[s])
         coef = dt * D / cm.dx**2
         dirichlet = bool(cm.dirichlet[s])
-        x = fields[s].reshape(-1).astype(np.float64)  # warm start: the field is quasi-steady
-        diag = 1.0 + dt * (lam + self.loss[s].astype(np.float64))
-        b = x + dt * self.gain[s].astype(np.float64)
-        if dirichlet:
-            _boundary_rhs(b, float(cm.boundary_value[s]), coef, nz, ny, nx)
+        if self._work is None:  # float64 work arrays, allocated once
+            self._work = tuple(np.empty(nz * ny * nx) for _ in range(3))
+        x, b, diag = self._work
+        field = fields[s].reshape(-1)  # a view of a C-contiguous field array
+        if not fields.flags.c_contiguous:
+            field = field.copy()
+        # warm start: x = the previous field (quasi-steady)
+        _coupled_prepare(field, self.gain[s], self.loss[s], dt, lam, float(cm.boundary_value[s]), coef,
+                         dirichlet, nz, ny, nx, x, diag, b)
         self.last_iterations[s] = mg_solve(x, b, diag, coef, (nz, ny, nx), dirichlet, tol=MG_TOL)
-        np.maximum(x, 0.0, out=x)
-        fields[s] = x.reshape(nz, ny, nx).astype(np.float32)
+        _coupled_finish(x, field)
+        if not fields.flags.c_contiguous:
+            fields[s] = field.reshape(nz, ny, nx)
