@@ -9,7 +9,9 @@ q_i = r_i c*_i + e_i its source. Where dt·k is small everywhere (slow cytokine 
 cell exchange is applied pointwise and followed by one LOD diffusion step (operator split,
 error of order dt·k). Where it is not (oxygen: uptake ≈ 10 /min, dt = 6 min) splitting
 would let oxygen penetrate tissue sqrt(1 + dt·k) times too far, so the coupled system is
-solved with geometric multigrid (V-cycles, warm-started from the previous field).
+solved with geometric multigrid (V-cycles, warm-started from the previous field), to a
+relative residual of 1e-6, or 1e-3 with the model option ``field_solve: fast``
+(docs/engines.md).
 """
 
 from __future__ import annotations

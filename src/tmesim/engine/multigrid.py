@@ -19,6 +19,8 @@ API
 ``mg_solve(x, b, d, coef, grid, dirichlet, tol=1e-6, max_cycles=30) -> int``
     V-cycles on ``x`` (initial guess) in place until ``‖b − A x‖₂ ≤ tol·‖b‖₂``; returns the
     number of V-cycles (0 if the initial guess already satisfies the tolerance; b = 0 → x = 0).
+    The coarse data (restricted d, inverse diagonals, coarsest factor) is built only when a
+    V-cycle is needed: a warm start that already meets the tolerance costs one residual.
 ``mg_vcycle(x, b, d, coef, grid, dirichlet, setup=True) -> None``
     One V-cycle in place.  As a preconditioner call it with ``x = 0``: ``x ← B b``.
     ``setup=False`` reuses the coarse data of the previous call for the same
