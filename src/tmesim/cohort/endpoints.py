@@ -136,6 +136,8 @@ class EndpointConfig:
     reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
     after_window: str = "hold"  # or "extrapolate": therapy continues until progression
     regrowth_days: float = 28.0  # window end over which the regrowth rate is read: one whole 28-day cycle
+    scan_days: float = 0.0  # metastatic setting: days between RECIST scans in the first year (0: every assessment)
+    late_scan_days: float = 0.0  # ... and after the first year (0: as scan_days)
 
     def as_dict(self) -> dict[str, float | bool | None]:
         return asdict(self)
