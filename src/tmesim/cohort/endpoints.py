@@ -143,12 +143,14 @@ class EndpointConfig:
     reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
     after_window: str = "hold"  # or "extrapolate": therapy continues until progression
     regrowth_days: float = 28.0  # window end over which the regrowth rate is read: one whole 28-day cycle
+    scan_days: float = 0.0  # metastatic setting: days between RECIST scans in the first year (0: every assessment)
+    late_scan_days: float = 0.0  # ... and after the first year (0: as scan_days)
     revascularisation_days: float = 0.0  # > 0: the withdrawal rebound of rebound() over these days; 0: none
     further_lines: tuple[FurtherLine, ...] = ()  # post-progression therapy, the same in every arm (further_lines.py)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("revascularisation_days", "further_lines"):  # folders written before these options keep their configuration
+        for k in ("revascularisation_days", "further_lines", "scan_days", "late_scan_days"):  # folders written before these options keep their configuration
             if not d[k]:
                 d.pop(k)
         return d

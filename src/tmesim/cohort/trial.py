@@ -84,6 +84,10 @@ class Timing(BaseModel):
     baseline_factor: float = Field(default=10.0, gt=0)
     immune_control: bool = Field(default=True, description="grow at the doubling time corrected by the "
                                  "untreated section's immune kill rate (tmesim.cohort.endpoints)")
+    scan_days: float = Field(default=0.0, ge=0, description="metastatic setting: days between RECIST scans in the "
+                             "first year (0: every assessment); IMpassion130 scanned every 8 weeks (56)")
+    late_scan_days: float = Field(default=0.0, ge=0, description="metastatic setting: days between RECIST scans after "
+                                  "the first year (0: as scan_days); IMpassion130 scanned every 12 weeks (84)")
     after_window: Literal["hold", "extrapolate"] = Field(
         default="hold", description="the section after the treatment window: 'hold' its last value (therapy "
         "stopped) or 'extrapolate' its net regrowth over the last 28-day cycle (therapy given until progression)")
@@ -163,6 +167,7 @@ class TrialSpec(BaseModel):
         return EndpointConfig(run_in_days=t.run_in_days, treatment_days=treat, follow_up_days=self.follow_up,
                               assessment_days=t.assessment_days, baseline_factor=t.baseline_factor,
                               immune_control=t.immune_control, after_window=t.after_window,
+                              scan_days=t.scan_days, late_scan_days=t.late_scan_days,
                               revascularisation_days=t.revascularisation_days,
                               further_lines=tuple(FurtherLine(x.share, x.control_days) for x in self.post_progression))
 
