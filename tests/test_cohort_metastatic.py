@@ -14,11 +14,13 @@ from tmesim.cohort import sample_patients
 from tmesim.cohort.endpoints import EndpointConfig
 from tmesim.cohort.metastatic import (
     PRIMARY,
+    TOO_SMALL_MM,
     diameter_mm,
     lesion_curves,
     metastatic_endpoints,
     recist,
     run_metastatic_patient,
+    scan_rows,
     screen_patient,
 )
 
@@ -156,3 +158,79 @@ def test_chemotherapy_shrinks_every_patients_lesions_and_delays_progression(tnbc
     assert (arms["chemo"]["pfs_days"].to_numpy() >= arms["none"]["pfs_days"].to_numpy()).all()
     assert wilcoxon(arms["chemo"]["pfs_days"], arms["none"]["pfs_days"], alternative="greater",
                     zero_method="zsplit").pvalue < 0.05
+
+
+def test_scans_follow_the_trial_schedule(tnbc):
+    # IMpassion130: scans every 8 weeks in the first year, every 12 weeks after it
+    days = np.arange(0.0, 730.0, 7.0)
+    cfg = replace(CFG, scan_days=56.0, late_scan_days=84.0)
+    scans = days[scan_rows(days, cfg)]
+    assert scans[:8].tolist() == [0.0, 56.0, 112.0, 168.0, 224.0, 280.0, 336.0, 420.0]
+    assert np.diff(scans[7:]).tolist() == [84.0] * (len(scans) - 8)
+    assert scan_rows(days, CFG).all()  # scan_days 0: every assessment
+    # growth seen on the week-63 assessment is read at the week-112 scan
+    grow = _lesions({"lung": [4e9] * 9 + [4e9 * 2.197] * 11, "liver": [0.0] * 20, "bone": [0.0] * 20,
+                     "brain": [0.0] * 20})
+    assert metastatic_endpoints(grow, tnbc, CFG)["pfs_days"] == 63.0
+    assert metastatic_endpoints(grow, tnbc, cfg)["pfs_days"] == 112.0
+
+
+def test_recist_classifies_responses_on_the_sum_of_lesions(tnbc):
+    # Two target lesions (20 and 15.6 mm): the sum shrinks by 33% (PR), by 10% (SD); both below
+    # detection (CR); a new lesion makes progression whatever the targets do.
+    a, b = 4e9, 2e9
+    det = tnbc.body.organs["lung"].detection_cells.value
+
+    def best(f):
+        return recist(_lesions({"lung": [a, a * f], "liver": [b, b * f], "bone": [0.0] * 2, "brain": [0.0] * 2}),
+                      tnbc, CFG)
+    assert best(0.3)["best_response"] == "PR" and best(0.3)["sum_mm"][1] / best(0.3)["sum_mm"][0] < 0.7
+    assert best(0.75)["best_response"] == "SD"
+    assert best(0.5 * det / a)["best_response"] == "CR"
+    # one lesion gone (5 mm by RECIST's default), the other unchanged: the sum falls below 70%
+    r = recist(_lesions({"lung": [a, 0.5 * det], "liver": [b, b], "bone": [0.0] * 2, "brain": [0.0] * 2}), tnbc, CFG)
+    assert r["sum_mm"][1] == pytest.approx(TOO_SMALL_MM + float(diameter_mm(b)))
+    assert r["best_response"] == "PR"
+
+
+def test_metastatic_lesions_shrink_under_chemotherapy(tnbc):
+    # Six virtual TNBC patients (seed 130), mean-field with the shipped contact table, 28 days of
+    # nab-paclitaxel vs none: a lung metastasis detected at entry and the sum of target diameters
+    # shrink below their untreated course in every patient (Wilcoxon signed-rank, one-sided, on
+    # the nadir of the sum relative to entry), and a new lesion seeded from undetected bone cells
+    # is held back by the same exposure.
+    from scipy.stats import wilcoxon
+
+    from tmesim.cohort.contacts import resolve_contacts
+    from tmesim.cohort.endpoints import burden_curve
+    from tmesim.cohort.patient import treated_patient
+    from tmesim.cohort.section import run_section
+    from tmesim.meanfield import ContactCourse
+
+    cfg = replace(FAST, follow_up_days=56.0, treatment_days=28.0)
+    contacts = ContactCourse.from_table(tnbc.cell_type_names, resolve_contacts("measured", tnbc, None, 35.0, 0))
+    weeks = np.arange(0.0, 400.0, 7.0)
+    res = SimpleNamespace(
+        burden=pd.DataFrame([{"days_from_diagnosis": d, "organ": o, "cells": c} for d in weeks
+                             for o, c in (("lung", 2e9), ("liver", 0.0), ("bone", 1e6 * np.exp(0.05 * d)),
+                                          ("brain", 0.0))]),
+        primary=pd.DataFrame({"days_from_diagnosis": weeks, "cells": 0.0}))
+    nadir: dict[str, list[float]] = {"none": [], "chemo": []}
+    bone: dict[str, list[float]] = {"none": [], "chemo": []}
+    for row in sample_patients(tnbc, 6, seed=130).to_dict("records"):
+        for arm, th in (("none", []), ("chemo", ["nab-paclitaxel@day=0"])):
+            pm, tm = treated_patient(tnbc, row, th, cfg.run_in_days)
+            sec = run_section(tm, cfg.run_in_days + cfg.treatment_days, "meanfield", seed=int(row["seed"]),
+                              contacts=contacts)
+            curve = burden_curve(sec, pm, cfg)
+            b = curve["burden"].to_numpy(float)
+            les = lesion_curves(res, pm, 0.0, curve["section_fraction"].to_numpy(float), curve["day"].to_numpy(float),
+                                0.0, course=b / b[0])
+            r = recist(les, pm, cfg)
+            assert r["targets"] == ["lung"]
+            nadir[arm].append(float(r["sum_mm"].min() / r["sum_mm"][0]))
+            bone[arm].append(float(les["bone"].iloc[-1]))
+    assert all(c < n for c, n in zip(nadir["chemo"], nadir["none"], strict=True))
+    assert wilcoxon(nadir["chemo"], nadir["none"], alternative="less").pvalue < 0.05
+    assert np.median(nadir["chemo"]) < 0.95  # at least 14% fewer cells in the typical patient
+    assert all(c < n for c, n in zip(bone["chemo"], bone["none"], strict=True))

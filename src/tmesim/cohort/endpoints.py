@@ -26,7 +26,12 @@ the expansion rate is g·(1 − a + a·r(t)) and exp(g t) becomes exp(∫ g (1 �
 blockade (bevacizumab) lowers r; factors it does not touch (IL-6) keep part of it (escape).
 After the window r keeps its mean over the last ``regrowth_days`` while therapy continues
 (``extrapolate``) and returns to 1 when therapy stops (``hold``) or, in both, after progression
-(treatment stops at progression).
+(treatment stops at progression). With ``revascularisation_days`` > 0 the tumor also regains,
+over those days after the stop, the expansion the lowered drive withheld (withdrawal rebound:
+vessels regrow into the sleeves pruning left, Mancuso et al. 2006; :func:`rebound`).
+
+Further lines after first progression (``further_lines``, :mod:`tmesim.cohort.further_lines`)
+hold the whole disease for drawn control times, alike in every arm; they delay death, not PFS.
 
 Progression (RECIST 1.1-like, Eisenhauer et al., Eur J Cancer 2009;45:228): on every
 assessment (every ``assessment_days``), the sum of diameters ∝ B^(1/3) (a sphere: diameter
@@ -109,6 +114,7 @@ regrowing tumor is controlled.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,6 +122,7 @@ import pandas as pd
 from tmesim.model import Model
 from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
+from .further_lines import FurtherLine, delay_after, held_days
 from .section import KILLED, TUMOR
 
 RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
@@ -136,9 +143,17 @@ class EndpointConfig:
     reference_kill_rate: float | None = None  # k_ref (1/day); None: computed from the model
     after_window: str = "hold"  # or "extrapolate": therapy continues until progression
     regrowth_days: float = 28.0  # window end over which the regrowth rate is read: one whole 28-day cycle
+    scan_days: float = 0.0  # metastatic setting: days between RECIST scans in the first year (0: every assessment)
+    late_scan_days: float = 0.0  # ... and after the first year (0: as scan_days)
+    revascularisation_days: float = 0.0  # > 0: the withdrawal rebound of rebound() over these days; 0: none
+    further_lines: tuple[FurtherLine, ...] = ()  # post-progression therapy, the same in every arm (further_lines.py)
 
-    def as_dict(self) -> dict[str, float | bool | None]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("revascularisation_days", "further_lines", "scan_days", "late_scan_days"):  # folders written before these options keep their configuration
+            if not d[k]:
+                d.pop(k)
+        return d
 
 
 def immune_kill_rate(section: pd.DataFrame, until_day: float, window: float = 7.0) -> float:
@@ -210,11 +225,37 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     else:  # therapy stopped: the tumor's own angiogenic drive returns
         r[days > t_sec[-1]] = 1.0
     burden = b0 * s * np.exp(_exponent(days, g * (1.0 - share.value + share.value * r)))
-    pd_day = progression_day(days, burden, cfg.measurable_cells)
-    if np.isfinite(pd_day):  # treatment stops at progression: the tumor's own drive returns
-        r[days > pd_day] = 1.0
+    stop = t_sec[-1] if cfg.after_window == "hold" else progression_day(days, burden, cfg.measurable_cells)
+    if np.isfinite(stop):  # treatment stops (at progression when given until then): the tumor's own drive returns
+        r[days > stop] = 1.0
         burden = b0 * s * np.exp(_exponent(days, g * (1.0 - share.value + share.value * r)))
+        if cfg.revascularisation_days > 0:
+            burden = burden * rebound(days, r, stop, g * share.value, cfg.revascularisation_days)
     return pd.DataFrame({"day": days, "section_fraction": s, "angiogenic_support": r, "burden": burden})
+
+
+def rebound(days: np.ndarray, r: np.ndarray, stop: float, rate: float, over: float) -> np.ndarray:
+    """Factor on the burden after treatment that lowered the section's vessel drive r (VEGF
+    sequestration; also the debulking of chemotherapy, whose section makes less VEGF) stops on
+    day ``stop``: the expansion withheld until then, exp(``rate`` · ∫₀^stop (1 − r) dt) with
+    ``rate`` = g · a (a = ``angiogenic_dependence``), regained linearly over ``over`` days
+    (factor 1 before ``stop``).
+
+    Tumor vessels pruned by VEGF blockade leave empty sleeves of basement membrane and
+    surviving pericytes; after withdrawal endothelial sprouts regrow into them within a day and
+    the tumor is fully revascularised by 7 days (Mancuso et al., J Clin Invest 2006;116:2610,
+    doi:10.1172/JCI24612), and liver metastases of patients whose bevacizumab was interrupted
+    grew faster until it was resumed (Cacheux et al., Ann Oncol 2008). Assumption: the
+    tumor the vessel bed supported before the course is regained with the bed (the withheld
+    expansion was held back by supply, Holmgren et al., Nat Med 1995;1:149: proliferation
+    balanced by apoptosis under angiogenesis suppression), so after the course the tumor
+    follows its untreated angiogenic trajectory rather than keeping the lag. Against it: in
+    the pooled placebo-controlled trials time to progression or death after stopping
+    bevacizumab for adverse events was not shorter than after stopping placebo (Miles et al.,
+    J Clin Oncol 2011;29:83, HR 0.93, 0.79-1.10)."""
+    k = int(np.searchsorted(days, stop, side="right"))
+    withheld = float(_exponent(days[:k], 1.0 - r[:k])[-1]) if k > 1 else 0.0
+    return np.exp(rate * withheld * np.clip((days - stop) / over, 0.0, 1.0))
 
 
 def _exponent(days: np.ndarray, rate: np.ndarray) -> np.ndarray:
@@ -291,16 +332,23 @@ def best_response(burden: np.ndarray, floor: float) -> str:
 
 
 def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None,
-              met_burden: pd.DataFrame | None, cfg: EndpointConfig) -> dict[str, float | str | bool]:
-    """PFS, OS and time to first metastasis per organ, each as ``<name>_days`` + ``<name>_event``."""
+              met_burden: pd.DataFrame | None, cfg: EndpointConfig, seed: int = 0) -> dict[str, float | str | bool]:
+    """PFS, OS and time to first metastasis per organ, each as ``<name>_days`` + ``<name>_event``.
+
+    ``seed``: the patient's seed, from which the further lines after progression are drawn
+    (``cfg.further_lines``, :mod:`tmesim.cohort.further_lines`)."""
     days, b = curve["day"].to_numpy(float), curve["burden"].to_numpy(float)
     fu = cfg.follow_up_days
     total = b.copy()
     if met_burden is not None and len(met_burden):
         total += np.interp(days, met_burden["day"].to_numpy(float), met_burden["cells"].to_numpy(float))
     lethal = model.body.primary.carrying_capacity.value if model.body is not None else 1e12
-    dead = np.nonzero(total >= lethal)[0]
-    death = float(days[dead[0]]) if len(dead) else float("nan")
+
+    def death_day(tot: np.ndarray) -> float:
+        dead = np.nonzero(tot >= lethal)[0]
+        return float(days[dead[0]]) if len(dead) else float("nan")
+
+    death = death_day(total)
     out: dict[str, float | str | bool] = {}
     firsts = []
     if metastases is not None:
@@ -315,6 +363,10 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
     if cfg.new_lesion_progression:
         candidates += firsts
     pfs = min(candidates) if candidates else float("nan")
+    if cfg.further_lines:  # further lines after progression, drawn alike in every arm
+        held = held_days(cfg.further_lines, seed) if np.isfinite(pfs) and not death <= pfs else 0.0
+        death = death_day(delay_after(days, total, pfs, held)) if held > 0 else death
+        out["further_lines_days"] = held
     out |= {"pfs_days": float(pfs if np.isfinite(pfs) else fu), "pfs_event": bool(np.isfinite(pfs)),
             "os_days": float(death if np.isfinite(death) else fu), "os_event": bool(np.isfinite(death)),
             "progression_by": ("burden" if np.isfinite(pd_day) and pd_day == pfs else
@@ -326,5 +378,5 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
 
 
 __all__ = ["DEFAULT_IMMUNE_EXPONENT", "KILL_FLOOR", "RECIST_PD", "EndpointConfig", "angiogenic_support", "best_response",
-           "burden_curve", "endpoints", "growth_rate", "immune_exponent", "immune_growth_factor", "immune_kill_rate",
+           "burden_curve", "rebound", "endpoints", "growth_rate", "immune_exponent", "immune_growth_factor", "immune_kill_rate",
            "progression_day"]

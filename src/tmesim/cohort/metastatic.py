@@ -29,10 +29,20 @@ Eur Radiol 2014;24:2227; assumption: a metastasis doubles like its primary). Eve
 exposed to the same drug exposures: the cancer cells of every lesion (micrometastases below
 detection included) survive in the same fraction s(t) as the patient's treated section (its
 clone, its immune contexture, the same systemic PK, acquired resistance under chemotherapy
-given until progression), so::
+given until progression), and a detected lesion's growth is modulated by the drugs as the
+primary's is in the default setting (the angiogenesis-dependent share of g follows the
+section's vascular growth-factor drive, :func:`tmesim.cohort.endpoints.burden_curve`: a
+detected metastasis is vascularised, so the taxanes' and bevacizumab's effect on its vessels
+slows it too), so::
 
-    detected at entry:  lesion_o(t) = b_o(entry) · s(t) · exp(g t)     (the primary likewise)
+    detected at entry:  lesion_o(t) = b_o(entry) · B(t) / B(0)        (the primary likewise)
     not detected:       lesion_o(t) = b_o(entry + t) · s(t)            (b_o: the body model's course)
+
+with B(t) = s(t) · exp(∫ g · (1 − a + a · r(t)) dt) the treated burden course (a: the model's
+``body.primary.angiogenic_dependence``, r: the vascular drive relative to entry; without
+``angiogenic_dependence``, B(t) = s(t) · exp(g t)). Before this, detected lesions grew at the
+full g under therapy while the default setting's burden did not, so the same patient
+responded less in the metastatic setting than in the primary one.
 
 Assumption (why one s(t) for all lesions): the organ niche models of the catalog describe
 colonisation (resident cells, MET, dormancy signals) and have neither T cells nor the
@@ -45,11 +55,15 @@ entry gets the full s(t) of the day it is read (slightly overstating therapy on 
 diameter of a sphere of N / 1e9 cm³ (Del Monte, Cell Cycle 2009;8:505: about 1e9 cells per
 cm³). Target lesions: the lesions measurable at entry (≥ 10 mm; RECIST's at most two per
 organ and five in all hold since there is one lesion per organ, at most five sites). The sum of
-their diameters is read every ``assessment_days``; a target lesion too small to measure (below
+their diameters is read on every scan: every ``assessment_days`` by default, or on the trial's
+scan schedule (``timing: {scan_days, late_scan_days}``: IMpassion130 scanned every 8 weeks in
+the first year and every 12 weeks after it, Schmid et al., N Engl J Med 2018;379:2108,
+protocol; progression that happens between scans is found at the next one, which is what a
+trial's PFS measures); a target lesion too small to measure (below
 its organ's detection size) counts 5 mm (RECIST's default for such lesions). Progression: the
 sum ≥ 1.2 × its nadir (baseline included) *and* at least 5 mm above it; or a new lesion (an
 organ with no detected lesion at entry whose treated metastatic cells reach its detection
-size); or death. Best response: CR when every target lesion is below detection, PR at ≥ 30%
+size, seen on a scan); or death (on any day). Best response: CR when every target lesion is below detection, PR at ≥ 30%
 shrinkage of the sum, PD at ≥ 20% growth, else SD. Non-target lesions (detected, not
 measurable at entry) are followed for new-lesion purposes only (RECIST's unequivocal
 progression of non-target disease is not modelled).
@@ -88,6 +102,7 @@ RECIST_ABS_MM = 5.0  # ... that is also an absolute increase of at least 5 mm
 TOO_SMALL_MM = 5.0  # RECIST 1.1: a target lesion too small to measure is recorded as 5 mm
 PR_FRACTION = 0.7  # RECIST 1.1: partial response at a 30% decrease of the sum
 PRIMARY = "breast"  # the primary lesion's name in the lesion tables (the organs keep theirs)
+FIRST_YEAR_DAYS = 365.0  # scans switch from scan_days to late_scan_days after the first year
 
 
 def diameter_mm(cells: np.ndarray | float) -> np.ndarray:
@@ -178,23 +193,26 @@ def run_in_body(model: Model, pm: Model, row: dict[str, Any], cfg: EndpointConfi
 
 
 def lesion_curves(res: PatientResult, model: Model, entry: float, s: np.ndarray, days: np.ndarray,
-                  g: float) -> pd.DataFrame:
+                  g: float, course: np.ndarray | None = None) -> pd.DataFrame:
     """Cells per lesion (columns: the organs, plus ``breast`` when the primary is in place at
     entry) on trial ``days`` (from entry): the untreated course times the surviving fraction ``s``.
-    A lesion detected at entry grows at ``g`` (the patient's doubling-time growth); an organ's
-    undetected cells follow the body model (see the module notes)."""
+    A lesion detected at entry follows ``course`` (the patient's treated burden relative to entry,
+    :func:`tmesim.cohort.endpoints.burden_curve`), or, without it, grows at ``g`` (the patient's
+    doubling-time growth) times ``s``; an organ's undetected cells follow the body model (see the
+    module notes)."""
     ob = organ_burden(res)
     t = ob.index.to_numpy(float)
+    grown = s * np.exp(g * days) if course is None else np.asarray(course, float)
     out = {}
     for o in ob.columns:
         b0 = float(np.interp(entry, t, ob[o].to_numpy(float)))
         if b0 >= detection_of(model, o):
-            out[o] = b0 * s * np.exp(g * days)
+            out[o] = b0 * grown
         else:
             out[o] = np.interp(entry + days, t, ob[o].to_numpy(float)) * s
     p0 = float(primary_cells(res, np.array([entry]))[0])
     if p0 > 0:
-        out[PRIMARY] = p0 * s * np.exp(g * days)
+        out[PRIMARY] = p0 * grown
     return pd.DataFrame(out, index=pd.Index(days, name="day"))
 
 
@@ -241,9 +259,30 @@ def recist(lesions: pd.DataFrame, model: Model, cfg: EndpointConfig) -> dict[str
             "new_lesion_day": new_day, "best_response": best}
 
 
+def scan_rows(days: np.ndarray, cfg: EndpointConfig) -> np.ndarray:
+    """Which rows of the assessment grid ``days`` are RECIST scans: the baseline and every
+    ``cfg.scan_days`` in the first year, every ``cfg.late_scan_days`` after it (each on the first
+    grid day at or after its date); all rows when ``scan_days`` is 0."""
+    days = np.asarray(days, float)
+    if cfg.scan_days <= 0 or len(days) == 0:
+        return np.ones(len(days), bool)
+    late = cfg.late_scan_days if cfg.late_scan_days > 0 else cfg.scan_days
+    keep = np.zeros(len(days), bool)
+    keep[0] = True
+    t = 0.0
+    while True:
+        t += cfg.scan_days if t + cfg.scan_days <= FIRST_YEAR_DAYS else late
+        k = int(np.searchsorted(days, t - 1e-9))
+        if k >= len(days):
+            return keep
+        keep[k] = True
+
+
 def metastatic_endpoints(lesions: pd.DataFrame, model: Model, cfg: EndpointConfig) -> dict[str, Any]:
-    """PFS, OS (from entry), new lesions per organ, RECIST summary of one patient's lesion table."""
-    r = recist(lesions, model, cfg)
+    """PFS, OS (from entry), new lesions per organ, RECIST summary of one patient's lesion table.
+    Progression and best response are read on the scans (:func:`scan_rows`), death on every
+    assessment."""
+    r = recist(lesions[scan_rows(lesions.index.to_numpy(float), cfg)], model, cfg)
     days = lesions.index.to_numpy(float)
     total = lesions.to_numpy(float).sum(axis=1)
     lethal = model.body.primary.carrying_capacity.value if model.body is not None else 1e12
@@ -295,7 +334,8 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
     curve = burden_curve(section, pm, cfg)
     days, s = curve["day"].to_numpy(float), curve["section_fraction"].to_numpy(float)
     g = growth_rate(section, pm, cfg)
-    lesions = lesion_curves(res, pm, entry, s, days, g)
+    b = curve["burden"].to_numpy(float)
+    lesions = lesion_curves(res, pm, entry, s, days, g, course=b / b[0])
     base = section.iloc[int(np.argmin(np.abs(section["time_days"].to_numpy(float) - cfg.run_in_days)))]
     out: dict[str, Any] = {"arm": arm, **{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}}
     out |= section_markers(base, pm)
@@ -317,4 +357,4 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
 
 
 __all__ = ["CELLS_PER_CM3", "PRIMARY", "diameter_mm", "entry_day", "lesion_curves", "metastatic_endpoints", "recist",
-           "run_body", "run_in_body", "run_metastatic_patient", "screen_patient", "screening_days"]
+           "run_body", "run_in_body", "run_metastatic_patient", "scan_rows", "screen_patient", "screening_days"]

@@ -17,6 +17,8 @@ A trial file (see ``presets/trials/impassion130.yaml``)::
     contacts: measured          # mean-field contact enrichment: well-mixed | measured | file.csv
     contact_days: 35            # days of that spatial run (default: run-in + 7)
     setting: metastatic         # or primary (default): see tmesim.cohort.metastatic
+    post_progression:           # further lines after first progression, alike in every arm
+      - {share: 0.8, control_days: 155}   # (tmesim.cohort.further_lines; primary setting)
 
 The first arm is the reference of the hazard ratios. Randomisation allocates exactly
 ``n·ratio/sum(ratio)`` patients per arm (remainders to the first arms) in an order shuffled
@@ -43,6 +45,7 @@ from tmesim.units import MAX_SEED
 
 from .contacts import CONTACT_MODES, resolve_contacts
 from .endpoints import EndpointConfig
+from .further_lines import FurtherLine
 from .runner import SETTINGS, Job, check_config, dask_client, run_jobs, screen_rows
 from .section import ENGINES
 from .virtual import sample_patients
@@ -81,9 +84,26 @@ class Timing(BaseModel):
     baseline_factor: float = Field(default=10.0, gt=0)
     immune_control: bool = Field(default=True, description="grow at the doubling time corrected by the "
                                  "untreated section's immune kill rate (tmesim.cohort.endpoints)")
+    scan_days: float = Field(default=0.0, ge=0, description="metastatic setting: days between RECIST scans in the "
+                             "first year (0: every assessment); IMpassion130 scanned every 8 weeks (56)")
+    late_scan_days: float = Field(default=0.0, ge=0, description="metastatic setting: days between RECIST scans after "
+                                  "the first year (0: as scan_days); IMpassion130 scanned every 12 weeks (84)")
     after_window: Literal["hold", "extrapolate"] = Field(
         default="hold", description="the section after the treatment window: 'hold' its last value (therapy "
         "stopped) or 'extrapolate' its net regrowth over the last 28-day cycle (therapy given until progression)")
+    revascularisation_days: float = Field(
+        default=0.0, ge=0, description="days over which the vessel-led expansion withheld by an anti-angiogenic "
+        "course is regained once treatment stops (withdrawal rebound; Mancuso et al. 2006: 7); 0: no rebound")
+
+
+class FurtherLineSpec(BaseModel):
+    """One line of therapy after first progression (:mod:`tmesim.cohort.further_lines`)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    share: float = Field(ge=0.0, le=1.0, description="of the patients progressing on the previous line, those who "
+                         "receive this one (0-1)")
+    control_days: float = Field(gt=0.0, description="median days this line holds the disease without net growth "
+                                "(exponential between patients)")
 
 
 class TrialSpec(BaseModel):
@@ -106,6 +126,8 @@ class TrialSpec(BaseModel):
     contact_days: float | None = Field(default=None, gt=0.0, description="days of the spatial run that measures "
                                        "contacts; default: the run-in plus 7 days")
     contact_seed: int = Field(default=0, ge=0, le=MAX_SEED, description="seed of the spatial run that measures contacts")
+    post_progression: list[FurtherLineSpec] = Field(default_factory=list, description="further lines after first "
+                                                    "progression, the same in every arm (tmesim.cohort.further_lines)")
     setting: str = Field(default="primary", description="primary: patients treated from diagnosis (the primary "
                          "section); metastatic: patients enter at diagnosis of metastatic disease from the body model, "
                          "every lesion treated, RECIST on the sum of lesions (tmesim.cohort.metastatic)")
@@ -131,6 +153,9 @@ class TrialSpec(BaseModel):
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arms: arm names must be unique, got {names}")
+        if self.post_progression and self.setting != "primary":
+            raise ValueError("post_progression: allowed only with setting: primary (the metastatic setting's "
+                             "endpoints do not apply further lines)")
         r = self.randomisation.ratio
         if r is not None and (len(r) != len(self.arms) or any(x < 1 for x in r)):
             raise ValueError(f"randomisation.ratio: needs one whole number >= 1 per arm ({len(self.arms)} arms), got {r}")
@@ -141,7 +166,10 @@ class TrialSpec(BaseModel):
         treat = t.treatment_days if self.days is None else max(self.days - t.run_in_days, 1.0)
         return EndpointConfig(run_in_days=t.run_in_days, treatment_days=treat, follow_up_days=self.follow_up,
                               assessment_days=t.assessment_days, baseline_factor=t.baseline_factor,
-                              immune_control=t.immune_control, after_window=t.after_window)
+                              immune_control=t.immune_control, after_window=t.after_window,
+                              scan_days=t.scan_days, late_scan_days=t.late_scan_days,
+                              revascularisation_days=t.revascularisation_days,
+                              further_lines=tuple(FurtherLine(x.share, x.control_days) for x in self.post_progression))
 
     def load_model(self, base: Path | None = None) -> Model:
         from tmesim.model import load_model
@@ -281,7 +309,12 @@ def _run_locked(spec: TrialSpec, out: Path, model: Model, workers: int, schedule
     cfg = spec.endpoint_config()
     if not resume and (out / "patients").exists():
         raise ModelError("--out", f"{out} already holds patients; pass --resume to continue it or use another folder")
-    check_config(out, {"trial": spec.model_dump(mode="json"), "model": model.model_dump(mode="json"),
+    trial = spec.model_dump(mode="json")
+    if not spec.post_progression:  # options left unset: folders written before they existed still resume
+        trial.pop("post_progression")
+    if not spec.timing.revascularisation_days:
+        trial["timing"].pop("revascularisation_days")
+    check_config(out, {"trial": trial, "model": model.model_dump(mode="json"),
                        "endpoints": cfg.as_dict()})
     t0 = time.perf_counter()
     choice = spec.contacts if spec.contacts in CONTACT_MODES else str(_beside(spec.contacts, base))
@@ -326,5 +359,5 @@ def patients_table(out: str | Path) -> pd.DataFrame:
     return read_patients(out)
 
 
-__all__ = ["ENDPOINTS", "SCREENING_FILE", "Arm", "enrol", "Randomisation", "Timing", "TrialSpec", "cohort_spec", "load_trial", "patients_table",
+__all__ = ["ENDPOINTS", "SCREENING_FILE", "Arm", "FurtherLineSpec", "enrol", "Randomisation", "Timing", "TrialSpec", "cohort_spec", "load_trial", "patients_table",
            "randomise", "run_trial", "trial_jobs"]

@@ -28,7 +28,7 @@ MANIFEST = "MANIFEST.json"
 
 # Optional model sections added after results were recorded: absent (None), they leave the hash
 # as it was, so a new opt-in mechanism does not mark every shipped result stale.
-_LATER_OPTIONAL = frozenset({"barrier"})
+_LATER_OPTIONAL = frozenset({"barrier", "field_solve"})
 
 
 def model_hash(models: Sequence[Model], exclude: Sequence[str] = ()) -> str:

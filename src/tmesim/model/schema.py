@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from .body import Body
 from .drugs import Drug, TherapyEntry
@@ -278,6 +285,19 @@ class Model(Strict):
     barrier: Barrier | None = Field(default=None, description="a substrate cells cannot cross while intact "
                                     "(a basement membrane); null: none")
     user_parameters: dict[str, Any] = Field(default_factory=dict, description="free parameters carried with the model (e.g. a PhysiCell project's user_parameters); not read by the engines")
+    field_solve: Literal["converged", "fast"] | None = Field(
+        default=None, description="the coupled solve of fast-uptake substrates (oxygen) each step: 'converged' "
+        "(default, null: multigrid to a relative residual of 1e-6) or 'fast' (1e-3: about one V-cycle a step, "
+        "or none when the warm start already meets it; same oxygen penetration depth, see docs/engines.md)")
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_options(self, handler):  # noqa: ANN001, ANN202 - pydantic's serializer protocol
+        """Leave out opt-in options that are unset, so the dump (run config, model hashes)
+        of a model that does not use them is what it was before they existed."""
+        d = handler(self)
+        if isinstance(d, dict) and d.get("field_solve", 0) is None:
+            del d["field_solve"]
+        return d
 
     # Convenience lookups (the model is data; these only index it).
     @property

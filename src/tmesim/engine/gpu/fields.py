@@ -39,6 +39,7 @@ class DeviceFieldSolver:
         self.loss = dev.host_zeros((cm.n_sub, n), np.float32)
         self.coupled = np.zeros(cm.n_sub, bool)
         self.last_iterations = np.zeros(cm.n_sub, np.int64)
+        self.tolerance = MG_TOL  # of the coupled solve, as FieldSolver.tolerance
         self.stats = {"split_s": 0.0, "split_voxels": 0, "coupled_s": 0.0, "coupled_voxels": 0,
                       "transfer_s": 0.0}
         self._f = dev.zeros((cm.n_sub, nz, ny, nx), np.float32)
@@ -121,5 +122,5 @@ class DeviceFieldSolver:
         mg = self._mg.get(dirichlet)
         if mg is None:
             mg = self._mg[dirichlet] = DeviceMultigrid(dev, (nz, ny, nx), dirichlet)
-        self.last_iterations[s] = mg.solve(x, b, diag, coef, tol=MG_TOL)
+        self.last_iterations[s] = mg.solve(x, b, diag, coef, tol=self.tolerance)
         dev.launch("coupled_finish", n, x, field)

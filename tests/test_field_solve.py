@@ -1,0 +1,90 @@
+"""The model option ``field_solve``: the fast coupled oxygen solve against the default one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+from typer.testing import CliRunner
+
+import tmesim
+from conftest import build, small_dict
+from tmesim.cli import app
+from tmesim.engine.fields import FAST_TOL, MG_TOL
+
+
+def _slab(mode: str | None) -> tuple[np.ndarray, float, int]:
+    """Frozen tumor block (x < 400 µm) facing a vessel wall (x = 780-800 µm) for 0.1 days:
+    the mean oxygen profile along x, its penetration depth into the block (µm from the block
+    edge to where oxygen has fallen halfway from its edge value to its minimum in the block;
+    oxygen also enters from the far domain face) and the V-cycles spent."""
+    d = small_dict(size=40, days=0.2)
+    if mode is not None:
+        d["field_solve"] = mode
+    d["initial"] = [{"cell_type": "cancer", "region": "box", "low": [0, 0], "high": [400, 800], "fraction": 1.0},
+                    {"cell_type": "endothelial", "region": "box", "low": [780, 0], "high": [800, 800],
+                     "fraction": 1.0}]
+    sim = tmesim.engine.Simulation(build(d), seed=0)
+    for name in ("cancer", "endothelial"):
+        sim.cm.base[sim.cm.type_names.index(name), 0:4] = 0.0  # no division, death or motion
+    sim.rules = sim.rules._replace(r_count=np.zeros_like(sim.rules.r_count))
+    s = sim.cm.substrate_names.index("oxygen")
+    cycles = 0
+    for _ in range(int(round(0.1 * 1440 / sim.cm.dt))):
+        sim.step()
+        cycles += int(sim.solver.last_iterations[s])
+    o2 = sim.fields[s, 0].mean(axis=0).astype(np.float64)
+    edge = 19  # last site of the block
+    inside = o2[edge::-1]  # from the block edge inward
+    level = 0.5 * (inside[0] + inside.min())
+    k = int(np.argmax(inside < level))
+    assert k > 0 and inside[0] - inside.min() > 2.0, "oxygen must fall inside the block"
+    depth = 20.0 * (k - 1 + (inside[k - 1] - level) / (inside[k - 1] - inside[k]))
+    return o2, depth, cycles
+
+
+def test_fast_solve_keeps_the_oxygen_penetration_depth() -> None:
+    """field_solve: fast stops at a relative residual of 1e-3 instead of 1e-6: the same
+    penetration depth (within 2 %, i.e. ~2 µm of ~100 µm) and profile (within 0.1 mmHg) as
+    the default solve, for fewer V-cycles."""
+    assert FAST_TOL > MG_TOL
+    o2, depth, cycles = _slab(None)
+    o2_fast, depth_fast, cycles_fast = _slab("fast")
+    o2_conv, depth_conv, cycles_conv = _slab("converged")
+    assert depth_conv == depth and cycles_conv == cycles and np.array_equal(o2_conv, o2)  # the default, spelled out
+    assert 20.0 < depth < 200.0, f"penetration depth {depth:.1f} µm; sqrt(D/u) = 100 µm expected"
+    assert abs(depth_fast - depth) <= 0.02 * depth, f"fast {depth_fast:.2f} µm vs default {depth:.2f} µm"
+    assert np.abs(o2_fast - o2).max() < 0.1, "fast oxygen profile differs from the default by >= 0.1 mmHg"
+    assert cycles_fast < 0.6 * cycles, f"fast solve spent {cycles_fast} V-cycles, default {cycles}"
+
+
+def test_field_solve_is_validated_and_recorded(tmp_path: Path) -> None:
+    d = small_dict(size=16, days=0.01)
+    assert "field_solve" not in build(d).model_dump()  # unset: the model's dump (and hash) as before
+    d["field_solve"] = "fast"
+    assert build(d).model_dump()["field_solve"] == "fast"
+    d["field_solve"] = "quick"
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(d))
+    res = CliRunner().invoke(app, ["run", str(path), "--days", "0.01", "--out", str(tmp_path / "r")])
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert res.exit_code != 0 and len(lines) == 1, res.output
+    assert lines[0].startswith("error: field_solve:") and "'converged' or 'fast'" in lines[0], res.output
+
+
+def test_fast_solve_resumes_identically() -> None:
+    """The fast solve keeps no state between steps beyond the fields (its warm start), so a
+    run resumed from an in-memory checkpoint ends exactly where the straight run does."""
+    d = small_dict(size=24, days=0.3)
+    d["field_solve"] = "fast"
+    model = build(d)
+    straight = tmesim.engine.Simulation(model, seed=5).run(days=0.3)
+    first = tmesim.engine.Simulation(model, seed=5).run(days=0.1)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in first.get_state().items()}
+    resumed = tmesim.engine.Simulation(model, seed=5)
+    resumed.set_state(state)
+    resumed.run(days=0.3)
+    assert straight.solver.tolerance == resumed.solver.tolerance == FAST_TOL
+    assert straight.fields.tobytes() == resumed.fields.tobytes()
+    assert all(np.array_equal(np.asarray(v), np.asarray(resumed.cells()[k])) for k, v in straight.cells().items())
