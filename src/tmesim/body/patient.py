@@ -300,7 +300,8 @@ class Patient:
         lam = np.zeros((len(organs), nt))
         ext_units = np.zeros((2, 3))
         arrested_units = np.zeros((2, 3))
-        rows_arr = {o: ([], []) for o in organs}
+        arrested_cells = np.zeros((len(organs), nt))  # cells/day per organ and step (0 after death)
+        extravasated_cells = np.zeros((len(organs), nt))
         founded = np.zeros((2, 3))
         expected = dict.fromkeys(ORGANS, 0.0)
         first = dict.fromkeys(ORGANS, np.inf)
@@ -329,9 +330,9 @@ class Patient:
             influx[..., k] = influx_primary[..., k] + met_in
             arrived = influx[..., k][None] * arrest[..., k]  # units/day [organ, u, c]
             entered = arrived * cross_a
-            for n, o in enumerate(organs):
-                rows_arr[o][0].append(float((arrived[n] * cells_per_unit).sum()))
-                rows_arr[o][1].append(float((entered[n] * cells_per_unit).sum()))
+            # per organ at once: each row is summed as its own contiguous block, as .sum() did per organ
+            arrested_cells[:, k] = (arrived * cells_per_unit).reshape(len(organs), -1).sum(axis=1)
+            extravasated_cells[:, k] = (entered * cells_per_unit).reshape(len(organs), -1).sum(axis=1)
             arrested_units += arrived.sum(axis=0) * dt
             ext_units += entered.sum(axis=0) * dt
             D_new = _exact_step(D, entered, death[..., k] + met, dt)
@@ -366,9 +367,6 @@ class Patient:
 
         # After death nothing enters the blood and no colony is founded (existing ones keep their curves).
         influx[..., death_k:] = 0.0
-        for o in organs:
-            for col in rows_arr[o]:
-                col.extend([0.0] * (nt - len(col)))
         death_day = float(t[death_k] - t_diag) if death_k < nt else np.nan
 
         # Blood counts (primary- and metastasis-derived), per 7.5 mL.
@@ -397,8 +395,8 @@ class Patient:
                                                                * np.asarray(systemic_arrest)).sum(axis=(0, 1)) / max(
                 sum(body.organs[o].blood_flow.value for o in organs if o != "lung"), 1e-9), 0.0),
         })
-        rows = [pd.DataFrame({"time_days": t, "organ": o, "arrested_cells_per_day": rows_arr[o][0],
-                              "extravasated_cells_per_day": rows_arr[o][1], "priming": priming[o],
+        rows = [pd.DataFrame({"time_days": t, "organ": o, "arrested_cells_per_day": arrested_cells[n],
+                              "extravasated_cells_per_day": extravasated_cells[n], "priming": priming[o],
                               "sleep": sleep_wake[o][0], "wake": sleep_wake[o][1],
                               "founding_per_day": lam[n]}) for n, o in enumerate(organs)]
 

@@ -8,6 +8,8 @@
 * Results: ``<out>/patients/<arm>/patient_<id>.parquet``, one row each, written atomically
   (temp file + rename) as each patient finishes (the folder format: :mod:`tmesim.io.trial`). A re-run with the same configuration skips
   patients whose file exists (resume); a different configuration in the same folder is an error.
+* Batches: a large run goes to the workers a few patients per task (:func:`batches`), each
+  patient still written to its own file.
 * Failures: a task whose worker dies is re-run by the scheduler elsewhere (``retries``);
   since a patient's file name is its identity, a patient is never lost or written twice.
 * Reproducibility: patient ``i``'s parameters and seed come from child ``i`` of
@@ -118,6 +120,25 @@ def _task(model: Model, job: Job, cfg: EndpointConfig, engine: str, contacts: pd
     return run_patient(model, job.row, job.arm, job.therapies, cfg, engine, contacts)
 
 
+def _batch_task(model: Model, jobs: list[Job], cfg: EndpointConfig, engine: str,
+                contacts: pd.DataFrame | ContactCourse | None, setting: str = "primary") -> list[pd.DataFrame]:
+    return [_task(model, j, cfg, engine, contacts, setting) for j in jobs]
+
+
+# Patients per dask task: a task costs the scheduler and this process ~10 ms, ~5% of a mean-field
+# patient, so a large cohort goes in batches; small enough that every worker gets several
+# (load balance, and a killed worker re-runs at most this many patients).
+MAX_BATCH = 8
+BATCHES_PER_WORKER = 4
+
+
+def batches(todo: list[Job], workers: int) -> list[list[Job]]:
+    """``todo`` in consecutive batches of at most :data:`MAX_BATCH` jobs, at least
+    :data:`BATCHES_PER_WORKER` batches per worker where there are jobs enough (1 job each for small runs)."""
+    size = max(1, min(MAX_BATCH, len(todo) // max(1, BATCHES_PER_WORKER * workers)))
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+
 def _screen_task(model: Model, row: dict[str, Any], cfg: EndpointConfig, engine: str,
                  contacts: pd.DataFrame | ContactCourse | None) -> float:
     from .metastatic import screen_patient
@@ -176,15 +197,17 @@ def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig
                 k_ref = reference_kill_rate(model, cfg, engine, contacts, mapper=lambda f, models, *args: c.gather(
                     c.map(f, [mfut] * len(models), *args, pure=False, retries=retries)))  # the scattered model
                 cfg = replace(cfg, reference_kill_rate=k_ref)
-            futs = {c.submit(_task, mfut, j, cfg, engine, contacts, setting, key=f"patient-{j.arm}-{j.pid}-{os.urandom(4).hex()}",
-                             retries=retries, pure=False): j for j in todo}
+            n_workers = len(c.scheduler_info().get("workers", {})) or int(workers)
+            futs = {c.submit(_batch_task, mfut, bj, cfg, engine, contacts, setting,
+                             key=f"patients-{bj[0].arm}-{bj[0].pid}-{len(bj)}-{os.urandom(4).hex()}",
+                             retries=retries, pure=False): bj for bj in batches(todo, n_workers)}
             for fut in as_completed(futs):
-                j = futs[fut]
-                write_atomic(fut.result(), patient_path(out, j.arm, j.pid))
+                for j, df in zip(futs[fut], fut.result(), strict=True):
+                    write_atomic(df, patient_path(out, j.arm, j.pid))
+                    done += 1
+                    if progress:
+                        progress(done, len(jobs))
                 fut.release()
-                done += 1
-                if progress:
-                    progress(done, len(jobs))
     return collect(out, jobs)
 
 

@@ -35,6 +35,7 @@ neighbourhood size (8 or 26) — the spatial kernel divides by nb, not m.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -329,6 +330,53 @@ def expected_initial(model: Model) -> tuple[np.ndarray, np.ndarray]:
     return counts.copy(), mass.copy()
 
 
+def _site_centres(dom: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(site centres [sites, dims] in µm, domain extent in µm) of ``dom``."""
+    nz, ny, nx = dom.grid
+    dims = dom.dims
+    dx = dom.site_size.value
+    z, y, x = np.unravel_index(np.arange(nz * ny * nx), (nz, ny, nx))
+    centres = (np.stack([x, y, z][:dims], axis=1) + 0.5) * dx
+    extent = np.array(dom.shape, float) * dx
+    return centres, extent
+
+
+def _region_mask(p: Any, centres: np.ndarray, extent: np.ndarray, dims: int) -> np.ndarray:
+    """Sites inside placement ``p``'s region (boolean per site)."""
+    if p.region == "everywhere":
+        return np.ones(len(centres), bool)
+    if p.region == "box":
+        lo, hi = np.asarray(p.low, float)[:dims], np.asarray(p.high, float)[:dims]
+        return np.all((centres >= lo) & (centres <= hi), axis=1)
+    c = np.asarray(p.center, float)[:dims] if p.center is not None else extent / 2
+    r = np.sqrt(((centres - c) ** 2).sum(1))
+    region = r <= p.radius.value  # type: ignore[union-attr]
+    if p.region == "annulus":
+        region &= r >= p.inner_radius.value  # type: ignore[union-attr]
+    return region
+
+
+# Region masks by domain and region geometry: virtual patients change how densely a region is
+# filled, not where it is, and the masks were most of a patient's expected_initial call.
+_REGION_CACHE: dict[str, tuple[np.ndarray, ...]] = {}
+
+
+def _region_masks(model: Model) -> tuple[np.ndarray, ...]:
+    dom = model.domain
+    geometry = [p.model_dump_json(include={"region", "positions", "center", "radius", "inner_radius", "low", "high"})
+                for p in model.initial]
+    key = "|".join([dom.model_dump_json(), *geometry])
+    if key not in _REGION_CACHE:
+        if len(_REGION_CACHE) > 16:
+            _REGION_CACHE.clear()
+        centres, extent = _site_centres(dom)
+        masks = tuple(_region_mask(p, centres, extent, dom.dims) for p in model.initial)
+        for m in masks:
+            m.flags.writeable = False  # shared between calls
+        _REGION_CACHE[key] = masks
+    return _REGION_CACHE[key]
+
+
 def expected_initial_uncached(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Expected initial live count per type and summed state variables per type ([T], [T, V]).
 
@@ -339,29 +387,15 @@ def expected_initial_uncached(model: Model) -> tuple[np.ndarray, np.ndarray]:
     ``density`` the request is capped by the expected free sites).
     """
     dom = model.domain
-    nz, ny, nx = dom.grid
     dims = dom.dims
     dx = dom.site_size.value
-    z, y, x = np.unravel_index(np.arange(nz * ny * nx), (nz, ny, nx))
-    centres = (np.stack([x, y, z][:dims], axis=1) + 0.5) * dx
-    extent = np.array(dom.shape, float) * dx
     measure = (dx / 1000.0) ** dims
     types, vars_ = model.cell_type_names, model.state_variables
-    occ = np.zeros(len(centres))
+    masks = _region_masks(model)
+    occ = np.zeros(int(np.prod(dom.grid)))
     counts = np.zeros(len(types))
     mass = np.zeros((len(types), len(vars_)))
-    for p in model.initial:
-        if p.region == "everywhere":
-            region = np.ones(len(centres), bool)
-        elif p.region == "box":
-            lo, hi = np.asarray(p.low, float)[:dims], np.asarray(p.high, float)[:dims]
-            region = np.all((centres >= lo) & (centres <= hi), axis=1)
-        else:
-            c = np.asarray(p.center, float)[:dims] if p.center is not None else extent / 2
-            r = np.sqrt(((centres - c) ** 2).sum(1))
-            region = r <= p.radius.value  # type: ignore[union-attr]
-            if p.region == "annulus":
-                region &= r >= p.inner_radius.value  # type: ignore[union-attr]
+    for p, region in zip(model.initial, masks, strict=True):
         free = (1.0 - occ) * region
         nfree = free.sum()
         if p.fraction is not None:
