@@ -50,3 +50,15 @@ def test_first_recurrence_sites_exclude_later_organs() -> None:
     assert first.loc[1, "any"] == 0  # first metastasis after the 10-year horizon
     course = site_table(df, 2 * 365.25)
     assert course.loc[0, "liver"] == 1
+
+
+def test_fit_and_benchmark_time_relapse_alike() -> None:
+    """The relapse-timing targets (annual hazard in a window, mean time to relapse) read the same
+    from simulated detection days as from the expected weekly detections."""
+    from tmesim.cohort.organotropism import annual_hazard, mean_relapse_years
+
+    df = _synthetic(4000, 1050, 5)
+    for a, b in ((0.0, 5.0), (5.0, 10.0), (10.0, 20.0)):
+        sim, exp = annual_hazard(df, a, b), annual_hazard(df, a, b, expected=True)
+        assert abs(sim - exp) < 0.1 * exp + 0.05, (a, b, sim, exp)
+    assert abs(mean_relapse_years(df) - mean_relapse_years(df, expected=True)) < 0.15

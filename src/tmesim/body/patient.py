@@ -266,12 +266,16 @@ class Patient:
         death = np.empty((len(organs), 2, 1, nt))
         wake = np.empty((len(organs), 1, 1))
         sleep_wake = {}
+        survival = body.primary.dormant_survival.value if body.primary.dormant_survival is not None else 1.0
         for n, (o, org) in enumerate(body.organs.items()):
             sleep, wk = dormancy_factors(org, niches[o], fac)
             sleep_wake[o] = (sleep, wk)
-            # A primed niche keeps dormant cells alive longer (review:93, 132); a dormancy niche too.
+            # A primed niche keeps dormant cells alive longer (review:93, 132); a dormancy niche too,
+            # the more so for a subtype whose cells draw survival from it (ER+: Src-dependent
+            # CXCL12/IGF1 signals in the marrow, Zhang et al. Cancer Cell 2009).
+            hold = 1.0 + survival * (sleep - 1.0)
             death[n] = (org.dormant_death.value * MIN_PER_DAY * protect[:, :, None]
-                        / (1.0 + org.priming_gain.value * priming[o][None, None, :]) / sleep)
+                        / (1.0 + org.priming_gain.value * priming[o][None, None, :]) / hold)
             wake[n] = org.awakening.value * MIN_PER_DAY * body.primary.awakening_factor.value * wk / sleep
         arrest = np.stack([f.arrest[o] for o in organs])  # [organ, u, c, t]
         cross_a = np.stack([cross[o] for o in organs])[:, None, :]  # [organ, 1, c]

@@ -182,6 +182,53 @@ def expected_site_table(df: pd.DataFrame, window_days: float = FIRST_RECURRENCE_
     return out
 
 
+YEAR_DAYS = 365.25
+HAZARD_KINDS = {"hazard_5_10": (5.0, 10.0), "hazard_10_15": (10.0, 15.0), "hazard_15_20": (15.0, 20.0),
+                "hazard_8_20": (8.0, 20.0)}
+
+
+def relapse_free(df: pd.DataFrame, years: np.ndarray, expected: bool = False,
+                 scale: dict[str, float] | None = None) -> np.ndarray:
+    """Share of patients free of distant relapse (no detected metastasis) at each of ``years``
+    after diagnosis: from the simulated detection days, or (``expected=True``) from the expected
+    weekly detections (Poisson per week, each organ scaled by ``scale``)."""
+    years = np.asarray(years, float)
+    if not expected:
+        days = df[[f"days_to_{o}" for o in ORGANS]].to_numpy(float)
+        first = np.where(np.isfinite(days), days, np.inf).min(axis=1)
+        return np.array([float(np.mean(first > y * YEAR_DAYS)) for y in years])
+    scale = scale or {}
+    nb = min(len(v) for v in df["detections_bone"])
+    tot = sum(np.stack([v[:nb] for v in df[f"detections_{o}"]]) * scale.get(o, 1.0) for o in ORGANS)
+    cum = np.concatenate([np.zeros((len(df), 1)), np.cumsum(tot, axis=1)], axis=1)  # detections by week end
+    k = np.minimum(np.floor(years * YEAR_DAYS / WEEK).astype(int), nb)
+    return np.exp(-cum[:, k]).mean(axis=0)
+
+
+def annual_hazard(df: pd.DataFrame, start: float, end: float, expected: bool = False,
+                  scale: dict[str, float] | None = None) -> float:
+    """Mean annual hazard of distant relapse (%/year) from ``start`` to ``end`` years after
+    diagnosis among the patients relapse-free at ``start`` (EBCTCG, Pan et al. 2017)."""
+    s = relapse_free(df, np.array([start, end]), expected, scale)
+    return float(100.0 * -np.log(s[1] / s[0]) / (end - start)) if s[0] > 0 and s[1] > 0 else float("nan")
+
+
+def mean_relapse_years(df: pd.DataFrame, horizon_days: float = HORIZON_DAYS, expected: bool = False,
+                       scale: dict[str, float] | None = None) -> float:
+    """Mean time (years) from diagnosis to the first distant relapse among the patients who
+    relapse within ``horizon_days`` (Dent et al. 2007: 2.6 years in triple-negative disease)."""
+    if not expected:
+        days = df[[f"days_to_{o}" for o in ORGANS]].to_numpy(float)
+        first = np.where(np.isfinite(days), days, np.inf).min(axis=1)
+        hit = first <= horizon_days
+        return float(first[hit].mean() / YEAR_DAYS) if hit.any() else float("nan")
+    weeks = np.arange(int(np.floor(horizon_days / WEEK)) + 2)
+    s = relapse_free(df, weeks * WEEK / YEAR_DAYS, True, scale)
+    p = -np.diff(s)  # first relapse in each week
+    mid = (weeks[:-1] + 0.5) * WEEK / YEAR_DAYS
+    return float((p * mid).sum() / p.sum()) if p.sum() > 0 else float("nan")
+
+
 def predict(cohorts: dict[str, pd.DataFrame], targets: pd.DataFrame, expected: bool = False,
             scale: dict[str, dict[str, float]] | None = None, horizon_days: float = HORIZON_DAYS) -> pd.DataFrame:
     """``targets`` with the model's figure for each row (``model``), from coupled cohorts per
@@ -222,6 +269,13 @@ def predict(cohorts: dict[str, pd.DataFrame], targets: pd.DataFrame, expected: b
         elif r.kind == "site_or":
             a, b = pooled(r.subtypes, col, win), pooled(r.reference, col, win)
             vals.append(float((a / (1 - a)) / (b / (1 - b))) if 0 < a < 1 and 0 < b < 1 else float("nan"))
+        elif r.kind in HAZARD_KINDS or r.kind == "mean_years":
+            tot = sum(mix.values())
+            if r.kind == "mean_years":
+                f = [mean_relapse_years(cohorts[s], horizon_days, expected, (scale or {}).get(s)) for s in mix]
+            else:
+                f = [annual_hazard(cohorts[s], *HAZARD_KINDS[r.kind], expected, (scale or {}).get(s)) for s in mix]
+            vals.append(sum(w * v for w, v in zip(mix.values(), f, strict=True)) / tot)
         elif r.kind == "brain_first_5y":
             vals.append(100.0 * float(table(next(iter(mix)), win)["brain_first_5y"].mean()))
         else:
@@ -231,5 +285,6 @@ def predict(cohorts: dict[str, pd.DataFrame], targets: pd.DataFrame, expected: b
     return out
 
 
-__all__ = ["COUPLING_COLUMNS", "FIRST_RECURRENCE_DAYS", "HORIZON_DAYS", "TARGETS_FILE", "coupled_patient",
-           "expected_site_table", "predict", "read_targets", "simulate_coupled", "site_table"]
+__all__ = ["COUPLING_COLUMNS", "FIRST_RECURRENCE_DAYS", "HAZARD_KINDS", "HORIZON_DAYS", "TARGETS_FILE", "annual_hazard",
+           "coupled_patient", "expected_site_table", "mean_relapse_years", "predict", "read_targets", "relapse_free",
+           "simulate_coupled", "site_table"]

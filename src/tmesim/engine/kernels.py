@@ -36,6 +36,29 @@ from .compiled import (
     B_REPAIR,
     B_SPEED,
 )
+from .slots import (
+    C_APOPTOTIC,
+    C_DEAD,
+    C_LIVE,
+    C_NECROTIC,
+    C_OCCUPIED,
+    C_VESSEL,
+    K_CONST,
+    K_COUNT,
+    K_DRUG,
+    K_FIELD,
+    K_VAR,
+    N_COUNTS,
+    P_ASYMMETRIC,
+    P_ATTACK,
+    P_CHEMOTAXIS,
+    P_EAT_FUSE,
+    P_EXCHANGE,
+    P_TRANSFORM,
+    fill_tables,
+    happens,
+    hill_slot,
+)
 
 # Death/presence codes in ``dead``. GONE left for the blood; EATEN was engulfed or fused into
 # another cell; both have already left the lattice and are removed at the end of the step.
@@ -58,7 +81,9 @@ Rules = namedtuple(
     "base active r_start r_count r_sig r_up r_sat r_half r_hill r_dead n_sub n_types n_vars "
     "sig_pressure sig_dead sig_time sig_vessel sig_var0 sig_nvar0 is_vessel "
     "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec b_custom b_eat b_fuse b_asym "
-    "act_ptr act_idx b3 rt meta",
+    "act_ptr act_idx b3 rt meta "
+    # Hill slots (tmesim.engine.slots) and their per-thread scratch
+    "slot_ptr sl_int sl_num r_slot htab needs_counts hbuf cbuf plan",
 )
 # bsub/bthr: the barrier substrate (model.barrier; -1: none) and the value at which it holds
 Lattice = namedtuple("Lattice", "nx ny nz offs dist bsub bthr")
@@ -199,6 +224,68 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
 
 
 @njit(inline="always", cache=True)
+def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
+                needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel):
+    """``vals[tid, b]`` = the value of every behaviour with rules of live cell i (type t):
+    each distinct Hill response of the type's rules once (:mod:`tmesim.engine.slots`), then
+    each behaviour accumulates its rules' responses in rule order. The same numbers as
+    :func:`behaviour`, rule by rule (tested)."""
+    S, T = meta[0], meta[1]
+    nb = offs.shape[0]
+    nx, ny, nz = meta[8], meta[9], meta[10]
+    if needs_counts[t] > 0:
+        for q in range(T + N_COUNTS):
+            cbuf[tid, q] = 0
+        for m in range(nb):
+            xx, yy, zz = x + offs[m, 0], y + offs[m, 1], z + offs[m, 2]
+            if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
+                continue
+            j = occ[(zz * ny + yy) * nx + xx]
+            if j < 0:
+                continue
+            cbuf[tid, T + C_OCCUPIED] += 1
+            if needs_counts[t] == 1:
+                continue  # the type reads only pressure
+            d = dead[j]
+            if d == ALIVE:
+                cbuf[tid, T + C_LIVE] += 1
+                tj = ctype[j]
+                cbuf[tid, tj] += 1
+                if is_vessel[tj]:
+                    cbuf[tid, T + C_VESSEL] = nb
+            else:
+                cbuf[tid, T + C_DEAD] += 1
+                if d == APOPTOTIC or d == KILLED:
+                    cbuf[tid, T + C_APOPTOTIC] += 1
+                elif d == NECROTIC:
+                    cbuf[tid, T + C_NECROTIC] += 1
+    for g in range(slot_ptr[t], slot_ptr[t + 1]):
+        kind = sl_int[g, 0]
+        a = sl_int[g, 1]
+        if kind == K_COUNT:
+            hbuf[tid, g] = htab[g, cbuf[tid, a]]
+        elif kind == K_CONST:
+            hbuf[tid, g] = htab[g, 0]
+        else:
+            if kind == K_FIELD:
+                sv = float(fields[a, site])
+            elif kind == K_VAR:
+                sv = float(var[i, a])
+            elif kind == K_DRUG:
+                sv = rt[a, 6] * fields[S + int(rt[a, 7]), site]
+            else:
+                sv = signal(a, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+            hbuf[tid, g] = hill_slot(sv, sl_num[g, 0], sl_num[g, 1], sl_int[g, 2])
+    for k in range(act_ptr[t], act_ptr[t + 1]):
+        b = act_idx[k]
+        r0 = int(b3[t, b, 1])
+        acc = EMPTY
+        for r in range(r0, r0 + int(b3[t, b, 2])):
+            acc = accumulate(acc, hbuf[tid, r_slot[r]], rt[r, 1] != 0.0, rt[r, 2])
+        vals[tid, b] = combine(b3[t, b, 0], acc)
+
+
+@njit(inline="always", cache=True)
 def _v(vals, tid, b3, t, b):
     """A behaviour value of the current cell: evaluated if it has rules, else the base."""
     return vals[tid, b] if b3[t, b, 2] > 0 else b3[t, b, 0]
@@ -216,7 +303,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     Behaviours are evaluated through a single call site so numba inlines the rule machinery
     once.
     """
-    S, T, V = R.n_sub, R.n_types, R.n_vars
+    V = R.n_vars
     nb = L.offs.shape[0]
     # Writes go through local names, one plain assignment each: numba's parfor lowering does
     # not reliably keep stores made through named-tuple attributes inside prange, nor (measured:
@@ -238,10 +325,13 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     # Every array the loop touches is bound to a local once, outside the loop: reading it
     # through a named tuple inside the loop costs reference counting per access.
-    act_ptr, act_idx, active, cuid, cx, cy, cz = R.act_ptr, R.act_idx, R.active, C.uid, C.cx, C.cy, C.cz
+    act_ptr, act_idx, cuid, cx, cy, cz = R.act_ptr, R.act_idx, C.uid, C.cx, C.cy, C.cz
     b_sec, b_sect, b_upt, b_exp, b_chemo = R.b_sec, R.b_sect, R.b_upt, R.b_exp, R.b_chemo
     b_trans, b_attack, b_immuno, b_vinc, b_vdec = R.b_trans, R.b_attack, R.b_immuno, R.b_vinc, R.b_vdec
     nx, ny, nz = L.nx, L.ny, L.nz
+    slot_ptr, sl_int, sl_num, r_slot, htab = R.slot_ptr, R.sl_int, R.sl_num, R.r_slot, R.htab
+    needs_counts, hbuf, cbuf, plan = R.needs_counts, R.hbuf, R.cbuf, R.plan
+    fill_tables(sl_int, sl_num, htab, time, meta[4], nb)
     for i in prange(n):
         fate[i] = F_NONE
         nmove[i] = 0
@@ -256,20 +346,22 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         uid = cuid[i]
         x, y, z = cx[i], cy[i], cz[i]
         site = (z * ny + y) * nx + x
-        for k in range(act_ptr[t], act_ptr[t + 1]):
-            b = act_idx[k]
-            vals[tid, b] = behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+        rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
+                    needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
         # Exchange with the cell's own voxel.
-        for s in range(S):
+        for q in range(plan[t, P_EXCHANGE, 0]):
+            s = plan[t, P_EXCHANGE, 1 + q]
             bs, bu, be = b_sec[s], b_upt[s], b_exp[s]
-            if active[t, bs] or active[t, bu] or active[t, be]:
-                r = _v(vals, tid, b3, t, bs)
-                gain[s, site] = r * _v(vals, tid, b3, t, b_sect[s]) + _v(vals, tid, b3, t, be)
-                loss[s, site] = r + _v(vals, tid, b3, t, bu)
+            r = _v(vals, tid, b3, t, bs)
+            gain[s, site] = r * _v(vals, tid, b3, t, b_sect[s]) + _v(vals, tid, b3, t, be)
+            loss[s, site] = r + _v(vals, tid, b3, t, bu)
         for v in range(V):
             inc = _v(vals, tid, b3, t, b_vinc[v])
             dec = _v(vals, tid, b3, t, b_vdec[v])
-            var_new[i, v] = (var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
+            if inc == 0.0 and dec == 0.0:
+                var_new[i, v] = var[i, v] + dt * inc  # the line below, whose divisor is then exactly 1
+            else:
+                var_new[i, v] = (var[i, v] + dt * inc) / (1.0 + dt * (inc + dec))
         # Custom variables take their behaviour's value where rules act on them (as PhysiCell
         # sets custom data from rules); damage grows at the damage rate and is repaired in
         # proportion to itself (implicit, so it stays >= 0).
@@ -278,7 +370,10 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             var_new[i, V + c] = vals[tid, bc] if b3[t, bc, 2] > 0 else var[i, V + c]
         dmg_rate = _v(vals, tid, b3, t, B_DAMAGE)
         repair = _v(vals, tid, b3, t, B_REPAIR)
-        var_new[i, cdmg] = (var[i, cdmg] + dt * dmg_rate) / (1.0 + dt * repair)
+        if repair == 0.0:
+            var_new[i, cdmg] = var[i, cdmg] + dt * dmg_rate  # the divisor below is then exactly 1
+        else:
+            var_new[i, cdmg] = (var[i, cdmg] + dt * dmg_rate) / (1.0 + dt * repair)
         var_new[i, cvol] = var[i, cvol]
         rc = _v(vals, tid, b3, t, B_CYCLE)
         ra = _v(vals, tid, b3, t, B_APOPTOSIS)
@@ -288,13 +383,14 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
             ri = 0.0  # intravasation needs a vessel next to the cell
         rtr = 0.0
-        for k in range(T):
+        for q in range(plan[t, P_TRANSFORM, 0]):
+            k = plan[t, P_TRANSFORM, 1 + q]
             if k != t:
                 rtr += _v(vals, tid, b3, t, b_trans[k])
         total = rc + ra + rn + ri + rtr
         if total > 0.0:
             u = rng.uniform(seed, step, uid, rng.FATE)
-            if u < 1.0 - np.exp(-total * dt):
+            if happens(u, total * dt):
                 pick = rng.uniform(seed, step, uid, rng.FATE_PICK) * total
                 if pick < rc:
                     fate[i] = F_DIVIDE
@@ -302,7 +398,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                     fate_arg[i] = t
                     ua = rng.uniform(seed, step, uid, rng.ASYMMETRIC)
                     acc_a = 0.0
-                    for k in range(T):
+                    for q in range(plan[t, P_ASYMMETRIC, 0]):
+                        k = plan[t, P_ASYMMETRIC, 1 + q]
                         pa = _v(vals, tid, b3, t, b_asym[k])
                         if pa > 0.0 and k != t:
                             acc_a += pa
@@ -319,7 +416,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                     acc = rc + ra + rn + ri
                     fate[i] = F_TRANSFORM
                     fate_arg[i] = t
-                    for k in range(T):
+                    for q in range(plan[t, P_TRANSFORM, 0]):
+                        k = plan[t, P_TRANSFORM, 1 + q]
                         if k != t:
                             acc += _v(vals, tid, b3, t, b_trans[k])
                             if pick < acc:
@@ -337,14 +435,17 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             bx = 0.0
             by = 0.0
             bz = 0.0
-            for s in range(S):
+            for q in range(plan[t, P_CHEMOTAXIS, 0]):
+                s = plan[t, P_CHEMOTAXIS, 1 + q]
                 chi = _v(vals, tid, b3, t, b_chemo[s])
                 if chi != 0.0:
-                    gx = fields[s, site_of(min(x + 1, nx - 1), y, z, L)] - fields[s, site_of(max(x - 1, 0), y, z, L)]
-                    gy = fields[s, site_of(x, min(y + 1, ny - 1), z, L)] - fields[s, site_of(x, max(y - 1, 0), z, L)]
+                    # sites by hand: binding the lattice tuple to site_of costs reference counting
+                    gx = fields[s, site - x + min(x + 1, nx - 1)] - fields[s, site - x + max(x - 1, 0)]
+                    gy = fields[s, site + (min(y + 1, ny - 1) - y) * nx] - fields[s, site + (max(y - 1, 0) - y) * nx]
                     gz = 0.0
                     if nz > 1:
-                        gz = fields[s, site_of(x, y, min(z + 1, nz - 1), L)] - fields[s, site_of(x, y, max(z - 1, 0), L)]
+                        gz = fields[s, site + (min(z + 1, nz - 1) - z) * nx * ny] \
+                            - fields[s, site + (max(z - 1, 0) - z) * nx * ny]
                     norm = np.sqrt(gx * gx + gy * gy + gz * gz)
                     if norm > 1e-12:
                         bx += chi * gx / norm
@@ -370,7 +471,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                 continue
             j = _touching(x, y, z, 6 + kind, 0, rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 40 + kind),
                           nx, ny, nz, offs, occ, dead, ctype)
-            if j >= 0 and rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 50 + kind) < 1.0 - np.exp(-rate * dt):
+            if j >= 0 and happens(rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 50 + kind), rate * dt):
                 kill[i] = j
                 mode[i] = M_EAT_DEAD
         # Attack: one touching live target per attacked type, killed with probability
@@ -378,7 +479,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         # immunogenicity has no rules in most models; when it does, it is evaluated here.
         # With an attack damage rate, a successful attack damages instead of killing
         # (damage = attack damage rate x attack duration); rules on "damage" then decide.
-        for k in range(T):
+        for q in range(plan[t, P_ATTACK, 0]):
+            k = plan[t, P_ATTACK, 1 + q]
             rate = _v(vals, tid, b3, t, b_attack[k])
             if rate <= 0.0 or kill[i] >= 0:
                 continue
@@ -405,8 +507,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                         if b3[k, bi, 2] > 0:
                             imm = behaviour(k, bi, j, xx, yy, zz, time, b3, rt, meta, fields, offs, occ, dead,
                                             ctype, var, is_vessel)
-                        p = 1.0 - np.exp(-rate * imm * dt)
-                        if rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k) < p:
+                        if happens(rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k), rate * imm * dt):
                             kill[i] = j
                             adr = _v(vals, tid, b3, t, B_ATTACK_DAMAGE)
                             if adr > 0.0:
@@ -415,7 +516,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                         break
                     pick -= 1
         # Engulfing (phagocytosis of) or fusing with a touching live cell of a given type.
-        for k in range(T):
+        for q in range(plan[t, P_EAT_FUSE, 0]):
+            k = plan[t, P_EAT_FUSE, 1 + q]
             if kill[i] >= 0:
                 break
             for act in range(2):
@@ -424,7 +526,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                     continue
                 purpose = rng.PHAGOCYTOSE if act == 0 else rng.FUSE
                 j = _touching(x, y, z, 4, k, rng.uniform_k(seed, step, uid, purpose, k), nx, ny, nz, offs, occ, dead, ctype)
-                if j >= 0 and j != i and rng.uniform_k(seed, step, uid, purpose, 64 + k) < 1.0 - np.exp(-rate * dt):
+                if j >= 0 and j != i and happens(rng.uniform_k(seed, step, uid, purpose, 64 + k), rate * dt):
                     kill[i] = j
                     mode[i] = M_EAT if act == 0 else M_FUSE
 
@@ -648,7 +750,7 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
             rate = behaviour(k, B_RECRUIT, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if rate <= 0.0:
                 continue
-            if rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q) >= 1.0 - np.exp(-rate * dt):
+            if not happens(rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q), rate * dt):
                 continue
             h = _free_neighbour(x, y, z, L, C, rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT_PLACE, q), 0.0, 0.0, 0.0)
             if h < 0:

@@ -24,6 +24,7 @@ from .gpu import field_solver
 from .matrix import has_reactions, react
 from .perfusion import drug_delivery, perfused_sites
 from .placement import initial_fields, place_initial
+from .slots import N_COUNTS, build_slots
 
 STATE_FORMAT = 1
 
@@ -76,17 +77,22 @@ class Simulation:
         self.lattice = K.Lattice(nx, ny, nz, offs, dist,
                                  model.substrate_names.index(bar.substrate) if bar is not None else -1,
                                  float(bar.threshold) if bar is not None else 0.0)
+        import numba
+
+        threads = numba.config.NUMBA_NUM_THREADS
+        tables = _rule_tables(cm)
+        sl = build_slots(cm, tables[1], len(offs))
         self.rules = K.Rules(
             cm.base, cm.active, cm.r_start, cm.r_count, cm.r_sig, cm.r_up, cm.r_sat, cm.r_half,
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
             cm.sig_time, cm.sig_vessel, cm.sig_var0, cm.sig_nvar0, cm.is_vessel,
             cm.b_sec, cm.b_sect, cm.b_upt, cm.b_exp, cm.b_chemo, cm.b_trans, cm.b_attack,
             cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.b_custom, cm.b_eat, cm.b_fuse, cm.b_asym,
-            cm.act_ptr, cm.act_idx, *_rule_tables(cm),
+            cm.act_ptr, cm.act_idx, *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
+            sl["needs_counts"], np.zeros((threads, len(sl["htab"]))), np.zeros((threads, cm.n_types + N_COUNTS), np.int64),
+            sl["plan"],
         )
-        import numba
-
-        self.vals = np.zeros((numba.config.NUMBA_NUM_THREADS, cm.n_beh))
+        self.vals = np.zeros((threads, cm.n_beh))
         V = cm.init_state.shape[1]  # state variables, custom variables, damage, volume
         # Cell arrays hold at most one cell per site, so they never need to grow.
         self.uid = np.zeros(nsites, np.int64)

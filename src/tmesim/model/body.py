@@ -80,7 +80,7 @@ class Dormancy(_Strict):
     (``substrate:<name>``: its mean concentration in the spatial niche run; ``cells:<type>``:
     that resident type's share of cells, standing for contact); ``wake = 1 + sum_f w_f * f``
     over the patient's systemic tumor factors (inflammation, neutrophils/NETs, angiogenic
-    sprouting). Awakening is ``awakening * wake / sleep`` and dormant death ``dormant_death / sleep``
+    sprouting). Awakening is ``awakening * wake / sleep`` and dormant death ``dormant_death / sleep`` (``/ (1 + s (sleep - 1))`` with the subtype's ``primary.dormant_survival`` s)
     (quiescent cells in a dormancy niche survive, e.g. Braun et al. NEJM 2005)."""
 
     signals: dict[str, Number] = Field(default_factory=dict, description="niche signal -> weight on sleep")
@@ -137,6 +137,10 @@ class Primary(_Strict):
     doubling_time: Time = Field(description="volume doubling time of the primary tumor at diagnosis")
     surgery_delay: Time = Field(description="time from diagnosis to resection (shedding stops)")
     awakening_factor: Number = Field(description="factor on every organ's awakening rate: how readily this subtype's disseminated cells leave dormancy")
+    dormant_survival: Number | None = Field(
+        default=None, description="factor on the organ niches' hold on dormant death: dormant death is "
+        "dormant_death / (1 + s (sleep - 1)), how much longer this subtype's disseminated cells survive in a "
+        "dormancy niche (ER+ cells persist for decades); unset: 1 (dormant_death / sleep)")
     shedding_variability: Number = Field(description="standard deviation of ln(shedding) between patients (a patient's tumor sheds exp(N(0, s²)) times the section's rate)")
     immune_growth_exponent: Number | None = Field(default=None, description="elasticity w of the whole tumor's growth on its section's immune kill rate: g = g0 (k_ref / k)^w (tmesim.cohort.endpoints); unset: the cohort default")
     factors: dict[str, Fraction] = Field(default_factory=dict, description="tumor factor scores 0-1 (expression)")

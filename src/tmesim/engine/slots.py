@@ -1,0 +1,216 @@
+"""Per-type Hill slots: each distinct (signal, half-max, Hill power) of a cell type's rules,
+evaluated once per cell, and a Hill response with an exact fast path for integer powers.
+
+Why: ``kernels.evaluate`` used to evaluate every rule on its own: a signal read through a
+chain of tests, then a libm ``pow``. Rules that share a signal and a response (the same
+oxygen Hill curve raising division and lowering VEGF secretion) computed it twice, and a
+neighbour-count signal (pressure, contact with a type) scanned the neighbourhood and called
+``pow`` although it takes only ``nb + 1`` values. Here a type's rules point to *slots*; a
+slot is read and its Hill response computed once per cell, a neighbour-count slot is a
+table lookup (the table holds ``hill(k / nb)``, the same float the scan would give), and
+rules then only accumulate. Every number is the one the rule-by-rule evaluation gives, bit
+for bit (tested against :func:`tmesim.engine.kernels.behaviour`, which still evaluates one
+behaviour rule by rule where a single value is needed).
+
+Integer Hill powers (most rules of the shipped models: 1, 2, 4, 8): ``x ** n`` is computed
+as an unevaluated sum ``h + l`` (error-free products with fused multiply-add, relative
+error about ``n · 2**-104``) and ``h`` is used when it is certainly what libm ``pow``
+returns: when the exact power lies within 0.45 of the gap from ``h`` to its neighbour.
+glibc's ``pow`` is within 0.52 ULP of the exact power (its worst case, from a pre-rounding
+error of a few hundredths of an ULP), so it cannot return any other double there. Elsewhere
+(about one call in ten, and outside [1e-290, 1e290]) ``pow`` itself is called. Hand-written
+because no library offers a numba Hill response bit-identical to ``pow`` without calling it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# Slot kinds.
+K_FIELD, K_COUNT, K_CONST, K_VAR, K_DRUG, K_OTHER = range(6)
+# Neighbour counts a K_COUNT slot reads (after the per-type live counts 0..T-1).
+C_OCCUPIED, C_LIVE, C_DEAD, C_APOPTOTIC, C_NECROTIC, C_VESSEL = range(6)
+N_COUNTS = 6
+# Categories of per-target behaviours in a type's plan (see build_slots).
+P_TRANSFORM, P_ATTACK, P_EAT_FUSE, P_ASYMMETRIC, P_CHEMOTAXIS, P_EXCHANGE = range(6)
+N_PLAN = 6
+MAX_FAST_POWER = 16
+# h is used when h + CHECK * l rounds to h, i.e. |l| <= 0.45 of the gap from h to its
+# neighbour on the side of l (h + x rounds to h while |x| <= half that gap).
+CHECK = 1.0 / (2.0 * 0.45)
+
+
+@intrinsic
+def fma(typingctx, a, b, c):  # noqa: ANN001, ANN201, ARG001 - numba intrinsic
+    """a * b + c with one rounding (LLVM's ``llvm.fma``)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@intrinsic
+def libm_pow(typingctx, x, y):  # noqa: ANN001, ANN201, ARG001 - numba intrinsic
+    """libm ``pow`` called as a plain function, the one ``x ** y`` (LLVM's ``llvm.pow``) calls.
+
+    Why not ``x ** y``: LLVM may execute the speculatable ``llvm.pow`` on both sides of a
+    branch, which turns the fallback below into a ``pow`` for every call; a call to the
+    library function (which may set errno) stays behind its branch."""
+    sig = types.float64(types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+        fnty = ir.FunctionType(ir.DoubleType(), [ir.DoubleType(), ir.DoubleType()])
+        return builder.call(cgutils.get_or_insert_function(builder.module, fnty, "pow"), args)
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def ipow_dd(x, n):  # noqa: ANN001, ANN201 - numba scalars
+    """x ** n (n >= 1) as (h, l), h + l within ~n 2^-104 relatively of the exact power."""
+    if n == 2:  # the most common power: x * x rounded and its exact error
+        p = x * x
+        return p, fma(x, x, -p)
+    top = 1
+    while top * 2 <= n:
+        top *= 2
+    h = x
+    lo = 0.0
+    top //= 2
+    while top > 0:
+        p = h * h
+        e = fma(h, h, -p) + 2.0 * h * lo
+        s = p + e
+        lo = e - (s - p)
+        h = s
+        if n & top:
+            p = h * x
+            e = fma(h, x, -p) + lo * x
+            s = p + e
+            lo = e - (s - p)
+            h = s
+        top //= 2
+    return h, lo
+
+
+@njit(inline="always", cache=True)
+def hill_slot(s, half, power, n):  # noqa: ANN001, ANN201 - numba scalars
+    """:func:`tmesim.model.response.hill` with the same result bit for bit; ``n`` is the power
+    as an integer 2..MAX_FAST_POWER, or 0 (use ``pow``)."""
+    if s <= 0.0:
+        return 0.0
+    x = s / half
+    if power == 1.0:
+        q = x
+    elif n > 0:
+        h, lo = ipow_dd(x, n)
+        if 1e-290 < h < 1e290 and h + CHECK * lo == h:
+            q = h
+        else:
+            q = libm_pow(x, power)
+    else:
+        q = x ** power
+    return q / (1.0 + q)
+
+
+def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: ANN001 - CompiledModel
+    """Slots of every type from the compiled model; ``rt`` the kernel rule table (kernels),
+    and each type's plan of per-target behaviours."""
+    S, T = cm.n_sub, cm.n_types
+    n_rules = len(cm.r_sig)
+    r_slot = np.zeros(max(n_rules, 1), np.int64)
+    sl_int: list[tuple[int, int, int]] = []  # kind, argument, integer power (0: none)
+    sl_num: list[tuple[float, float]] = []  # half-max, power
+    slot_ptr = np.zeros(T + 1, np.int64)
+    contact = {cm.sig_pressure: T + C_OCCUPIED, cm.sig_vessel: T + C_VESSEL, cm.sig_vessel + 1: T + C_LIVE,
+               cm.sig_vessel + 2: T + C_DEAD, cm.sig_vessel + 3: T + C_APOPTOTIC, cm.sig_vessel + 4: T + C_NECROTIC}
+    # a live cell's own "dead", "apoptotic" and "necrotic" signals are 0
+    constant = {cm.sig_dead, cm.sig_vessel + 5, cm.sig_vessel + 6}
+    for t in range(T):
+        seen: dict[tuple[int, float, float], int] = {}
+        for b in np.flatnonzero(cm.r_count[t] > 0):
+            for k in range(cm.r_start[t, b], cm.r_start[t, b] + cm.r_count[t, b]):
+                sig, half, power = int(cm.r_sig[k]), float(cm.r_half[k]), float(cm.r_hill[k])
+                key = (sig, half, power)
+                if key not in seen:
+                    seen[key] = len(sl_int)
+                    if sig >= cm.sig_drug0:
+                        kind, arg = K_DRUG, k
+                    elif sig < S:
+                        kind, arg = K_FIELD, sig
+                    elif sig < S + T:
+                        kind, arg = K_COUNT, sig - S
+                    elif sig in contact:
+                        kind, arg = K_COUNT, contact[sig]
+                    elif sig == cm.sig_time or sig in constant:
+                        kind, arg = K_CONST, sig
+                    elif cm.sig_var0 <= sig < cm.sig_nvar0:
+                        kind, arg = K_VAR, sig - cm.sig_var0
+                    else:
+                        kind, arg = K_OTHER, sig
+                    ip = int(power) if power == int(power) and 2 <= power <= MAX_FAST_POWER else 0
+                    sl_int.append((kind, arg, ip))
+                    sl_num.append((half, power))
+                r_slot[k] = seen[key]
+        slot_ptr[t + 1] = len(sl_int)
+    G = len(sl_int)
+    si = np.array(sl_int, np.int64).reshape(G, 3)
+    # plan[t, c] = count, then the targets (types; substrates for chemotaxis and exchange) whose
+    # behaviour of category c the type has at all: the kernel loops over these only. Every
+    # skipped value is the behaviour's default, 0, which adds nothing and passes no test of
+    # those loops; a substrate the type does not exchange was never written.
+    per_target = (cm.b_trans, cm.b_attack, cm.b_eat, cm.b_asym, cm.b_chemo, cm.b_sec)
+    plan = np.zeros((T, N_PLAN, max(T, S) + 1), np.int64)
+    for t in range(T):
+        for c, cols in enumerate(per_target):
+            on = cm.active[t, cols]
+            if c == P_EAT_FUSE:
+                on = on | cm.active[t, cm.b_fuse]
+            if c == P_EXCHANGE:  # substrates the type secretes, takes up or exports
+                on = cm.active[t, cm.b_sec] | cm.active[t, cm.b_upt] | cm.active[t, cm.b_exp]
+            ks = np.flatnonzero(on)
+            plan[t, c, 0] = len(ks)
+            plan[t, c, 1:len(ks) + 1] = ks
+    # per type: 0 no neighbour counts, 1 occupied sites only (pressure), 2 every count
+    needs_counts = np.zeros(T, np.int64)
+    for t in range(T):
+        own = si[slot_ptr[t]:slot_ptr[t + 1]]
+        counted = own[own[:, 0] == K_COUNT, 1]
+        if len(counted):
+            needs_counts[t] = 1 if (counted == T + C_OCCUPIED).all() else 2
+    return {
+        "slot_ptr": slot_ptr, "sl_int": si if G else np.zeros((1, 3), np.int64),
+        "sl_num": np.array(sl_num, np.float64).reshape(G, 2) if G else np.ones((1, 2)),
+        "r_slot": r_slot, "htab": np.zeros((max(G, 1), nb + 1)), "needs_counts": needs_counts, "plan": plan,
+    }
+
+
+@njit(cache=True)
+def fill_tables(sl_int, sl_num, htab, time, sig_time, nb):  # noqa: ANN001, ANN201
+    """Hill responses of the slots whose signal takes few values: ``htab[g, k]`` = the
+    response to ``k / nb`` (the scan's fraction; "contact with vessel", 0 or 1, reads
+    k = 0 or nb); constants (time, a live cell's own death flags) in ``htab[g, 0]``."""
+    for g in range(sl_int.shape[0]):
+        kind = sl_int[g, 0]
+        half, power, n = sl_num[g, 0], sl_num[g, 1], sl_int[g, 2]
+        if kind == K_COUNT:
+            for k in range(nb + 1):
+                htab[g, k] = hill_slot(k / nb, half, power, n)
+        elif kind == K_CONST:
+            htab[g, 0] = hill_slot(time if sl_int[g, 1] == sig_time else 0.0, half, power, n)
+
+
+@njit(inline="always", cache=True)
+def happens(u, x):  # noqa: ANN001, ANN201 - numba scalars
+    """``u < 1 - exp(-x)``, the kernels' event test, without ``exp`` where it is certainly
+    false: 1 - exp(-x) <= x, and its rounded value exceeds x by less than 4e-16 (``exp``
+    within 1 ULP, the subtraction exact or rounded once), so u >= x + 1e-15 decides it."""
+    if u >= x + 1e-15:
+        return False
+    return u < 1.0 - np.exp(-x)

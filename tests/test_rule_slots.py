@@ -1,0 +1,119 @@
+"""Rule evaluation by Hill slots (tmesim.engine.slots) gives the rule-by-rule numbers bit for bit.
+
+The spatial engine evaluates each distinct Hill response of a cell type's rules once per cell,
+reads neighbour-count signals from tables, and computes integer Hill powers without libm
+``pow`` where that is certainly what ``pow`` returns. Every shipped result depends on these
+floats, so they are compared with the rule-by-rule evaluation (``kernels.behaviour``) and
+with ``tmesim.model.response.hill`` for equality, not closeness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+import tmesim
+from conftest import build, small_dict
+from tmesim.engine import kernels as K
+from tmesim.engine.slots import MAX_FAST_POWER, fill_tables, happens, hill_slot
+from tmesim.model.response import hill
+from tmesim.model.rules_csv import read_rules_csv
+
+
+@njit(cache=True)
+def _both(s, half, power, n):
+    a = np.empty(s.size)
+    b = np.empty(s.size)
+    for i in range(s.size):
+        a[i] = hill(s[i], half, power)
+        b[i] = hill_slot(s[i], half, power, n)
+    return a, b
+
+
+def test_hill_slot_is_libm_pow_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    s = np.concatenate([rng.uniform(0, 40, 100_000), np.exp(rng.uniform(-60, 60, 100_000)),
+                        rng.uniform(0, 1, 50_000).astype(np.float32).astype(np.float64),
+                        np.arange(9) / 8.0, [0.0, -1.0, 1e-300, 1e300, np.inf, np.nan, 2.0 ** -500, 2.0 ** 500]])
+    for power in (1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 16.0, 2.5, 17.0):
+        n = int(power) if power == int(power) and 2 <= power <= MAX_FAST_POWER else 0
+        for half in (0.3, 1.0, 7.5, 38.0):
+            a, b = _both(s, half, power, n)
+            assert a.tobytes() == b.tobytes(), (power, half, np.flatnonzero(a.view(np.int64) != b.view(np.int64))[:5])
+
+
+@njit(cache=True)
+def _events(u, x):
+    out = np.empty((u.size, 2), np.bool_)
+    for i in range(u.size):
+        out[i, 0] = u[i] < 1.0 - np.exp(-x[i])
+        out[i, 1] = happens(u[i], x[i])
+    return out
+
+
+def test_event_test_without_exp_decides_the_same() -> None:
+    """u < 1 - exp(-x), with exp skipped where u >= x + 1e-15: the same decision everywhere,
+    including u just above and below 1 - exp(-x) and x = 0, tiny, huge, negative, nan."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([np.exp(rng.uniform(-40, 3, 200_000)), [0.0, -0.0, -1.0, 1e-300, np.inf, np.nan]])
+    c = 1.0 - np.exp(-x)
+    u = np.concatenate([rng.uniform(0, 1, x.size), np.nextafter(c, 2.0), np.nextafter(c, -1.0), c, x, x + 1e-15])
+    xs = np.tile(x, 6)
+    keep = (u >= 0.0) & (u < 1.0)
+    out = _events(u[keep], xs[keep])
+    assert (out[:, 0] == out[:, 1]).all()
+    assert out[:, 0].any() and not out[:, 0].all()
+
+
+@njit(cache=True)
+def _slot_vs_rule_by_rule(n, L, C, R, vals, time):
+    """Per live cell: (cells checked, behaviour values that differ) between the slot evaluation
+    and ``behaviour``, rule by rule."""
+    b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
+    occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
+    checked = 0
+    bad = 0
+    for i in range(n):
+        if dead[i] != K.ALIVE:
+            continue
+        t = ctype[i]
+        x, y, z = C.cx[i], C.cy[i], C.cz[i]
+        site = (z * L.ny + y) * L.nx + x
+        K.rule_values(t, i, x, y, z, site, 0, time, vals, R.hbuf, R.cbuf, R.slot_ptr, R.sl_int, R.sl_num, R.r_slot,
+                      R.htab, R.needs_counts, R.act_ptr, R.act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var,
+                      is_vessel)
+        for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
+            b = R.act_idx[k]
+            ref = K.behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
+            if ref != vals[0, b] and not (np.isnan(ref) and np.isnan(vals[0, b])):
+                bad += 1
+        checked += 1
+    return checked, bad
+
+
+def _check(sim: tmesim.engine.Simulation, steps: int) -> None:
+    for _ in range(steps):
+        sim.step()
+        R, L = sim.rules, sim.lattice
+        fill_tables(R.sl_int, R.sl_num, R.htab, sim.time, R.meta[4], L.offs.shape[0])
+        checked, bad = _slot_vs_rule_by_rule(sim.n, L, sim._cells(), R, sim.vals, sim.time)
+        assert checked > 0 and bad == 0, (checked, bad)
+
+
+def test_slot_evaluation_is_rule_by_rule_tnbc() -> None:
+    """The TNBC model (field, contact, pressure, state-variable and neighbour-mean signals)."""
+    _check(tmesim.engine.Simulation(build(small_dict(size=40)), seed=3), 4)
+
+
+def test_slot_evaluation_is_rule_by_rule_with_drug_and_death_signals() -> None:
+    """A drug signal (exposure x delivery), time, contact with dead cells and vessels."""
+    d = small_dict(size=32)
+    tumor = d["cell_types"][0]["name"]
+    d["drugs"] = [{"name": "paclitaxel", "peak": 0.025, "interval": "100 day", "half_life": "1000 day"}]
+    d["rules"] = read_rules_csv(d["rules"]) + [
+        {"cell_type": tumor, "signal": s, "direction": "increases", "behaviour": "apoptosis", "saturation": 1e-3,
+         "half_max": h, "hill_power": p}
+        for s, h, p in (("drug paclitaxel", 0.05, 2), ("time", 300.0, 4), ("contact with dead cell", 0.2, 2),
+                        ("contact with vessel", 0.5, 3), ("contact with apoptotic cell", 0.1, 1),
+                        ("contact with necrotic cell", 0.1, 2.5), ("dead", 0.5, 2))]
+    _check(tmesim.engine.Simulation(build(d), seed=4), 4)
