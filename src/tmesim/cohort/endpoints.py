@@ -354,7 +354,7 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
     if metastases is not None:
         for organ, d in zip(metastases["organ"], metastases["days_from_diagnosis"], strict=True):
             ev = bool(np.isfinite(d) and 0 < d <= fu)
-            out[f"met_{organ}_days"] = float(d) if ev else fu
+            out[f"met_{organ}_days"] = float(d) if ev else float(fu)  # float in every patient: tables concatenate alike
             out[f"met_{organ}_event"] = ev
             if ev:
                 firsts.append(float(d))

@@ -297,7 +297,7 @@ def metastatic_endpoints(lesions: pd.DataFrame, model: Model, cfg: EndpointConfi
     out: dict[str, Any] = {}
     for organ, d in r["new_lesions"].items():
         ev = bool(np.isfinite(d) and d <= fu)
-        out[f"met_{organ}_days"] = d if ev else fu
+        out[f"met_{organ}_days"] = float(d) if ev else float(fu)  # float in every patient: tables concatenate alike
         out[f"met_{organ}_event"] = ev
     for organ in r["present"]:
         out[f"met_{organ}_days"], out[f"met_{organ}_event"] = 0.0, False  # a baseline lesion is not a new one

@@ -66,7 +66,8 @@ read from the enriched (nest-average) occupancy would stop them. Within-type het
 chemotaxis have no effect.
 """
 
-from .compile import MeanFieldTables, compile_meanfield, expected_initial
+from .compile import MeanFieldTables, compile_meanfield
+from .initial import expected_initial
 from .solver import (
     ContactCourse,
     MeanField,

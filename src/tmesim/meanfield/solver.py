@@ -19,7 +19,8 @@ from tmesim.model.grammar import FREE_SITE
 from tmesim.model.pk import Exposures, exposure
 from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
-from .compile import MeanFieldTables, compile_meanfield, expected_initial
+from .compile import MeanFieldTables, compile_meanfield
+from .initial import expected_initial
 from .rhs import ALL, group_dependencies, jacobian, layout, rhs, rhs_reduced
 
 SignalValue = float | Callable[[float], float]
