@@ -651,6 +651,12 @@ def solve_nb(x, b, d, A, tol, max_cycles):
         return 0
     if _residual(A, _I(0), x, b, d, r, _I(-1), r, r, _I(0)) <= tol * bn:
         return 0
+    return _cycles_nb(x, b, d, A, r, bn, tol, max_cycles)
+
+
+@njit(cache=True)
+def _cycles_nb(x, b, d, A, r, bn, tol, max_cycles):
+    """V-cycles from an initial guess that misses the tolerance; returns the number of cycles."""
     for it in range(1, max_cycles + 1):
         vcycle_nb(x, b, d, A)
         # the cycle ends with a red half-sweep (or the exact coarsest solve): the red
@@ -675,11 +681,7 @@ def _solve_setup_nb(x, b, d, coef, A, tol, max_cycles):
     if _residual(A, _I(0), x, b, d, r, _I(-1), r, r, _I(0)) <= tol * bn:
         return 0
     _setup_d_nb(d, A)
-    for it in range(1, max_cycles + 1):
-        vcycle_nb(x, b, d, A)
-        if _residual(A, _I(0), x, b, d, r, _I(1), r, r, _I(0)) <= tol * bn:
-            return it
-    return max_cycles
+    return _cycles_nb(x, b, d, A, r, bn, tol, max_cycles)
 
 
 @njit(cache=True)
