@@ -645,13 +645,22 @@ def vcycle_nb(x, b, d, A):
 def solve_nb(x, b, d, A, tol, max_cycles):
     """V-cycles until ‖b − A x‖₂ ≤ tol ‖b‖₂; returns the number of cycles."""
     r = _region(A, _I(_RB))
+    bn = _norm_if_unsolved(x, b, d, A, r, tol)
+    if bn < 0.0:
+        return 0
+    return _cycles_nb(x, b, d, A, r, bn, tol, max_cycles)
+
+
+@njit(cache=True)
+def _norm_if_unsolved(x, b, d, A, r, tol):
+    """‖b‖₂ when the initial guess x misses the tolerance, else −1 (b = 0: x ← 0, −1)."""
     bn = np.sqrt(_dot(A, b, b))
     if bn == 0.0:
         _fill(x, 0.0)
-        return 0
+        return -1.0
     if _residual(A, _I(0), x, b, d, r, _I(-1), r, r, _I(0)) <= tol * bn:
-        return 0
-    return _cycles_nb(x, b, d, A, r, bn, tol, max_cycles)
+        return -1.0
+    return bn
 
 
 @njit(cache=True)
@@ -674,11 +683,8 @@ def _solve_setup_nb(x, b, d, coef, A, tol, max_cycles):
     guess does not already meet the tolerance: the same numbers as setup-then-solve."""
     _setup_coef_nb(coef, A)
     r = _region(A, _I(_RB))
-    bn = np.sqrt(_dot(A, b, b))
-    if bn == 0.0:
-        _fill(x, 0.0)
-        return 0
-    if _residual(A, _I(0), x, b, d, r, _I(-1), r, r, _I(0)) <= tol * bn:
+    bn = _norm_if_unsolved(x, b, d, A, r, tol)
+    if bn < 0.0:
         return 0
     _setup_d_nb(d, A)
     return _cycles_nb(x, b, d, A, r, bn, tol, max_cycles)
