@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 from .endpoints import EndpointConfig
 from .patient import reference_kill_rate, run_patient
+from .warmup import warm_workers
 
 Progress = Callable[[int, int], None]
 
@@ -157,13 +158,17 @@ def _course(c: Any, model: Model, contacts: pd.DataFrame | ContactCourse | None)
 
 
 def screen_rows(model: Model, rows: list[dict[str, Any]], cfg: EndpointConfig, client: Any, engine: str = "meanfield",
-                retries: int = 3, contacts: pd.DataFrame | ContactCourse | None = None) -> list[float]:
+                retries: int = 3, contacts: pd.DataFrame | ContactCourse | None = None,
+                therapies: list[list[str]] | None = None) -> list[float]:
     """Entry day from diagnosis of each candidate (NaN: not eligible) for the metastatic setting
-    (:func:`tmesim.cohort.metastatic.screen_patient`), computed on ``client``'s workers."""
+    (:func:`tmesim.cohort.metastatic.screen_patient`), computed on ``client``'s workers.
+    ``therapies``: the arms' therapies, compiled with the rest before screening starts
+    (:func:`tmesim.cohort.warmup.warm_workers`)."""
     if not rows:
         return []
     mfut = client.scatter(model, broadcast=True, hash=False)
     course = _course(client, model, contacts)
+    warm_workers(client, mfut, engine, therapies or [], course)  # numba once, split over the workers
     futs = client.map(_screen_task, [mfut] * len(rows), rows, [cfg] * len(rows), [engine] * len(rows),
                       [course] * len(rows), pure=False, retries=retries)
     return [float(x) for x in client.gather(futs)]
@@ -193,6 +198,7 @@ def run_jobs(model: Model, jobs: list[Job], out: str | Path, cfg: EndpointConfig
 
             mfut = c.scatter(model, broadcast=True, hash=False)  # a fresh key: a released earlier scatter of the same model cannot take it away
             contacts = _course(c, model, contacts)  # read the table once, send it once
+            warm_workers(c, mfut, engine, [j.therapies for j in todo], contacts)  # numba once, split over the workers
             if cfg.immune_control and cfg.reference_kill_rate is None:  # k_ref once, not per patient
                 k_ref = reference_kill_rate(model, cfg, engine, contacts, mapper=lambda f, models, *args: c.gather(
                     c.map(f, [mfut] * len(models), *args, pure=False, retries=retries)))  # the scattered model

@@ -269,7 +269,8 @@ def enrol(spec: TrialSpec, model: Model, cfg: EndpointConfig, client: Any, out: 
         if notice:
             notice(f"screening candidates {len(done)}-{m - 1} for measurable metastatic disease ({eligible} of "
                    f"{spec.n} enrolled)")
-        entry = screen_rows(model, rows, cfg, client, spec.engine, contacts=contacts)
+        entry = screen_rows(model, rows, cfg, client, spec.engine, contacts=contacts,
+                            therapies=[a.therapies for a in spec.arms])
         new = pd.DataFrame({"patient_id": [int(r["patient_id"]) for r in rows], "entry_days_from_diagnosis": entry})
         done = pd.concat([done, new], ignore_index=True)
         if path is not None:
