@@ -15,8 +15,9 @@ no report) three times, each in a fresh process with its own ``NUMBA_CACHE_DIR``
 
 For each it prints the wall time from the start of ``run_trial`` (cluster start included) to the
 first finished patient and to the end, the CPU seconds the workers spent, and how many
-(kernel, signature) pairs each worker compiled rather than loaded (a numba compile-event
-listener installed on the workers); then the before/after ratios of the cold runs and the
+kernels (per signature, those called from Python: not the helpers compiled into them) each
+worker compiled rather than loaded from the cache, and how many of them more than one worker
+compiled (a numba compile-event listener installed on the workers); then the before/after ratios of the cold runs and the
 cold/warm ratio. The per-patient tables of the runs are compared: they must be identical
 (runtime columns aside). Under load from other processes the wall times stretch; the CPU
 seconds and compile counts do not.
@@ -42,7 +43,7 @@ import json, sys, time
 t_start = time.perf_counter()
 
 
-def listen():  # on each worker: count what numba compiles (a cache load is no compile event)
+def listen():  # on each worker: what numba compiles (a cache load is no compile event)
     import collections
     from numba.core import event
 
@@ -50,14 +51,16 @@ def listen():  # on each worker: count what numba compiles (a cache load is no c
     if hasattr(builtins, "_tmesim_compiled"):
         return
     builtins._tmesim_compiled = collections.Counter()
+    depth = [0]
 
-    class Count(event.Listener):
+    class Count(event.Listener):  # kernels called from Python (depth 0), not the helpers they compile
         def on_start(self, ev):
-            pass
+            depth[0] += 1
 
         def on_end(self, ev):
+            depth[0] -= 1
             d = ev.data["dispatcher"]
-            if d.py_func.__module__.startswith("tmesim"):
+            if depth[0] == 0 and d.py_func.__module__.startswith("tmesim"):
                 builtins._tmesim_compiled[f"{d.py_func.__module__}.{d.py_func.__qualname__}"] += 1
 
     event.register("numba:compile", Count())
@@ -109,9 +112,11 @@ def run(trial: Path, n: int, workers: int, cache: Path, out: Path, warm_up: bool
 def show(label: str, r: dict) -> None:
     counts = [sum(w["compiled"].values()) for w in r["workers"]]
     cpu = [w["cpu_s"] for w in r["workers"]]
+    seen = [set(w["compiled"]) for w in r["workers"]]
+    twice = sorted(k for k in set().union(*seen) if sum(k in s for s in seen) > 1)
     print(f"{label}: first patient after {r['first_s']:.1f} s, all after {r['total_s']:.1f} s; worker CPU "
-          f"{' + '.join(f'{c:.0f}' for c in cpu)} = {sum(cpu):.0f} s; (kernel, signature) pairs compiled per worker: "
-          f"{', '.join(map(str, counts))}")
+          f"{' + '.join(f'{c:.0f}' for c in cpu)} = {sum(cpu):.0f} s; kernels compiled (called from Python, "
+          f"per signature) per worker: {', '.join(map(str, counts))}; compiled by more than one worker: {len(twice)}")
 
 
 def patients(out: Path) -> pd.DataFrame:

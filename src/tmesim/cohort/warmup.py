@@ -98,6 +98,7 @@ def _spatial(models: list[Model], processes: tuple[str, ...]) -> None:
     for m in models:
         sim = Simulation(m, seed=0)
         for _ in range(SPATIAL_STEPS):  # a process's kernels, called as Simulation.step calls them
+            sim._ne = 0  # events of the step so far (Simulation.step resets it the same way)
             sim.update_drugs()
             for name in sim.SCHEDULE:
                 if name in processes:
