@@ -116,3 +116,10 @@ def test_a_patient_compiles_nothing_after_the_parts_ran_cold(tmp_path):
                            timeout=1800)
         assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_part_runs_on_its_own(small_model):
+    """Each part in a fresh process runs only its share of the schedule (a part that needs
+    another's state would fail here, not silently in a worker)."""
+    for part in PARTS:
+        assert warm_part(small_model, part, engine="spatial") >= 0
