@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
 from tmesim.engine import multigrid as mg
+from tmesim.engine import multigrid_levels as levels
 from tmesim.engine.multigrid import mg_hierarchy, mg_pcg, mg_solve, mg_vcycle
 
 
@@ -237,12 +238,12 @@ def test_levels_are_cached_and_setup_can_be_skipped():
 def test_transfer_operators():
     """Odd/even axes: P preserves constants next to no-flux faces, R = V_H⁻¹ Pᵀ V_h."""
     for n in (2, 5, 8, 37, 161):
-        fine = mg._Axis.fine(n, True)
+        fine = levels._Axis.fine(n, True)
         for _ in range(3):  # also non-uniform coarse-coarse pairs
             coarse = fine.coarsen()
             for dirichlet in (False, True):
-                pw, rw, cw = mg._transfer(fine, coarse, dirichlet, -1.0, float(n))
-                P = mg.pw_dense(pw, coarse.n)
+                pw, rw, cw = levels._transfer(fine, coarse, dirichlet, -1.0, float(n))
+                P = levels.pw_dense(pw, coarse.n)
                 if not dirichlet:
                     assert np.allclose(P.sum(axis=1), 1.0)
                 R = np.zeros((coarse.n, fine.n))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .. import multigrid as M
+from .. import multigrid_levels as M
 from .device import Device
 
 __all__ = ["DeviceMultigrid"]
