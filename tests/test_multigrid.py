@@ -286,3 +286,25 @@ def test_fused_smoother_equals_separate_half_sweeps(grid):
             mg._smooth3_s(sep, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, first ^ (k & 1))
         assert fused.tobytes() == sep.tobytes()
         assert not np.array_equal(fused, x0)
+
+
+def test_accept_keeps_a_close_guess_and_solves_a_far_one_to_tol():
+    grid = (1, 30, 31)
+    d, b = _problem(grid, seed=5)
+    ref = np.zeros_like(b)
+    mg_solve(ref, b, d, 40.0, grid, True, tol=1e-10)
+    A = _matrix(d, 40.0, grid, True)
+    rng = np.random.default_rng(1)
+    for scale, kept in ((1e-4, True), (1e-1, False)):
+        x0 = ref * (1.0 + scale * rng.standard_normal(b.size))
+        rel = np.linalg.norm(b - A @ x0) / np.linalg.norm(b)
+        x = x0.copy()
+        cycles = mg_solve(x, b, d, 40.0, grid, True, tol=1e-6, accept=1e-2)
+        assert (rel <= 1e-2) == kept
+        if kept:
+            assert cycles == 0 and np.array_equal(x, x0)
+        else:
+            assert cycles > 0 and np.linalg.norm(b - A @ x) <= 1e-6 * np.linalg.norm(b)
+            y = x0.copy()  # check=False: the caller already knows; same solve, no first residual
+            assert mg_solve(y, b, d, 40.0, grid, True, tol=1e-6, check=False) == cycles
+            assert np.array_equal(x, y)

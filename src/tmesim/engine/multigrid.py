@@ -660,10 +660,18 @@ def _cycles_nb(x, b, d, A, r, bn, tol, max_cycles):
 def _solve_setup_nb(x, b, d, coef, A, tol, max_cycles, accept):
     """``_setup_nb`` then ``solve_nb``, with the part of the setup that only the V-cycle
     needs (restricted d, inverse diagonals, coarsest factor) done only when the initial
-    guess does not already meet the tolerance: the same numbers as setup-then-solve."""
+    guess does not already meet the tolerance: the same numbers as setup-then-solve.
+    ``accept < 0``: the caller knows the initial guess misses the tolerance (no first
+    residual)."""
     _setup_coef_nb(coef, A)
     r = _region(A, _I(_RB))
-    bn = _norm_if_unsolved(x, b, d, A, r, accept)
+    if accept < 0.0:
+        bn = np.sqrt(_dot(A, b, b))
+        if bn == 0.0:
+            _fill(x, 0.0)
+            return 0
+    else:
+        bn = _norm_if_unsolved(x, b, d, A, r, accept)
     if bn < 0.0:
         return 0
     _setup_d_nb(d, A)
@@ -706,20 +714,21 @@ def _pcg_nb(x, b, d, A, r, z, p, q, zero, tol, maxiter):
 
 def mg_solve(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
              grid: tuple[int, int, int], dirichlet: bool, tol: float = 1e-6,
-             max_cycles: int = 30, accept: float | None = None) -> int:
+             max_cycles: int = 30, accept: float | None = None, check: bool = True) -> int:
     """Solve (diag(d) − coef Δ_h) x = b by V-cycles; x (the initial guess) is overwritten.
 
     Returns the number of V-cycles; stops when ‖b − A x‖₂ ≤ tol·‖b‖₂ (b = 0 → x = 0) or
     after ``max_cycles``.  ``accept`` (≥ tol; default tol): an initial guess whose relative
     residual is already ≤ ``accept`` is returned unchanged (0 cycles); one that is not is
     solved down to ``tol`` (a warm start that stays within ``accept`` over several calls is
-    re-solved only once the right-hand side or d has drifted that far).
+    re-solved only once the right-hand side or d has drifted that far).  ``check=False``: the
+    caller has found that x misses the tolerance (at least one V-cycle, no first residual).
     """
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     h.coef = None  # the coarse data may be skipped: a later mg_vcycle(setup=False) sets up
     return int(_solve_setup_nb(x, b, d, float(coef), h.arrays, float(tol), int(max_cycles),
-                                float(tol if accept is None else max(accept, tol))))
+                                -1.0 if not check else float(tol if accept is None else max(accept, tol))))
 
 
 def mg_vcycle(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
