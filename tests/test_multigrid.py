@@ -281,7 +281,9 @@ def test_fused_smoother_equals_separate_half_sweeps(grid):
     for first in (0, 1):
         x0 = rng.standard_normal(b.size)
         fused, sep = x0.copy(), x0.copy()
-        mg._smooth_fused(fused, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(first), _I(4))
+        one = _I(1)
+        mg._smooth_fused(fused, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(first), _I(4),
+                         _I(0), b, lx, lx, lx, one, one, one, _I(-2), d, lx, lx, lx, b, lx, b, lx, _I(0))
         for k in range(4):
             mg._smooth3_s(sep, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, first ^ (k & 1))
         assert fused.tobytes() == sep.tobytes()

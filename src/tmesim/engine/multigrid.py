@@ -83,7 +83,10 @@ over rows, so results are bitwise identical for any number of threads.  Levels w
 ``PARALLEL_MIN`` cells use threaded copies of the residual/restriction and prolongation
 kernels (same arithmetic as the serial copies) and smooth in one pass over memory
 (``_smooth_fused``: the four half-sweeps of a smoothing step as a wavefront, rows (planes in
-3D) one behind the other; the same values as four separate half-sweeps).  The smoother is
+3D) one behind the other; the same values as four separate half-sweeps); the pass also does
+the prolongation before the post-smoothing, the residual and its restriction along x after
+the pre-smoothing, and the stopping test's residual after the last post-smoothing, so a
+V-cycle reads a large level about twice instead of about eleven times.  The smoother is
 memory bound on such levels: on this 2-core VM under load, 4.4 ns per cell and half-sweep
 on a 1118² level with one thread, 5.2 with two (threaded half-sweeps), 2.5 fused on one
 thread, against 1.6 on a 128² level that fits in cache; hence one thread there.  Level arrays are allocated once
@@ -233,19 +236,27 @@ def _smooth_row(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, z, y, color):
 
 
 @njit(cache=True)
-def _smooth_fused(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, halves):
-    """``halves`` half-sweeps (colours first, 1−first, …) in one pass over memory: half-sweep
-    k works on row (2D; plane in 3D) u − k while half-sweep 0 works on u.  A half-sweep of
-    one colour reads only the other colour in the row/plane and its two neighbours, which the
-    previous half-sweep has finished and the next one has not yet touched, so every cell gets
-    exactly the values of ``halves`` separate half-sweeps (bitwise the same field), while a
-    large level streams through memory once instead of ``halves`` times (the smoother is
-    memory bound there: 4.4 vs 1.6 ns per cell and half-sweep on a 1118² level vs a 128² one).
-    """
+def _smooth_fused(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, halves,
+                  pro, e, pwz, pwy, pwx, mz, my, mx, rcolor, d, sz, sy, sx, r, part, t, rwx, mxr):
+    """``halves`` half-sweeps (colours first, 1−first, …) in one pass over memory, optionally
+    preceded by the prolongation x += P e (``pro`` = 1; coarse shape mz, my, mx) and followed
+    by the residual of ``_residual_py`` (``rcolor`` ≥ −1: its colour argument, with ``mxr``,
+    ``t``, ``rwx``, ``part``; −2: none).  The row (2D; plane in 3D) u is prolonged while
+    half-sweep k works on row u − pro − k and the residual on row u − pro − halves.  Each
+    stage reads only the row and its two neighbours, which the previous stage has finished and
+    the next one has not yet touched (a half-sweep of one colour reads only the other colour),
+    so every value is bitwise that of the separate passes, while a large level streams through
+    memory once instead of halves + 2 times (the smoother is memory bound there: 4.4 vs 1.6 ns
+    per cell and half-sweep on a 1118² level vs a 128² one)."""
     units = ny if nz == 1 else nz
-    for u in range(units + halves - 1):
+    rows = 1 if nz == 1 else ny  # rows (lines z·ny + y) per unit
+    res = 1 if rcolor >= -1 else 0
+    for u in range(units + pro + halves - 1 + res):
+        if pro == 1 and u < units:
+            for line in range(u * rows, (u + 1) * rows):
+                _prolong_row(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx, line)
         for k in range(halves):
-            w = u - k
+            w = u - pro - k
             if w < 0 or w >= units:
                 continue
             color = first ^ (k & 1)
@@ -254,6 +265,69 @@ def _smooth_fused(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, halves)
             else:
                 for y in range(ny):
                     _smooth_row(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, w, y, color)
+        if res == 1:
+            w = u - pro - halves
+            if 0 <= w < units:
+                for line in range(w * rows, (w + 1) * rows):
+                    _residual_row(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
+                                  nz, ny, nx, mxr, rcolor, line)
+
+
+@njit(cache=True)
+def _residual_row(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
+                  nz, ny, nx, mx, color, line):
+    """One row (line = z·ny + y) of ``_residual_py``."""
+    plane = nx * ny
+    last = nx - 1
+    step = 1 if color < 0 else 2  # cells that enter the sums
+    z = line // ny
+    y = line - z * ny
+    o = line * nx
+    cyl = ly[y]
+    cyh = hy[y]
+    czl = lz[z]
+    czh = hz[z]
+    syz = sy[y] + sz[z]
+    oyl = o - nx if y > 0 else o
+    oyh = o + nx if y < ny - 1 else o
+    ozl = o - plane if z > 0 else o
+    ozh = o + plane if z < nz - 1 else o
+    p = 0 if color < 0 else (color + y + z) & 1  # first cell of the row in the sums
+    # r is computed on the whole row, both colours: a unit-stride loop that LLVM
+    # vectorises runs faster than the stride-2 loop over one colour (same arithmetic per
+    # cell, so the colour's values and everything summed from them are unchanged)
+    ip = o + 1 if nx > 1 else o
+    r[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
+               + czl * x[U(ozl)] + czh * x[U(ozh)] - (d[U(o)] + syz + sx[0]) * x[U(o)])
+    for xx in range(1, last):
+        i = o + xx
+        v = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
+             + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)]
+             - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
+        if nz > 1:
+            v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
+        r[U(i)] = v
+    if last > 0:
+        i = o + last
+        r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
+                   + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
+                   + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
+    if mx == 0:
+        part[line] = _row_sumsq(r, o + p, (nx - p + step - 1) // step, step)
+    else:
+        q = (p + 1) & 1  # fine cell 2J−1+k has parity p  <=>  k ≡ q (mod 2)
+        to = line * mx
+        for jj in (0, mx - 1):  # ends: fine cells may be missing
+            acc = 0.0
+            for k in range(q, 4, 2):
+                fi = 2 * jj - 1 + k
+                if 0 <= fi < nx:
+                    acc += rwx[4 * jj + k] * r[U(o + fi)]
+            t[U(to + jj)] = acc
+        for jj in range(1, mx - 1):
+            f0 = o + 2 * jj - 1 + q
+            t[U(to + jj)] = (rwx[U(4 * jj + q)] * r[U(f0)]
+                             + rwx[U(4 * jj + q + 2)] * r[U(f0 + 2)])
 
 
 def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
@@ -264,58 +338,9 @@ def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
       mx == 0: part[row] = Σ r² over the summed cells (fixed partial sums);
       mx > 0 (color ≥ 0): t[row, J] = Σ_k rwx[J, k] r[row, 2J−1+k], the restriction along x,
                over the summed cells only (the others count as zero)."""
-    plane = nx * ny
-    last = nx - 1
-    step = 1 if color < 0 else 2  # cells that enter the sums
     for line in prange(nz * ny):
-        z = line // ny
-        y = line - z * ny
-        o = line * nx
-        cyl = ly[y]
-        cyh = hy[y]
-        czl = lz[z]
-        czh = hz[z]
-        syz = sy[y] + sz[z]
-        oyl = o - nx if y > 0 else o
-        oyh = o + nx if y < ny - 1 else o
-        ozl = o - plane if z > 0 else o
-        ozh = o + plane if z < nz - 1 else o
-        p = 0 if color < 0 else (color + y + z) & 1  # first cell of the row in the sums
-        # r is computed on the whole row, both colours: a unit-stride loop that LLVM
-        # vectorises runs faster than the stride-2 loop over one colour (same arithmetic per
-        # cell, so the colour's values and everything summed from them are unchanged)
-        ip = o + 1 if nx > 1 else o
-        r[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
-                   + czl * x[U(ozl)] + czh * x[U(ozh)] - (d[U(o)] + syz + sx[0]) * x[U(o)])
-        for xx in range(1, last):
-            i = o + xx
-            v = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
-                 + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)]
-                 - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
-            if nz > 1:
-                v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
-            r[U(i)] = v
-        if last > 0:
-            i = o + last
-            r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
-                       + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
-                       + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
-        if mx == 0:
-            part[line] = _row_sumsq(r, o + p, (nx - p + step - 1) // step, step)
-        else:
-            q = (p + 1) & 1  # fine cell 2J−1+k has parity p  <=>  k ≡ q (mod 2)
-            to = line * mx
-            for jj in (0, mx - 1):  # ends: fine cells may be missing
-                acc = 0.0
-                for k in range(q, 4, 2):
-                    fi = 2 * jj - 1 + k
-                    if 0 <= fi < nx:
-                        acc += rwx[4 * jj + k] * r[U(o + fi)]
-                t[U(to + jj)] = acc
-            for jj in range(1, mx - 1):
-                f0 = o + 2 * jj - 1 + q
-                t[U(to + jj)] = (rwx[U(4 * jj + q)] * r[U(f0)]
-                                 + rwx[U(4 * jj + q + 2)] * r[U(f0 + 2)])
+        _residual_row(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
+                      nz, ny, nx, mx, color, line)
 
 
 @njit(cache=True)
@@ -381,56 +406,61 @@ def _restrict_mid(src, dst, rw, nouter, nf, nc, inner):
                               + w3 * src[U(i3 + k)])
 
 
+@njit(cache=True)
+def _prolong_row(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx, line):
+    """One row (line = z·ny + y) of ``_prolong_py``."""
+    z = line // ny
+    y = line - z * ny
+    o = line * nx
+    jz0 = (z - 1) >> 1
+    jz1 = jz0 + 1
+    if jz0 < 0:
+        jz0 = jz1  # weight 0 where the coarse cell does not exist
+    if jz1 > mz - 1:
+        jz1 = jz0
+    jy0 = (y - 1) >> 1
+    jy1 = jy0 + 1
+    if jy0 < 0:
+        jy0 = jy1
+    if jy1 > my - 1:
+        jy1 = jy0
+    ra = (jz0 * my + jy0) * mx
+    rb = (jz0 * my + jy1) * mx
+    rc = (jz1 * my + jy0) * mx
+    rd = (jz1 * my + jy1) * mx
+    wa = pwz[2 * z] * pwy[2 * y]
+    wb = pwz[2 * z] * pwy[2 * y + 1]
+    wc = pwz[2 * z + 1] * pwy[2 * y]
+    wd = pwz[2 * z + 1] * pwy[2 * y + 1]
+    # c_J = (y/z-interpolated coarse row)[J]; fine 2J+1 and 2J+2 lie between c_J, c_J+1
+    c0 = wa * e[U(ra)] + wb * e[U(rb)] + wc * e[U(rc)] + wd * e[U(rd)]
+    x[U(o)] += pwx[1] * c0  # fine 0: coarse 0 only
+    if wa == 0.0 and wb == 0.0:  # one coarse plane (always in 2D)
+        for jj in range(mx - 1):
+            c1 = wc * e[U(rc + jj + 1)] + wd * e[U(rd + jj + 1)]
+            i = o + 2 * jj + 1
+            k = 4 * jj + 2  # = 2·(2jj + 1)
+            x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
+            x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
+            c0 = c1
+    else:
+        for jj in range(mx - 1):
+            m = jj + 1
+            c1 = (wa * e[U(ra + m)] + wb * e[U(rb + m)] + wc * e[U(rc + m)]
+                  + wd * e[U(rd + m)])
+            i = o + 2 * jj + 1
+            k = 4 * jj + 2
+            x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
+            x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
+            c0 = c1
+    for i in range(2 * mx - 1, nx):  # past the last coarse centre: coarse mx − 1 only
+        x[U(o + i)] += pwx[U(2 * i)] * c0
+
+
 def _prolong_py(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx):
     """x += P e (tensor-product linear interpolation, ≤ 2 coarse cells per axis)."""
     for line in prange(nz * ny):
-        z = line // ny
-        y = line - z * ny
-        o = line * nx
-        jz0 = (z - 1) >> 1
-        jz1 = jz0 + 1
-        if jz0 < 0:
-            jz0 = jz1  # weight 0 where the coarse cell does not exist
-        if jz1 > mz - 1:
-            jz1 = jz0
-        jy0 = (y - 1) >> 1
-        jy1 = jy0 + 1
-        if jy0 < 0:
-            jy0 = jy1
-        if jy1 > my - 1:
-            jy1 = jy0
-        ra = (jz0 * my + jy0) * mx
-        rb = (jz0 * my + jy1) * mx
-        rc = (jz1 * my + jy0) * mx
-        rd = (jz1 * my + jy1) * mx
-        wa = pwz[2 * z] * pwy[2 * y]
-        wb = pwz[2 * z] * pwy[2 * y + 1]
-        wc = pwz[2 * z + 1] * pwy[2 * y]
-        wd = pwz[2 * z + 1] * pwy[2 * y + 1]
-        # c_J = (y/z-interpolated coarse row)[J]; fine 2J+1 and 2J+2 lie between c_J, c_J+1
-        c0 = wa * e[U(ra)] + wb * e[U(rb)] + wc * e[U(rc)] + wd * e[U(rd)]
-        x[U(o)] += pwx[1] * c0  # fine 0: coarse 0 only
-        if wa == 0.0 and wb == 0.0:  # one coarse plane (always in 2D)
-            for jj in range(mx - 1):
-                c1 = wc * e[U(rc + jj + 1)] + wd * e[U(rd + jj + 1)]
-                i = o + 2 * jj + 1
-                k = 4 * jj + 2  # = 2·(2jj + 1)
-                x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
-                x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
-                c0 = c1
-        else:
-            for jj in range(mx - 1):
-                m = jj + 1
-                c1 = (wa * e[U(ra + m)] + wb * e[U(rb + m)] + wc * e[U(rc + m)]
-                      + wd * e[U(rd + m)])
-                i = o + 2 * jj + 1
-                k = 4 * jj + 2
-                x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
-                x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
-                c0 = c1
-        for i in range(2 * mx - 1, nx):  # past the last coarse centre: coarse mx − 1 only
-            x[U(o + i)] += pwx[U(2 * i)] * c0
-
+        _prolong_row(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx, line)
 
 
 @njit(cache=True)
@@ -479,7 +509,9 @@ def _smooth(A, lev, xl, bl, il, first):
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
     lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
     if nz * ny * nx >= PARALLEL_MIN:  # a level larger than the caches: one pass (see _smooth_fused)
-        _smooth_fused(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, _I(4))
+        one = _I(1)
+        _smooth_fused(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, _I(4),
+                      _I(0), xl, lx, lx, lx, one, one, one, _I(-2), xl, sx, sx, sx, xl, sx, xl, sx, _I(0))
         return
     for sweep in range(4):
         color = first ^ (sweep & 1)
@@ -559,22 +591,23 @@ def _coarse_solve(A, xl, bl):
 
 
 @njit(cache=True)
-def _restrict(A, lev, x, b, d):
+def _restrict(A, lev, x, b, d, xdone):
     """b_{lev+1} = R r_lev, right after the pre-smoothing (whose last half-sweep is colour
-    1, so the residual is computed on colour 0 only)."""
+    1, so the residual is computed on colour 0 only).  ``xdone``: the residual and its
+    restriction along x are already in ``_restrict_target`` (``_smooth_restrict``)."""
     shp, crs = A[0], A[1]
     nz, ny = shp[lev, 0], shp[lev, 1]
     mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
     xl, bl, dl, il, rl = _level(A, lev, x, b, d)
     xc, bc, dc, ic, rc = _level(A, lev + 1, x, b, d)
-    t1 = _region(A, _I(_T1))
     t2 = _region(A, _I(_T2))
     rwz, rwy, rwx = _axes(A, _I(_RW), _I(4), lev + 1)
     cy = crs[lev, 1]
     cz = crs[lev, 0]
     if crs[lev, 2]:  # colour-0 residual fused with the restriction along x
-        dst = bc if (cy == 0 and cz == 0) else t1[0:nz * ny * mx]
-        _residual(A, lev, xl, bl, dl, rl, _I(0), dst, rwx, mx)
+        dst = _restrict_target(A, lev, x, b, d)
+        if not xdone:
+            _residual(A, lev, xl, bl, dl, rl, _I(0), dst, rwx, mx)
         src = dst
     else:  # nx == 1: no x restriction; the y/z passes need the residual everywhere
         _residual(A, lev, xl, bl, dl, rl, _I(-1), rl, rwx, _I(0))
@@ -585,6 +618,57 @@ def _restrict(A, lev, x, b, d):
         src = dst
     if cz:
         _restrict_mid(src, bc, rwz, _I(1), nz, mz, my * mx)
+
+
+@njit(cache=True)
+def _restrict_target(A, lev, x, b, d):
+    """Where the residual restricted along x goes: b_{lev+1} when no other axis is halved,
+    else the temporary T1."""
+    shp, crs = A[0], A[1]
+    nz, ny, mx = shp[lev, 0], shp[lev, 1], shp[lev + 1, 2]
+    if crs[lev, 1] == 0 and crs[lev, 0] == 0:
+        return _level(A, lev + 1, x, b, d)[1]
+    return _region(A, _I(_T1))[0:nz * ny * mx]
+
+
+@njit(cache=True)
+def _smooth_restrict(A, lev, x, b, d):
+    """Pre-smoothing (red, black, red, black) of a large level with x halved, fused with its
+    colour-0 residual and the residual's restriction along x (``_smooth_fused``)."""
+    shp = A[0]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    mx = shp[lev + 1, 2]
+    xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+    rwz, rwy, rwx = _axes(A, _I(_RW), _I(4), lev + 1)
+    one = _I(1)
+    _smooth_fused(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(0), _I(4),
+                  _I(0), xl, lx, lx, lx, one, one, one, _I(0), dl, sz, sy, sx, rl,
+                  _region(A, _I(_PART)), _restrict_target(A, lev, x, b, d), rwx, mx)
+
+
+@njit(cache=True)
+def _prolong_smooth(A, lev, x, b, d, want_norm):
+    """x_lev += P x_{lev+1} and the post-smoothing (black, red, black, red) of a large level
+    in one pass; with ``want_norm`` also the black residual's norm (as ``_cycles_nb`` checks
+    it), else −1."""
+    shp = A[0]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
+    xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+    xc = _level(A, lev + 1, x, b, d)[0]
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+    pwz, pwy, pwx = _axes(A, _I(_PW), _I(2), lev)
+    part = _region(A, _I(_PART))
+    rcolor = _I(1) if want_norm else _I(-2)
+    _smooth_fused(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(1), _I(4),
+                  _I(1), xc, pwz, pwy, pwx, mz, my, mx, rcolor, dl, sz, sy, sx, rl, part, rl, rl, _I(0))
+    if not want_norm:
+        return -1.0
+    acc = 0.0
+    for i in range(nz * ny):
+        acc += part[i]
+    return np.sqrt(acc)
 
 
 @njit(cache=True)
@@ -605,19 +689,36 @@ def _prolong(A, lev, x, b, d):
 @njit(cache=True)
 def vcycle_nb(x, b, d, A):
     """One V(2,2)-cycle on x in place (A = ``mg_hierarchy(...).arrays`` after ``setup``)."""
-    nlev = A[0].shape[0]
+    _vcycle(x, b, d, A, False)
+
+
+@njit(cache=True)
+def _vcycle(x, b, d, A, want_norm):
+    """``vcycle_nb``; on a large fine level with ``want_norm`` it also returns the black
+    residual's norm of the result (computed in the last pass), else −1."""
+    shp, crs = A[0], A[1]
+    nlev = shp.shape[0]
     for lev in range(nlev - 1):
         xl, bl, dl, il, rl = _level(A, lev, x, b, d)
         if lev > 0:
             _fill(xl, 0.0)
-        _smooth(A, lev, xl, bl, il, _I(0))  # red, black, red, black
-        _restrict(A, lev, x, b, d)
+        if shp[lev, 0] * shp[lev, 1] * shp[lev, 2] >= PARALLEL_MIN and crs[lev, 2]:
+            _smooth_restrict(A, lev, x, b, d)  # red, black, red, black + residual along x
+            _restrict(A, lev, x, b, d, True)
+        else:
+            _smooth(A, lev, xl, bl, il, _I(0))  # red, black, red, black
+            _restrict(A, lev, x, b, d, False)
     xl, bl, dl, il, rl = _level(A, nlev - 1, x, b, d)
     _coarse_solve(A, xl, bl)
+    norm = -1.0
     for lev in range(nlev - 2, -1, -1):
-        _prolong(A, lev, x, b, d)
-        xl, bl, dl, il, rl = _level(A, lev, x, b, d)
-        _smooth(A, lev, xl, bl, il, _I(1))  # black, red, black, red (the adjoint order)
+        if shp[lev, 0] * shp[lev, 1] * shp[lev, 2] >= PARALLEL_MIN:
+            norm = _prolong_smooth(A, lev, x, b, d, want_norm and lev == 0)
+        else:
+            _prolong(A, lev, x, b, d)
+            xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+            _smooth(A, lev, xl, bl, il, _I(1))  # black, red, black, red (the adjoint order)
+    return norm
 
 
 @njit(cache=True)
@@ -647,11 +748,13 @@ def _norm_if_unsolved(x, b, d, A, r, accept):
 def _cycles_nb(x, b, d, A, r, bn, tol, max_cycles):
     """V-cycles from an initial guess that misses the tolerance; returns the number of cycles."""
     for it in range(1, max_cycles + 1):
-        vcycle_nb(x, b, d, A)
         # the cycle ends with a red half-sweep (or the exact coarsest solve): the red
         # residual is zero up to rounding (~1e-16·(b_i + coupling terms)), so only the
-        # black cells are evaluated
-        if _residual(A, _I(0), x, b, d, r, _I(1), r, r, _I(0)) <= tol * bn:
+        # black cells are evaluated (on a large level within the cycle's last pass)
+        rn = _vcycle(x, b, d, A, True)
+        if rn < 0.0:
+            rn = _residual(A, _I(0), x, b, d, r, _I(1), r, r, _I(0))
+        if rn <= tol * bn:
             return it
     return max_cycles
 
