@@ -34,6 +34,10 @@ included, next to the time projected from the cluster rate.
 Each run also measures, once, the reference kill rate of immune pressure (the untreated
 run-in of 32 reference patients, :func:`tmesim.cohort.patient.reference_kill_rate`); that
 fixed cost is reported on its own and kept out of patients per second.
+
+Every rate here is with numba's kernels already compiled (a warm-up run first); the first trial
+on an empty numba cache (compilation, split over the workers) is measured by
+``benchmarks/coldstart.py``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ compiling it (minutes for the largest). On a fresh checkout that cache is empty,
 worker compiled every kernel itself, all workers the same kernels at the same time, before
 its first patient.
 
-:func:`warm_workers` splits the compilation into :data:`PARTS` and runs each part once, on its
-own worker, all parts at the same time, before the runner submits any patient; each part runs
+:func:`warm_workers` splits the compilation into :data:`PARTS`, shares them out over the workers
+(:func:`assign`, by compile cost) and runs them all at the same time, each part once, before the
+runner submits any patient; each part runs
 an engine on a tiny problem built from the cohort's own models (the mean-field section with the
 arms' drugs and the trial's contact course; the spatial engine on the body model's organ
 niches, and on the model itself for spatial sections), so exactly the argument types a patient
@@ -47,10 +48,10 @@ ENGINES = ("meanfield", "spatial")
 MEANFIELD_DAYS = 2.0
 SPATIAL_STEPS = 2
 # Part → the spatial engine's schedule processes it runs ("meanfield": the mean-field section and
-# the endpoints' rule response). COST: relative compile time of each part (one process, the
-# impassion130 trial's models, measured with benchmarks/coldstart.py's cold cache: evaluate
-# ~200, meanfield ~100, fields ~90, recruit ~50, act ~30 s on a loaded core); kernels.evaluate
-# alone is ~40% of all, so it gets a worker to itself where there are two.
+# the endpoints' rule response). COST: relative compile time of each part (the impassion130
+# trial's models, empty cache, each schedule process's first call timed in one process on a
+# loaded core: evaluate ~200, meanfield ~100, fields ~90, recruit ~50, act ~30 s); kernels.evaluate
+# alone is ~40% of all, so it is shared out first (with two workers: evaluate + act | the rest).
 PARTS: dict[str, tuple[str, ...]] = {
     "evaluate": ("evaluate_behaviours",),
     "meanfield": (),
