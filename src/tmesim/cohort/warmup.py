@@ -95,12 +95,18 @@ def spatial_models(model: Model, engine: str) -> list[Model]:
 
 def _spatial(models: list[Model], processes: tuple[str, ...]) -> None:
     from tmesim.engine import Simulation
+    from tmesim.engine.fields import SPLIT_THRESHOLD
 
     for m in models:
         sim = Simulation(m, seed=0)
-        for _ in range(SPATIAL_STEPS):  # a process's kernels, called as Simulation.step calls them
+        for step in range(SPATIAL_STEPS):  # a process's kernels, called as Simulation.step calls them
             sim._ne = 0  # events of the step so far (Simulation.step resets it the same way)
             sim.update_drugs()
+            if "evaluate_behaviours" not in processes and step % 2:
+                # Without the rule evaluation no cell takes anything up, and every substrate took
+                # the split scheme; an uptake above the split threshold on every other step also
+                # runs the coupled (multigrid) solve that oxygen takes in a patient's niches.
+                sim.solver.loss[:] = 2.0 * SPLIT_THRESHOLD / sim.cm.dt
             for name in sim.SCHEDULE:
                 if name in processes:
                     getattr(sim, name)()
