@@ -319,12 +319,11 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
     """One virtual patient in the metastatic setting; one row (as :func:`tmesim.cohort.run_patient`),
     with ``entry_days_from_diagnosis``, ``de_novo``, lesion counts and sites, and the sums of
     target diameters. Raises :class:`ModelError` for a patient who is not eligible."""
-    from .patient import treated_model, with_reference
+    from .patient import treated_patient, with_reference
 
     t0 = time.perf_counter()
     cfg = with_reference(model, cfg or EndpointConfig(), engine, contacts)
-    pm = patient_model(model, row)
-    tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
+    pm, tm = treated_patient(model, row, list(therapies or []), cfg.run_in_days)  # drug: factors act on tm
     section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]), contacts=contacts)
     res = run_in_body(model, pm, row, cfg, engine, contacts)
     entry = entry_day(res, pm, cfg)
