@@ -10,7 +10,7 @@ Two ways, whichever comes first:
   with its peritumoral oedema raises intracranial pressure and herniates the brain at tens of
   cm³ (the catalog's value and its sources are in ``catalog.yaml``). Organs without
   ``lethal_cells`` count only towards the burden (liver and lung fail at volumes near or
-  above it: docs/body.md).
+  above it: docs/cohorts.md, "Death").
 
 One definition shared by the body model's life history (:class:`tmesim.body.Patient`) and the
 metastatic-setting trials (:mod:`tmesim.cohort.metastatic`), so a patient dies of the same
