@@ -51,7 +51,7 @@ model's ``body.primary.angiogenic_dependence``, r: the vascular drive relative t
 immune pace, 1 unless the trial sets ``timing.immune_on_therapy``; without
 ``angiogenic_dependence``, B(t) = s(t) · exp(∫ g φ dt)). With ``immune_on_therapy`` the
 undetected cells' course runs at the same pace while therapy continues:
-``b_o(entry + ∫₀ᵗ φ dτ) · s(t)`` (:func:`tmesim.cohort.endpoints.immune_pace`): the immune
+``b_o(entry + ∫₀ᵗ φ dτ) · s(t)`` (:func:`tmesim.cohort.immune_growth.immune_pace`): the immune
 pressure of the treated section slows a micrometastasis' colonisation and outgrowth as it
 slows the detected lesions' expansion. Without it a micrometastasis under chemo-immunotherapy
 carried only the constant factor s(t), which its colonisation rate (up to ~0.3/day) outgrows
@@ -225,7 +225,7 @@ def lesion_curves(res: PatientResult, model: Model, entry: float, s: np.ndarray,
     A lesion detected at entry follows ``course`` (the patient's treated burden relative to entry,
     :func:`tmesim.cohort.endpoints.burden_curve`), or, without it, grows at ``g`` (the patient's
     doubling-time growth) times ``s``; an organ's undetected cells follow the body model, its
-    course run at ``pace`` (the immune pace of :func:`tmesim.cohort.endpoints.immune_pace`;
+    course run at ``pace`` (the immune pace of :func:`tmesim.cohort.immune_growth.immune_pace`;
     default 1), see the module notes."""
     ob = organ_burden(res)
     t = ob.index.to_numpy(float)
