@@ -85,7 +85,7 @@ def _slot_vs_rule_by_rule(n, L, C, R, vals, time):
         for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
             b = R.act_idx[k]
             ref = K.behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
-            if ref != vals[0, b] and not (np.isnan(ref) and np.isnan(vals[0, b])):
+            if ref != vals[0, t, b] and not (np.isnan(ref) and np.isnan(vals[0, t, b])):
                 bad += 1
         checked += 1
     return checked, bad

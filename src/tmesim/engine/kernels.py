@@ -226,7 +226,7 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
 @njit(inline="always", cache=True)
 def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
                 needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel):
-    """``vals[tid, b]`` = the value of every behaviour with rules of live cell i (type t):
+    """``vals[tid, t, b]`` = the value of every behaviour with rules of live cell i (type t):
     each distinct Hill response of the type's rules once (:mod:`tmesim.engine.slots`), then
     each behaviour accumulates its rules' responses in rule order. The same numbers as
     :func:`behaviour`, rule by rule (tested)."""
@@ -282,13 +282,15 @@ def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_i
         acc = EMPTY
         for r in range(r0, r0 + int(b3[t, b, 2])):
             acc = accumulate(acc, hbuf[tid, r_slot[r]], rt[r, 1] != 0.0, rt[r, 2])
-        vals[tid, b] = combine(b3[t, b, 0], acc)
+        vals[tid, t, b] = combine(b3[t, b, 0], acc)
 
 
 @njit(inline="always", cache=True)
 def _v(vals, tid, b3, t, b):
-    """A behaviour value of the current cell: evaluated if it has rules, else the base."""
-    return vals[tid, b] if b3[t, b, 2] > 0 else b3[t, b, 0]
+    """A behaviour value of the current cell: ``vals[tid, t]`` holds the type's base values
+    (:func:`evaluate` fills them) and ``rule_values`` overwrites those with rules, so one
+    load replaces a test of the rule count and a second table."""
+    return vals[tid, t, b]
 
 
 @njit(parallel=True, cache=True)
@@ -299,7 +301,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     rate ``loss[s, site]`` = r + u of its own voxel (applied implicitly by the field solver);
     its new state variables (relaxing toward 1 at the increase rate, toward 0 at the decrease
     rate); its fate (competing exponential clocks over one step); its hops and chemotactic
-    bias; and at most one attack target. ``vals`` is per-thread scratch [threads, behaviours].
+    bias; and at most one attack target. ``vals`` is per-thread scratch [threads, types, behaviours].
     Behaviours are evaluated through a single call site so numba inlines the rule machinery
     once.
     """
@@ -332,6 +334,10 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     slot_ptr, sl_int, sl_num, r_slot, htab = R.slot_ptr, R.sl_int, R.sl_num, R.r_slot, R.htab
     needs_counts, hbuf, cbuf, plan = R.needs_counts, R.hbuf, R.cbuf, R.plan
     fill_tables(sl_int, sl_num, htab, time, meta[4], nb)
+    for th in range(vals.shape[0]):
+        for ty in range(vals.shape[1]):
+            for bb in range(vals.shape[2]):
+                vals[th, ty, bb] = b3[ty, bb, 0]
     for i in prange(n):
         fate[i] = F_NONE
         nmove[i] = 0
@@ -367,7 +373,7 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         # proportion to itself (implicit, so it stays >= 0).
         for c in range(NC):
             bc = b_custom[c]
-            var_new[i, V + c] = vals[tid, bc] if b3[t, bc, 2] > 0 else var[i, V + c]
+            var_new[i, V + c] = vals[tid, t, bc] if b3[t, bc, 2] > 0 else var[i, V + c]
         dmg_rate = _v(vals, tid, b3, t, B_DAMAGE)
         repair = _v(vals, tid, b3, t, B_REPAIR)
         if repair == 0.0:
@@ -635,7 +641,9 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
     W = C.var.shape[1]
     cvol = R.meta[13]
     for q in range(n):
-        i = (start + q) % n
+        i = start + q  # (start + q) mod n without an integer division per cell (start <= n)
+        if i >= n:
+            i -= n
         if C.dead[i] != ALIVE:
             continue
         t = C.ctype[i]

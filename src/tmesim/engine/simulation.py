@@ -22,7 +22,7 @@ from .exchange import exchange_places, exchange_types
 from .fields import coupled_tolerance
 from .gpu import field_solver
 from .matrix import has_reactions, react
-from .perfusion import drug_delivery, perfused_sites
+from .perfusion import drug_delivery, mark_live_vessels, perfused_sites
 from .placement import initial_fields, place_initial
 from .slots import N_COUNTS, build_slots
 
@@ -92,7 +92,7 @@ class Simulation:
             sl["needs_counts"], np.zeros((threads, len(sl["htab"]))), np.zeros((threads, cm.n_types + N_COUNTS), np.int64),
             sl["plan"],
         )
-        self.vals = np.zeros((threads, cm.n_beh))
+        self.vals = np.zeros((threads, cm.n_types, cm.n_beh))  # kernels.evaluate: per thread and type
         V = cm.init_state.shape[1]  # state variables, custom variables, damage, volume
         # Cell arrays hold at most one cell per site, so they never need to grow.
         self.uid = np.zeros(nsites, np.int64)
@@ -187,13 +187,13 @@ class Simulation:
         drug's tissue delivery (:mod:`tmesim.engine.perfusion`). Without ``model.perfusion``
         every live vessel cell is perfused and drugs reach every site."""
         cm, n = self.cm, self.n
-        vessel = (self.dead[:n] == K.ALIVE) & cm.is_vessel[self.ctype[:n]]
         nz, ny, nx = cm.grid
-        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
         if cm.collapse < 0:
-            self.perfusion[:] = 0.0
-            self.perfusion[sites[vessel]] = 1.0
+            mark_live_vessels(n, self.ctype, self.cx, self.cy, self.cz, self.dead, cm.is_vessel, nx, ny,
+                              self.perfusion)
             return
+        vessel = (self.dead[:n] == K.ALIVE) & cm.is_vessel[self.ctype[:n]]
+        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
         self.perfusion = perfused_sites(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ,
                                         cm.is_vessel, self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse,
                                         self.var, cm.stab_var)
