@@ -17,7 +17,7 @@ from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
-from .compiled import B_EXCHANGE, CompiledModel, compile_model
+from .compiled import B_EXCHANGE, B_RECRUIT, CompiledModel, compile_model
 from .exchange import exchange_places, exchange_types
 from .fields import coupled_tolerance
 from .gpu import field_solver
@@ -81,14 +81,19 @@ class Simulation:
 
         threads = numba.config.NUMBA_NUM_THREADS
         tables = _rule_tables(cm)
-        sl = build_slots(cm, tables[1], len(offs))
+        # Behaviours kernels.evaluate never reads for the cell itself: the target's immunogenicity
+        # (evaluated in the attack) and a vessel's recruitment (in recruit)
+        skip = np.zeros(cm.n_beh, bool)
+        skip[cm.b_immuno] = True
+        skip[B_RECRUIT] = True
+        sl = build_slots(cm, tables[1], len(offs), skip)
         self.rules = K.Rules(
             cm.base, cm.active, cm.r_start, cm.r_count, cm.r_sig, cm.r_up, cm.r_sat, cm.r_half,
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
             cm.sig_time, cm.sig_vessel, cm.sig_var0, cm.sig_nvar0, cm.is_vessel,
             cm.b_sec, cm.b_sect, cm.b_upt, cm.b_exp, cm.b_chemo, cm.b_trans, cm.b_attack,
             cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.b_custom, cm.b_eat, cm.b_fuse, cm.b_asym,
-            cm.act_ptr, cm.act_idx, *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
+            sl["act_ptr"], sl["act_idx"], *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
             sl["needs_counts"], np.zeros((threads, len(sl["htab"]))), np.zeros((threads, cm.n_types + N_COUNTS), np.int64),
             sl["plan"],
         )
