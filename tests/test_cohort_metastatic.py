@@ -234,3 +234,164 @@ def test_metastatic_lesions_shrink_under_chemotherapy(tnbc):
     assert wilcoxon(nadir["chemo"], nadir["none"], alternative="less").pvalue < 0.05
     assert np.median(nadir["chemo"]) < 0.95  # at least 14% fewer cells in the typical patient
     assert all(c < n for c, n in zip(bone["chemo"], bone["none"], strict=True))
+
+
+def _without(model, organ: str | None = None, presentation: bool = False):
+    """The model with one organ's lethal_cells (or the body's presentation_cells) unset."""
+    body = model.body
+    if organ is not None:
+        organs = dict(body.organs) | {organ: body.organs[organ].model_copy(update={"lethal_cells": None})}
+        body = body.model_copy(update={"organs": organs})
+    if presentation:
+        body = body.model_copy(update={"presentation_cells": None})
+    return model.model_copy(update={"body": body})
+
+
+def test_a_brain_metastasis_kills_at_a_smaller_burden_than_one_in_bone(tnbc):
+    # The same growing metastasis (1e10 cells, 0.01/day) beside a stable lung target: in the
+    # brain it kills when it reaches the brain's lethal_cells (raised intracranial pressure),
+    # in bone only when the whole disease reaches the lethal burden (1e12 cells).
+    days = np.arange(0.0, 731.0, 7.0)
+    grow = 1e10 * np.exp(0.01 * days)
+
+    def patient(site: str) -> pd.DataFrame:
+        cols = {o: np.zeros(len(days)) for o in ("lung", "liver", "bone", "brain")}
+        cols["lung"] = np.full(len(days), 2e9)
+        cols[site] = grow
+        return pd.DataFrame(cols, index=pd.Index(days, name="day"))
+
+    brain, bone = (metastatic_endpoints(patient(s), tnbc, CFG) for s in ("brain", "bone"))
+    limit = tnbc.body.organs["brain"].lethal_cells.value
+    assert limit < 0.1 * tnbc.body.primary.carrying_capacity.value
+    assert brain["os_event"] and brain["death_cause"] == "brain"
+    assert brain["os_days"] == days[np.argmax(grow >= limit)]
+    assert bone["os_event"] and bone["death_cause"] == "burden"
+    assert brain["os_days"] < bone["os_days"] - 300
+    assert brain["pfs_days"] <= brain["os_days"]
+    # without the brain's organ failure the two patients die on the same day
+    flat = metastatic_endpoints(patient("brain"), _without(tnbc, "brain"), CFG)
+    assert flat["os_days"] == bone["os_days"] and flat["death_cause"] == "burden"
+
+
+def test_body_model_dies_of_organ_failure_with_the_same_definition(tnbc):
+    from tmesim.body.lethality import lethal, organ_limits
+
+    names = ["bone", "lung", "liver", "brain", "primary"]
+    lim = organ_limits(tnbc.body, names)
+    assert np.isfinite(lim[3]) and np.isinf(lim[[0, 4]]).all()
+    cells = np.array([[0, 0, 0, 0.5 * lim[3], 0], [0, 0, 0, lim[3], 0], [5e11, 0, 0, 0, 5e11]])
+    assert lethal(tnbc.body, cells, names).tolist() == [False, True, True]
+
+
+def test_patients_enter_when_their_metastatic_disease_presents(tnbc):
+    # A lung metastasis growing at 0.05/day from 1e8 cells at diagnosis: without a presentation
+    # burden the patient enters once it is measurable (10 mm); with it, once the whole disease
+    # (here the lung lesion) reaches body.presentation_cells.
+    from tmesim.cohort.metastatic import entry_day
+
+    weeks = np.arange(0.0, 3650.0, 7.0)
+    lung = 1e8 * np.exp(0.05 * weeks)
+    res = SimpleNamespace(
+        burden=pd.DataFrame({"days_from_diagnosis": np.repeat(weeks, 4),
+                             "organ": np.tile(np.array(["bone", "lung", "liver", "brain"], dtype=object), len(weeks)),
+                             "cells": np.stack([0 * weeks, lung, 0 * weeks, 0 * weeks], axis=1).ravel()}),
+        primary=pd.DataFrame({"days_from_diagnosis": weeks, "cells": 0.0 * weeks}),
+        death_days_from_diagnosis=float("nan"))
+    present = tnbc.body.presentation_cells.value
+    assert entry_day(res, _without(tnbc, presentation=True), CFG) == weeks[np.argmax(lung >= CFG.measurable_cells)]
+    assert entry_day(res, tnbc, CFG) == weeks[np.argmax(lung >= present)]
+    assert diameter_mm(present) > 30.0  # a symptomatic disease, not a lesion at the imaging size
+
+
+@pytest.mark.slow
+def test_patients_entering_at_presentation_die_sooner(tnbc):
+    # Baseline tumor size predicts overall survival in first-line metastatic breast cancer (Tate
+    # et al., Eur J Cancer 2016;66:95). The first 16 candidates (seed 130) eligible both ways,
+    # untreated, followed two years: entering when the whole disease reaches
+    # body.presentation_cells, those who enter later have a larger sum of target diameters, and
+    # survival from entry is shorter than entering at the first 10 mm lesion (paired Wilcoxon
+    # signed-rank, one-sided; not in every patient: a lesion detected at entry grows at the
+    # patient's doubling time, an undetected one at its organ niche's colonisation rate, so a
+    # patient whose fast-growing organ is undetected at the earlier entry can die sooner from it).
+    from scipy.stats import wilcoxon
+
+    cfg = replace(FAST, follow_up_days=730.0)
+    first = _without(tnbc, presentation=True)
+    rows = [r for r in sample_patients(tnbc, 90, seed=130).to_dict("records")
+            if np.isfinite(screen_patient(tnbc, r, cfg)) and np.isfinite(screen_patient(first, r, cfg))][:16]
+    assert len(rows) == 16
+    runs = {k: pd.concat([run_metastatic_patient(m, r, "none", [], cfg) for r in rows])
+            for k, m in (("presentation", tnbc), ("first", first))}
+    p, f = runs["presentation"], runs["first"]
+    later = p["entry_days_from_diagnosis"].to_numpy() > f["entry_days_from_diagnosis"].to_numpy()
+    assert later.sum() >= 12  # the others (de novo, with the primary) already present at first detection
+    assert (p["sum_diameters_baseline_mm"].to_numpy()[later] > f["sum_diameters_baseline_mm"].to_numpy()[later]).all()
+    assert p["os_event"].sum() > f["os_event"].sum()
+    assert wilcoxon(p["os_days"], f["os_days"], alternative="less", zero_method="zsplit").pvalue < 0.05
+
+
+def test_immune_pace_slows_undetected_cells_while_therapy_continues(tnbc):
+    # The undetected cells' untreated course runs at the immune pace: at pace 0.5 the bone
+    # colony reaches on day 2t what it reached on day t untreated; detected lesions follow the
+    # treated burden course as before.
+    weeks = np.arange(0.0, 400.0, 7.0)
+    burden = pd.DataFrame([{"days_from_diagnosis": d, "organ": o, "cells": c}
+                           for d in weeks for o, c in (("lung", 3e9), ("liver", 0.0),
+                                                       ("bone", 1e5 * np.exp(0.02 * d)), ("brain", 0.0))])
+    res = SimpleNamespace(burden=burden, primary=pd.DataFrame({"days_from_diagnosis": weeks, "cells": 0.0}))
+    days = np.arange(0.0, 120.0, 7.0)
+    s = np.ones(len(days))
+    full = lesion_curves(res, tnbc, 21.0, s, days, 0.005)
+    half = lesion_curves(res, tnbc, 21.0, s, days, 0.005, pace=np.full(len(days), 0.5))
+    np.testing.assert_allclose(half["bone"].to_numpy()[::2][:8], full["bone"].to_numpy()[:8], rtol=0.02)
+    np.testing.assert_allclose(half["lung"], full["lung"])
+
+
+def test_immune_pace_follows_the_treated_sections_kill_rate(tnbc):
+    # Synthetic sections: a kill rate per cancer cell that doubles under therapy gives a pace of
+    # 2^-w (w: the TNBC immune growth exponent) after the window while therapy continues, 1 when
+    # it stops (hold) and 1 without the option.
+    from tmesim.cohort.endpoints import immune_exponent, immune_pace
+    from tmesim.cohort.section import KILLED, TUMOR
+
+    t = np.arange(0.0, 28.0 + 56.0 + 1e-9, 0.25)
+    sec = pd.DataFrame({"time_days": t, TUMOR: 1000.0, KILLED: np.where(t <= 28.0, 4.0, 8.0)})
+    days = np.arange(0.0, 200.0, 7.0)
+    on = replace(FAST, treatment_days=56.0, reference_kill_rate=0.004, immune_on_therapy=True)
+    pace = immune_pace(sec, tnbc, on, days)
+    w = immune_exponent(tnbc)
+    assert pace[0] == 1.0
+    np.testing.assert_allclose(pace[(days >= 14) & (days <= 56)], 2.0 ** -w, rtol=1e-9)
+    np.testing.assert_allclose(pace[days > 56], 2.0 ** -w, rtol=1e-9)
+    np.testing.assert_allclose(immune_pace(sec, tnbc, replace(on, after_window="hold"), days)[days > 56], 1.0)
+    np.testing.assert_allclose(immune_pace(sec, tnbc, replace(on, immune_on_therapy=False), days), 1.0)
+
+
+def test_atezolizumab_slows_the_immune_pace_of_pd_l1_positive_tumors(tnbc):
+    # Five PD-L1-positive virtual TNBC patients (seed 130), mean-field with the shipped contact
+    # table, 42 days of nab-paclitaxel with or without atezolizumab: the checkpoint inhibitor
+    # raises the treated section's kill rate, so every lesion (and the undetected cells) expands
+    # more slowly while therapy continues (paired, one-sided Wilcoxon signed-rank on the pace at
+    # the window's end; Schmid et al. 2018: PFS HR 0.62 in PD-L1+ TNBC).
+    from scipy.stats import wilcoxon
+
+    from tmesim.cohort.contacts import resolve_contacts
+    from tmesim.cohort.endpoints import burden_curve
+    from tmesim.cohort.patient import treated_patient
+    from tmesim.cohort.section import run_section
+    from tmesim.meanfield import ContactCourse
+
+    cfg = replace(FAST, follow_up_days=84.0, treatment_days=42.0, immune_on_therapy=True)
+    contacts = ContactCourse.from_table(tnbc.cell_type_names, resolve_contacts("measured", tnbc, None, 35.0, 0))
+    rows = [r for r in sample_patients(tnbc, 40, seed=130).to_dict("records") if r["pdl1_positive"]][:5]
+    assert len(rows) == 5
+    pace: dict[str, list[float]] = {"chemo": [], "atezo": []}
+    for row in rows:
+        for arm, th in (("chemo", ["nab-paclitaxel@day=0"]), ("atezo", ["atezolizumab+nab-paclitaxel@day=0"])):
+            pm, tm = treated_patient(tnbc, row, th, cfg.run_in_days)
+            sec = run_section(tm, cfg.run_in_days + cfg.treatment_days, "meanfield", seed=int(row["seed"]),
+                              contacts=contacts)
+            pace[arm].append(float(burden_curve(sec, pm, cfg)["immune_pace"].iloc[-1]))
+    assert all(a < c for a, c in zip(pace["atezo"], pace["chemo"], strict=True)), pace
+    assert wilcoxon(pace["atezo"], pace["chemo"], alternative="less").pvalue < 0.05
+    assert np.median(pace["atezo"]) < 0.9  # a tenth slower expansion or more

@@ -71,44 +71,8 @@ immune killing or rebound) is part of the response. How long and how deep the se
 responds within the window is what differs between patients and arms. The section holds at
 least one cancer cell (s ≥ 1/N(0)).
 
-Immune pressure (``immune_control``, on by default): the doubling time is the subtype's
-observed one, i.e. growth *net of* the immune killing a typical tumor of the subtype
-undergoes. A patient's tumor therefore grows at
-
-    g = g0 · (k_ref / max(k_base, k_ref / 10))^w,   g0 = ln 2 / doubling time
-
-a constant elasticity w (``body.primary.immune_growth_exponent``): a tumor whose section
-kills twice as many cancer cells per cell and day as the reference grows 2^w times more
-slowly, and it never regresses untreated (a tumor that has become metastatic has escaped
-immune elimination, so immune pressure slows it and does not make it regress: assumption).
-Why a power of the ratio and not the first-order g0 − (k_base − k_ref) (or its positive
-form g0 · exp(−(k_base − k_ref)/g0), used before): section kill rates are right-skewed
-between patients (a tenth of TNBC virtual patients kill 4-5 times the median) while g0 is
-of the order of the median kill itself, so an absolute excess in the exponent turned those
-patients into tumors that barely grew (doubling times of 400-900 days, a between-patient SD
-of 600 days where serial imaging measures 43, Ryu et al. 2014). The doubling time's own
-between-patient spread (``patient_variability.csv``) already carries most of the measured
-spread, so the immune term may add only the rest: w is fitted per subtype, with the doubling
-time, to the TVDT mean and SD (``benchmarks/inference.py tvdt``). Sections whose kill rate is below a tenth
-of the reference count as a tenth (assumption: a 28-day section's kill rate is noise at such
-counts; it bounds the speed-up at 10^w).
-
-* ``k_base``: cancer cells killed by attacks (CD8 T cells, NK cells, M1 macrophages, N1
-  neutrophils) per cancer cell and day in the patient's untreated section, over the last week
-  of the run-in;
-* ``k_ref``: the median of the same rate over a fixed reference sample of the model's virtual
-  patients (:func:`tmesim.cohort.patient.reference_kill_rate`).
-
-An inflamed tumor (more CD8 T cells, fewer Tregs and MDSCs, less adenosine and IL-10) grows
-more slowly than its doubling time alone says, a suppressed one faster — the way the immune
-contexture the review describes (review:65, 69, 164, 187) shapes outcome whatever the arm.
-Without it the doubling time is drawn independently of the tumor's immune state, so the
-immune markers could act on outcome only through the section's response in the window
-(assumption: the section's kill rate per cancer cell stands for the whole tumor's). The
-treatment's own effect on killing stays in s(t); the kill rate at the end of the window is
-reported (``kill_rate_end``) but does not set the later growth: it is measured on a section
-debulked by chemotherapy, where each T cell has fewer targets, and would overstate how well a
-regrowing tumor is controlled.
+Immune pressure on growth (``immune_control``, on by default, and ``immune_on_therapy``): the
+expansion rate g follows the section's immune kill rate, :mod:`tmesim.cohort.immune_growth`.
 """
 
 from __future__ import annotations
@@ -120,10 +84,19 @@ import numpy as np
 import pandas as pd
 
 from tmesim.model import Model
-from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .further_lines import FurtherLine, delay_after, held_days
-from .section import KILLED, TUMOR
+from .immune_growth import (
+    DEFAULT_IMMUNE_EXPONENT,
+    KILL_FLOOR,
+    growth_rate,
+    immune_exponent,
+    immune_growth_factor,
+    immune_kill_rate,
+    immune_pace,
+    trailing_kill_rates,
+)
+from .section import TUMOR
 
 RECIST_PD = 1.2**3  # 20% increase of the sum of diameters, as a volume (cells) ratio
 
@@ -146,59 +119,15 @@ class EndpointConfig:
     scan_days: float = 0.0  # metastatic setting: days between RECIST scans in the first year (0: every assessment)
     late_scan_days: float = 0.0  # ... and after the first year (0: as scan_days)
     revascularisation_days: float = 0.0  # > 0: the withdrawal rebound of rebound() over these days; 0: none
+    immune_on_therapy: bool = False  # the immune growth correction follows the treated section's kill (immune_pace)
     further_lines: tuple[FurtherLine, ...] = ()  # post-progression therapy, the same in every arm (further_lines.py)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("revascularisation_days", "further_lines", "scan_days", "late_scan_days"):  # folders written before these options keep their configuration
+        for k in ("revascularisation_days", "further_lines", "scan_days", "late_scan_days", "immune_on_therapy"):  # folders written before these options keep their configuration
             if not d[k]:
                 d.pop(k)
         return d
-
-
-def immune_kill_rate(section: pd.DataFrame, until_day: float, window: float = 7.0) -> float:
-    """Cancer cells killed by attacks per cancer cell and day in ``section``, over the
-    ``window`` days up to section day ``until_day`` (0 when the section has no kill column)."""
-    if KILLED not in section:
-        return 0.0
-    t = section["time_days"].to_numpy(float)
-    sel = (t > max(until_day - window, 0.0) + 1e-9) & (t <= until_day + 1e-9)
-    if not sel.any():
-        sel = t <= until_day + 1e-9
-    n = float(np.mean(np.maximum(section[TUMOR].to_numpy(float)[sel], 1.0)))
-    return float(np.mean(section[KILLED].to_numpy(float)[sel])) / n
-
-
-KILL_FLOOR = 0.1  # kill rates below this share of the reference count as this share (module notes)
-DEFAULT_IMMUNE_EXPONENT = 0.5  # models without body.primary.immune_growth_exponent (assumption, module notes)
-
-
-def immune_exponent(model: Model) -> float:
-    """w of the immune growth correction: ``body.primary.immune_growth_exponent`` or the default."""
-    p = model.body.primary.immune_growth_exponent if model.body is not None else None
-    return float(p.value) if p is not None else DEFAULT_IMMUNE_EXPONENT
-
-
-def immune_growth_factor(kill: float | np.ndarray, reference: float, exponent: float) -> float | np.ndarray:
-    """g / g0 = (reference / max(kill, KILL_FLOOR · reference))^exponent (1 without a reference kill)."""
-    if not reference > 0 or exponent == 0:
-        return np.ones_like(kill, dtype=float) if isinstance(kill, np.ndarray) else 1.0
-    k = np.maximum(np.asarray(kill, float), KILL_FLOOR * reference)
-    f = (reference / k) ** float(exponent)
-    return f if isinstance(kill, np.ndarray) else float(f)
-
-
-def growth_rate(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> float:
-    """g (1/day): the patient's doubling-time growth rate g0, scaled by
-    :func:`immune_growth_factor` of its untreated section's kill rate against the reference
-    sample's, ``cfg.reference_kill_rate`` (see the module notes)."""
-    body = model.body
-    td = (body.primary.doubling_time.value / MIN_PER_DAY) if body is not None else 150.0
-    g = float(np.log(2.0) / td)
-    if not cfg.immune_control or cfg.reference_kill_rate is None:
-        return g
-    k = immune_kill_rate(section, cfg.run_in_days)
-    return g * float(immune_growth_factor(k, float(cfg.reference_kill_rate), immune_exponent(model)))
 
 
 def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd.DataFrame:
@@ -216,22 +145,30 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     body = model.body
     b0 = cfg.baseline_factor * (body.primary.diagnosis_cells.value if body is not None else 4e9)
     g = growth_rate(section, model, cfg)
+    pace = immune_pace(section, model, cfg, days)
     share = body.primary.angiogenic_dependence if body is not None else None
     if share is None:
-        return pd.DataFrame({"day": days, "section_fraction": s, "burden": b0 * s * np.exp(g * days)})
+        burden = b0 * s * np.exp(_exponent(days, g * pace))
+        stop = t_sec[-1] if cfg.after_window == "hold" else progression_day(days, burden, cfg.measurable_cells)
+        if np.isfinite(stop) and cfg.immune_on_therapy:
+            pace[days > stop] = 1.0
+            burden = b0 * s * np.exp(_exponent(days, g * pace))
+        return pd.DataFrame({"day": days, "section_fraction": s, "immune_pace": pace, "burden": burden})
     r = np.interp(days, t_sec, angiogenic_support(section, model, cfg.run_in_days)[keep])
     if cfg.after_window == "extrapolate":  # therapy continues: the support of the window's last weeks
         r[days > t_sec[-1]] = float(np.mean(r[(days > t_sec[-1] - cfg.regrowth_days) & (days <= t_sec[-1])]))
     else:  # therapy stopped: the tumor's own angiogenic drive returns
         r[days > t_sec[-1]] = 1.0
-    burden = b0 * s * np.exp(_exponent(days, g * (1.0 - share.value + share.value * r)))
+    burden = b0 * s * np.exp(_exponent(days, g * pace * (1.0 - share.value + share.value * r)))
     stop = t_sec[-1] if cfg.after_window == "hold" else progression_day(days, burden, cfg.measurable_cells)
     if np.isfinite(stop):  # treatment stops (at progression when given until then): the tumor's own drive returns
         r[days > stop] = 1.0
-        burden = b0 * s * np.exp(_exponent(days, g * (1.0 - share.value + share.value * r)))
+        pace[days > stop] = 1.0
+        burden = b0 * s * np.exp(_exponent(days, g * pace * (1.0 - share.value + share.value * r)))
         if cfg.revascularisation_days > 0:
             burden = burden * rebound(days, r, stop, g * share.value, cfg.revascularisation_days)
-    return pd.DataFrame({"day": days, "section_fraction": s, "angiogenic_support": r, "burden": burden})
+    return pd.DataFrame({"day": days, "section_fraction": s, "angiogenic_support": r, "immune_pace": pace,
+                         "burden": burden})
 
 
 def rebound(days: np.ndarray, r: np.ndarray, stop: float, rate: float, over: float) -> np.ndarray:
@@ -379,4 +316,5 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
 
 __all__ = ["DEFAULT_IMMUNE_EXPONENT", "KILL_FLOOR", "RECIST_PD", "EndpointConfig", "angiogenic_support", "best_response",
            "burden_curve", "rebound", "endpoints", "growth_rate", "immune_exponent", "immune_growth_factor", "immune_kill_rate",
+           "immune_pace", "trailing_kill_rates",
            "progression_day"]
