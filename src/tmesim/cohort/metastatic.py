@@ -38,9 +38,18 @@ slows it too), so::
     detected at entry:  lesion_o(t) = b_o(entry) · B(t) / B(0)        (the primary likewise)
     not detected:       lesion_o(t) = b_o(entry + t) · s(t)            (b_o: the body model's course)
 
-with B(t) = s(t) · exp(∫ g · (1 − a + a · r(t)) dt) the treated burden course (a: the model's
-``body.primary.angiogenic_dependence``, r: the vascular drive relative to entry; without
-``angiogenic_dependence``, B(t) = s(t) · exp(g t)). Before this, detected lesions grew at the
+with B(t) = s(t) · exp(∫ g · φ(t) · (1 − a + a · r(t)) dt) the treated burden course (a: the
+model's ``body.primary.angiogenic_dependence``, r: the vascular drive relative to entry, φ the
+immune pace, 1 unless the trial sets ``timing.immune_on_therapy``; without
+``angiogenic_dependence``, B(t) = s(t) · exp(∫ g φ dt)). With ``immune_on_therapy`` the
+undetected cells' course runs at the same pace while therapy continues:
+``b_o(entry + ∫₀ᵗ φ dτ) · s(t)`` (:func:`tmesim.cohort.endpoints.immune_pace`): the immune
+pressure of the treated section slows a micrometastasis' colonisation and outgrowth as it
+slows the detected lesions' expansion. Without it a micrometastasis under chemo-immunotherapy
+carried only the constant factor s(t), which its colonisation rate (up to ~0.3/day) outgrows
+within days, so new lesions appeared on the same scan in every arm and atezolizumab could
+not delay progression by new lesions (assumption: the micrometastases share the section's
+tumor-immune contexture, as below). Before this, detected lesions grew at the
 full g under therapy while the default setting's burden did not, so the same patient
 responded less in the metastatic setting than in the primary one.
 
@@ -193,23 +202,26 @@ def run_in_body(model: Model, pm: Model, row: dict[str, Any], cfg: EndpointConfi
 
 
 def lesion_curves(res: PatientResult, model: Model, entry: float, s: np.ndarray, days: np.ndarray,
-                  g: float, course: np.ndarray | None = None) -> pd.DataFrame:
+                  g: float, course: np.ndarray | None = None, pace: np.ndarray | None = None) -> pd.DataFrame:
     """Cells per lesion (columns: the organs, plus ``breast`` when the primary is in place at
     entry) on trial ``days`` (from entry): the untreated course times the surviving fraction ``s``.
     A lesion detected at entry follows ``course`` (the patient's treated burden relative to entry,
     :func:`tmesim.cohort.endpoints.burden_curve`), or, without it, grows at ``g`` (the patient's
-    doubling-time growth) times ``s``; an organ's undetected cells follow the body model (see the
-    module notes)."""
+    doubling-time growth) times ``s``; an organ's undetected cells follow the body model, its
+    course run at ``pace`` (the immune pace of :func:`tmesim.cohort.endpoints.immune_pace`;
+    default 1), see the module notes."""
     ob = organ_burden(res)
     t = ob.index.to_numpy(float)
     grown = s * np.exp(g * days) if course is None else np.asarray(course, float)
+    clock = entry + (days if pace is None else np.concatenate(
+        [[0.0], np.cumsum(0.5 * (pace[1:] + pace[:-1]) * np.diff(days))]))
     out = {}
     for o in ob.columns:
         b0 = float(np.interp(entry, t, ob[o].to_numpy(float)))
         if b0 >= detection_of(model, o):
             out[o] = b0 * grown
         else:
-            out[o] = np.interp(entry + days, t, ob[o].to_numpy(float)) * s
+            out[o] = np.interp(clock, t, ob[o].to_numpy(float)) * s
     p0 = float(primary_cells(res, np.array([entry]))[0])
     if p0 > 0:
         out[PRIMARY] = p0 * grown
@@ -335,7 +347,8 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
     days, s = curve["day"].to_numpy(float), curve["section_fraction"].to_numpy(float)
     g = growth_rate(section, pm, cfg)
     b = curve["burden"].to_numpy(float)
-    lesions = lesion_curves(res, pm, entry, s, days, g, course=b / b[0])
+    pace = curve["immune_pace"].to_numpy(float) if "immune_pace" in curve else None
+    lesions = lesion_curves(res, pm, entry, s, days, g, course=b / b[0], pace=pace)
     base = section.iloc[int(np.argmin(np.abs(section["time_days"].to_numpy(float) - cfg.run_in_days)))]
     out: dict[str, Any] = {"arm": arm, **{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}}
     out |= section_markers(base, pm)
@@ -348,6 +361,8 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
     out["kill_rate_end"] = immune_kill_rate(section, float(section["time_days"].iloc[-1]))
     out["growth_rate"] = g
     out["kill_rate_reference"] = float("nan") if cfg.reference_kill_rate is None else float(cfg.reference_kill_rate)
+    if cfg.immune_on_therapy:  # the expansion rate under therapy relative to untreated, at the window's end
+        out["immune_pace_window"] = float(np.interp(cfg.treatment_days, curve["day"], curve["immune_pace"]))
     out |= metastatic_endpoints(lesions, pm, cfg)
     out["section_fraction_end"] = float(s[-1])
     out["setting"] = "metastatic"

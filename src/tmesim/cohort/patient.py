@@ -182,6 +182,8 @@ def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapie
     out["kill_rate_end"] = immune_kill_rate(section, float(section["time_days"].iloc[-1]))
     out["growth_rate"] = growth_rate(section, pm, cfg)
     out["kill_rate_reference"] = float("nan") if cfg.reference_kill_rate is None else float(cfg.reference_kill_rate)
+    if cfg.immune_on_therapy:  # the expansion rate under therapy relative to untreated, at the window's end
+        out["immune_pace_window"] = float(np.interp(cfg.treatment_days, curve["day"], curve["immune_pace"]))
     out |= endpoints(curve, pm, mets, met_burden, cfg, seed=int(row["seed"]))
     out["engine"] = engine
     out["runtime_s"] = time.perf_counter() - t0

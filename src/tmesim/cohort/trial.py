@@ -94,6 +94,10 @@ class Timing(BaseModel):
     revascularisation_days: float = Field(
         default=0.0, ge=0, description="days over which the vessel-led expansion withheld by an anti-angiogenic "
         "course is regained once treatment stops (withdrawal rebound; Mancuso et al. 2006: 7); 0: no rebound")
+    immune_on_therapy: bool = Field(
+        default=False, description="while therapy continues, the immune growth correction follows the treated "
+        "section's kill rate instead of the untreated one, for every lesion and undetected metastases "
+        "(tmesim.cohort.endpoints.immune_pace); needs immune_control")
 
 
 class FurtherLineSpec(BaseModel):
@@ -169,6 +173,7 @@ class TrialSpec(BaseModel):
                               immune_control=t.immune_control, after_window=t.after_window,
                               scan_days=t.scan_days, late_scan_days=t.late_scan_days,
                               revascularisation_days=t.revascularisation_days,
+                              immune_on_therapy=t.immune_on_therapy,
                               further_lines=tuple(FurtherLine(x.share, x.control_days) for x in self.post_progression))
 
     def load_model(self, base: Path | None = None) -> Model:
@@ -314,6 +319,8 @@ def _run_locked(spec: TrialSpec, out: Path, model: Model, workers: int, schedule
         trial.pop("post_progression")
     if not spec.timing.revascularisation_days:
         trial["timing"].pop("revascularisation_days")
+    if not spec.timing.immune_on_therapy:
+        trial["timing"].pop("immune_on_therapy")
     check_config(out, {"trial": trial, "model": model.model_dump(mode="json"),
                        "endpoints": cfg.as_dict()})
     t0 = time.perf_counter()
