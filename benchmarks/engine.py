@@ -42,7 +42,7 @@ from tmesim.engine import (
     Simulation,  # noqa: E402
     rng,  # noqa: E402
 )
-from tmesim.engine.fields import FieldSolver, coupled_tolerance  # noqa: E402
+from tmesim.engine.fields import FieldSolver, coupled_accept, coupled_tolerance  # noqa: E402
 from tmesim.model import model_from_dict  # noqa: E402
 
 
@@ -154,6 +154,7 @@ def bench(n: float, dims: int, steps: int) -> dict[str, float]:
     wall = 0.0
     fast = FieldSolver(sim.cm)  # field_solve: fast, on the same cells' exchange
     fast.tolerance = coupled_tolerance("fast")
+    fast.accept = coupled_accept("fast")
     fast.gain, fast.loss = sim.solver.gain, sim.solver.loss
     fast_fields = sim.fields.copy()
     fast.advance(fast_fields)  # warm up

@@ -71,9 +71,9 @@ def rss_now_bytes() -> int:
         return rss_peak_bytes()
 
 
-def section_yaml(preset: str, dims: int, side: int) -> dict[str, Any]:
+def section_yaml(preset: str, dims: int, side: int, field_solve: str | None = None) -> dict[str, Any]:
     """A model that extends ``preset`` with a ``side``-sites-wide lattice (``dims`` D) and the
-    preset's placements scaled to it."""
+    preset's placements scaled to it (and the model option ``field_solve`` when given)."""
     base = tmesim.load_model(tmesim.preset_path(preset))
     bdims = base.domain.dims
     if dims < bdims:
@@ -101,8 +101,11 @@ def section_yaml(preset: str, dims: int, side: int) -> dict[str, Any]:
         if not d.get("state"):
             d.pop("state", None)
         out.append(d)
-    return {"name": f"{preset}-scaled-{dims}d-{side}", "extends": preset,
+    spec = {"name": f"{preset}-scaled-{dims}d-{side}", "extends": preset,
             "domain": {"dims": dims, "shape": [side] * dims}, "initial": out}
+    if field_solve is not None:
+        spec["field_solve"] = field_solve
+    return spec
 
 
 def side_for_cells(preset: str, cells: float, dims: int) -> int:
@@ -193,8 +196,8 @@ def _timed(fn: Any, acc: dict[str, float], name: str) -> Any:
 
 
 def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
-          deadline_s: float | None = None) -> dict[str, Any]:
-    spec = section_yaml(preset, dims, side)
+          deadline_s: float | None = None, field_solve: str | None = None) -> dict[str, Any]:
+    spec = section_yaml(preset, dims, side, field_solve)
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,7 +244,7 @@ def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
     total = sum(groups.values())
     nsites = sim.nsites
     return {
-        "preset": preset, "section_model_hash": model_hash([model]), "dims": dims, "side": side, "sites": nsites, "substrates": int(sim.cm.n_sub),
+        "preset": preset, "field_solve": field_solve or "converged", "section_model_hash": model_hash([model]), "dims": dims, "side": side, "sites": nsites, "substrates": int(sim.cm.n_sub),
         "state_columns": int(sim.var.shape[1]), "seed": seed, "dt_min": dt,
         "cells_start": int(n0), "cells_end": int(sim.n), "steps": done, "simulated_days": sim_days,
         "build_s": build_s, "first_step_s": first_step_s, "wall_s": wall, "s_per_step": per_step,
@@ -270,6 +273,7 @@ def report(r: dict[str, Any]) -> str:
     g = r["engine_bytes"]
     lines = [
         f"{r['preset']} {r['dims']}D {r['side']}^{r['dims']} = {r['sites']:,} sites, {r['substrates']} substrates, "
+        f"field_solve {r['field_solve']}, "
         f"seed {r['seed']}: {r['cells_start']:,} -> {r['cells_end']:,} cells over {r['steps']} steps "
         f"({24 * r['simulated_days']:.1f} simulated h); build {r['build_s']:.1f} s, first step {r['first_step_s']:.1f} s",
         f"  time: {r['s_per_step']:.3f} s/step, {r['steps_per_s']:.2f} steps/s, agent-updates/s "
@@ -288,7 +292,9 @@ def report(r: dict[str, Any]) -> str:
         f"bytes per voxel: {r['engine_bytes_per_voxel']:.0f} (all engine arrays), fields+solver "
         f"{r['field_bytes_per_voxel']:.0f}",
         "  ms per step: " + ", ".join(f"{k} {v:.0f}" for k, v in r["ms_per_process"].items())
-        + f" (fields: split substrates {r['ms_fields_split']:.0f}, coupled {r['ms_fields_coupled']:.0f})",
+        + f" (fields: split substrates {r['ms_fields_split']:.0f}, coupled {r['ms_fields_coupled']:.0f}"
+        + (f"; coupled / LOD voxel-updates/s {100 * r['coupled_voxel_updates_per_s'] / r['split_voxel_updates_per_s']:.1f}%"
+           if r["coupled_voxel_updates_per_s"] and r["split_voxel_updates_per_s"] else "") + ")",
     ]
     return "\n".join(lines)
 
@@ -306,6 +312,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     span.add_argument("--days", type=float, help="simulated days to measure after the first step")
     ap.add_argument("--max-wall", type=float, default=None, help="stop measuring after this many wall seconds")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--field-solve", choices=("converged", "fast"), default=None,
+                    help="the model option field_solve of the section (default: the preset's)")
     ap.add_argument("--tracemalloc", action="store_true", help="also trace the numpy/Python heap peak (slower)")
     ap.add_argument("--out", type=Path, help="folder for the results JSON and the section YAML")
     a = ap.parse_args(argv)
@@ -316,12 +324,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         minutes = 60 * a.hours if a.hours is not None else MINUTES_PER_DAY * (a.days if a.days is not None else 0.25)
         steps = max(1, int(round(minutes / dt)))
-    r = bench(a.preset, a.dims, side, steps, a.seed, a.tracemalloc, a.max_wall)
+    r = bench(a.preset, a.dims, side, steps, a.seed, a.tracemalloc, a.max_wall, a.field_solve)
     print(report(r), flush=True)
     if a.out is not None:
         from tmesim.io.atomic import atomic_write_text
 
-        spec = section_yaml(a.preset, a.dims, side)
+        spec = section_yaml(a.preset, a.dims, side, a.field_solve)
         a.out.mkdir(parents=True, exist_ok=True)
         with_hash = {"tmesim_version": tmesim.__version__,  # model_hash: the preset's, as benchmarks/results records it
                      "model_hash": model_hash([tmesim.load_model(tmesim.preset_path(a.preset))]),

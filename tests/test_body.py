@@ -179,6 +179,9 @@ def test_colonies_grow_out_at_the_subtypes_doubling_time(model, base):
     (lambda b: b["organs"]["bone"].__setitem__("arrest_single", 1.5), "arrest_single"),
     (lambda b: b["organs"].__setitem__("spleen", b["organs"]["bone"]), "spleen"),
     (lambda b: b["circulation"].__setitem__("blood_volume", "5 min"), "blood_volume"),
+    (lambda b: b["organs"]["brain"].__setitem__("lethal_cells", {"value": 1e7, "unit": "", "source": "x y z"}),
+     "lethal_cells"),
+    (lambda b: b.__setitem__("presentation_cells", {"value": 1e13, "unit": "", "source": "x y z"}), "presentation_cells"),
 ])
 def test_bad_body_input_names_the_field(model, edit, field):
     data = model.model_dump(mode="json")

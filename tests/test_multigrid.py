@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
 from tmesim.engine import multigrid as mg
+from tmesim.engine import multigrid_levels as levels
 from tmesim.engine.multigrid import mg_hierarchy, mg_pcg, mg_solve, mg_vcycle
 
 
@@ -237,12 +238,12 @@ def test_levels_are_cached_and_setup_can_be_skipped():
 def test_transfer_operators():
     """Odd/even axes: P preserves constants next to no-flux faces, R = V_H⁻¹ Pᵀ V_h."""
     for n in (2, 5, 8, 37, 161):
-        fine = mg._Axis.fine(n, True)
+        fine = levels._Axis.fine(n, True)
         for _ in range(3):  # also non-uniform coarse-coarse pairs
             coarse = fine.coarsen()
             for dirichlet in (False, True):
-                pw, rw, cw = mg._transfer(fine, coarse, dirichlet, -1.0, float(n))
-                P = mg.pw_dense(pw, coarse.n)
+                pw, rw, cw = levels._transfer(fine, coarse, dirichlet, -1.0, float(n))
+                P = levels.pw_dense(pw, coarse.n)
                 if not dirichlet:
                     assert np.allclose(P.sum(axis=1), 1.0)
                 R = np.zeros((coarse.n, fine.n))
@@ -262,3 +263,50 @@ def test_rejects_bad_arrays():
         mg_solve(np.zeros(19), good, good + 1, 1.0, grid, True)
     with pytest.raises(ValueError):
         mg_solve(good.astype(np.float32), good, good + 1, 1.0, grid, True)
+
+
+@pytest.mark.parametrize("grid", [(1, 37, 40), (1, 200, 201), (9, 12, 13)])
+def test_fused_smoother_equals_separate_half_sweeps(grid):
+    """Large levels run their four half-sweeps in one pass (rows, in 3D planes, lagging one
+    behind the other): bitwise the same field as four separate half-sweeps."""
+    from tmesim.engine.multigrid_levels import _I, _level, _stencil
+
+    rng = np.random.default_rng(7)
+    d, b = _patches(grid, rng), rng.standard_normal(int(np.prod(grid)))
+    h = mg_hierarchy(grid, True)
+    h.setup(d, 300.0)
+    nz, ny, nx = grid
+    lz, hz, ly, hy, lx, hx, *_ = _stencil(h.arrays, _I(0))
+    il = _level(h.arrays, _I(0), b, b, d)[3]
+    for first in (0, 1):
+        x0 = rng.standard_normal(b.size)
+        fused, sep = x0.copy(), x0.copy()
+        one = _I(1)
+        mg._smooth_fused(fused, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(first), _I(4),
+                         _I(0), b, lx, lx, lx, one, one, one, _I(-2), d, lx, lx, lx, b, lx, b, lx, _I(0))
+        for k in range(4):
+            mg._smooth3_s(sep, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, first ^ (k & 1))
+        assert fused.tobytes() == sep.tobytes()
+        assert not np.array_equal(fused, x0)
+
+
+def test_accept_keeps_a_close_guess_and_solves_a_far_one_to_tol():
+    grid = (1, 30, 31)
+    d, b = _problem(grid, seed=5)
+    ref = np.zeros_like(b)
+    mg_solve(ref, b, d, 40.0, grid, True, tol=1e-10)
+    A = _matrix(d, 40.0, grid, True)
+    rng = np.random.default_rng(1)
+    for scale, kept in ((1e-4, True), (1e-1, False)):
+        x0 = ref * (1.0 + scale * rng.standard_normal(b.size))
+        rel = np.linalg.norm(b - A @ x0) / np.linalg.norm(b)
+        x = x0.copy()
+        cycles = mg_solve(x, b, d, 40.0, grid, True, tol=1e-6, accept=1e-2)
+        assert (rel <= 1e-2) == kept
+        if kept:
+            assert cycles == 0 and np.array_equal(x, x0)
+        else:
+            assert cycles > 0 and np.linalg.norm(b - A @ x) <= 1e-6 * np.linalg.norm(b)
+            y = x0.copy()  # check=False: the caller already knows; same solve, no first residual
+            assert mg_solve(y, b, d, 40.0, grid, True, tol=1e-6, check=False) == cycles
+            assert np.array_equal(x, y)

@@ -42,6 +42,7 @@ from tmesim.model.body import EMT_CLASSES, ORGANS, Body, Organ
 from .circulation import UNITS, barrier_crossing, fates
 from .colony import ColonyGrowth
 from .coupling import Coupled, couple
+from .lethality import lethal, organ_limits
 from .niche import NicheOutcome, run_niche
 from .primary import MIN_PER_DAY, Gompertz, SheddingProfile, measure_shedding
 
@@ -99,7 +100,7 @@ class PatientResult:
     units: pd.DataFrame = field(default_factory=pd.DataFrame)
     coupling: pd.DataFrame = field(default_factory=pd.DataFrame)
     section: pd.DataFrame | None = None
-    death_days_from_diagnosis: float = float("nan")  # total burden reached the lethal one (NaN: alive)
+    death_days_from_diagnosis: float = float("nan")  # the disease became lethal (tmesim.body.lethality; NaN: alive)
 
     def metastatic_sites(self) -> list[str]:
         """Organs with a detected metastasis by the end of follow-up."""
@@ -327,12 +328,13 @@ class Patient:
             colony = ColonyGrowth.for_organ(niches[o].growth_rate, niches[o].days, gz.beta,
                                             body.organs[o].carrying_capacity.value, outgrowth[o])
             grow[o] = (colony, colony.time_to(body.organs[o].detection_cells.value))
-        lethal = body.primary.carrying_capacity.value
+        names = [*organs, "primary"]
+        limits = organ_limits(body, names)
         death_k = nt
         for k in range(nt):
             mets_cells = sizes_t[:, k - 1] if k > 0 else np.zeros(len(organs))
-            if k > 0 and mets_cells.sum() + tumor[k - 1] >= lethal:
-                death_k = k  # the total burden is lethal: the life history ends here
+            if k > 0 and lethal(body, np.append(mets_cells, tumor[k - 1]), names, limits)[0]:
+                death_k = k  # the total burden, or one organ's failure, is lethal: the life history ends here
                 break
             met_in = np.zeros((2, 3))
             if opt.metastasis_shedding and mets_cells.sum() > 0:

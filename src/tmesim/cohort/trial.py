@@ -97,7 +97,7 @@ class Timing(BaseModel):
     immune_on_therapy: bool = Field(
         default=False, description="while therapy continues, the immune growth correction follows the treated "
         "section's kill rate instead of the untreated one, for every lesion and undetected metastases "
-        "(tmesim.cohort.endpoints.immune_pace); needs immune_control")
+        "(tmesim.cohort.immune_growth.immune_pace); needs immune_control")
 
 
 class FurtherLineSpec(BaseModel):

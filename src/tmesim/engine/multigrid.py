@@ -1,8 +1,9 @@
 """Geometric multigrid for the coupled backward-Euler reaction–diffusion system.
 
-Long module: one algorithm (smoother, restriction, prolongation, coarse hierarchy, V-cycle,
-PCG) as numba functions that call each other and share the hierarchy's array layout;
-splitting it would scatter one solver, documented once below, over several files.
+Long module: one algorithm (smoother, restriction, prolongation, V-cycle, PCG) as numba
+functions that call each other; the method is documented once below.  The hierarchy (level
+geometry, array layout, per-call setup of the coarse levels) is built in
+:mod:`tmesim.engine.multigrid_levels`.
 
 Solves ``A c = b`` with
 
@@ -16,9 +17,10 @@ the diagonal; the caller puts the far-field value into ``b``) or no flux.
 
 API
 ---
-``mg_solve(x, b, d, coef, grid, dirichlet, tol=1e-6, max_cycles=30) -> int``
+``mg_solve(x, b, d, coef, grid, dirichlet, tol=1e-6, max_cycles=30, accept=None) -> int``
     V-cycles on ``x`` (initial guess) in place until ``‖b − A x‖₂ ≤ tol·‖b‖₂``; returns the
-    number of V-cycles (0 if the initial guess already satisfies the tolerance; b = 0 → x = 0).
+    number of V-cycles (0 if the initial guess already satisfies the tolerance, or the looser
+    ``accept``; b = 0 → x = 0).
     The coarse data (restricted d, inverse diagonals, coarsest factor) is built only when a
     V-cycle is needed: a warm start that already meets the tolerance costs one residual.
 ``mg_vcycle(x, b, d, coef, grid, dirichlet, setup=True) -> None``
@@ -65,7 +67,9 @@ Laplacian, decides the smooth error near the boxes and linear interpolation igno
 
 Performance (this 2-core VM, another process busy on one core; ``benchmarks/multigrid.py``,
 coef 1500, d 1.6–61 boxes, x = 0, tol 1e-6, setup included): 160² 6 cycles, 2.0–2.5 ms;
-1000² 7 cycles, 105–115 ms; 100³ 8–10 cycles, 150–195 ms.
+1000² 7 cycles, 105–115 ms; 100³ 8–10 cycles, 150–195 ms.  CPU time of one thread at a
+load of ~14, before → after the fused passes of large levels: 1000² 157 → 120 ms (Dirichlet)
+and 156 → 119 ms (no flux); 100³ 155 → 139 ms and 193 → 176 ms.
 
 Symmetry: with V-weighted inner products on the coarse levels each level operator is
 symmetric, R is the weighted adjoint of P, the post-smoother is the adjoint of the
@@ -78,8 +82,16 @@ I − BA has spectral radius < 1, hence B is positive definite: a valid CG preco
 Determinism: every kernel is element-wise or red-black (race-free), and every norm or dot
 product is a fixed per-row partial sum (4 interleaved accumulators) followed by a serial sum
 over rows, so results are bitwise identical for any number of threads.  Levels with at least
-``PARALLEL_MIN`` cells use threaded copies of the smoothing, residual/restriction and
-prolongation kernels (same arithmetic as the serial copies).  Level arrays are allocated once
+``PARALLEL_MIN`` cells use threaded copies of the residual/restriction and prolongation
+kernels (same arithmetic as the serial copies) and smooth in one pass over memory
+(``_smooth_fused``: the four half-sweeps of a smoothing step as a wavefront, rows (planes in
+3D) one behind the other; the same values as four separate half-sweeps); the pass also does
+the prolongation before the post-smoothing, the residual and its restriction along x after
+the pre-smoothing, and the stopping test's residual after the last post-smoothing, so a
+V-cycle reads a large level about twice instead of about eleven times.  The smoother is
+memory bound on such levels: on this 2-core VM under load, 4.4 ns per cell and half-sweep
+on a 1118² level with one thread, 5.2 with two (threaded half-sweeps), 2.5 fused on one
+thread, against 1.6 on a 128² level that fits in cache; hence one thread there.  Level arrays are allocated once
 per ``(grid, dirichlet)`` and cached; a solve allocates nothing proportional to the grid.
 
 Not thread-safe: the level buffers of one ``(grid, dirichlet)`` are shared.
@@ -92,35 +104,36 @@ import types
 import numpy as np
 from numba import njit, prange
 
+from .multigrid_levels import (
+    _CHOL,
+    _CVEC,
+    _I,
+    _PART,
+    _PW,
+    _RB,
+    _RW,
+    _T1,
+    _T2,
+    _WID,
+    COARSE_SCALE,
+    COARSEST,
+    MGHierarchy,
+    U,
+    _axes,
+    _check,
+    _fill,
+    _level,
+    _region,
+    _setup_coef_nb,
+    _setup_d_nb,
+    _stencil,
+    mg_hierarchy,
+)
+
 __all__ = ["mg_solve", "mg_vcycle", "mg_pcg", "mg_hierarchy", "vcycle_nb", "solve_nb",
            "MGHierarchy", "COARSEST", "COARSE_SCALE", "PARALLEL_MIN"]
 
-COARSEST = 4  # stop coarsening once no axis has more cells than this
-COARSE_SCALE = 0.8  # factor on the rediscretised coarse-level Laplacian (see module doc)
 PARALLEL_MIN = 1 << 15  # levels with at least this many cells use the threaded kernels
-U = np.uint64  # unsigned indices: numba then skips negative-index wraparound (≈3x faster)
-# Integer constants passed to jitted functions are typed as literals, and every distinct
-# literal value triggers a separate compilation; _I(...) (np.int64) makes them plain int64.
-_I = np.int64
-
-# Hierarchy arrays A = (shp, crs, loff, goff, foff, F):
-#   shp[l] = (nz, ny, nx) of level l;  crs[l, axis] = 1 if that axis is halved l → l+1;
-#   loff = level offsets of cell arrays;  goff[l, axis] = offsets of per-axis arrays;
-#   F = all float storage, region k at F[foff[k]:foff[k+1]].
-# Per-axis regions (axis order z, y, x; w entries per cell at w·goff[l, axis]):
-#   LO, HI (w=1)  coupling of cell j to its lower / upper neighbour (0 where there is none)
-#   SD (w=1)      the axis' contribution to the diagonal (incl. Dirichlet ghost couplings)
-#   WID (w=1)     cell width in fine-cell units;  GLO, GHI, GSD: LO, HI, SD for coef = 1
-#   PW (w=2)      prolongation weights of fine cell i from coarse cells (i−1)>>1 and
-#                 ((i−1)>>1)+1 (0 where that coarse cell does not exist)
-#   RW (w=4)      restriction weights of coarse cell J from fine cells 2J−1 … 2J+2
-#   CW (w=3)      volume fractions of the children 2J, 2J+1 (, 2J+2) of coarse cell J
-# Cell regions: XB, BB, DB (levels ≥ 1: correction, right-hand side, d), IB (1/diagonal),
-# RB (residual); T1, T2 (restriction temporaries), PART (per-row partial sums),
-# CHOL (coarsest Cholesky factor, row-major), CVEC.
-_LO, _HI, _SD, _WID, _GLO, _GHI, _GSD, _PW, _RW, _CW = range(10)
-_XB, _BB, _DB, _IB, _RB, _T1, _T2, _PART, _CHOL, _CVEC = range(10, 20)
-_NREG = 20
 
 
 # ---------------------------------------------------------------------------------------
@@ -190,6 +203,135 @@ def _smooth2_s(x, b, invd, ly, hy, lx, hx, ny, nx, color):
                        + cyh * x[U(oyh + last)]) * invd[U(i)]
 
 
+@njit(cache=True)
+def _smooth_row(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, z, y, color):
+    """The cells of one colour in row (z, y): the body of ``_smooth3_py`` for one line."""
+    plane = nx * ny
+    last = nx - 1
+    o = (z * ny + y) * nx
+    cyl = ly[y]
+    cyh = hy[y]
+    czl = lz[z]
+    czh = hz[z]
+    oyl = o - nx if y > 0 else o
+    oyh = o + nx if y < ny - 1 else o
+    ozl = o - plane if z > 0 else o
+    ozh = o + plane if z < nz - 1 else o
+    st = (color + y + z) & 1
+    if st == 0:
+        ip = o + 1 if nx > 1 else o
+        x[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
+                   + czl * x[U(ozl)] + czh * x[U(ozh)]) * invd[U(o)]
+        st = 2
+    for xx in range(st, last, 2):
+        i = o + xx
+        v = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
+             + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)])
+        if nz > 1:
+            v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
+        x[U(i)] = v * invd[U(i)]
+    if last > 0 and ((last - st) & 1) == 0:
+        i = o + last
+        x[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
+                   + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
+                   + czh * x[U(ozh + last)]) * invd[U(i)]
+
+
+@njit(cache=True)
+def _smooth_fused(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, halves,
+                  pro, e, pwz, pwy, pwx, mz, my, mx, rcolor, d, sz, sy, sx, r, part, t, rwx, mxr):
+    """``halves`` half-sweeps (colours first, 1−first, …) in one pass over memory, optionally
+    preceded by the prolongation x += P e (``pro`` = 1; coarse shape mz, my, mx) and followed
+    by the residual of ``_residual_py`` (``rcolor`` ≥ −1: its colour argument, with ``mxr``,
+    ``t``, ``rwx``, ``part``; −2: none).  The row (2D; plane in 3D) u is prolonged while
+    half-sweep k works on row u − pro − k and the residual on row u − pro − halves.  Each
+    stage reads only the row and its two neighbours, which the previous stage has finished and
+    the next one has not yet touched (a half-sweep of one colour reads only the other colour),
+    so every value is bitwise that of the separate passes, while a large level streams through
+    memory once instead of halves + 2 times (the smoother is memory bound there: 4.4 vs 1.6 ns
+    per cell and half-sweep on a 1118² level vs a 128² one)."""
+    units = ny if nz == 1 else nz
+    rows = 1 if nz == 1 else ny  # rows (lines z·ny + y) per unit
+    res = 1 if rcolor >= -1 else 0
+    for u in range(units + pro + halves - 1 + res):
+        if pro == 1 and u < units:
+            for line in range(u * rows, (u + 1) * rows):
+                _prolong_row(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx, line)
+        for k in range(halves):
+            w = u - pro - k
+            if w < 0 or w >= units:
+                continue
+            color = first ^ (k & 1)
+            if nz == 1:
+                _smooth_row(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, 0, w, color)
+            else:
+                for y in range(ny):
+                    _smooth_row(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, w, y, color)
+        if res == 1:
+            w = u - pro - halves
+            if 0 <= w < units:
+                for line in range(w * rows, (w + 1) * rows):
+                    _residual_row(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
+                                  nz, ny, nx, mxr, rcolor, line)
+
+
+@njit(cache=True)
+def _residual_row(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
+                  nz, ny, nx, mx, color, line):
+    """One row (line = z·ny + y) of ``_residual_py``."""
+    plane = nx * ny
+    last = nx - 1
+    step = 1 if color < 0 else 2  # cells that enter the sums
+    z = line // ny
+    y = line - z * ny
+    o = line * nx
+    cyl = ly[y]
+    cyh = hy[y]
+    czl = lz[z]
+    czh = hz[z]
+    syz = sy[y] + sz[z]
+    oyl = o - nx if y > 0 else o
+    oyh = o + nx if y < ny - 1 else o
+    ozl = o - plane if z > 0 else o
+    ozh = o + plane if z < nz - 1 else o
+    p = 0 if color < 0 else (color + y + z) & 1  # first cell of the row in the sums
+    # r is computed on the whole row, both colours: a unit-stride loop that LLVM
+    # vectorises runs faster than the stride-2 loop over one colour (same arithmetic per
+    # cell, so the colour's values and everything summed from them are unchanged)
+    ip = o + 1 if nx > 1 else o
+    r[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
+               + czl * x[U(ozl)] + czh * x[U(ozh)] - (d[U(o)] + syz + sx[0]) * x[U(o)])
+    for xx in range(1, last):
+        i = o + xx
+        v = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
+             + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)]
+             - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
+        if nz > 1:
+            v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
+        r[U(i)] = v
+    if last > 0:
+        i = o + last
+        r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
+                   + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
+                   + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
+    if mx == 0:
+        part[line] = _row_sumsq(r, o + p, (nx - p + step - 1) // step, step)
+    else:
+        q = (p + 1) & 1  # fine cell 2J−1+k has parity p  <=>  k ≡ q (mod 2)
+        to = line * mx
+        for jj in (0, mx - 1):  # ends: fine cells may be missing
+            acc = 0.0
+            for k in range(q, 4, 2):
+                fi = 2 * jj - 1 + k
+                if 0 <= fi < nx:
+                    acc += rwx[4 * jj + k] * r[U(o + fi)]
+            t[U(to + jj)] = acc
+        for jj in range(1, mx - 1):
+            f0 = o + 2 * jj - 1 + q
+            t[U(to + jj)] = (rwx[U(4 * jj + q)] * r[U(f0)]
+                             + rwx[U(4 * jj + q + 2)] * r[U(f0 + 2)])
+
+
 def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
                  nz, ny, nx, mx, color):
     """r = b − A x on all cells; the sums below take all cells (color < 0) or the cells of
@@ -198,58 +340,9 @@ def _residual_py(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
       mx == 0: part[row] = Σ r² over the summed cells (fixed partial sums);
       mx > 0 (color ≥ 0): t[row, J] = Σ_k rwx[J, k] r[row, 2J−1+k], the restriction along x,
                over the summed cells only (the others count as zero)."""
-    plane = nx * ny
-    last = nx - 1
-    step = 1 if color < 0 else 2  # cells that enter the sums
     for line in prange(nz * ny):
-        z = line // ny
-        y = line - z * ny
-        o = line * nx
-        cyl = ly[y]
-        cyh = hy[y]
-        czl = lz[z]
-        czh = hz[z]
-        syz = sy[y] + sz[z]
-        oyl = o - nx if y > 0 else o
-        oyh = o + nx if y < ny - 1 else o
-        ozl = o - plane if z > 0 else o
-        ozh = o + plane if z < nz - 1 else o
-        p = 0 if color < 0 else (color + y + z) & 1  # first cell of the row in the sums
-        # r is computed on the whole row, both colours: a unit-stride loop that LLVM
-        # vectorises runs faster than the stride-2 loop over one colour (same arithmetic per
-        # cell, so the colour's values and everything summed from them are unchanged)
-        ip = o + 1 if nx > 1 else o
-        r[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
-                   + czl * x[U(ozl)] + czh * x[U(ozh)] - (d[U(o)] + syz + sx[0]) * x[U(o)])
-        for xx in range(1, last):
-            i = o + xx
-            v = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
-                 + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)]
-                 - (d[U(i)] + syz + sx[U(xx)]) * x[U(i)])
-            if nz > 1:
-                v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
-            r[U(i)] = v
-        if last > 0:
-            i = o + last
-            r[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
-                       + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
-                       + czh * x[U(ozh + last)] - (d[U(i)] + syz + sx[U(last)]) * x[U(i)])
-        if mx == 0:
-            part[line] = _row_sumsq(r, o + p, (nx - p + step - 1) // step, step)
-        else:
-            q = (p + 1) & 1  # fine cell 2J−1+k has parity p  <=>  k ≡ q (mod 2)
-            to = line * mx
-            for jj in (0, mx - 1):  # ends: fine cells may be missing
-                acc = 0.0
-                for k in range(q, 4, 2):
-                    fi = 2 * jj - 1 + k
-                    if 0 <= fi < nx:
-                        acc += rwx[4 * jj + k] * r[U(o + fi)]
-                t[U(to + jj)] = acc
-            for jj in range(1, mx - 1):
-                f0 = o + 2 * jj - 1 + q
-                t[U(to + jj)] = (rwx[U(4 * jj + q)] * r[U(f0)]
-                                 + rwx[U(4 * jj + q + 2)] * r[U(f0 + 2)])
+        _residual_row(x, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, r, part, t, rwx,
+                      nz, ny, nx, mx, color, line)
 
 
 @njit(cache=True)
@@ -315,98 +408,61 @@ def _restrict_mid(src, dst, rw, nouter, nf, nc, inner):
                               + w3 * src[U(i3 + k)])
 
 
+@njit(cache=True)
+def _prolong_row(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx, line):
+    """One row (line = z·ny + y) of ``_prolong_py``."""
+    z = line // ny
+    y = line - z * ny
+    o = line * nx
+    jz0 = (z - 1) >> 1
+    jz1 = jz0 + 1
+    if jz0 < 0:
+        jz0 = jz1  # weight 0 where the coarse cell does not exist
+    if jz1 > mz - 1:
+        jz1 = jz0
+    jy0 = (y - 1) >> 1
+    jy1 = jy0 + 1
+    if jy0 < 0:
+        jy0 = jy1
+    if jy1 > my - 1:
+        jy1 = jy0
+    ra = (jz0 * my + jy0) * mx
+    rb = (jz0 * my + jy1) * mx
+    rc = (jz1 * my + jy0) * mx
+    rd = (jz1 * my + jy1) * mx
+    wa = pwz[2 * z] * pwy[2 * y]
+    wb = pwz[2 * z] * pwy[2 * y + 1]
+    wc = pwz[2 * z + 1] * pwy[2 * y]
+    wd = pwz[2 * z + 1] * pwy[2 * y + 1]
+    # c_J = (y/z-interpolated coarse row)[J]; fine 2J+1 and 2J+2 lie between c_J, c_J+1
+    c0 = wa * e[U(ra)] + wb * e[U(rb)] + wc * e[U(rc)] + wd * e[U(rd)]
+    x[U(o)] += pwx[1] * c0  # fine 0: coarse 0 only
+    if wa == 0.0 and wb == 0.0:  # one coarse plane (always in 2D)
+        for jj in range(mx - 1):
+            c1 = wc * e[U(rc + jj + 1)] + wd * e[U(rd + jj + 1)]
+            i = o + 2 * jj + 1
+            k = 4 * jj + 2  # = 2·(2jj + 1)
+            x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
+            x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
+            c0 = c1
+    else:
+        for jj in range(mx - 1):
+            m = jj + 1
+            c1 = (wa * e[U(ra + m)] + wb * e[U(rb + m)] + wc * e[U(rc + m)]
+                  + wd * e[U(rd + m)])
+            i = o + 2 * jj + 1
+            k = 4 * jj + 2
+            x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
+            x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
+            c0 = c1
+    for i in range(2 * mx - 1, nx):  # past the last coarse centre: coarse mx − 1 only
+        x[U(o + i)] += pwx[U(2 * i)] * c0
+
+
 def _prolong_py(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx):
     """x += P e (tensor-product linear interpolation, ≤ 2 coarse cells per axis)."""
     for line in prange(nz * ny):
-        z = line // ny
-        y = line - z * ny
-        o = line * nx
-        jz0 = (z - 1) >> 1
-        jz1 = jz0 + 1
-        if jz0 < 0:
-            jz0 = jz1  # weight 0 where the coarse cell does not exist
-        if jz1 > mz - 1:
-            jz1 = jz0
-        jy0 = (y - 1) >> 1
-        jy1 = jy0 + 1
-        if jy0 < 0:
-            jy0 = jy1
-        if jy1 > my - 1:
-            jy1 = jy0
-        ra = (jz0 * my + jy0) * mx
-        rb = (jz0 * my + jy1) * mx
-        rc = (jz1 * my + jy0) * mx
-        rd = (jz1 * my + jy1) * mx
-        wa = pwz[2 * z] * pwy[2 * y]
-        wb = pwz[2 * z] * pwy[2 * y + 1]
-        wc = pwz[2 * z + 1] * pwy[2 * y]
-        wd = pwz[2 * z + 1] * pwy[2 * y + 1]
-        # c_J = (y/z-interpolated coarse row)[J]; fine 2J+1 and 2J+2 lie between c_J, c_J+1
-        c0 = wa * e[U(ra)] + wb * e[U(rb)] + wc * e[U(rc)] + wd * e[U(rd)]
-        x[U(o)] += pwx[1] * c0  # fine 0: coarse 0 only
-        if wa == 0.0 and wb == 0.0:  # one coarse plane (always in 2D)
-            for jj in range(mx - 1):
-                c1 = wc * e[U(rc + jj + 1)] + wd * e[U(rd + jj + 1)]
-                i = o + 2 * jj + 1
-                k = 4 * jj + 2  # = 2·(2jj + 1)
-                x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
-                x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
-                c0 = c1
-        else:
-            for jj in range(mx - 1):
-                m = jj + 1
-                c1 = (wa * e[U(ra + m)] + wb * e[U(rb + m)] + wc * e[U(rc + m)]
-                      + wd * e[U(rd + m)])
-                i = o + 2 * jj + 1
-                k = 4 * jj + 2
-                x[U(i)] += pwx[U(k)] * c0 + pwx[U(k + 1)] * c1
-                x[U(i + 1)] += pwx[U(k + 2)] * c0 + pwx[U(k + 3)] * c1
-                c0 = c1
-        for i in range(2 * mx - 1, nx):  # past the last coarse centre: coarse mx − 1 only
-            x[U(o + i)] += pwx[U(2 * i)] * c0
-
-
-@njit(cache=True)
-def _restrict_d(d, dc, cwz, cwy, cwx, mz, my, mx, nz, ny, nx):
-    """Volume average of d over the children (2J, 2J+1 and, for the last cell of an odd
-    axis, 2J+2) of each coarse cell."""
-    for line in range(mz * my):
-        zc = line // my
-        yc = line - zc * my
-        for xc in range(mx):
-            acc = 0.0
-            for a in range(3):
-                wz = cwz[3 * zc + a]
-                if wz == 0.0:
-                    continue
-                for bb in range(3):
-                    wy = cwy[3 * yc + bb]
-                    if wy == 0.0:
-                        continue
-                    row = ((2 * zc + a) * ny + 2 * yc + bb) * nx + 2 * xc
-                    acc += wz * wy * (cwx[U(3 * xc)] * d[U(row)]
-                                      + cwx[U(3 * xc + 1)] * d[U(row + 1 if 2 * xc + 1 < nx else row)]
-                                      + cwx[U(3 * xc + 2)] * d[U(row + 2 if 2 * xc + 2 < nx else row)])
-            dc[U(line * mx + xc)] = acc
-
-
-@njit(cache=True)
-def _invdiag(d, invd, sz, sy, sx, nz, ny, nx):
-    for line in range(nz * ny):
-        z = line // ny
-        y = line - z * ny
-        syz = sy[y] + sz[z]
-        o = line * nx
-        for xx in range(nx):
-            invd[U(o + xx)] = 1.0 / (d[U(o + xx)] + syz + sx[U(xx)])
-
-
-@njit(cache=True)
-def _fill(a, v):
-    """a[:] = v (a loop: numba's slice assignment compiles its error-message formatting,
-    which costs seconds of compile time)."""
-    for i in range(a.shape[0]):
-        a[U(i)] = v
+        _prolong_row(x, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx, line)
 
 
 @njit(cache=True)
@@ -436,7 +492,6 @@ def _compile(f, parallel):
 
 
 _smooth3_s = _compile(_smooth3_py, False)
-_smooth3_p = _compile(_smooth3_py, True)
 _residual_s = _compile(_residual_py, False)
 _residual_p = _compile(_residual_py, True)
 _prolong_s = _compile(_prolong_py, False)
@@ -444,53 +499,9 @@ _prolong_p = _compile(_prolong_py, True)
 
 
 # ---------------------------------------------------------------------------------------
-# hierarchy access (the threaded kernels are chosen by level size only)
+# level kernels (the threaded copies are chosen by level size only)
 # ---------------------------------------------------------------------------------------
 
-
-@njit(cache=True)
-def _region(A, k):
-    foff = A[4]
-    return A[5][foff[k]:foff[k + 1]]
-
-
-@njit(cache=True)
-def _axes(A, k, w, lev):
-    """The z, y, x segments of per-axis region k (w entries per cell) on level lev."""
-    shp, goff, foff, F = A[0], A[3], A[4], A[5]
-    a0 = foff[k] + w * goff[lev, 0]
-    a1 = foff[k] + w * goff[lev, 1]
-    a2 = foff[k] + w * goff[lev, 2]
-    return (F[a0:a0 + w * shp[lev, 0]], F[a1:a1 + w * shp[lev, 1]],
-            F[a2:a2 + w * shp[lev, 2]])
-
-
-@njit(cache=True)
-def _level(A, lev, x, b, d):
-    """(x_l, b_l, d_l, invd_l, r_l) of level lev (level 0: the caller's x, b, d)."""
-    loff, foff, F = A[2], A[4], A[5]
-    n0 = loff[1]
-    a = loff[lev]
-    e = loff[lev + 1]
-    ib = foff[_IB]
-    rb = foff[_RB]
-    if lev == 0:
-        return x[0:n0], b[0:n0], d[0:n0], F[ib + a:ib + e], F[rb + a:rb + e]
-    xb = foff[_XB] - n0
-    bb = foff[_BB] - n0
-    db = foff[_DB] - n0
-    return (F[xb + a:xb + e], F[bb + a:bb + e], F[db + a:db + e], F[ib + a:ib + e],
-            F[rb + a:rb + e])
-
-
-@njit(cache=True)
-def _stencil(A, lev):
-    """(lz, hz, ly, hy, lx, hx, sz, sy, sx) of a level."""
-    one = _I(1)
-    lz, ly, lx = _axes(A, _I(_LO), one, lev)
-    hz, hy, hx = _axes(A, _I(_HI), one, lev)
-    sz, sy, sx = _axes(A, _I(_SD), one, lev)
-    return lz, hz, ly, hy, lx, hx, sz, sy, sx
 
 
 @njit(cache=True)
@@ -499,12 +510,14 @@ def _smooth(A, lev, xl, bl, il, first):
     shp = A[0]
     nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
     lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
-    par = nz * ny * nx >= PARALLEL_MIN
+    if nz * ny * nx >= PARALLEL_MIN:  # a level larger than the caches: one pass (see _smooth_fused)
+        one = _I(1)
+        _smooth_fused(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, _I(4),
+                      _I(0), xl, lx, lx, lx, one, one, one, _I(-2), xl, sx, sx, sx, xl, sx, xl, sx, _I(0))
+        return
     for sweep in range(4):
         color = first ^ (sweep & 1)
-        if par:
-            _smooth3_p(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
-        elif nz == 1:
+        if nz == 1:
             _smooth2_s(xl, bl, il, ly, hy, lx, hx, ny, nx, color)
         else:
             _smooth3_s(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
@@ -580,22 +593,23 @@ def _coarse_solve(A, xl, bl):
 
 
 @njit(cache=True)
-def _restrict(A, lev, x, b, d):
+def _restrict(A, lev, x, b, d, xdone):
     """b_{lev+1} = R r_lev, right after the pre-smoothing (whose last half-sweep is colour
-    1, so the residual is computed on colour 0 only)."""
+    1, so the residual is computed on colour 0 only).  ``xdone``: the residual and its
+    restriction along x are already in ``_restrict_target`` (``_smooth_restrict``)."""
     shp, crs = A[0], A[1]
     nz, ny = shp[lev, 0], shp[lev, 1]
     mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
     xl, bl, dl, il, rl = _level(A, lev, x, b, d)
     xc, bc, dc, ic, rc = _level(A, lev + 1, x, b, d)
-    t1 = _region(A, _I(_T1))
     t2 = _region(A, _I(_T2))
     rwz, rwy, rwx = _axes(A, _I(_RW), _I(4), lev + 1)
     cy = crs[lev, 1]
     cz = crs[lev, 0]
     if crs[lev, 2]:  # colour-0 residual fused with the restriction along x
-        dst = bc if (cy == 0 and cz == 0) else t1[0:nz * ny * mx]
-        _residual(A, lev, xl, bl, dl, rl, _I(0), dst, rwx, mx)
+        dst = _restrict_target(A, lev, x, b, d)
+        if not xdone:
+            _residual(A, lev, xl, bl, dl, rl, _I(0), dst, rwx, mx)
         src = dst
     else:  # nx == 1: no x restriction; the y/z passes need the residual everywhere
         _residual(A, lev, xl, bl, dl, rl, _I(-1), rl, rwx, _I(0))
@@ -606,6 +620,57 @@ def _restrict(A, lev, x, b, d):
         src = dst
     if cz:
         _restrict_mid(src, bc, rwz, _I(1), nz, mz, my * mx)
+
+
+@njit(cache=True)
+def _restrict_target(A, lev, x, b, d):
+    """Where the residual restricted along x goes: b_{lev+1} when no other axis is halved,
+    else the temporary T1."""
+    shp, crs = A[0], A[1]
+    nz, ny, mx = shp[lev, 0], shp[lev, 1], shp[lev + 1, 2]
+    if crs[lev, 1] == 0 and crs[lev, 0] == 0:
+        return _level(A, lev + 1, x, b, d)[1]
+    return _region(A, _I(_T1))[0:nz * ny * mx]
+
+
+@njit(cache=True)
+def _smooth_restrict(A, lev, x, b, d):
+    """Pre-smoothing (red, black, red, black) of a large level with x halved, fused with its
+    colour-0 residual and the residual's restriction along x (``_smooth_fused``)."""
+    shp = A[0]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    mx = shp[lev + 1, 2]
+    xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+    rwz, rwy, rwx = _axes(A, _I(_RW), _I(4), lev + 1)
+    one = _I(1)
+    _smooth_fused(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(0), _I(4),
+                  _I(0), xl, lx, lx, lx, one, one, one, _I(0), dl, sz, sy, sx, rl,
+                  _region(A, _I(_PART)), _restrict_target(A, lev, x, b, d), rwx, mx)
+
+
+@njit(cache=True)
+def _prolong_smooth(A, lev, x, b, d, want_norm):
+    """x_lev += P x_{lev+1} and the post-smoothing (black, red, black, red) of a large level
+    in one pass; with ``want_norm`` also the black residual's norm (as ``_cycles_nb`` checks
+    it), else −1."""
+    shp = A[0]
+    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
+    mz, my, mx = shp[lev + 1, 0], shp[lev + 1, 1], shp[lev + 1, 2]
+    xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+    xc = _level(A, lev + 1, x, b, d)[0]
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
+    pwz, pwy, pwx = _axes(A, _I(_PW), _I(2), lev)
+    part = _region(A, _I(_PART))
+    rcolor = _I(1) if want_norm else _I(-2)
+    _smooth_fused(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(1), _I(4),
+                  _I(1), xc, pwz, pwy, pwx, mz, my, mx, rcolor, dl, sz, sy, sx, rl, part, rl, rl, _I(0))
+    if not want_norm:
+        return -1.0
+    acc = 0.0
+    for i in range(nz * ny):
+        acc += part[i]
+    return np.sqrt(acc)
 
 
 @njit(cache=True)
@@ -626,19 +691,36 @@ def _prolong(A, lev, x, b, d):
 @njit(cache=True)
 def vcycle_nb(x, b, d, A):
     """One V(2,2)-cycle on x in place (A = ``mg_hierarchy(...).arrays`` after ``setup``)."""
-    nlev = A[0].shape[0]
+    _vcycle(x, b, d, A, False)
+
+
+@njit(cache=True)
+def _vcycle(x, b, d, A, want_norm):
+    """``vcycle_nb``; on a large fine level with ``want_norm`` it also returns the black
+    residual's norm of the result (computed in the last pass), else −1."""
+    shp, crs = A[0], A[1]
+    nlev = shp.shape[0]
     for lev in range(nlev - 1):
         xl, bl, dl, il, rl = _level(A, lev, x, b, d)
         if lev > 0:
             _fill(xl, 0.0)
-        _smooth(A, lev, xl, bl, il, _I(0))  # red, black, red, black
-        _restrict(A, lev, x, b, d)
+        if shp[lev, 0] * shp[lev, 1] * shp[lev, 2] >= PARALLEL_MIN and crs[lev, 2]:
+            _smooth_restrict(A, lev, x, b, d)  # red, black, red, black + residual along x
+            _restrict(A, lev, x, b, d, True)
+        else:
+            _smooth(A, lev, xl, bl, il, _I(0))  # red, black, red, black
+            _restrict(A, lev, x, b, d, False)
     xl, bl, dl, il, rl = _level(A, nlev - 1, x, b, d)
     _coarse_solve(A, xl, bl)
+    norm = -1.0
     for lev in range(nlev - 2, -1, -1):
-        _prolong(A, lev, x, b, d)
-        xl, bl, dl, il, rl = _level(A, lev, x, b, d)
-        _smooth(A, lev, xl, bl, il, _I(1))  # black, red, black, red (the adjoint order)
+        if shp[lev, 0] * shp[lev, 1] * shp[lev, 2] >= PARALLEL_MIN:
+            norm = _prolong_smooth(A, lev, x, b, d, want_norm and lev == 0)
+        else:
+            _prolong(A, lev, x, b, d)
+            xl, bl, dl, il, rl = _level(A, lev, x, b, d)
+            _smooth(A, lev, xl, bl, il, _I(1))  # black, red, black, red (the adjoint order)
+    return norm
 
 
 @njit(cache=True)
@@ -652,13 +734,14 @@ def solve_nb(x, b, d, A, tol, max_cycles):
 
 
 @njit(cache=True)
-def _norm_if_unsolved(x, b, d, A, r, tol):
-    """‖b‖₂ when the initial guess x misses the tolerance, else −1 (b = 0: x ← 0, −1)."""
+def _norm_if_unsolved(x, b, d, A, r, accept):
+    """‖b‖₂ when the initial guess x misses ‖b − A x‖₂ ≤ accept·‖b‖₂, else −1 (b = 0: x ← 0,
+    −1)."""
     bn = np.sqrt(_dot(A, b, b))
     if bn == 0.0:
         _fill(x, 0.0)
         return -1.0
-    if _residual(A, _I(0), x, b, d, r, _I(-1), r, r, _I(0)) <= tol * bn:
+    if _residual(A, _I(0), x, b, d, r, _I(-1), r, r, _I(0)) <= accept * bn:
         return -1.0
     return bn
 
@@ -667,23 +750,33 @@ def _norm_if_unsolved(x, b, d, A, r, tol):
 def _cycles_nb(x, b, d, A, r, bn, tol, max_cycles):
     """V-cycles from an initial guess that misses the tolerance; returns the number of cycles."""
     for it in range(1, max_cycles + 1):
-        vcycle_nb(x, b, d, A)
         # the cycle ends with a red half-sweep (or the exact coarsest solve): the red
         # residual is zero up to rounding (~1e-16·(b_i + coupling terms)), so only the
-        # black cells are evaluated
-        if _residual(A, _I(0), x, b, d, r, _I(1), r, r, _I(0)) <= tol * bn:
+        # black cells are evaluated (on a large level within the cycle's last pass)
+        rn = _vcycle(x, b, d, A, True)
+        if rn < 0.0:
+            rn = _residual(A, _I(0), x, b, d, r, _I(1), r, r, _I(0))
+        if rn <= tol * bn:
             return it
     return max_cycles
 
 
 @njit(cache=True)
-def _solve_setup_nb(x, b, d, coef, A, tol, max_cycles):
+def _solve_setup_nb(x, b, d, coef, A, tol, max_cycles, accept):
     """``_setup_nb`` then ``solve_nb``, with the part of the setup that only the V-cycle
     needs (restricted d, inverse diagonals, coarsest factor) done only when the initial
-    guess does not already meet the tolerance: the same numbers as setup-then-solve."""
+    guess does not already meet the tolerance: the same numbers as setup-then-solve.
+    ``accept < 0``: the caller knows the initial guess misses the tolerance (no first
+    residual)."""
     _setup_coef_nb(coef, A)
     r = _region(A, _I(_RB))
-    bn = _norm_if_unsolved(x, b, d, A, r, tol)
+    if accept < 0.0:
+        bn = np.sqrt(_dot(A, b, b))
+        if bn == 0.0:
+            _fill(x, 0.0)
+            return 0
+    else:
+        bn = _norm_if_unsolved(x, b, d, A, r, accept)
     if bn < 0.0:
         return 0
     _setup_d_nb(d, A)
@@ -718,305 +811,6 @@ def _pcg_nb(x, b, d, A, r, z, p, q, zero, tol, maxiter):
     return maxiter
 
 
-# ---------------------------------------------------------------------------------------
-# per-call setup: scaled couplings, restricted d, inverse diagonals, coarsest factor
-# ---------------------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def _setup_nb(d, coef, A):
-    _setup_coef_nb(coef, A)
-    _setup_d_nb(d, A)
-
-
-@njit(cache=True)
-def _setup_coef_nb(coef, A):
-    """Couplings scaled by coef on every level (all a residual needs besides d)."""
-    lo, hi, sd = _region(A, _I(_LO)), _region(A, _I(_HI)), _region(A, _I(_SD))
-    glo, ghi, gsd = _region(A, _I(_GLO)), _region(A, _I(_GHI)), _region(A, _I(_GSD))
-    for i in range(lo.shape[0]):
-        lo[i] = coef * glo[i]
-        hi[i] = coef * ghi[i]
-        sd[i] = coef * gsd[i]
-
-
-@njit(cache=True)
-def _setup_d_nb(d, A):
-    """Restricted d, inverse diagonals and the coarsest factor (after ``_setup_coef_nb``)."""
-    shp = A[0]
-    nlev = shp.shape[0]
-    for lev in range(nlev):
-        nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-        xl, bl, dl, il, rl = _level(A, lev, d, d, d)
-        if lev > 0:
-            xf, bf, df, jf, rf = _level(A, lev - 1, d, d, d)
-            cwz, cwy, cwx = _axes(A, _I(_CW), _I(3), lev)
-            _restrict_d(df, dl, cwz, cwy, cwx, nz, ny, nx, shp[lev - 1, 0], shp[lev - 1, 1],
-                        shp[lev - 1, 2])
-        lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
-        _invdiag(dl, il, sz, sy, sx, nz, ny, nx)
-    # coarsest level: S = V A is symmetric positive definite; Cholesky in place (lower)
-    lev = nlev - 1
-    nz, ny, nx = shp[lev, 0], shp[lev, 1], shp[lev, 2]
-    xl, bl, dl, il, rl = _level(A, lev, d, d, d)
-    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, lev)
-    wz, wy, wx = _axes(A, _I(_WID), _I(1), lev)
-    c = _region(A, _I(_CHOL))
-    n = nz * ny * nx
-    _fill(c, 0.0)
-    for z in range(nz):
-        for y in range(ny):
-            for xx in range(nx):
-                i = (z * ny + y) * nx + xx
-                v = wz[z] * wy[y] * wx[xx]
-                c[i * n + i] = v / il[i]
-                if xx > 0:
-                    c[i * n + i - 1] = -v * lx[xx]
-                if xx < nx - 1:
-                    c[i * n + i + 1] = -v * hx[xx]
-                if y > 0:
-                    c[i * n + i - nx] = -v * ly[y]
-                if y < ny - 1:
-                    c[i * n + i + nx] = -v * hy[y]
-                if z > 0:
-                    c[i * n + i - nx * ny] = -v * lz[z]
-                if z < nz - 1:
-                    c[i * n + i + nx * ny] = -v * hz[z]
-    for j in range(n):
-        acc = c[j * n + j]
-        for k in range(j):
-            acc -= c[j * n + k] * c[j * n + k]
-        ljj = np.sqrt(acc)
-        c[j * n + j] = ljj
-        for i in range(j + 1, n):
-            acc = c[i * n + j]
-            for k in range(j):
-                acc -= c[i * n + k] * c[j * n + k]
-            c[i * n + j] = acc / ljj
-    for j in range(n):
-        for i in range(j):
-            c[i * n + j] = 0.0
-
-
-# ---------------------------------------------------------------------------------------
-# hierarchy construction (geometry only, cached per (grid, dirichlet))
-# ---------------------------------------------------------------------------------------
-
-
-class _Axis:
-    """Cells of one axis on one level, in fine-cell units (fine cell i spans i ± ½): edges
-    and the node where the cell's value lives (the centre, except for three-cell merges)."""
-
-    def __init__(self, left: np.ndarray, right: np.ndarray, node: np.ndarray, present: bool):
-        self.left = left
-        self.right = right
-        self.node = node
-        self.present = present  # False only for z of a 2D grid: no coupling at all
-
-    @classmethod
-    def fine(cls, n: int, present: bool) -> _Axis:
-        i = np.arange(n, dtype=np.float64)
-        return cls(i - 0.5, i + 0.5, i, present)
-
-    @property
-    def n(self) -> int:
-        return self.left.shape[0]
-
-    @property
-    def width(self) -> np.ndarray:
-        return self.right - self.left
-
-    def coarsen(self) -> _Axis:
-        """Merge cell pairs (2J, 2J+1), node at the pair's centre.  On an odd axis the last
-        coarse cell takes three cells, node at its middle child's node (a lone narrow last
-        cell would stay narrow on every level and, next to a no-flux face, slows the
-        convergence down to ≈ 0.5 per cycle; the middle-child node keeps every fine node
-        between the nodes of its two interpolation parents)."""
-        n = self.n
-        if n == 1:
-            return self
-        j = np.arange(n // 2)
-        left = self.left[2 * j]
-        right = self.right[2 * j + 1]
-        node = 0.5 * (left + right)
-        if n % 2:
-            right[-1] = self.right[-1]
-            node[-1] = self.node[-2]
-        return _Axis(left, right, node, self.present)
-
-    def couplings(self, dirichlet: bool, lower: float, upper: float):
-        """Per-unit-coef neighbour couplings lo, hi and diagonal contribution s
-        (finite volumes: flux = (u_J − u_K) / node distance, divided by the cell width)."""
-        n = self.n
-        lo, hi, s = np.zeros(n), np.zeros(n), np.zeros(n)
-        if not self.present:
-            return lo, hi, s
-        c, w = self.node, self.width
-        if n > 1:
-            dist = np.diff(c)
-            lo[1:] = 1.0 / (w[1:] * dist)
-            hi[:-1] = 1.0 / (w[:-1] * dist)
-        s[:] = lo + hi
-        if dirichlet:  # ghost value 0 at the fine ghost centre
-            s[0] += 1.0 / (w[0] * (c[0] - lower))
-            s[-1] += 1.0 / (w[-1] * (upper - c[-1]))
-        return lo, hi, s
-
-
-def _transfer(fine: _Axis, coarse: _Axis, dirichlet: bool, lower: float, upper: float):
-    """Positional prolongation (PW), restriction (RW, R = V_H⁻¹ Pᵀ V_h) and children (CW)."""
-    nf, nc = fine.n, coarse.n
-    cf, cc = fine.node, coarse.node
-    wf, wc = fine.width, coarse.width
-    P = np.zeros((nf, nc))
-    for i in range(nf):
-        p = cf[i]
-        if p <= cc[0]:
-            P[i, 0] = (p - lower) / (cc[0] - lower) if dirichlet else 1.0
-        elif p >= cc[-1]:
-            P[i, nc - 1] = (upper - p) / (upper - cc[-1]) if dirichlet else 1.0
-        else:
-            j = int(np.searchsorted(cc, p)) - 1
-            t = (p - cc[j]) / (cc[j + 1] - cc[j])
-            P[i, j] = 1.0 - t
-            P[i, j + 1] = t
-    pw = np.zeros((nf, 2))
-    for i in range(nf):
-        for k in range(2):
-            j = ((i - 1) >> 1) + k
-            if 0 <= j < nc:
-                pw[i, k] = P[i, j]
-                P[i, j] = 0.0
-    assert not P.any(), "prolongation outside the expected 2-cell pattern"
-    R = (pw_dense(pw, nc) * wf[:, None]).T / wc[:, None]
-    rw = np.zeros((nc, 4))
-    for j in range(nc):
-        for k in range(4):
-            i = 2 * j - 1 + k
-            if 0 <= i < nf:
-                rw[j, k] = R[j, i]
-                R[j, i] = 0.0
-    assert not R.any(), "restriction outside the expected 4-cell pattern"
-    cw = np.zeros((nc, 3))
-    for j in range(nc):
-        for k in range(3):
-            i = 2 * j + k
-            if i < nf and coarse.left[j] <= cf[i] <= coarse.right[j]:
-                cw[j, k] = wf[i] / wc[j]
-    return pw, rw, cw
-
-
-def pw_dense(pw: np.ndarray, nc: int) -> np.ndarray:
-    """Dense 1D prolongation matrix from the positional weights (used by tests too)."""
-    nf = pw.shape[0]
-    P = np.zeros((nf, nc))
-    for i in range(nf):
-        for k in range(2):
-            j = ((i - 1) >> 1) + k
-            if 0 <= j < nc:
-                P[i, j] += pw[i, k]
-    return P
-
-
-class MGHierarchy:
-    """Level geometry and preallocated buffers for one (grid, dirichlet).
-
-    ``arrays`` is the tuple that ``vcycle_nb`` / ``solve_nb`` take; call ``setup(d, coef)``
-    before using it with a new ``d`` or ``coef``.
-    """
-
-    def __init__(self, grid: tuple[int, int, int], dirichlet: bool):
-        nz, ny, nx = (int(v) for v in grid)
-        if min(nz, ny, nx) < 1:
-            raise ValueError(f"bad grid {grid}")
-        self.grid = (nz, ny, nx)
-        self.dirichlet = bool(dirichlet)
-        self.n = nz * ny * nx
-        bounds = [(-1.0, float(m)) for m in (nz, ny, nx)]  # Dirichlet ghost centres
-        levels = [[_Axis.fine(m, present)
-                   for m, present in zip((nz, ny, nx), (nz > 1, True, True), strict=True)]]
-        while max(a.n for a in levels[-1]) > COARSEST:
-            levels.append([a.coarsen() for a in levels[-1]])
-        nlev = len(levels)
-        self.nlev = nlev
-        shp = np.array([[a.n for a in lv] for lv in levels], np.int64)
-        crs = np.zeros((nlev, 3), np.int64)
-        crs[:-1] = shp[:-1] > 1  # axis halved between this level and the next
-        sizes = shp.prod(axis=1)
-        loff = np.zeros(nlev + 1, np.int64)
-        loff[1:] = np.cumsum(sizes)
-        goff = np.zeros((nlev, 3), np.int64)
-        goff.flat[1:] = np.cumsum(shp.ravel())[:-1]
-        tot = int(shp.sum())
-        GLO, GHI, GSD, WID = (np.zeros(tot) for _ in range(4))
-        PW = np.zeros((tot, 2))
-        RW = np.zeros((tot, 4))
-        CW = np.zeros((tot, 3))
-        for lev in range(nlev):
-            scale = 1.0 if lev == 0 else COARSE_SCALE
-            for ax in range(3):
-                a = levels[lev][ax]
-                o, n = goff[lev, ax], a.n
-                lo, hi, s = a.couplings(self.dirichlet, *bounds[ax])
-                GLO[o:o + n], GHI[o:o + n], GSD[o:o + n] = scale * lo, scale * hi, scale * s
-                WID[o:o + n] = a.width
-                if lev + 1 < nlev:
-                    pw, rw, cw = _transfer(a, levels[lev + 1][ax], self.dirichlet, *bounds[ax])
-                    PW[o:o + n] = pw
-                    oc, m = goff[lev + 1, ax], shp[lev + 1, ax]
-                    RW[oc:oc + m], CW[oc:oc + m] = rw, cw
-        n0 = int(sizes[0])
-        nrest = max(int(loff[-1]) - n0, 1)
-        ncoarse = int(sizes[-1])
-        t1 = max([int(shp[lv, 0] * shp[lv, 1] * shp[lv + 1, 2]) for lv in range(nlev - 1)] + [1])
-        t2 = max([int(shp[lv, 0] * shp[lv + 1, 1] * shp[lv + 1, 2]) for lv in range(nlev - 1)]
-                 + [1])
-        sizes_f = {_LO: tot, _HI: tot, _SD: tot, _WID: tot, _GLO: tot, _GHI: tot, _GSD: tot,
-                   _PW: 2 * tot, _RW: 4 * tot, _CW: 3 * tot, _XB: nrest, _BB: nrest,
-                   _DB: nrest, _IB: int(loff[-1]), _RB: int(loff[-1]), _T1: t1, _T2: t2,
-                   _PART: int(nz * ny), _CHOL: ncoarse * ncoarse, _CVEC: ncoarse}
-        foff = np.zeros(_NREG + 1, np.int64)
-        foff[1:] = np.cumsum([sizes_f[k] for k in range(_NREG)])
-        F = np.zeros(int(foff[-1]))
-        for k, v in ((_GLO, GLO), (_GHI, GHI), (_GSD, GSD), (_WID, WID), (_PW, PW),
-                     (_RW, RW), (_CW, CW)):
-            F[foff[k]:foff[k + 1]] = v.ravel()
-        self.arrays = (shp, crs, loff, goff, foff, F)
-        self._cg: tuple | None = None
-        self.coef: float | None = None
-
-    def setup(self, d: np.ndarray, coef: float) -> None:
-        """Restrict d, build inverse diagonals and factor the coarsest level."""
-        _setup_nb(d, float(coef), self.arrays)
-        self.coef = float(coef)
-
-    def cg_work(self) -> tuple:
-        if self._cg is None:
-            self._cg = tuple(np.zeros(self.n) for _ in range(5))
-        return self._cg
-
-
-_HIERARCHIES: dict[tuple[tuple[int, int, int], bool], MGHierarchy] = {}
-_HIERARCHY_LIMIT = 64
-
-
-def mg_hierarchy(grid: tuple[int, int, int], dirichlet: bool) -> MGHierarchy:
-    """The cached hierarchy of (grid, dirichlet), built on first use."""
-    key = (tuple(int(v) for v in grid), bool(dirichlet))
-    h = _HIERARCHIES.get(key)
-    if h is None:
-        if len(_HIERARCHIES) >= _HIERARCHY_LIMIT:
-            _HIERARCHIES.clear()
-        h = _HIERARCHIES[key] = MGHierarchy(key[0], key[1])
-    return h
-
-
-def _check(h: MGHierarchy, *arrays: np.ndarray) -> None:
-    for a in arrays:
-        if (not isinstance(a, np.ndarray) or a.dtype != np.float64 or a.ndim != 1
-                or a.shape[0] != h.n or not a.flags.c_contiguous):
-            raise ValueError(f"expected C-contiguous float64 1D arrays of length {h.n}")
-
 
 # ---------------------------------------------------------------------------------------
 # public API
@@ -1025,16 +819,21 @@ def _check(h: MGHierarchy, *arrays: np.ndarray) -> None:
 
 def mg_solve(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
              grid: tuple[int, int, int], dirichlet: bool, tol: float = 1e-6,
-             max_cycles: int = 30) -> int:
+             max_cycles: int = 30, accept: float | None = None, check: bool = True) -> int:
     """Solve (diag(d) − coef Δ_h) x = b by V-cycles; x (the initial guess) is overwritten.
 
     Returns the number of V-cycles; stops when ‖b − A x‖₂ ≤ tol·‖b‖₂ (b = 0 → x = 0) or
-    after ``max_cycles``.
+    after ``max_cycles``.  ``accept`` (≥ tol; default tol): an initial guess whose relative
+    residual is already ≤ ``accept`` is returned unchanged (0 cycles); one that is not is
+    solved down to ``tol`` (a warm start that stays within ``accept`` over several calls is
+    re-solved only once the right-hand side or d has drifted that far).  ``check=False``: the
+    caller has found that x misses the tolerance (at least one V-cycle, no first residual).
     """
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     h.coef = None  # the coarse data may be skipped: a later mg_vcycle(setup=False) sets up
-    return int(_solve_setup_nb(x, b, d, float(coef), h.arrays, float(tol), int(max_cycles)))
+    return int(_solve_setup_nb(x, b, d, float(coef), h.arrays, float(tol), int(max_cycles),
+                                -1.0 if not check else float(tol if accept is None else max(accept, tol))))
 
 
 def mg_vcycle(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,

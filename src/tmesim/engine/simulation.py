@@ -19,7 +19,7 @@ from tmesim.units import MINUTES_PER_DAY
 from . import kernels as K
 from .compiled import B_EXCHANGE, CompiledModel, compile_model
 from .exchange import exchange_places, exchange_types
-from .fields import coupled_tolerance
+from .fields import coupled_accept, coupled_tolerance
 from .gpu import field_solver
 from .matrix import has_reactions, react
 from .perfusion import drug_delivery, perfused_sites
@@ -112,6 +112,7 @@ class Simulation:
         # arrays are page-locked there (faster transfers)
         self.solver = field_solver(cm, backend)
         self.solver.tolerance = coupled_tolerance(model.field_solve)
+        self.solver.accept = coupled_accept(model.field_solve)
         self._field_rows = self.solver.host_zeros((cm.n_sub + n_drugs, nsites), np.float32)
         self._field_rows[:] = 1.0
         self.fields = self._field_rows[: cm.n_sub].reshape(cm.n_sub, nz, ny, nx)

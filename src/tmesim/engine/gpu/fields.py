@@ -40,6 +40,7 @@ class DeviceFieldSolver:
         self.coupled = np.zeros(cm.n_sub, bool)
         self.last_iterations = np.zeros(cm.n_sub, np.int64)
         self.tolerance = MG_TOL  # of the coupled solve, as FieldSolver.tolerance
+        self.accept = MG_TOL  # the warm start kept as it is up to this residual, as FieldSolver.accept
         self.stats = {"split_s": 0.0, "split_voxels": 0, "coupled_s": 0.0, "coupled_voxels": 0,
                       "transfer_s": 0.0}
         self._f = dev.zeros((cm.n_sub, nz, ny, nx), np.float32)
@@ -122,5 +123,5 @@ class DeviceFieldSolver:
         mg = self._mg.get(dirichlet)
         if mg is None:
             mg = self._mg[dirichlet] = DeviceMultigrid(dev, (nz, ny, nx), dirichlet)
-        self.last_iterations[s] = mg.solve(x, b, diag, coef, tol=self.tolerance)
+        self.last_iterations[s] = mg.solve(x, b, diag, coef, tol=self.tolerance, accept=self.accept)
         dev.launch("coupled_finish", n, x, field)

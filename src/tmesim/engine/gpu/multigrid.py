@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .. import multigrid as M
+from .. import multigrid_levels as M
 from .device import Device
 
 __all__ = ["DeviceMultigrid"]
@@ -209,14 +209,15 @@ class DeviceMultigrid:
             self._smooth(lev, xl, bl, il, 1)
 
     def solve(self, x: Any, b: Any, d: Any, coef: float, tol: float = 1e-6,
-              max_cycles: int = 30) -> int:
+              max_cycles: int = 30, accept: float | None = None) -> int:
         """``mg_solve`` on device arrays (float64, length n): x in place; returns the cycles."""
+        accept = tol if accept is None else max(accept, tol)
         self.setup(d, coef)
         bn = math.sqrt(self._dot(b, b))
         if bn == 0.0:
             self.dev.launch("mg_fill", self.n, x, _D(0.0))
             return 0
-        if self._residual_norm(x, b, d, -1) <= tol * bn:
+        if self._residual_norm(x, b, d, -1) <= accept * bn:
             return 0
         for it in range(1, max_cycles + 1):
             self.vcycle(x, b, d)
