@@ -134,6 +134,44 @@ def test_met_is_needed_for_outgrowth(model, base):
     assert all(blocked.niches[o].growth_rate <= 0.05 for o in blocked.niches)
 
 
+def _with_doubling_time(model: tmesim.Model, days: float) -> tmesim.Model:
+    from tmesim.model import model_from_dict
+
+    data = model.model_dump(mode="json")
+    data["body"]["primary"]["doubling_time"] = {"value": days, "unit": "day", "source": "assumption: the ER+ presets' doubling time"}
+    return model_from_dict(data)
+
+
+def test_colonies_grow_out_at_the_subtypes_doubling_time(model, base):
+    """A colony grows out with its primary's Gompertz kinetics (the subtype's volume doubling
+    time, Ryu et al. Eur Radiol 2014): founding to detection takes years, longer for the slower
+    ER+ tumors, so their first metastases are detected later after diagnosis (EBCTCG, Pan et al.
+    NEJM 2017: ER+ disease relapses late; Dent et al. 2007: triple-negative early)."""
+    fm = base.first_metastasis.set_index("organ")
+    delay = fm["detection_delay_days"] / 365.25
+    assert ((delay > 2.0) & (delay < 4.0)).all(), delay  # TNBC's 99-day doubling: ~2.7 years, not months
+    # the burden table follows the same law: a colony founded in week k has the detection size t_det later
+    s = base.seeding.dropna(subset=["detected_days_from_diagnosis"])
+    assert np.allclose(s["detected_days_from_diagnosis"] - s["days_from_diagnosis"],
+                       fm.loc[s["organ"], "detection_delay_days"].to_numpy())
+    from scipy.stats import mannwhitneyu
+
+    slow = _with_doubling_time(model, 280.0)  # the ER+ presets' doubling time
+    years = 20 * 365.25
+    first = {}
+    for name, m in (("tnbc", model), ("er", slow)):
+        days = []
+        for seed in range(8):
+            res = Patient(m, seed=seed, shedding=SHED, options=PatientOptions(**FIRST)).run(days=years)
+            days.append(res.first_metastasis["days_from_diagnosis"].min())
+        first[name] = np.array(days)[np.isfinite(days)]  # among the patients who relapse (Dent's measure)
+    f = Patient(slow, seed=3, shedding=SHED, options=PatientOptions(**FIRST)).run(days=years).first_metastasis
+    ratio = f.set_index("organ")["detection_delay_days"] / fm["detection_delay_days"]
+    assert ((ratio > 2.5) & (ratio < 3.0)).all(), ratio  # ~280 / 99
+    assert min(len(first["er"]), len(first["tnbc"])) >= 5, first
+    assert mannwhitneyu(first["er"], first["tnbc"], alternative="greater").pvalue < 0.01, first
+
+
 @pytest.mark.parametrize("edit, field", [
     (lambda b: b["organs"].pop("brain"), "organs"),
     (lambda b: b["organs"]["lung"].__setitem__("blood_flow", 0.5), "blood_flow"),
@@ -141,6 +179,9 @@ def test_met_is_needed_for_outgrowth(model, base):
     (lambda b: b["organs"]["bone"].__setitem__("arrest_single", 1.5), "arrest_single"),
     (lambda b: b["organs"].__setitem__("spleen", b["organs"]["bone"]), "spleen"),
     (lambda b: b["circulation"].__setitem__("blood_volume", "5 min"), "blood_volume"),
+    (lambda b: b["organs"]["brain"].__setitem__("lethal_cells", {"value": 1e7, "unit": "", "source": "x y z"}),
+     "lethal_cells"),
+    (lambda b: b.__setitem__("presentation_cells", {"value": 1e13, "unit": "", "source": "x y z"}), "presentation_cells"),
 ])
 def test_bad_body_input_names_the_field(model, edit, field):
     data = model.model_dump(mode="json")

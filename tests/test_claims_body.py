@@ -84,10 +84,14 @@ def _run(model: tmesim.Model, seed: int, factors: dict[str, float] | None = None
                    options=PatientOptions(factors=factors or {}, metastasis_shedding=False)).run()
 
 
-def test_bone_is_the_most_common_site(model) -> None:
+def test_bone_is_the_most_common_site() -> None:
     """review:111 (C088): bone is the most common site of breast cancer metastasis: the expected
-    number of bone metastases exceeds that of every other organ in each patient."""
-    exp = {s: _run(model, s).expected_metastases for s in SEEDS}
+    number of bone metastases exceeds that of every other organ in each patient. Read on the
+    luminal A model, the commonest subtype: in TNBC the visceral sites lead (Savci-Heijink et
+    al., Breast Cancer Res Treat 2015;150:547: visceral 81% vs bone 55% of ER-/HER2- patients
+    with distant metastases), and the TNBC model puts liver above bone as that cohort does."""
+    lum = tmesim.load_model(tmesim.preset_path("luminal-a"))
+    exp = {s: _run(lum, s).expected_metastases for s in SEEDS}
     bone = np.log(np.array([exp[s]["bone"] for s in SEEDS]))
     for organ in ("lung", "liver", "brain"):
         other = np.log(np.array([exp[s][organ] for s in SEEDS]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -234,6 +235,130 @@ def test_metastatic_lesions_shrink_under_chemotherapy(tnbc):
     assert wilcoxon(nadir["chemo"], nadir["none"], alternative="less").pvalue < 0.05
     assert np.median(nadir["chemo"]) < 0.95  # at least 14% fewer cells in the typical patient
     assert all(c < n for c, n in zip(bone["chemo"], bone["none"], strict=True))
+
+
+@pytest.mark.slow
+def test_chemo_sensitivity_makes_responses_bimodal(tnbc):
+    # The first 12 eligible candidates of seed 130 in IMpassion130's nab-paclitaxel arm (the trial's
+    # timing and scans, shipped contact table, a fixed reference kill rate): with their drawn
+    # chemo_sensitivity some respond by RECIST (PR or CR) and some do not, and the lesions' nadir
+    # falls with the drawn factor (Spearman, one-sided p < 0.01); with the factor 1 for everyone
+    # (no between-patient spread, as before it existed) at most one of the 12 responds.
+    from scipy.stats import spearmanr
+
+    from tmesim.cohort import load_trial
+    from tmesim.cohort.contacts import resolve_contacts
+
+    spec = load_trial(Path(tmesim.__file__).parent / "presets" / "trials" / "impassion130.yaml")
+    cfg = replace(spec.endpoint_config(), reference_kill_rate=0.002)
+    contacts = resolve_contacts("measured", tnbc, None, 35.0, 0)
+    rows = [r for r in sample_patients(tnbc, 60, seed=130).to_dict("records")
+            if np.isfinite(screen_patient(tnbc, r, cfg, contacts=contacts))][:12]
+    assert len(rows) == 12
+    th = ["nab-paclitaxel@day=0"]
+    drawn = pd.concat([run_metastatic_patient(tnbc, r, "chemo", th, cfg, contacts=contacts) for r in rows])
+    flat = pd.concat([run_metastatic_patient(tnbc, r | {"chemo_sensitivity": 1.0}, "chemo", th, cfg, contacts=contacts)
+                      for r in rows])
+    responded = drawn["best_response"].isin(["PR", "CR"])
+    assert 2 <= responded.sum() <= 10, drawn["best_response"].tolist()
+    nadir = drawn["sum_diameters_nadir_mm"] / drawn["sum_diameters_baseline_mm"]
+    rho, p = spearmanr(drawn["chemo_sensitivity"], nadir, alternative="less")
+    assert p < 0.01, (rho, p)
+    assert flat["best_response"].isin(["PR", "CR"]).sum() <= 1, flat["best_response"].tolist()
+
+
+def _without(model, organ: str | None = None, presentation: bool = False):
+    """The model with one organ's lethal_cells (or the body's presentation_cells) unset."""
+    body = model.body
+    if organ is not None:
+        organs = dict(body.organs) | {organ: body.organs[organ].model_copy(update={"lethal_cells": None})}
+        body = body.model_copy(update={"organs": organs})
+    if presentation:
+        body = body.model_copy(update={"presentation_cells": None})
+    return model.model_copy(update={"body": body})
+
+
+def test_a_brain_metastasis_kills_at_a_smaller_burden_than_one_in_bone(tnbc):
+    # The same growing metastasis (1e10 cells, 0.01/day) beside a stable lung target: in the
+    # brain it kills when it reaches the brain's lethal_cells (raised intracranial pressure),
+    # in bone only when the whole disease reaches the lethal burden (1e12 cells).
+    days = np.arange(0.0, 731.0, 7.0)
+    grow = 1e10 * np.exp(0.01 * days)
+
+    def patient(site: str) -> pd.DataFrame:
+        cols = {o: np.zeros(len(days)) for o in ("lung", "liver", "bone", "brain")}
+        cols["lung"] = np.full(len(days), 2e9)
+        cols[site] = grow
+        return pd.DataFrame(cols, index=pd.Index(days, name="day"))
+
+    brain, bone = (metastatic_endpoints(patient(s), tnbc, CFG) for s in ("brain", "bone"))
+    limit = tnbc.body.organs["brain"].lethal_cells.value
+    assert limit < 0.1 * tnbc.body.primary.carrying_capacity.value
+    assert brain["os_event"] and brain["death_cause"] == "brain"
+    assert brain["os_days"] == days[np.argmax(grow >= limit)]
+    assert bone["os_event"] and bone["death_cause"] == "burden"
+    assert brain["os_days"] < bone["os_days"] - 300
+    assert brain["pfs_days"] <= brain["os_days"]
+    # without the brain's organ failure the two patients die on the same day
+    flat = metastatic_endpoints(patient("brain"), _without(tnbc, "brain"), CFG)
+    assert flat["os_days"] == bone["os_days"] and flat["death_cause"] == "burden"
+
+
+def test_body_model_dies_of_organ_failure_with_the_same_definition(tnbc):
+    from tmesim.body.lethality import lethal, organ_limits
+
+    names = ["bone", "lung", "liver", "brain", "primary"]
+    lim = organ_limits(tnbc.body, names)
+    assert np.isfinite(lim[3]) and np.isinf(lim[[0, 4]]).all()
+    cells = np.array([[0, 0, 0, 0.5 * lim[3], 0], [0, 0, 0, lim[3], 0], [5e11, 0, 0, 0, 5e11]])
+    assert lethal(tnbc.body, cells, names).tolist() == [False, True, True]
+
+
+def test_patients_enter_when_their_metastatic_disease_presents(tnbc):
+    # A lung metastasis growing at 0.05/day from 1e8 cells at diagnosis: without a presentation
+    # burden the patient enters once it is measurable (10 mm); with it, once the whole disease
+    # (here the lung lesion) reaches body.presentation_cells.
+    from tmesim.cohort.metastatic import entry_day
+
+    weeks = np.arange(0.0, 3650.0, 7.0)
+    lung = 1e8 * np.exp(0.05 * weeks)
+    res = SimpleNamespace(
+        burden=pd.DataFrame({"days_from_diagnosis": np.repeat(weeks, 4),
+                             "organ": np.tile(np.array(["bone", "lung", "liver", "brain"], dtype=object), len(weeks)),
+                             "cells": np.stack([0 * weeks, lung, 0 * weeks, 0 * weeks], axis=1).ravel()}),
+        primary=pd.DataFrame({"days_from_diagnosis": weeks, "cells": 0.0 * weeks}),
+        death_days_from_diagnosis=float("nan"))
+    present = tnbc.body.presentation_cells.value
+    assert entry_day(res, _without(tnbc, presentation=True), CFG) == weeks[np.argmax(lung >= CFG.measurable_cells)]
+    assert entry_day(res, tnbc, CFG) == weeks[np.argmax(lung >= present)]
+    assert diameter_mm(present) > 30.0  # a symptomatic disease, not a lesion at the imaging size
+
+
+@pytest.mark.slow
+def test_patients_entering_at_presentation_die_sooner(tnbc):
+    # Baseline tumor size predicts overall survival in first-line metastatic breast cancer (Tate
+    # et al., Eur J Cancer 2016;66:95). The first 16 candidates (seed 130) eligible both ways,
+    # untreated, followed two years: entering when the whole disease reaches
+    # body.presentation_cells, those who enter later have a larger sum of target diameters, and
+    # survival from entry is shorter than entering at the first 10 mm lesion (paired Wilcoxon
+    # signed-rank, one-sided; not in every patient: a lesion detected at entry grows at the
+    # patient's doubling time, an undetected one at its organ niche's colonisation rate, so a
+    # patient whose fast-growing organ is undetected at the earlier entry can die sooner from it).
+    from scipy.stats import wilcoxon
+
+    cfg = replace(FAST, follow_up_days=730.0)
+    first = _without(tnbc, presentation=True)
+    rows = [r for r in sample_patients(tnbc, 90, seed=130).to_dict("records")
+            if np.isfinite(screen_patient(tnbc, r, cfg)) and np.isfinite(screen_patient(first, r, cfg))][:16]
+    assert len(rows) == 16
+    runs = {k: pd.concat([run_metastatic_patient(m, r, "none", [], cfg) for r in rows])
+            for k, m in (("presentation", tnbc), ("first", first))}
+    p, f = runs["presentation"], runs["first"]
+    later = p["entry_days_from_diagnosis"].to_numpy() > f["entry_days_from_diagnosis"].to_numpy()
+    assert later.sum() >= 12  # the others (de novo, with the primary) already present at first detection
+    assert (p["sum_diameters_baseline_mm"].to_numpy()[later] > f["sum_diameters_baseline_mm"].to_numpy()[later]).all()
+    assert p["os_event"].sum() > f["os_event"].sum()
+    assert wilcoxon(p["os_days"], f["os_days"], alternative="less", zero_method="zsplit").pvalue < 0.05
 
 
 def test_immune_pace_slows_undetected_cells_while_therapy_continues(tnbc):

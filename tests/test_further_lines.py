@@ -109,7 +109,10 @@ def test_post_progression_is_checked(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def ribbon_sections(tnbc):
-    """Sections of 5 RIBBON-1 virtual patients in both arms (mean-field, shipped contact table)."""
+    """Sections of 5 RIBBON-1 virtual patients in both arms (mean-field, shipped contact table), at
+    the catalog's mean chemosensitivity (``chemo_sensitivity`` 1: the rebound is the subject here;
+    with their drawn factors the two least sensitive of them respond less to paclitaxel with
+    bevacizumab than without, so bevacizumab shortens their survival even without the rebound)."""
     from tmesim.cohort.patient import treated_patient
     from tmesim.cohort.section import run_section
     from tmesim.cohort.virtual import sample_patients
@@ -120,6 +123,7 @@ def ribbon_sections(tnbc):
     contacts = pd.read_csv(preset_path("catalog").parent.parent / "cohort" / "data" / "contacts" / "tnbc.csv.gz")
     out = []
     for row in sample_patients(tnbc, 5, spec.seed).to_dict("records"):
+        row["chemo_sensitivity"] = 1.0
         arms = {}
         for arm in spec.arms:
             pm, tm = treated_patient(tnbc, row, list(arm.therapies), cfg.run_in_days)

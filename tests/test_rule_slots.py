@@ -73,6 +73,7 @@ def _slot_vs_rule_by_rule(n, L, C, R, vals, time):
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     checked = 0
     bad = 0
+    steps = K.site_steps(offs, L.nx, L.ny)
     for i in range(n):
         if dead[i] != K.ALIVE:
             continue
@@ -81,11 +82,11 @@ def _slot_vs_rule_by_rule(n, L, C, R, vals, time):
         site = (z * L.ny + y) * L.nx + x
         K.rule_values(t, i, x, y, z, site, 0, time, vals, R.hbuf, R.cbuf, R.slot_ptr, R.sl_int, R.sl_num, R.r_slot,
                       R.htab, R.needs_counts, R.act_ptr, R.act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var,
-                      is_vessel)
+                      is_vessel, steps)
         for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
             b = R.act_idx[k]
             ref = K.behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
-            if ref != vals[0, b] and not (np.isnan(ref) and np.isnan(vals[0, b])):
+            if ref != vals[0, t, b] and not (np.isnan(ref) and np.isnan(vals[0, t, b])):
                 bad += 1
         checked += 1
     return checked, bad

@@ -17,9 +17,11 @@ Levels and engines, and why:
   MET), solved exactly day by day. These pools hold thousands to millions of cells, so their
   mean-field (deterministic) description is accurate;
 * colonies: each re-awakening is a rare event, drawn as a Poisson process from the pools
-  (stochastic, seeded); a colony grows by a Gompertz law whose initial rate is the growth
-  the organ niche shows when simulated spatially (:mod:`tmesim.body.niche`); it is a
-  detected metastasis when it reaches the organ's ``detection_cells``.
+  (stochastic, seeded); a colony first grows at the rate the organ niche shows when simulated
+  spatially (:mod:`tmesim.body.niche`) for the niche run's days, then by the primary's Gompertz
+  kinetics (the subtype's volume doubling time) up to the organ's plateau
+  (:mod:`tmesim.body.colony`); it is a detected metastasis when it reaches the organ's
+  ``detection_cells``.
 
 Time 0 is the start of the life history (``primary.initial_cells``); tables also give days
 from diagnosis. Same model, seed and options give the same tables.
@@ -38,7 +40,9 @@ from tmesim.model import Model, ModelError
 from tmesim.model.body import EMT_CLASSES, ORGANS, Body, Organ
 
 from .circulation import UNITS, barrier_crossing, fates
+from .colony import ColonyGrowth
 from .coupling import Coupled, couple
+from .lethality import lethal, organ_limits
 from .niche import NicheOutcome, run_niche
 from .primary import MIN_PER_DAY, Gompertz, SheddingProfile, measure_shedding
 
@@ -96,7 +100,7 @@ class PatientResult:
     units: pd.DataFrame = field(default_factory=pd.DataFrame)
     coupling: pd.DataFrame = field(default_factory=pd.DataFrame)
     section: pd.DataFrame | None = None
-    death_days_from_diagnosis: float = float("nan")  # total burden reached the lethal one (NaN: alive)
+    death_days_from_diagnosis: float = float("nan")  # the disease became lethal (tmesim.body.lethality; NaN: alive)
 
     def metastatic_sites(self) -> list[str]:
         """Organs with a detected metastasis by the end of follow-up."""
@@ -201,6 +205,18 @@ class Patient:
         return {name: run_niche(name, org.niche, o.niche_days, o.niche_seed, o.interventions())
                 for name, org in self.body.organs.items()}
 
+    def outgrowth(self, niches: dict[str, NicheOutcome]) -> dict[str, float]:
+        """Per organ, the niche's growth rate with the options' interventions over its rate
+        without them: the factor on a colony's macroscopic outgrowth (:mod:`tmesim.body.colony`)."""
+        o = self.options
+        if not o.interventions():
+            return dict.fromkeys(niches, 1.0)
+        out = {}
+        for name, org in self.body.organs.items():
+            ref = run_niche(name, org.niche, o.niche_days, o.niche_seed, ()).growth_rate
+            out[name] = max(niches[name].growth_rate, 0.0) / ref if ref > 0 else 1.0
+        return out
+
     # --------------------------------------------------------------------- run
     def run(self, days: float | None = None, progress: Callable[[Simulation], None] | None = None) -> PatientResult:
         """Simulate the life history to ``days`` after diagnosis (default ``body.follow_up``)."""
@@ -208,6 +224,7 @@ class Patient:
         shed = self.primary_shedding(progress)
         cp = self.coupled
         niches = self.niches()
+        outgrowth = self.outgrowth(niches)
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xB0D1]))
         gz = Gompertz.for_primary(body.primary)
         t_diag = gz.time_to(body.primary.diagnosis_cells.value)
@@ -308,18 +325,16 @@ class Patient:
         seeds = []
         grow = {}
         for o in organs:
-            g = niches[o].growth_rate
-            K = body.organs[o].carrying_capacity.value
-            det = body.organs[o].detection_cells.value
-            beta = g / np.log(K) if g > 0 else 0.0
-            t_det = float(-np.log(np.log(det / K) / np.log(1.0 / K)) / beta) if g > 0 else np.inf
-            grow[o] = (g > 0, K, beta, t_det)
-        lethal = body.primary.carrying_capacity.value
+            colony = ColonyGrowth.for_organ(niches[o].growth_rate, niches[o].days, gz.beta,
+                                            body.organs[o].carrying_capacity.value, outgrowth[o])
+            grow[o] = (colony, colony.time_to(body.organs[o].detection_cells.value))
+        names = [*organs, "primary"]
+        limits = organ_limits(body, names)
         death_k = nt
         for k in range(nt):
             mets_cells = sizes_t[:, k - 1] if k > 0 else np.zeros(len(organs))
-            if k > 0 and mets_cells.sum() + tumor[k - 1] >= lethal:
-                death_k = k  # the total burden is lethal: the life history ends here
+            if k > 0 and lethal(body, np.append(mets_cells, tumor[k - 1]), names, limits)[0]:
+                death_k = k  # the total burden, or one organ's failure, is lethal: the life history ends here
                 break
             met_in = np.zeros((2, 3))
             if opt.metastasis_shedding and mets_cells.sum() > 0:
@@ -343,7 +358,8 @@ class Patient:
             founded += rate.sum(axis=0) * dt
             # Colonies: a Poisson process of founding events, then Gompertz growth.
             for n, o in enumerate(organs):
-                grows, K, beta, t_det = grow[o]
+                colony, t_det = grow[o]
+                grows = np.isfinite(t_det)
                 if grows and t[k] + t_det <= t[-1]:
                     expected[o] += lam[n, k] * dt
                 m = rng.poisson(lam[n, k] * dt)
@@ -357,13 +373,9 @@ class Patient:
                     seeds.append({"organ": o, "time_days": born, "days_from_diagnosis": born - t_diag,
                                   "unit": UNITS[u], "emt_class": EMT_CLASSES[c],
                                   "detected_days_from_diagnosis": detected - t_diag if detected <= t[-1] else np.nan})
-                    age = np.clip(t[k:] - born, 0.0, None)
-                    if grows:
-                        sizes_t[n, k:] += K * np.exp(np.log(1.0 / K) * np.exp(-beta * age))
-                        if detected <= t[-1]:
-                            first[o] = min(first[o], detected - t_diag)
-                    else:
-                        sizes_t[n, k:] += 1.0
+                    sizes_t[n, k:] += colony.size(t[k:] - born)
+                    if grows and detected <= t[-1]:
+                        first[o] = min(first[o], detected - t_diag)
 
         # After death nothing enters the blood and no colony is founded (existing ones keep their curves).
         influx[..., death_k:] = 0.0
@@ -431,7 +443,7 @@ class Patient:
                                  "expected_colonies": [float(lam[organs.index(o)].sum() * dt) for o in ORGANS],
                                  "niche_growth_per_day": [niches[o].growth_rate for o in ORGANS],
                                  # founding to detection (days; inf where the niche does not grow)
-                                 "detection_delay_days": [grow[o][3] for o in ORGANS]})
+                                 "detection_delay_days": [grow[o][1] for o in ORGANS]})
         seeding = pd.DataFrame(seeds, columns=["organ", "time_days", "days_from_diagnosis", "unit", "emt_class",
                                                "detected_days_from_diagnosis"])
         return PatientResult(ctc, pd.concat(rows, ignore_index=True), seeding, burden, first_df, primary,

@@ -9,9 +9,17 @@ over the run-in), for ``body.follow_up`` after diagnosis plus the trial's follow
 patient enters on the first body step (weekly) at or after diagnosis on which a distant
 metastasis is detected (an organ's metastatic cells ≥ its ``detection_cells``) and at least
 one lesion is measurable (≥ ``measurable_cells``, 10 mm: RECIST 1.1 requires measurable
-disease; the primary counts while it is in place, i.e. de novo stage IV before surgery), and
-the patient is alive. Candidates whose history gives no such day are screen failures; the
-trial enrols the first ``n`` eligible candidates in candidate order (candidate ``i`` is child
+disease; the primary counts while it is in place, i.e. de novo stage IV before surgery), the
+whole disease (every organ's metastatic cells plus the primary in place) has reached
+``body.presentation_cells`` when the model sets it, and the patient is alive. Why the
+presentation burden: after breast cancer treatment no routine imaging looks for metastases
+(ASCO guideline, Khatcheressian et al., J Clin Oncol 2013;31:961), so metastatic disease is
+diagnosed from its symptoms, and first-line trials enrol patients with a sum of target
+diameters of several centimetres (about 6 cm in a typical patient of pooled first-line
+trials, Tate et al., Eur J Cancer 2016;66:95); without it, virtual patients entered as soon as
+one lesion reached 10 mm (median sum of target diameters 10.3 mm), about 2000-fold below the
+lethal burden, and few died within two years. Candidates whose history gives no such day are
+screen failures; the trial enrols the first ``n`` eligible candidates in candidate order (candidate ``i`` is child
 ``i`` of ``SeedSequence(seed)``, so the enrolled patients do not depend on the number of
 workers) and randomises them over the arms.
 
@@ -77,9 +85,12 @@ shrinkage of the sum, PD at ≥ 20% growth, else SD. Non-target lesions (detecte
 measurable at entry) are followed for new-lesion purposes only (RECIST's unequivocal
 progression of non-target disease is not modelled).
 
-**Death**: when all lesions together (metastatic cells in every organ, detected or not, plus
-the primary) reach the model's lethal burden (``body.primary.carrying_capacity``). Every
-endpoint is counted from entry (randomisation) and censored at the follow-up.
+**Death** (:mod:`tmesim.body.lethality`, the body model's own definition): when all lesions
+together (metastatic cells in every organ, detected or not, plus the primary) reach the
+model's lethal burden (``body.primary.carrying_capacity``), or one organ's metastatic cells
+reach its ``lethal_cells`` (organ failure: the brain's raised intracranial pressure), read on
+every assessment; ``death_cause`` names the failing organ or ``burden``. Every endpoint is
+counted from entry (randomisation) and censored at the follow-up.
 
 Hand-written rather than a RECIST package: no maintained Python library computes RECIST from
 simulated lesion sizes (the ones that exist read DICOM annotations).
@@ -93,6 +104,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from tmesim.body.lethality import BURDEN, cause_of_death, lethal
 from tmesim.model import Model, ModelError
 from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
@@ -153,19 +165,24 @@ def primary_cells(res: PatientResult, days: np.ndarray) -> np.ndarray:
 def entry_day(res: PatientResult, model: Model, cfg: EndpointConfig) -> float:
     """Day from diagnosis the patient enters the trial (NaN: screen failure): the first body
     step at or after diagnosis, within ``body.follow_up``, with a detected distant metastasis and
-    a measurable lesion, alive."""
+    a measurable lesion, alive, and, when the model sets ``body.presentation_cells``, with a total
+    tumor burden (every organ's metastatic cells plus the primary in place) at least that large
+    (metastatic disease diagnosed from symptoms, see the module notes)."""
     body = model.body
     assert body is not None
     ob = organ_burden(res)
     days = ob.index.to_numpy(float)
     det = np.array([body.organs[o].detection_cells.value for o in ob.columns])
     cells = ob.to_numpy(float)
+    primary = primary_cells(res, days)
     detected = (cells >= det[None, :]).any(axis=1)
-    measurable = (cells >= cfg.measurable_cells).any(axis=1) | (primary_cells(res, days) >= cfg.measurable_cells)
+    measurable = (cells >= cfg.measurable_cells).any(axis=1) | (primary >= cfg.measurable_cells)
     horizon = body.follow_up.value / MIN_PER_DAY
     death = res.death_days_from_diagnosis
     alive = days < death if np.isfinite(death) else np.ones(len(days), bool)
     ok = detected & measurable & alive & (days >= -1e-9) & (days <= horizon + 1e-9)
+    if body.presentation_cells is not None:
+        ok &= cells.sum(axis=1) + primary >= body.presentation_cells.value
     return float(days[np.argmax(ok)]) if ok.any() else float("nan")
 
 
@@ -296,10 +313,12 @@ def metastatic_endpoints(lesions: pd.DataFrame, model: Model, cfg: EndpointConfi
     assessment."""
     r = recist(lesions[scan_rows(lesions.index.to_numpy(float), cfg)], model, cfg)
     days = lesions.index.to_numpy(float)
-    total = lesions.to_numpy(float).sum(axis=1)
-    lethal = model.body.primary.carrying_capacity.value if model.body is not None else 1e12
-    dead = np.nonzero(total >= lethal)[0]
+    cells = lesions.to_numpy(float)
+    total = cells.sum(axis=1)
+    names = [str(c) for c in lesions.columns]
+    dead = np.nonzero(lethal(model.body, cells, names) if model.body is not None else total >= 1e12)[0]
     death = float(days[dead[0]]) if len(dead) else float("nan")
+    cause = (cause_of_death(model.body, cells[dead[0]], names) if model.body is not None else BURDEN) if len(dead) else "none"
     fu = cfg.follow_up_days
     causes = [(r["pd_day"], "burden"), (death, "death")]
     if cfg.new_lesion_progression:
@@ -317,7 +336,8 @@ def metastatic_endpoints(lesions: pd.DataFrame, model: Model, cfg: EndpointConfi
     out.pop(f"met_{PRIMARY}_event", None)
     out |= {"pfs_days": float(pfs if np.isfinite(pfs) else fu), "pfs_event": bool(np.isfinite(pfs)),
             "os_days": float(death if np.isfinite(death) and death <= fu else fu),
-            "os_event": bool(np.isfinite(death) and death <= fu), "progression_by": by,
+            "os_event": bool(np.isfinite(death) and death <= fu),
+            "death_cause": cause if np.isfinite(death) and death <= fu else "none", "progression_by": by,
             "best_response": r["best_response"], "lesions_baseline": len(r["present"]),
             "target_lesions": len(r["targets"]), "lesion_sites": ";".join(r["present"]),
             "target_sites": ";".join(r["targets"]), "sum_diameters_baseline_mm": float(r["sum_mm"][0]),
@@ -331,12 +351,11 @@ def run_metastatic_patient(model: Model, row: dict[str, Any], arm: str = "cohort
     """One virtual patient in the metastatic setting; one row (as :func:`tmesim.cohort.run_patient`),
     with ``entry_days_from_diagnosis``, ``de_novo``, lesion counts and sites, and the sums of
     target diameters. Raises :class:`ModelError` for a patient who is not eligible."""
-    from .patient import treated_model, with_reference
+    from .patient import treated_patient, with_reference
 
     t0 = time.perf_counter()
     cfg = with_reference(model, cfg or EndpointConfig(), engine, contacts)
-    pm = patient_model(model, row)
-    tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
+    pm, tm = treated_patient(model, row, list(therapies or []), cfg.run_in_days)  # drug: factors act on tm
     section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]), contacts=contacts)
     res = run_in_body(model, pm, row, cfg, engine, contacts)
     entry = entry_day(res, pm, cfg)

@@ -29,7 +29,7 @@ from .endpoints import (
 )
 from .markers import blood_mdsc, ctc_at, section_markers
 from .section import MEAN_EMT, TUMOR, run_section
-from .virtual import patient_model, sample_patients
+from .virtual import drug_variation, patient_model, sample_patients
 
 
 def treated_model(model: Model, therapies: list[str], start_day: float) -> Model:
@@ -64,7 +64,8 @@ def treated_template(model: Model, therapies: list[str], start_day: float) -> Mo
 def treated_patient(model: Model, row: dict[str, Any], therapies: list[str], start_day: float) -> tuple[Model, Model]:
     """(untreated, treated) model of one virtual patient, neither validated again: the patient's
     factors applied to the validated model and to its validated treated template (the same
-    result as validating ``treated_model(patient_model(model, row), …)``, tested)."""
+    result as validating ``drug_variation(treated_model(patient_model(model, row), …), row)``,
+    tested: the ``drug:`` factors act on the therapy's rules)."""
     pm = patient_model(model, row)
     if not therapies:
         return pm, pm
@@ -146,7 +147,7 @@ def run_patient(model: Model, row: dict[str, Any], arm: str = "cohort", therapie
     cfg = with_reference(model, cfg or EndpointConfig(), engine, contacts)
     if validate:
         pm = patient_model(model, row, validate=True)
-        tm = treated_model(pm, list(therapies or []), cfg.run_in_days)
+        tm = drug_variation(treated_model(pm, list(therapies or []), cfg.run_in_days), row, validate=True)
     else:
         pm, tm = treated_patient(model, row, list(therapies or []), cfg.run_in_days)
     section = run_section(tm, cfg.run_in_days + cfg.treatment_days, engine, seed=int(row["seed"]),

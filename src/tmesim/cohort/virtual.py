@@ -5,6 +5,13 @@ names a model parameter (``target``), a distribution and its source. A patient's
 are drawn from its own generator, child ``i`` of ``SeedSequence(seed)``, so patient ``i``
 is the same whatever ``n`` is, and a cohort is reproducible from (model, n, seed).
 
+A ``drug:<cell type>:<behaviour>`` target scales the saturation of the increasing rules of
+that cell type and behaviour whose signal is a drug (``drug <name>``): how strongly the
+patient's tumor responds to whatever drug the arm gives (e.g. its taxane sensitivity). Drug
+rules exist only in a treated model, so these rows act when the therapy is added
+(:func:`drug_variation`; :func:`tmesim.cohort.patient.treated_patient` applies them with the
+others); on an untreated model they change nothing.
+
 >>> import tmesim
 >>> from tmesim.cohort import sample_patients
 >>> model = tmesim.load_model(tmesim.preset_path("tnbc"))
@@ -30,10 +37,11 @@ from pydantic import BaseModel
 from tmesim._resources import data_path
 from tmesim.model import Model, ModelError, model_from_dict
 from tmesim.model.derive import derive, scaled
+from tmesim.model.grammar import DRUG_PREFIX
 
 VARIABILITY_FILE = data_path("tmesim.cohort", "data", "patient_variability.csv")
 DISTRIBUTIONS = ("lognormal", "normal", "bernoulli")
-TARGET_KINDS = ("cell", "rule", "initial", "state", "body")
+TARGET_KINDS = ("cell", "rule", "initial", "state", "body", "drug")
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,10 @@ def apply_variation(data: dict[str, Any], v: Variation, f: float) -> None:
         for r in data["rules"]:
             if r["cell_type"] == t and r["signal"] == sig and r["behaviour"] == beh and r["direction"] == "increases":
                 r["saturation"] = float(r["saturation"]) * f
+    elif kind == "drug":
+        for r in data["rules"]:
+            if _drug_rule(r["cell_type"], r["signal"], r["behaviour"], r["direction"], rest):
+                r["saturation"] = float(r["saturation"]) * f
     elif kind == "initial":
         for pl in data.get("initial") or []:
             if pl["cell_type"] == rest:
@@ -175,7 +187,8 @@ def patient_model(model: Model, row: dict[str, Any] | pd.Series, path: str | Non
     parsed again); ``validate=True`` dumps and validates it whole instead (the reference the
     fast path is tested against). ``base_rules``: rule targets act on the first ``base_rules``
     rules only (a treated template's own drug rules, appended after them, are not varied, as
-    when the variation is applied before the treatment).
+    when the variation is applied before the treatment); ``drug:`` targets act on the drug rules
+    whatever ``base_rules`` is.
     """
     if validate:
         data = model.model_dump(mode="json")
@@ -211,6 +224,11 @@ def _derived(model: Model, factors: list[tuple[Variation, float]], n_rules: int)
                 if r.cell_type == t and r.signal == sig and r.behaviour == beh and r.direction == "increases":
                     rules[i] = derive(r, saturation=float(r.saturation) * f)
                     changed.add("rules")
+        elif kind == "drug":  # drug rules follow the base rules of a treated template: all rules
+            for i, r in enumerate(rules):
+                if _drug_rule(r.cell_type, r.signal, r.behaviour, r.direction, rest):
+                    rules[i] = derive(r, saturation=float(r.saturation) * f)
+                    changed.add("rules")
         elif kind == "initial":
             for i, pl in enumerate(initial):
                 if pl.cell_type == rest:
@@ -237,6 +255,28 @@ def _derived(model: Model, factors: list[tuple[Variation, float]], n_rules: int)
     return derive(model, **{k: new[k] for k in sorted(changed)})
 
 
+def _drug_rule(cell_type: str, signal: str, behaviour: str, direction: str, rest: str) -> bool:
+    """Whether a rule is an increasing drug rule of the ``<cell type>:<behaviour>`` in ``rest``."""
+    t, _, beh = rest.partition(":")
+    return cell_type == t and behaviour == beh and direction == "increases" and signal.startswith(DRUG_PREFIX)
+
+
+def drug_variation(model: Model, row: dict[str, Any] | pd.Series, path: str | None = None,
+                   validate: bool = False) -> Model:
+    """``model`` (treated: with its drugs' rules) with only the row's ``drug:`` factors applied,
+    for a model whose other factors were applied before the therapy was added (``validate``: as
+    :func:`patient_model`)."""
+    rows = [v for v in variations_for(model, path) if v.name in row and v.target.startswith("drug:")]
+    if not rows:
+        return model
+    if validate:
+        data = model.model_dump(mode="json")
+        for v in rows:
+            apply_variation(data, v, _factor(v, row[v.name]))
+        return model_from_dict(data)
+    return _derived(model, [(v, _factor(v, row[v.name])) for v in rows], len(model.rules))
+
+
 def _scaled_at(node: Any, keys: list[str], f: float, where: str, rest: str) -> Any:
     """``node`` (a pydantic object or a dict) with the value at the dotted path ``keys`` times ``f``."""
     is_model = isinstance(node, BaseModel)
@@ -254,5 +294,5 @@ def variability_table(model: Model | None = None) -> pd.DataFrame:
     return pd.DataFrame([v.__dict__ for v in rows])
 
 
-__all__ = ["VARIABILITY_FILE", "Variation", "apply_variation", "patient_model", "patient_seeds",
+__all__ = ["VARIABILITY_FILE", "Variation", "apply_variation", "drug_variation", "patient_model", "patient_seeds",
            "read_variability", "sample_patients", "variability_table", "variations_for"]

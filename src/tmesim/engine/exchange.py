@@ -64,7 +64,9 @@ def exchange_places(n, L, C, R, X, moved, can, seed, step, time, dt):
     made = 0
     nb = offs.shape[0]
     for q in range(n):
-        i = (start + q) % n
+        i = start + q  # (start + q) mod n without an integer division per cell (start <= n)
+        if i >= n:
+            i -= n
         p = swap[i]
         if p <= 0.0 or dead[i] != ALIVE or moved[i] != 0:
             continue

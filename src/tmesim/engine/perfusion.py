@@ -115,9 +115,20 @@ def drug_delivery(perfusion: np.ndarray, grid: tuple[int, int, int], dx: float,
     return out
 
 
+@njit(cache=True)
+def mark_live_vessels(n, ctype, cx, cy, cz, dead, is_vessel, nx, ny, out):
+    """``out`` (per site) = 1 at every live vessel cell's site, 0 elsewhere: the perfusion of a
+    model without ``model.perfusion``, written in place in one pass (the numpy expression it
+    replaces built several cell-sized temporaries every step)."""
+    out[:] = 0.0
+    for i in range(n):
+        if dead[i] == ALIVE and is_vessel[ctype[i]]:
+            out[(cz[i] * ny + cy[i]) * nx + cx[i]] = 1.0
+
+
 def perfused_fraction(perfusion: np.ndarray, vessel_sites: int) -> float:
     """Share of live vessel cells that are perfused."""
     return float(perfusion.sum()) / vessel_sites if vessel_sites else 0.0
 
 
-__all__ = ["drug_delivery", "perfused_fraction", "perfused_sites"]
+__all__ = ["drug_delivery", "mark_live_vessels", "perfused_fraction", "perfused_sites"]

@@ -17,12 +17,12 @@ from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
-from .compiled import B_EXCHANGE, CompiledModel, compile_model
+from .compiled import B_EXCHANGE, B_RECRUIT, CompiledModel, compile_model
 from .exchange import exchange_places, exchange_types
 from .fields import coupled_accept, coupled_tolerance
 from .gpu import field_solver
 from .matrix import has_reactions, react
-from .perfusion import drug_delivery, perfused_sites
+from .perfusion import drug_delivery, mark_live_vessels, perfused_sites
 from .placement import initial_fields, place_initial
 from .slots import N_COUNTS, build_slots
 
@@ -81,18 +81,23 @@ class Simulation:
 
         threads = numba.config.NUMBA_NUM_THREADS
         tables = _rule_tables(cm)
-        sl = build_slots(cm, tables[1], len(offs))
+        # Behaviours kernels.evaluate never reads for the cell itself: the target's immunogenicity
+        # (evaluated in the attack) and a vessel's recruitment (in recruit)
+        skip = np.zeros(cm.n_beh, bool)
+        skip[cm.b_immuno] = True
+        skip[B_RECRUIT] = True
+        sl = build_slots(cm, tables[1], len(offs), skip)
         self.rules = K.Rules(
             cm.base, cm.active, cm.r_start, cm.r_count, cm.r_sig, cm.r_up, cm.r_sat, cm.r_half,
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
             cm.sig_time, cm.sig_vessel, cm.sig_var0, cm.sig_nvar0, cm.is_vessel,
             cm.b_sec, cm.b_sect, cm.b_upt, cm.b_exp, cm.b_chemo, cm.b_trans, cm.b_attack,
             cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.b_custom, cm.b_eat, cm.b_fuse, cm.b_asym,
-            cm.act_ptr, cm.act_idx, *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
+            sl["act_ptr"], sl["act_idx"], *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
             sl["needs_counts"], np.zeros((threads, len(sl["htab"]))), np.zeros((threads, cm.n_types + N_COUNTS), np.int64),
             sl["plan"],
         )
-        self.vals = np.zeros((threads, cm.n_beh))
+        self.vals = np.zeros((threads, cm.n_types, cm.n_beh))  # kernels.evaluate: per thread and type
         V = cm.init_state.shape[1]  # state variables, custom variables, damage, volume
         # Cell arrays hold at most one cell per site, so they never need to grow.
         self.uid = np.zeros(nsites, np.int64)
@@ -188,13 +193,13 @@ class Simulation:
         drug's tissue delivery (:mod:`tmesim.engine.perfusion`). Without ``model.perfusion``
         every live vessel cell is perfused and drugs reach every site."""
         cm, n = self.cm, self.n
-        vessel = (self.dead[:n] == K.ALIVE) & cm.is_vessel[self.ctype[:n]]
         nz, ny, nx = cm.grid
-        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
         if cm.collapse < 0:
-            self.perfusion[:] = 0.0
-            self.perfusion[sites[vessel]] = 1.0
+            mark_live_vessels(n, self.ctype, self.cx, self.cy, self.cz, self.dead, cm.is_vessel, nx, ny,
+                              self.perfusion)
             return
+        vessel = (self.dead[:n] == K.ALIVE) & cm.is_vessel[self.ctype[:n]]
+        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
         self.perfusion = perfused_sites(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ,
                                         cm.is_vessel, self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse,
                                         self.var, cm.stab_var)

@@ -119,10 +119,18 @@ def hill_slot(s, half, power, n):  # noqa: ANN001, ANN201 - numba scalars
     return q / (1.0 + q)
 
 
-def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: ANN001 - CompiledModel
-    """Slots of every type from the compiled model; ``rt`` the kernel rule table (kernels),
-    and each type's plan of per-target behaviours."""
+def build_slots(cm, rt: np.ndarray, nb: int, skip: np.ndarray | None = None) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Slots of every type from the compiled model (a ``CompiledModel``); ``rt`` the kernel rule
+    table (kernels), and each type's plan of per-target behaviours.
+
+    ``skip`` (bool per behaviour): behaviours the per-cell evaluation never reads for the cell
+    itself (a target's immunogenicity and a vessel's recruitment are evaluated where they are
+    used, rule by rule); their rules get no slot and they are left out of ``act_ptr``/``act_idx``,
+    the behaviours with rules that ``kernels.rule_values`` computes per type."""
     S, T = cm.n_sub, cm.n_types
+    evaluated = cm.r_count > 0
+    if skip is not None:
+        evaluated = evaluated & ~skip[None, :]
     n_rules = len(cm.r_sig)
     r_slot = np.zeros(max(n_rules, 1), np.int64)
     sl_int: list[tuple[int, int, int]] = []  # kind, argument, integer power (0: none)
@@ -134,7 +142,7 @@ def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: 
     constant = {cm.sig_dead, cm.sig_vessel + 5, cm.sig_vessel + 6}
     for t in range(T):
         seen: dict[tuple[int, float, float], int] = {}
-        for b in np.flatnonzero(cm.r_count[t] > 0):
+        for b in np.flatnonzero(evaluated[t]):
             for k in range(cm.r_start[t, b], cm.r_start[t, b] + cm.r_count[t, b]):
                 sig, half, power = int(cm.r_sig[k]), float(cm.r_half[k]), float(cm.r_hill[k])
                 key = (sig, half, power)
@@ -188,6 +196,8 @@ def build_slots(cm, rt: np.ndarray, nb: int) -> dict[str, np.ndarray]:  # noqa: 
         "slot_ptr": slot_ptr, "sl_int": si if G else np.zeros((1, 3), np.int64),
         "sl_num": np.array(sl_num, np.float64).reshape(G, 2) if G else np.ones((1, 2)),
         "r_slot": r_slot, "htab": np.zeros((max(G, 1), nb + 1)), "needs_counts": needs_counts, "plan": plan,
+        "act_ptr": np.concatenate([[0], np.cumsum(evaluated.sum(1))]).astype(np.int32),
+        "act_idx": np.concatenate([np.flatnonzero(evaluated[t]) for t in range(T)] + [np.zeros(0, int)]).astype(np.int32),
     }
 
 

@@ -117,6 +117,10 @@ class Organ(_Strict):
     awakening: Rate = Field(description="rate at which an epithelial (post-MET) dormant cell re-enters the cycle (1/min)")
     detection_cells: Number = Field(description="metastasis size at clinical detection (cells)")
     carrying_capacity: Number = Field(description="Gompertz plateau of one metastasis (cells)")
+    lethal_cells: Number | None = Field(
+        default=None, description="metastatic cells in this organ at which the organ's failure is fatal whatever the "
+        "rest of the body holds (cells; e.g. raised intracranial pressure in the brain); unset: the organ counts only "
+        "towards the whole body's lethal burden (primary.carrying_capacity)")
     niche: str = Field(description="preset name of the organ niche model run by the spatial engine")
     dormancy: Dormancy | None = None
 
@@ -125,6 +129,9 @@ class Organ(_Strict):
         _check_factors(self.chemoattraction, "chemoattraction")
         _check_factors(self.barrier_opening, "barrier_opening")
         _check_factors(self.priming, "priming")
+        if self.lethal_cells is not None and not self.lethal_cells.value > self.detection_cells.value:
+            raise ValueError(f"lethal_cells: must be above detection_cells ({self.detection_cells.value:g} cells): "
+                             f"got {self.lethal_cells.value:g}")
         return self
 
 
@@ -238,6 +245,10 @@ class Body(_Strict):
     primary: Primary
     exosomes: Exosomes
     coupling: Coupling | None = None
+    presentation_cells: Number | None = Field(
+        default=None, description="total tumor burden (cells: every organ's metastatic cells plus the primary in "
+        "place) at which metastatic disease is diagnosed clinically, from symptoms; a metastatic-setting trial enrols "
+        "patients then (tmesim.cohort.metastatic); unset: at the first detected metastasis")
     source: Source = None
 
     @model_validator(mode="after")
@@ -251,6 +262,11 @@ class Body(_Strict):
         flow = sum(o.blood_flow.value for o in self.organs.values() if o is not self.organs["lung"])
         if flow > 1.0:
             raise ValueError(f"blood_flow of bone, liver and brain add up to {flow:.2f}; they are shares of cardiac output and must sum to <= 1")
+        lethal = self.primary.carrying_capacity.value
+        p = self.presentation_cells
+        if p is not None and not 0.0 < p.value < lethal:
+            raise ValueError(f"presentation_cells: must be > 0 and below primary.carrying_capacity (the lethal burden, "
+                             f"{lethal:g} cells): got {p.value:g}")
         return self
 
 
