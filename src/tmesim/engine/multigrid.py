@@ -142,39 +142,11 @@ PARALLEL_MIN = 1 << 15  # levels with at least this many cells use the threaded 
 
 
 def _smooth3_py(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, color):
-    """One Gauss–Seidel half-sweep over the cells with (x + y + z) % 2 == color."""
-    plane = nx * ny
-    last = nx - 1
+    """One Gauss–Seidel half-sweep over the cells with (x + y + z) % 2 == color: every row by
+    :func:`_smooth_row` (the rows of one colour are independent)."""
     for line in prange(nz * ny):
         z = line // ny
-        y = line - z * ny
-        o = line * nx
-        cyl = ly[y]
-        cyh = hy[y]
-        czl = lz[z]
-        czh = hz[z]
-        oyl = o - nx if y > 0 else o  # no neighbour: coefficient 0, any valid index
-        oyh = o + nx if y < ny - 1 else o
-        ozl = o - plane if z > 0 else o
-        ozh = o + plane if z < nz - 1 else o
-        st = (color + y + z) & 1
-        if st == 0:  # x = 0: no lower x neighbour
-            ip = o + 1 if nx > 1 else o
-            x[U(o)] = (b[U(o)] + hx[0] * x[U(ip)] + cyl * x[U(oyl)] + cyh * x[U(oyh)]
-                       + czl * x[U(ozl)] + czh * x[U(ozh)]) * invd[U(o)]
-            st = 2
-        for xx in range(st, last, 2):
-            i = o + xx
-            v = (b[U(i)] + lx[U(xx)] * x[U(i - 1)] + hx[U(xx)] * x[U(i + 1)]
-                 + cyl * x[U(oyl + xx)] + cyh * x[U(oyh + xx)])
-            if nz > 1:  # loop-invariant: LLVM unswitches, 2D skips the z loads
-                v += czl * x[U(ozl + xx)] + czh * x[U(ozh + xx)]
-            x[U(i)] = v * invd[U(i)]
-        if last > 0 and ((last - st) & 1) == 0:  # x = nx − 1: no upper x neighbour
-            i = o + last
-            x[U(i)] = (b[U(i)] + lx[U(last)] * x[U(i - 1)] + cyl * x[U(oyl + last)]
-                       + cyh * x[U(oyh + last)] + czl * x[U(ozl + last)]
-                       + czh * x[U(ozh + last)]) * invd[U(i)]
+        _smooth_row(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, z, line - z * ny, color)
 
 
 @njit(cache=True)
@@ -205,7 +177,8 @@ def _smooth2_s(x, b, invd, ly, hy, lx, hx, ny, nx, color):
 
 @njit(cache=True)
 def _smooth_row(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, z, y, color):
-    """The cells of one colour in row (z, y): the body of ``_smooth3_py`` for one line."""
+    """The cells of one colour in row (z, y); a missing neighbour has coefficient 0 and any
+    valid index."""
     plane = nx * ny
     last = nx - 1
     o = (z * ny + y) * nx
