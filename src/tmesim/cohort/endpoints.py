@@ -148,23 +148,23 @@ def burden_curve(section: pd.DataFrame, model: Model, cfg: EndpointConfig) -> pd
     pace = immune_pace(section, model, cfg, days)
     share = body.primary.angiogenic_dependence if body is not None else None
     if share is None:
-        burden = b0 * s * np.exp(_exponent(days, g * pace))
+        burden = b0 * s * np.exp(cumulative(days, g * pace))
         stop = t_sec[-1] if cfg.after_window == "hold" else progression_day(days, burden, cfg.measurable_cells)
         if np.isfinite(stop) and cfg.immune_on_therapy:
             pace[days > stop] = 1.0
-            burden = b0 * s * np.exp(_exponent(days, g * pace))
+            burden = b0 * s * np.exp(cumulative(days, g * pace))
         return pd.DataFrame({"day": days, "section_fraction": s, "immune_pace": pace, "burden": burden})
     r = np.interp(days, t_sec, angiogenic_support(section, model, cfg.run_in_days)[keep])
     if cfg.after_window == "extrapolate":  # therapy continues: the support of the window's last weeks
         r[days > t_sec[-1]] = float(np.mean(r[(days > t_sec[-1] - cfg.regrowth_days) & (days <= t_sec[-1])]))
     else:  # therapy stopped: the tumor's own angiogenic drive returns
         r[days > t_sec[-1]] = 1.0
-    burden = b0 * s * np.exp(_exponent(days, g * pace * (1.0 - share.value + share.value * r)))
+    burden = b0 * s * np.exp(cumulative(days, g * pace * (1.0 - share.value + share.value * r)))
     stop = t_sec[-1] if cfg.after_window == "hold" else progression_day(days, burden, cfg.measurable_cells)
     if np.isfinite(stop):  # treatment stops (at progression when given until then): the tumor's own drive returns
         r[days > stop] = 1.0
         pace[days > stop] = 1.0
-        burden = b0 * s * np.exp(_exponent(days, g * pace * (1.0 - share.value + share.value * r)))
+        burden = b0 * s * np.exp(cumulative(days, g * pace * (1.0 - share.value + share.value * r)))
         if cfg.revascularisation_days > 0:
             burden = burden * rebound(days, r, stop, g * share.value, cfg.revascularisation_days)
     return pd.DataFrame({"day": days, "section_fraction": s, "angiogenic_support": r, "immune_pace": pace,
@@ -191,11 +191,11 @@ def rebound(days: np.ndarray, r: np.ndarray, stop: float, rate: float, over: flo
     bevacizumab for adverse events was not shorter than after stopping placebo (Miles et al.,
     J Clin Oncol 2011;29:83, HR 0.93, 0.79-1.10)."""
     k = int(np.searchsorted(days, stop, side="right"))
-    withheld = float(_exponent(days[:k], 1.0 - r[:k])[-1]) if k > 1 else 0.0
+    withheld = float(cumulative(days[:k], 1.0 - r[:k])[-1]) if k > 1 else 0.0
     return np.exp(rate * withheld * np.clip((days - stop) / over, 0.0, 1.0))
 
 
-def _exponent(days: np.ndarray, rate: np.ndarray) -> np.ndarray:
+def cumulative(days: np.ndarray, rate: np.ndarray) -> np.ndarray:
     """∫ rate dt on the assessment grid (trapezoid), 0 on the first day."""
     return np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(days))])
 
@@ -316,5 +316,5 @@ def endpoints(curve: pd.DataFrame, model: Model, metastases: pd.DataFrame | None
 
 __all__ = ["DEFAULT_IMMUNE_EXPONENT", "KILL_FLOOR", "RECIST_PD", "EndpointConfig", "angiogenic_support", "best_response",
            "burden_curve", "rebound", "endpoints", "growth_rate", "immune_exponent", "immune_growth_factor", "immune_kill_rate",
-           "immune_pace", "trailing_kill_rates",
+           "immune_pace", "trailing_kill_rates", "cumulative",
            "progression_day"]

@@ -112,7 +112,7 @@ if TYPE_CHECKING:
     from tmesim.body import PatientResult
     from tmesim.meanfield import ContactCourse
 
-from .endpoints import EndpointConfig, burden_curve, growth_rate, immune_kill_rate
+from .endpoints import EndpointConfig, burden_curve, cumulative, growth_rate, immune_kill_rate
 from .markers import blood_mdsc, ctc_at, section_markers
 from .section import run_section
 from .virtual import patient_model
@@ -230,8 +230,7 @@ def lesion_curves(res: PatientResult, model: Model, entry: float, s: np.ndarray,
     ob = organ_burden(res)
     t = ob.index.to_numpy(float)
     grown = s * np.exp(g * days) if course is None else np.asarray(course, float)
-    clock = entry + (days if pace is None else np.concatenate(
-        [[0.0], np.cumsum(0.5 * (pace[1:] + pace[:-1]) * np.diff(days))]))
+    clock = entry + (days if pace is None else cumulative(days, pace))
     out = {}
     for o in ob.columns:
         b0 = float(np.interp(entry, t, ob[o].to_numpy(float)))
