@@ -80,10 +80,11 @@ def _slot_vs_rule_by_rule(n, L, C, R, vals, time):
         t = ctype[i]
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
         site = (z * L.ny + y) * L.nx + x
-        K.rule_values(t, i, x, y, z, site, 0, time, vals, R.hbuf, R.cbuf, R.slot_ptr, R.sl_int, R.sl_num, R.r_slot,
-                      R.htab, R.needs_counts, R.act_ptr, R.act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var,
-                      is_vessel, steps)
-        for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
+        for p in (2 * t, 2 * t + 1):  # both phases: every behaviour, the deferred ones included
+            K.rule_values(p, i, x, y, z, site, 0, time, vals, R.hbuf, R.cbuf, R.slot_ptr, R.sl_int, R.sl_num,
+                          R.r_slot, R.htab, R.needs_counts, R.act_ptr, R.act_idx, b3, rt, meta, fields, offs, occ,
+                          dead, ctype, var, is_vessel, steps)
+        for k in range(R.act_ptr[2 * t], R.act_ptr[2 * t + 2]):
             b = R.act_idx[k]
             ref = K.behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if ref != vals[0, t, b] and not (np.isnan(ref) and np.isnan(vals[0, t, b])):

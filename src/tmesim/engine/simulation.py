@@ -17,7 +17,16 @@ from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
-from .compiled import B_EXCHANGE, B_RECRUIT, CompiledModel, compile_model
+from .compiled import (
+    B_APOPTOSIS,
+    B_CYCLE,
+    B_EXCHANGE,
+    B_INTRAVASATE,
+    B_NECROSIS,
+    B_RECRUIT,
+    CompiledModel,
+    compile_model,
+)
 from .exchange import exchange_places, exchange_types
 from .fields import coupled_accept, coupled_tolerance
 from .gpu import field_solver
@@ -86,7 +95,13 @@ class Simulation:
         skip = np.zeros(cm.n_beh, bool)
         skip[cm.b_immuno] = True
         skip[B_RECRUIT] = True
-        sl = build_slots(cm, tables[1], len(offs), skip)
+        # Behaviours only a firing fate clock reads: evaluated for the few cells whose clock may fire
+        fate_fixed = np.array([B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_INTRAVASATE], np.int64)
+        deferred = np.zeros(cm.n_beh, bool)
+        deferred[fate_fixed] = True
+        deferred[cm.b_trans] = True
+        deferred[cm.b_asym] = True
+        sl = build_slots(cm, tables[1], len(offs), skip, deferred)
         self.rules = K.Rules(
             cm.base, cm.active, cm.r_start, cm.r_count, cm.r_sig, cm.r_up, cm.r_sat, cm.r_half,
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
@@ -95,7 +110,7 @@ class Simulation:
             cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.b_custom, cm.b_eat, cm.b_fuse, cm.b_asym,
             sl["act_ptr"], sl["act_idx"], *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
             sl["needs_counts"], np.zeros((threads, len(sl["htab"]))), np.zeros((threads, cm.n_types + N_COUNTS), np.int64),
-            sl["plan"],
+            sl["plan"], fate_fixed, np.zeros((cm.n_types, cm.n_types + 1)),
         )
         self.vals = np.zeros((threads, cm.n_types, cm.n_beh))  # kernels.evaluate: per thread and type
         V = cm.init_state.shape[1]  # state variables, custom variables, damage, volume
