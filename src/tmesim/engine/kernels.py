@@ -665,22 +665,27 @@ def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
 
 
 @njit(cache=True)
-def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
+def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state, acting, na):
     """Carry out kills, fates and moves, one cell at a time from a per-step random offset.
 
-    Returns (cell count, next uid, number of events written).
+    ``acting[:na]``: the cells with anything to do, ascending (:mod:`tmesim.engine.acting`);
+    they are visited in the order of cells from the offset on, wrapping round, which is the
+    order a loop over every cell would visit them in. Returns (cell count, next uid, number of
+    events written).
     """
     ne = 0
     m = n
     if n == 0:
         return m, next_uid, ne
     start = int(rng.uniform(seed, step, 0, rng.ORDER) * n)
+    first = np.searchsorted(acting[:na], start)
     W = C.var.shape[1]
     cvol = R.meta[13]
-    for q in range(n):
-        i = start + q  # (start + q) mod n without an integer division per cell (start <= n)
-        if i >= n:
-            i -= n
+    for q in range(na):
+        r = first + q  # (first + q) mod na without an integer division per cell (first <= na)
+        if r >= na:
+            r -= na
+        i = acting[r]
         if C.dead[i] != ALIVE:
             continue
         t = C.ctype[i]

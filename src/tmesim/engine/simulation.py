@@ -17,6 +17,7 @@ from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
+from .acting import acting_cells
 from .compiled import B_EXCHANGE, B_RECRUIT, CompiledModel, compile_model
 from .exchange import exchange_places, exchange_types
 from .fields import coupled_accept, coupled_tolerance
@@ -130,6 +131,7 @@ class Simulation:
                                  np.full(nsites, -1, np.int64), np.zeros(nsites, np.float32),
                                  np.zeros(nsites, np.int8), np.zeros(nsites, np.float32),
                                  np.zeros(nsites, np.float32))
+        self._acting = np.empty(nsites, np.int64)
         cap = 2 * nsites + 16  # kills + fates + recruitments in one step cannot exceed this
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
@@ -243,9 +245,11 @@ class Simulation:
                                                     self.step_index, self.time, self.cm.dt))
 
     def act(self) -> None:
+        X = self.scratch
+        na = acting_cells(self.n, X.kill, X.fate, X.nmove, self._acting)
         m, self.next_uid, ne = K.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
-                                       self.scratch, self.ev, self.seed, self.step_index, self.time,
-                                       self.cm.init_state)
+                                       X, self.ev, self.seed, self.step_index, self.time,
+                                       self.cm.init_state, self._acting, na)
         self.n = m
         self._ne = ne
 
