@@ -46,14 +46,30 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
     index of the state variable that stabilises a vessel against compression (-1: none)."""
     nsites = nx * ny * nz
     out = np.zeros(nsites, np.float32)
-    open_ = np.zeros(nsites, np.bool_)
-    stack = np.empty(nsites, np.int64)
+    perfuse_into(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse, var, stab,
+                 out, np.zeros(nsites, np.bool_), np.empty(nsites, np.int64), np.empty(nsites, np.int64))
+    return out
+
+
+@njit(cache=True)
+def perfuse_into(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse,
+                 var, stab, out, open_, stack, shut):
+    """:func:`perfused_sites` written into ``out`` (per site), with the per-site ``open_`` flags
+    and the ``stack`` of the search as the caller's buffers (kept between steps: allocating and
+    zeroing them per step cost more than the search); the sites of live vessel cells left
+    without flow go to ``shut``, in cell order, and their number is returned."""
+    out[:] = 0.0
+    open_[:] = False
     top = 0
+    nv = 0
     nb = offs.shape[0]
     for i in range(n):
         if dead[i] != ALIVE or not is_vessel[ctype[i]]:
             continue
         x, y, z = cx[i], cy[i], cz[i]
+        site = (z * ny + y) * nx + x
+        shut[nv] = site
+        nv += 1
         filled = 0
         inside = 0
         edge = False
@@ -71,7 +87,6 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
             thr = collapse + (1.0 - collapse) * min(max(var[i, stab], 0.0), 1.0)
         if inside > 0 and filled >= thr * inside - 1e-9:
             continue  # compressed shut
-        site = (z * ny + y) * nx + x
         open_[site] = True
         if uid[i] < root_uid or edge:
             out[site] = 1.0
@@ -92,7 +107,12 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
                 out[s2] = 1.0
                 stack[top] = s2
                 top += 1
-    return out
+    ns = 0
+    for q in range(nv):
+        if out[shut[q]] == 0.0:
+            shut[ns] = shut[q]
+            ns += 1
+    return ns
 
 
 def drug_delivery(perfusion: np.ndarray, grid: tuple[int, int, int], dx: float,

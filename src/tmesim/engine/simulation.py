@@ -23,7 +23,7 @@ from .exchange import exchange_places, exchange_types
 from .fields import coupled_accept, coupled_tolerance
 from .gpu import field_solver
 from .matrix import has_reactions, react
-from .perfusion import drug_delivery, mark_live_vessels, perfused_sites
+from .perfusion import drug_delivery, mark_live_vessels, perfuse_into
 from .placement import initial_fields, place_initial
 from .slots import N_COUNTS, build_slots
 
@@ -124,6 +124,7 @@ class Simulation:
         self.fields = self._field_rows[: cm.n_sub].reshape(cm.n_sub, nz, ny, nx)
         self.fields[:] = cm.initial[:, None, None, None]
         self.perfusion = np.zeros(nsites, np.float32)  # per site: 1 at a perfused vessel cell
+        self._perfuse_buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._shut = np.zeros(0, np.int64)  # sites of vessel cells that carry no flow
         initial_fields(model, self.fields)
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
@@ -200,13 +201,14 @@ class Simulation:
             mark_live_vessels(n, self.ctype, self.cx, self.cy, self.cz, self.dead, cm.is_vessel, nx, ny,
                               self.perfusion)
             return
-        vessel = (self.dead[:n] == K.ALIVE) & cm.is_vessel[self.ctype[:n]]
-        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
-        self.perfusion = perfused_sites(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ,
-                                        cm.is_vessel, self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse,
-                                        self.var, cm.stab_var)
-        vs = sites[vessel]
-        self._shut = vs[self.perfusion[vs] == 0.0]
+        if self._perfuse_buffers is None:
+            nsites = nx * ny * nz
+            self._perfuse_buffers = (np.zeros(nsites, np.bool_), np.empty(nsites, np.int64), np.empty(nsites, np.int64))
+        open_, stack, shut = self._perfuse_buffers
+        ns = perfuse_into(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ, cm.is_vessel,
+                          self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse, self.var, cm.stab_var,
+                          self.perfusion, open_, stack, shut)
+        self._shut = shut[:ns]
         if cm.drug_penetration.any():
             self._field_rows[cm.n_sub:] = drug_delivery(self.perfusion, cm.grid, cm.dx, cm.drug_penetration)
 
