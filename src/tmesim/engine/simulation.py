@@ -124,7 +124,7 @@ class Simulation:
         self.fields = self._field_rows[: cm.n_sub].reshape(cm.n_sub, nz, ny, nx)
         self.fields[:] = cm.initial[:, None, None, None]
         self.perfusion = np.zeros(nsites, np.float32)  # per site: 1 at a perfused vessel cell
-        self._perfuse_buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._perfuse_buffers: tuple[np.ndarray, ...] | None = None
         self._shut = np.zeros(0, np.int64)  # sites of vessel cells that carry no flow
         initial_fields(model, self.fields)
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
@@ -203,11 +203,12 @@ class Simulation:
             return
         if self._perfuse_buffers is None:
             nsites = nx * ny * nz
-            self._perfuse_buffers = (np.zeros(nsites, np.bool_), np.empty(nsites, np.int64), np.empty(nsites, np.int64))
-        open_, stack, shut = self._perfuse_buffers
+            self._perfuse_buffers = (np.zeros(nsites, np.bool_), np.empty(nsites, np.int64),
+                                     np.empty(nsites, np.int64), np.empty(nsites, np.int8))
+        open_, stack, shut, kind = self._perfuse_buffers
         ns = perfuse_into(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ, cm.is_vessel,
                           self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse, self.var, cm.stab_var,
-                          self.perfusion, open_, stack, shut)
+                          self.perfusion, open_, stack, shut, kind)
         self._shut = shut[:ns]
         if cm.drug_penetration.any():
             self._field_rows[cm.n_sub:] = drug_delivery(self.perfusion, cm.grid, cm.dx, cm.drug_penetration)
