@@ -50,6 +50,14 @@ def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return b3, rt, meta
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """No inf or NaN in ``a``. A NaN or inf anywhere makes the sum NaN or inf, so a finite sum
+    settles it in one pass without a boolean temporary of ``a``'s size (half the time of
+    ``isfinite(a).all()`` on the fields); a sum that overflows is checked element by element."""
+    flat = a.reshape(-1)
+    return bool(np.isfinite(np.add.reduce(flat, dtype=flat.dtype))) or bool(np.isfinite(a).all())
+
+
 class Simulation:
     """A spatial agent-based simulation of one model with one seed.
 
@@ -305,7 +313,7 @@ class Simulation:
     def _check_finite(self) -> None:
         """Stop at the first step whose fields or cell states hold inf/NaN (a rate or value
         that overflowed): continuing would only spread it, and a checkpoint of it cannot resume."""
-        if np.isfinite(self.fields).all() and (not self.cm.n_vars or np.isfinite(self.var[: self.n]).all()):
+        if _all_finite(self.fields) and (not self.cm.n_vars or _all_finite(self.var[: self.n])):
             return
         cm = self.cm
         nz, ny, nx = cm.grid
