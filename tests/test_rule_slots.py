@@ -16,7 +16,7 @@ import tmesim
 from conftest import build, small_dict
 from tmesim.engine import kernels as K
 from tmesim.engine.slots import MAX_FAST_POWER, fill_tables, happens, hill_slot
-from tmesim.model.response import hill
+from tmesim.model.response import EMPTY, accumulate, combine, hill
 from tmesim.model.rules_csv import read_rules_csv
 
 
@@ -119,3 +119,31 @@ def test_slot_evaluation_is_rule_by_rule_with_drug_and_death_signals() -> None:
                         ("contact with vessel", 0.5, 3), ("contact with apoptotic cell", 0.1, 1),
                         ("contact with necrotic cell", 0.1, 2.5), ("dead", 0.5, 2))]
     _check(tmesim.engine.Simulation(build(d), seed=4), 4)
+
+
+@njit(cache=True)
+def _law(v0, sat, h, up):
+    acc = EMPTY
+    for k in range(sat.size):
+        acc = accumulate(acc, h[k], up[k], sat[k])
+    return combine(v0, acc)
+
+
+def test_recruitment_cap_bounds_every_rate() -> None:
+    """kernels.recruit skips the rules of a vessel where the event's uniform number fails the
+    cap of the rate (same events only if no rate exceeds it): random base values, saturation
+    values across scales and signs, up and down rules, Hill responses including 0 and 1."""
+    rng = np.random.default_rng(11)
+    b = K.B_RECRUIT
+    for _ in range(20_000):
+        n = int(rng.integers(1, 5))
+        scale = 10.0 ** rng.uniform(-9, 3)
+        v0 = scale * rng.choice([0.0, 1.0, rng.uniform(0, 2)])
+        sat = scale * rng.uniform(-0.5, 30, n) * (rng.uniform(0, 1, n) > 0.2)
+        h = np.where(rng.uniform(0, 1, n) < 0.2, rng.choice([0.0, 1.0], n), rng.uniform(0, 1, n))
+        up = rng.uniform(0, 1, n) < 0.6
+        b3 = np.zeros((1, b + 1, 3))
+        b3[0, b] = (v0, 0, n)
+        rt = np.zeros((n, 8))
+        rt[:, 2] = sat
+        assert _law(v0, sat, h, up) <= K.recruit_cap(0, b3, rt)

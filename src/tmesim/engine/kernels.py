@@ -691,22 +691,27 @@ def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
 
 
 @njit(cache=True)
-def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
+def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state, acting, na):
     """Carry out kills, fates and moves, one cell at a time from a per-step random offset.
 
-    Returns (cell count, next uid, number of events written).
+    ``acting[:na]``: the cells with anything to do, ascending (:mod:`tmesim.engine.acting`);
+    they are visited in the order of cells from the offset on, wrapping round, which is the
+    order a loop over every cell would visit them in. Returns (cell count, next uid, number of
+    events written).
     """
     ne = 0
     m = n
     if n == 0:
         return m, next_uid, ne
     start = int(rng.uniform(seed, step, 0, rng.ORDER) * n)
+    first = np.searchsorted(acting[:na], start)
     W = C.var.shape[1]
     cvol = R.meta[13]
-    for q in range(n):
-        i = start + q  # (start + q) mod n without an integer division per cell (start <= n)
-        if i >= n:
-            i -= n
+    for q in range(na):
+        r = first + q  # (first + q) mod na without an integer division per cell (first <= na)
+        if r >= na:
+            r -= na
+        i = acting[r]
         if C.dead[i] != ALIVE:
             continue
         t = C.ctype[i]
@@ -797,6 +802,20 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
 
 
 @njit(cache=True)
+def recruit_cap(t, b3, rt):
+    """An upper bound of behaviour ``B_RECRUIT`` of type ``t`` whatever its signals: the largest of
+    its base value and its rules' saturation values, widened by far more than the rounding of
+    :func:`tmesim.model.response.combine` (a few ULPs of the largest magnitude)."""
+    top = b3[t, B_RECRUIT, 0]
+    size = abs(top)
+    start, count = int(b3[t, B_RECRUIT, 1]), int(b3[t, B_RECRUIT, 2])
+    for k in range(start, start + count):
+        top = max(top, rt[k, 2])
+        size = max(size, abs(rt[k, 2]))
+    return top + 1e-9 * size + 1e-300
+
+
+@njit(cache=True)
 def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init_state, perfusion):
     """New cells of recruitable types enter next to live, *perfused* vessel cells.
 
@@ -805,11 +824,20 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
     its site, :mod:`tmesim.engine.perfusion`) admits none (Jain, Science 2005;307:58,
     doi:10.1126/science.1104819: abnormal, poorly perfused tumor vessels limit immune-cell
     delivery). The per-vessel rate is the ``recruitment`` behaviour: adhesion on the endothelium
-    and the rules that raise or lower it (TNF-α activation, CXCL9/10, VEGF anergy)."""
+    and the rules that raise or lower it (TNF-α activation, CXCL9/10, VEGF anergy).
+
+    A rate is a convex combination of its base value and its rules' saturation values
+    (:mod:`tmesim.model.response`), so it never exceeds the largest of them: where the event's
+    uniform number already fails that cap (``happens`` is false for u ≥ x + 1e-15), the rules
+    are not evaluated. Recruitment per vessel and step is rare (cap·dt ~ 1e-3 in the presets),
+    so nearly every evaluation is skipped, with the same events as evaluating every rate."""
     m = n
     W = C.var.shape[1]
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
+    cap_dt = np.empty(recruitable.shape[0])
+    for q in range(recruitable.shape[0]):
+        cap_dt[q] = recruit_cap(recruitable[q], b3, rt) * dt
     for i in range(n):
         if C.dead[i] != ALIVE or not R.is_vessel[C.ctype[i]]:
             continue
@@ -817,11 +845,14 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
         if perfusion[site_of(x, y, z, L)] <= 0.0:
             continue
         for q in range(recruitable.shape[0]):
+            u = rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q)
+            if u >= cap_dt[q] + 1e-15:
+                continue
             k = recruitable[q]
             rate = behaviour(k, B_RECRUIT, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if rate <= 0.0:
                 continue
-            if not happens(rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q), rate * dt):
+            if not happens(u, rate * dt):
                 continue
             h = _free_neighbour(x, y, z, L, C, rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT_PLACE, q), 0.0, 0.0, 0.0)
             if h < 0:
