@@ -15,7 +15,15 @@ from numba import njit
 import tmesim
 from conftest import build, small_dict
 from tmesim.engine import kernels as K
-from tmesim.engine.slots import MAX_FAST_POWER, fill_tables, happens, hill_slot
+from tmesim.engine.slots import (
+    MAX_FAST_POWER,
+    fate_caps,
+    fill_tables,
+    happens,
+    hill_slot,
+    never,
+    value_cap,
+)
 from tmesim.model.response import EMPTY, accumulate, combine, hill
 from tmesim.model.rules_csv import read_rules_csv
 
@@ -147,3 +155,42 @@ def test_recruitment_cap_bounds_every_rate() -> None:
         rt = np.zeros((n, 8))
         rt[:, 2] = sat
         assert _law(v0, sat, h, up) <= K.recruit_cap(0, b3, rt)
+
+
+def test_fate_caps_bound_every_value_and_never_means_no_event() -> None:
+    """kernels.evaluate leaves the fate behaviours of a cell unevaluated where its fate uniform
+    passes ``never`` against the type's cap, and skips an attack's target scan the same way with
+    the immunogenicity cap: every value the law gives is within ``value_cap``, and a uniform
+    that passes ``never`` fails ``happens`` for the total rate x dt, even with every response at
+    1 (the total at its largest). Random bases and saturation values across scales and signs."""
+    rng = np.random.default_rng(12)
+    T, B = 2, 6  # behaviours: 0-1 fixed fates, 2-3 transform to type 0/1, 4-5 immunogenicity to 0/1
+    fixed, b_trans, b_immuno = np.array([0, 1]), np.array([2, 3]), np.array([4, 5])
+    for _ in range(1000):
+        scale = 10.0 ** rng.uniform(-9, 1)
+        b3 = np.zeros((T, B, 3))
+        rows, laws = [], {}
+        for t in range(T):
+            for b in range(B):
+                n = int(rng.integers(0, 4))
+                v0 = scale * rng.choice([0.0, 1.0, rng.uniform(0, 2)])
+                sat = scale * rng.uniform(-0.5, 30, n) * (rng.uniform(0, 1, n) > 0.2)
+                h = np.where(rng.uniform(0, 1, n) < 0.5, 1.0, rng.uniform(0, 1, n))
+                up = rng.uniform(0, 1, n) < 0.6
+                b3[t, b] = (v0, len(rows), n)
+                rows.extend(sat)
+                laws[t, b] = _law(v0, sat, h, up)
+        rt = np.zeros((max(len(rows), 1), 8))
+        rt[:len(rows), 2] = rows
+        dt = float(rng.uniform(0.1, 10))
+        caps = np.zeros((T, T + 1))
+        fate_caps(b3, rt, fixed, b_trans, b_immuno, dt, caps)
+        for t in range(T):
+            for b in range(B):
+                assert laws[t, b] <= value_cap(b3, rt, t, b)
+            total = laws[t, 0] + laws[t, 1] + laws[t, b_trans[1 - t]]
+            u = caps[t, T] + 1e-9 * abs(caps[t, T]) + 1e-15
+            assert never(u, caps[t, T])
+            if 0.0 <= u < 1.0:
+                assert not happens(u, total * dt)
+            assert laws[1 - t, b_immuno[t]] <= caps[t, 1 - t]

@@ -47,6 +47,7 @@ from .slots import (
     K_COUNT,
     K_DRUG,
     K_FIELD,
+    K_NMEAN,
     K_VAR,
     N_COUNTS,
     P_ASYMMETRIC,
@@ -138,6 +139,20 @@ def neighbour_at(occ, site, steps, offs, m, inner, x, y, z, nx, ny, nz):
     if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
         return -1
     return occ[(zz * ny + yy) * nx + xx]
+
+
+@njit(inline="always", cache=True)
+def neighbour_mean(col, site, occ, dead, var, steps, offs, inner, x, y, z, nx, ny, nz):
+    """Mean of ``var[:, col]`` over the live Moore neighbours (0 with none): the numbers of
+    :func:`neighbour_stat` (what=3), in the same order, with :func:`neighbour_at`'s reads."""
+    hit = 0.0
+    live = 0
+    for m in range(offs.shape[0]):
+        j = neighbour_at(occ, site, steps, offs, m, inner, x, y, z, nx, ny, nz)
+        if j >= 0 and dead[j] == ALIVE:
+            hit += var[j, col]
+            live += 1
+    return hit / live if live > 0 else 0.0
 
 
 # Rule evaluation takes a handful of plain arrays rather than the named tuples: every array
@@ -314,6 +329,8 @@ def rule_values(p, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_i
                 sv = float(var[i, a])
             elif kind == K_DRUG:
                 sv = rt[a, 6] * fields[S + int(rt[a, 7]), site]
+            elif kind == K_NMEAN:
+                sv = neighbour_mean(a, site, occ, dead, var, steps, offs, inner, x, y, z, nx, ny, nz)
             else:
                 sv = signal(a, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             hbuf[tid, g] = hill_slot(sv, sl_num[g, 0], sl_num[g, 1], sl_int[g, 2])

@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 
 # Slot kinds.
 K_FIELD, K_COUNT, K_CONST, K_VAR, K_DRUG, K_OTHER = range(6)
+K_NMEAN = 6  # mean of a per-cell column over the live neighbours ("neighbour <variable>")
 # Neighbour counts a K_COUNT slot reads (after the per-type live counts 0..T-1).
 C_OCCUPIED, C_LIVE, C_DEAD, C_APOPTOTIC, C_NECROTIC, C_VESSEL = range(6)
 N_COUNTS = 6
@@ -176,6 +177,8 @@ def build_slots(cm, rt: np.ndarray, nb: int, skip: np.ndarray | None = None,  # 
                             kind, arg = K_CONST, sig
                         elif cm.sig_var0 <= sig < cm.sig_nvar0:
                             kind, arg = K_VAR, sig - cm.sig_var0
+                        elif sig >= cm.sig_nvar0:
+                            kind, arg = K_NMEAN, sig - cm.sig_nvar0
                         else:
                             kind, arg = K_OTHER, sig
                         ip = int(power) if power == int(power) and 2 <= power <= MAX_FAST_POWER else 0
