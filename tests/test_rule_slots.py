@@ -154,7 +154,7 @@ def test_recruitment_cap_bounds_every_rate() -> None:
         b3[0, b] = (v0, 0, n)
         rt = np.zeros((n, 8))
         rt[:, 2] = sat
-        assert _law(v0, sat, h, up) <= K.recruit_cap(0, b3, rt)
+        assert _law(v0, sat, h, up) <= value_cap(b3, rt, 0, b)
 
 
 def test_fate_caps_bound_every_value_and_never_means_no_event() -> None:

@@ -61,6 +61,7 @@ from .slots import (
     happens,
     hill_slot,
     never,
+    value_cap,
 )
 
 # Death/presence codes in ``dead``. GONE left for the blood; EATEN was engulfed or fused into
@@ -819,20 +820,6 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state, acting, na):
 
 
 @njit(cache=True)
-def recruit_cap(t, b3, rt):
-    """An upper bound of behaviour ``B_RECRUIT`` of type ``t`` whatever its signals: the largest of
-    its base value and its rules' saturation values, widened by far more than the rounding of
-    :func:`tmesim.model.response.combine` (a few ULPs of the largest magnitude)."""
-    top = b3[t, B_RECRUIT, 0]
-    size = abs(top)
-    start, count = int(b3[t, B_RECRUIT, 1]), int(b3[t, B_RECRUIT, 2])
-    for k in range(start, start + count):
-        top = max(top, rt[k, 2])
-        size = max(size, abs(rt[k, 2]))
-    return top + 1e-9 * size + 1e-300
-
-
-@njit(cache=True)
 def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init_state, perfusion):
     """New cells of recruitable types enter next to live, *perfused* vessel cells.
 
@@ -845,7 +832,7 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
 
     A rate is a convex combination of its base value and its rules' saturation values
     (:mod:`tmesim.model.response`), so it never exceeds the largest of them: where the event's
-    uniform number already fails that cap (``happens`` is false for u ≥ x + 1e-15), the rules
+    uniform number already fails that cap (:func:`slots.value_cap`, :func:`slots.never`), the rules
     are not evaluated. Recruitment per vessel and step is rare (cap·dt ~ 1e-3 in the presets),
     so nearly every evaluation is skipped, with the same events as evaluating every rate."""
     m = n
@@ -854,7 +841,7 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
     cap_dt = np.empty(recruitable.shape[0])
     for q in range(recruitable.shape[0]):
-        cap_dt[q] = recruit_cap(recruitable[q], b3, rt) * dt
+        cap_dt[q] = value_cap(b3, rt, recruitable[q], B_RECRUIT) * dt
     for i in range(n):
         if C.dead[i] != ALIVE or not R.is_vessel[C.ctype[i]]:
             continue
@@ -863,7 +850,7 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
             continue
         for q in range(recruitable.shape[0]):
             u = rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q)
-            if u >= cap_dt[q] + 1e-15:
+            if never(u, cap_dt[q]):
                 continue
             k = recruitable[q]
             rate = behaviour(k, B_RECRUIT, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
