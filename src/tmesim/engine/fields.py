@@ -11,7 +11,8 @@ error of order dt·k). Where it is not (oxygen: uptake ≈ 10 /min, dt = 6 min) 
 would let oxygen penetrate tissue sqrt(1 + dt·k) times too far, so the coupled system is
 solved with geometric multigrid (V-cycles, warm-started from the previous field), to a
 relative residual of 1e-6, or with the model option ``field_solve: fast`` (docs/engines.md)
-only when the previous field's residual in this step's system exceeds 3e-3, and then to 1e-3.
+only when the previous field fails the keep test of :mod:`tmesim.engine.warm_check` in this
+step's system (error bound above 3e-3 of ‖b‖, or residual above 4e-3), and then to 1e-3.
 """
 
 from __future__ import annotations
