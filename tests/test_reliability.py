@@ -170,6 +170,25 @@ def test_nan_during_a_run_stops_it_naming_step_substrate_and_cell_type() -> None
     assert msg.startswith("step 0:") and "substrate 'vegf' became inf" in msg and " cell sits" in msg, msg
 
 
+
+def test_finiteness_check_finds_every_non_finite_value_and_passes_huge_finite_ones() -> None:
+    from tmesim.engine.simulation import _all_finite
+
+    rng = np.random.default_rng(4)
+    a = rng.uniform(0, 1, (3, 1, 50, 70)).astype(np.float32)
+    assert _all_finite(a)
+    big = np.full((4, 1000), 3e38, np.float32)  # finite, but their float32 sum overflows
+    assert _all_finite(big) and _all_finite(-big)
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in ((0, 0, 0, 0), (2, 0, 49, 69), (1, 0, 17, 33)):
+            b = a.copy()
+            b[where] = bad
+            assert not _all_finite(b)
+        c = big.copy()
+        c[3, 999] = bad
+        assert not _all_finite(c)
+    assert not _all_finite(np.array([[np.inf, -np.inf]], np.float32))
+
 # ------------------------------------------------------------------------------- bad YAML
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"

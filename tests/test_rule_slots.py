@@ -15,8 +15,16 @@ from numba import njit
 import tmesim
 from conftest import build, small_dict
 from tmesim.engine import kernels as K
-from tmesim.engine.slots import MAX_FAST_POWER, fill_tables, happens, hill_slot
-from tmesim.model.response import hill
+from tmesim.engine.slots import (
+    MAX_FAST_POWER,
+    fate_caps,
+    fill_tables,
+    happens,
+    hill_slot,
+    never,
+    value_cap,
+)
+from tmesim.model.response import EMPTY, accumulate, combine, hill
 from tmesim.model.rules_csv import read_rules_csv
 
 
@@ -80,10 +88,11 @@ def _slot_vs_rule_by_rule(n, L, C, R, vals, time):
         t = ctype[i]
         x, y, z = C.cx[i], C.cy[i], C.cz[i]
         site = (z * L.ny + y) * L.nx + x
-        K.rule_values(t, i, x, y, z, site, 0, time, vals, R.hbuf, R.cbuf, R.slot_ptr, R.sl_int, R.sl_num, R.r_slot,
-                      R.htab, R.needs_counts, R.act_ptr, R.act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var,
-                      is_vessel, steps)
-        for k in range(R.act_ptr[t], R.act_ptr[t + 1]):
+        for p in (2 * t, 2 * t + 1):  # both phases: every behaviour, the deferred ones included
+            K.rule_values(p, i, x, y, z, site, 0, time, vals, R.hbuf, R.cbuf, R.slot_ptr, R.sl_int, R.sl_num,
+                          R.r_slot, R.htab, R.needs_counts, R.act_ptr, R.act_idx, b3, rt, meta, fields, offs, occ,
+                          dead, ctype, var, is_vessel, steps)
+        for k in range(R.act_ptr[2 * t], R.act_ptr[2 * t + 2]):
             b = R.act_idx[k]
             ref = K.behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if ref != vals[0, t, b] and not (np.isnan(ref) and np.isnan(vals[0, t, b])):
@@ -118,3 +127,70 @@ def test_slot_evaluation_is_rule_by_rule_with_drug_and_death_signals() -> None:
                         ("contact with vessel", 0.5, 3), ("contact with apoptotic cell", 0.1, 1),
                         ("contact with necrotic cell", 0.1, 2.5), ("dead", 0.5, 2))]
     _check(tmesim.engine.Simulation(build(d), seed=4), 4)
+
+
+@njit(cache=True)
+def _law(v0, sat, h, up):
+    acc = EMPTY
+    for k in range(sat.size):
+        acc = accumulate(acc, h[k], up[k], sat[k])
+    return combine(v0, acc)
+
+
+def test_recruitment_cap_bounds_every_rate() -> None:
+    """kernels.recruit skips the rules of a vessel where the event's uniform number fails the
+    cap of the rate (same events only if no rate exceeds it): random base values, saturation
+    values across scales and signs, up and down rules, Hill responses including 0 and 1."""
+    rng = np.random.default_rng(11)
+    b = K.B_RECRUIT
+    for _ in range(20_000):
+        n = int(rng.integers(1, 5))
+        scale = 10.0 ** rng.uniform(-9, 3)
+        v0 = scale * rng.choice([0.0, 1.0, rng.uniform(0, 2)])
+        sat = scale * rng.uniform(-0.5, 30, n) * (rng.uniform(0, 1, n) > 0.2)
+        h = np.where(rng.uniform(0, 1, n) < 0.2, rng.choice([0.0, 1.0], n), rng.uniform(0, 1, n))
+        up = rng.uniform(0, 1, n) < 0.6
+        b3 = np.zeros((1, b + 1, 3))
+        b3[0, b] = (v0, 0, n)
+        rt = np.zeros((n, 8))
+        rt[:, 2] = sat
+        assert _law(v0, sat, h, up) <= K.recruit_cap(0, b3, rt)
+
+
+def test_fate_caps_bound_every_value_and_never_means_no_event() -> None:
+    """kernels.evaluate leaves the fate behaviours of a cell unevaluated where its fate uniform
+    passes ``never`` against the type's cap, and skips an attack's target scan the same way with
+    the immunogenicity cap: every value the law gives is within ``value_cap``, and a uniform
+    that passes ``never`` fails ``happens`` for the total rate x dt, even with every response at
+    1 (the total at its largest). Random bases and saturation values across scales and signs."""
+    rng = np.random.default_rng(12)
+    T, B = 2, 6  # behaviours: 0-1 fixed fates, 2-3 transform to type 0/1, 4-5 immunogenicity to 0/1
+    fixed, b_trans, b_immuno = np.array([0, 1]), np.array([2, 3]), np.array([4, 5])
+    for _ in range(1000):
+        scale = 10.0 ** rng.uniform(-9, 1)
+        b3 = np.zeros((T, B, 3))
+        rows, laws = [], {}
+        for t in range(T):
+            for b in range(B):
+                n = int(rng.integers(0, 4))
+                v0 = scale * rng.choice([0.0, 1.0, rng.uniform(0, 2)])
+                sat = scale * rng.uniform(-0.5, 30, n) * (rng.uniform(0, 1, n) > 0.2)
+                h = np.where(rng.uniform(0, 1, n) < 0.5, 1.0, rng.uniform(0, 1, n))
+                up = rng.uniform(0, 1, n) < 0.6
+                b3[t, b] = (v0, len(rows), n)
+                rows.extend(sat)
+                laws[t, b] = _law(v0, sat, h, up)
+        rt = np.zeros((max(len(rows), 1), 8))
+        rt[:len(rows), 2] = rows
+        dt = float(rng.uniform(0.1, 10))
+        caps = np.zeros((T, T + 1))
+        fate_caps(b3, rt, fixed, b_trans, b_immuno, dt, caps)
+        for t in range(T):
+            for b in range(B):
+                assert laws[t, b] <= value_cap(b3, rt, t, b)
+            total = laws[t, 0] + laws[t, 1] + laws[t, b_trans[1 - t]]
+            u = caps[t, T] + 1e-9 * abs(caps[t, T]) + 1e-15
+            assert never(u, caps[t, T])
+            if 0.0 <= u < 1.0:
+                assert not happens(u, total * dt)
+            assert laws[1 - t, b_immuno[t]] <= caps[t, 1 - t]

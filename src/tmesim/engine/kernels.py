@@ -47,6 +47,7 @@ from .slots import (
     K_COUNT,
     K_DRUG,
     K_FIELD,
+    K_NMEAN,
     K_VAR,
     N_COUNTS,
     P_ASYMMETRIC,
@@ -55,9 +56,11 @@ from .slots import (
     P_EAT_FUSE,
     P_EXCHANGE,
     P_TRANSFORM,
+    fate_caps,
     fill_tables,
     happens,
     hill_slot,
+    never,
 )
 
 # Death/presence codes in ``dead``. GONE left for the blood; EATEN was engulfed or fused into
@@ -83,7 +86,9 @@ Rules = namedtuple(
     "b_sec b_sect b_upt b_exp b_chemo b_trans b_attack b_immuno b_vinc b_vdec b_custom b_eat b_fuse b_asym "
     "act_ptr act_idx b3 rt meta "
     # Hill slots (tmesim.engine.slots) and their per-thread scratch
-    "slot_ptr sl_int sl_num r_slot htab needs_counts hbuf cbuf plan",
+    "slot_ptr sl_int sl_num r_slot htab needs_counts hbuf cbuf plan "
+    # bounds that let a cell skip what cannot change its outcome (slots.fate_caps)
+    "fate_fixed caps",
 )
 # bsub/bthr: the barrier substrate (model.barrier; -1: none) and the value at which it holds
 Lattice = namedtuple("Lattice", "nx ny nz offs dist bsub bthr")
@@ -134,6 +139,20 @@ def neighbour_at(occ, site, steps, offs, m, inner, x, y, z, nx, ny, nz):
     if xx < 0 or yy < 0 or zz < 0 or xx >= nx or yy >= ny or zz >= nz:
         return -1
     return occ[(zz * ny + yy) * nx + xx]
+
+
+@njit(inline="always", cache=True)
+def neighbour_mean(col, site, occ, dead, var, steps, offs, inner, x, y, z, nx, ny, nz):
+    """Mean of ``var[:, col]`` over the live Moore neighbours (0 with none): the numbers of
+    :func:`neighbour_stat` (what=3), in the same order, with :func:`neighbour_at`'s reads."""
+    hit = 0.0
+    live = 0
+    for m in range(offs.shape[0]):
+        j = neighbour_at(occ, site, steps, offs, m, inner, x, y, z, nx, ny, nz)
+        if j >= 0 and dead[j] == ALIVE:
+            hit += var[j, col]
+            live += 1
+    return hit / live if live > 0 else 0.0
 
 
 # Rule evaluation takes a handful of plain arrays rather than the named tuples: every array
@@ -253,21 +272,24 @@ def behaviour(t, b, i, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, cty
 
 
 @njit(inline="always", cache=True)
-def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
+def rule_values(p, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
                 needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel,
                 steps):
-    """``vals[tid, t, b]`` = the value of every behaviour with rules of live cell i (type t):
-    each distinct Hill response of the type's rules once (:mod:`tmesim.engine.slots`), then
-    each behaviour accumulates its rules' responses in rule order. The same numbers as
-    :func:`behaviour`, rule by rule (tested). Away from the domain's edge, neighbour m is at
-    ``site + steps[m]`` (:func:`site_steps`), read without bounds tests. (At most 30 arguments:
-    CPython passes more as ``*args``, which numba cannot inline.)"""
+    """``vals[tid, t, b]`` = the value of every behaviour with rules of phase ``p`` of live cell
+    i (type t = p // 2; phase 2 t: the behaviours every cell needs, 2 t + 1: those only a firing
+    fate clock reads, after phase 2 t; :func:`tmesim.engine.slots.build_slots`): each distinct
+    Hill response of the phase's rules once, then each behaviour accumulates its rules'
+    responses in rule order. The same numbers as :func:`behaviour`, rule by rule (tested). Away
+    from the domain's edge, neighbour m is at ``site + steps[m]`` (:func:`site_steps`), read
+    without bounds tests. (At most 30 arguments: CPython passes more as ``*args``, which numba
+    cannot inline.)"""
+    t = p >> 1
     S, T = meta[0], meta[1]
     nb = offs.shape[0]
     nx, ny, nz = meta[8], meta[9], meta[10]
     inner = inside_edge(x, y, z, nx, ny, nz)
-    if needs_counts[t] > 0:
-        full = needs_counts[t] == 2  # else the type reads only pressure (occupied sites)
+    if needs_counts[p] > 0:
+        full = needs_counts[p] == 2  # else the type reads only pressure (occupied sites)
         if full:
             for q in range(T + N_COUNTS):
                 cbuf[tid, q] = 0
@@ -293,7 +315,7 @@ def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_i
                 elif d == NECROTIC:
                     cbuf[tid, T + C_NECROTIC] += 1
         cbuf[tid, T + C_OCCUPIED] = filled
-    for g in range(slot_ptr[t], slot_ptr[t + 1]):
+    for g in range(slot_ptr[p], slot_ptr[p + 1]):
         kind = sl_int[g, 0]
         a = sl_int[g, 1]
         if kind == K_COUNT:
@@ -307,10 +329,12 @@ def rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_i
                 sv = float(var[i, a])
             elif kind == K_DRUG:
                 sv = rt[a, 6] * fields[S + int(rt[a, 7]), site]
+            elif kind == K_NMEAN:
+                sv = neighbour_mean(a, site, occ, dead, var, steps, offs, inner, x, y, z, nx, ny, nz)
             else:
                 sv = signal(a, i, x, y, z, time, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             hbuf[tid, g] = hill_slot(sv, sl_num[g, 0], sl_num[g, 1], sl_int[g, 2])
-    for k in range(act_ptr[t], act_ptr[t + 1]):
+    for k in range(act_ptr[p], act_ptr[p + 1]):
         b = act_idx[k]
         r0 = int(b3[t, b, 1])
         acc = EMPTY
@@ -368,6 +392,9 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
     slot_ptr, sl_int, sl_num, r_slot, htab = R.slot_ptr, R.sl_int, R.sl_num, R.r_slot, R.htab
     needs_counts, hbuf, cbuf, plan = R.needs_counts, R.hbuf, R.cbuf, R.plan
     fill_tables(sl_int, sl_num, htab, time, meta[4], nb)
+    T = R.n_types
+    caps = R.caps
+    fate_caps(b3, rt, R.fate_fixed, b_trans, b_immuno, dt, caps)
     steps = site_steps(offs, nx, ny)
     for th in range(vals.shape[0]):
         for ty in range(vals.shape[1]):
@@ -387,9 +414,15 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         uid = cuid[i]
         x, y, z = cx[i], cy[i], cz[i]
         site = (z * ny + y) * nx + x
-        rule_values(t, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num, r_slot, htab,
-                    needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel,
-                    steps)
+        # The fate clock's uniform first: where it certainly exceeds the fate's probability
+        # whatever the rules give (slots.never), the behaviours only a fate reads (the second
+        # phase of the type's rules) are not evaluated.
+        u_fate = rng.uniform(seed, step, uid, rng.FATE)
+        late = not never(u_fate, caps[t, T])
+        for phase in range(2 if late else 1):
+            rule_values(2 * t + phase, i, x, y, z, site, tid, time, vals, hbuf, cbuf, slot_ptr, sl_int, sl_num,
+                        r_slot, htab, needs_counts, act_ptr, act_idx, b3, rt, meta, fields, offs, occ, dead, ctype,
+                        var, is_vessel, steps)
         # Exchange with the cell's own voxel.
         for q in range(plan[t, P_EXCHANGE, 0]):
             s = plan[t, P_EXCHANGE, 1 + q]
@@ -417,21 +450,22 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
         else:
             var_new[i, cdmg] = (var[i, cdmg] + dt * dmg_rate) / (1.0 + dt * repair)
         var_new[i, cvol] = var[i, cvol]
-        rc = _v(vals, tid, b3, t, B_CYCLE)
-        ra = _v(vals, tid, b3, t, B_APOPTOSIS)
-        rn = _v(vals, tid, b3, t, B_NECROSIS)
-        ri = _v(vals, tid, b3, t, B_INTRAVASATE)
         join[i] = _v(vals, tid, b3, t, B_CLUSTER)
-        if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
-            ri = 0.0  # intravasation needs a vessel next to the cell
-        rtr = 0.0
-        for q in range(plan[t, P_TRANSFORM, 0]):
-            k = plan[t, P_TRANSFORM, 1 + q]
-            if k != t:
-                rtr += _v(vals, tid, b3, t, b_trans[k])
+        rc = ra = rn = ri = rtr = 0.0
+        if late:  # else the fate clock certainly does not fire and these stay unevaluated
+            rc = _v(vals, tid, b3, t, B_CYCLE)
+            ra = _v(vals, tid, b3, t, B_APOPTOSIS)
+            rn = _v(vals, tid, b3, t, B_NECROSIS)
+            ri = _v(vals, tid, b3, t, B_INTRAVASATE)
+            if ri > 0.0 and neighbour_stat(i, x, y, z, 2, 0, meta, offs, occ, dead, ctype, var, is_vessel) == 0.0:
+                ri = 0.0  # intravasation needs a vessel next to the cell
+            for q in range(plan[t, P_TRANSFORM, 0]):
+                k = plan[t, P_TRANSFORM, 1 + q]
+                if k != t:
+                    rtr += _v(vals, tid, b3, t, b_trans[k])
         total = rc + ra + rn + ri + rtr
         if total > 0.0:
-            u = rng.uniform(seed, step, uid, rng.FATE)
+            u = u_fate
             if happens(u, total * dt):
                 pick = rng.uniform(seed, step, uid, rng.FATE_PICK) * total
                 if pick < rc:
@@ -477,7 +511,10 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             bx = 0.0
             by = 0.0
             bz = 0.0
-            for q in range(plan[t, P_CHEMOTAXIS, 0]):
+            # the bias is read only by this step's hops and by an exchange of places (whose rate
+            # exchange_places evaluates again, rules applied): a cell with neither skips the gradients
+            used = nmove[i] > 0 or rx > 0.0 or b3[t, B_EXCHANGE, 2] > 0
+            for q in range(plan[t, P_CHEMOTAXIS, 0] if used else 0):
                 s = plan[t, P_CHEMOTAXIS, 1 + q]
                 chi = _v(vals, tid, b3, t, b_chemo[s])
                 if chi != 0.0:
@@ -511,6 +548,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             rate = _v(vals, tid, b3, t, B_EAT_APOPTOTIC if kind == 0 else B_EAT_NECROTIC)
             if rate <= 0.0 or kill[i] >= 0:
                 continue
+            if never(rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 50 + kind), rate * dt):
+                continue  # fails whichever corpse it touches: no need to look for one
             j = _touching(x, y, z, 6 + kind, 0, rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 40 + kind),
                           nx, ny, nz, offs, occ, dead, ctype)
             if j >= 0 and happens(rng.uniform_k(seed, step, uid, rng.PHAGOCYTOSE, 50 + kind), rate * dt):
@@ -527,6 +566,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
             rate = _v(vals, tid, b3, t, b_attack[k])
             if rate <= 0.0 or kill[i] >= 0:
                 continue
+            if never(rng.uniform_k(seed, step, uid, rng.ATTACK, 32 + k), rate * caps[t, k] * dt):
+                continue  # fails on any target of type k, whatever its immunogenicity
             count = 0
             for m in range(nb):
                 j = neighbour_at(occ, site, steps, offs, m, inner, x, y, z, nx, ny, nz)
@@ -568,6 +609,8 @@ def evaluate(n, L, C, R, X, vals, gain, loss, seed, step, time, dt, dx):
                 if rate <= 0.0 or kill[i] >= 0:
                     continue
                 purpose = rng.PHAGOCYTOSE if act == 0 else rng.FUSE
+                if never(rng.uniform_k(seed, step, uid, purpose, 64 + k), rate * dt):
+                    continue
                 j = _touching(x, y, z, 4, k, rng.uniform_k(seed, step, uid, purpose, k), nx, ny, nz, offs, occ, dead, ctype)
                 if j >= 0 and j != i and happens(rng.uniform_k(seed, step, uid, purpose, 64 + k), rate * dt):
                     kill[i] = j
@@ -665,22 +708,27 @@ def _free_neighbour(x, y, z, L, C, u, bx, by, bz):
 
 
 @njit(cache=True)
-def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
+def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state, acting, na):
     """Carry out kills, fates and moves, one cell at a time from a per-step random offset.
 
-    Returns (cell count, next uid, number of events written).
+    ``acting[:na]``: the cells with anything to do, ascending (:mod:`tmesim.engine.acting`);
+    they are visited in the order of cells from the offset on, wrapping round, which is the
+    order a loop over every cell would visit them in. Returns (cell count, next uid, number of
+    events written).
     """
     ne = 0
     m = n
     if n == 0:
         return m, next_uid, ne
     start = int(rng.uniform(seed, step, 0, rng.ORDER) * n)
+    first = np.searchsorted(acting[:na], start)
     W = C.var.shape[1]
     cvol = R.meta[13]
-    for q in range(n):
-        i = start + q  # (start + q) mod n without an integer division per cell (start <= n)
-        if i >= n:
-            i -= n
+    for q in range(na):
+        r = first + q  # (first + q) mod na without an integer division per cell (first <= na)
+        if r >= na:
+            r -= na
+        i = acting[r]
         if C.dead[i] != ALIVE:
             continue
         t = C.ctype[i]
@@ -771,6 +819,20 @@ def apply(n, next_uid, L, C, R, X, E, seed, step, time, init_state):
 
 
 @njit(cache=True)
+def recruit_cap(t, b3, rt):
+    """An upper bound of behaviour ``B_RECRUIT`` of type ``t`` whatever its signals: the largest of
+    its base value and its rules' saturation values, widened by far more than the rounding of
+    :func:`tmesim.model.response.combine` (a few ULPs of the largest magnitude)."""
+    top = b3[t, B_RECRUIT, 0]
+    size = abs(top)
+    start, count = int(b3[t, B_RECRUIT, 1]), int(b3[t, B_RECRUIT, 2])
+    for k in range(start, start + count):
+        top = max(top, rt[k, 2])
+        size = max(size, abs(rt[k, 2]))
+    return top + 1e-9 * size + 1e-300
+
+
+@njit(cache=True)
 def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init_state, perfusion):
     """New cells of recruitable types enter next to live, *perfused* vessel cells.
 
@@ -779,11 +841,20 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
     its site, :mod:`tmesim.engine.perfusion`) admits none (Jain, Science 2005;307:58,
     doi:10.1126/science.1104819: abnormal, poorly perfused tumor vessels limit immune-cell
     delivery). The per-vessel rate is the ``recruitment`` behaviour: adhesion on the endothelium
-    and the rules that raise or lower it (TNF-α activation, CXCL9/10, VEGF anergy)."""
+    and the rules that raise or lower it (TNF-α activation, CXCL9/10, VEGF anergy).
+
+    A rate is a convex combination of its base value and its rules' saturation values
+    (:mod:`tmesim.model.response`), so it never exceeds the largest of them: where the event's
+    uniform number already fails that cap (``happens`` is false for u ≥ x + 1e-15), the rules
+    are not evaluated. Recruitment per vessel and step is rare (cap·dt ~ 1e-3 in the presets),
+    so nearly every evaluation is skipped, with the same events as evaluating every rate."""
     m = n
     W = C.var.shape[1]
     b3, rt, meta, fields, offs = R.b3, R.rt, R.meta, C.fields, L.offs
     occ, dead, ctype, var, is_vessel = C.occ, C.dead, C.ctype, C.var, R.is_vessel
+    cap_dt = np.empty(recruitable.shape[0])
+    for q in range(recruitable.shape[0]):
+        cap_dt[q] = recruit_cap(recruitable[q], b3, rt) * dt
     for i in range(n):
         if C.dead[i] != ALIVE or not R.is_vessel[C.ctype[i]]:
             continue
@@ -791,11 +862,14 @@ def recruit(n, next_uid, L, C, R, E, ne, recruitable, seed, step, time, dt, init
         if perfusion[site_of(x, y, z, L)] <= 0.0:
             continue
         for q in range(recruitable.shape[0]):
+            u = rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q)
+            if u >= cap_dt[q] + 1e-15:
+                continue
             k = recruitable[q]
             rate = behaviour(k, B_RECRUIT, -1, x, y, z, time, b3, rt, meta, fields, offs, occ, dead, ctype, var, is_vessel)
             if rate <= 0.0:
                 continue
-            if not happens(rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT, q), rate * dt):
+            if not happens(u, rate * dt):
                 continue
             h = _free_neighbour(x, y, z, L, C, rng.uniform_k(seed, step, C.uid[i], rng.RECRUIT_PLACE, q), 0.0, 0.0, 0.0)
             if h < 0:

@@ -31,7 +31,7 @@ pass, no per-cell Python object); the distance is scipy's exact Euclidean distan
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from scipy.ndimage import distance_transform_edt
 
 from .kernels import ALIVE
@@ -46,11 +46,20 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
     index of the state variable that stabilises a vessel against compression (-1: none)."""
     nsites = nx * ny * nz
     out = np.zeros(nsites, np.float32)
-    open_ = np.zeros(nsites, np.bool_)
-    stack = np.empty(nsites, np.int64)
-    top = 0
+    perfuse_into(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse, var, stab,
+                 out, np.zeros(nsites, np.bool_), np.empty(nsites, np.int64), np.empty(nsites, np.int64),
+                 np.empty(max(n, 1), np.int8))
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _open_vessels(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse, var,
+                  stab, open_, kind):
+    """Per cell ``kind``: 0 no live vessel, 1 compressed shut, 2 open, 3 open root; ``open_`` at
+    the open ones' sites. Each vessel's test reads only its neighbours: parallel over cells."""
     nb = offs.shape[0]
-    for i in range(n):
+    for i in prange(n):
+        kind[i] = 0
         if dead[i] != ALIVE or not is_vessel[ctype[i]]:
             continue
         x, y, z = cx[i], cy[i], cz[i]
@@ -70,10 +79,33 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
         if stab >= 0:
             thr = collapse + (1.0 - collapse) * min(max(var[i, stab], 0.0), 1.0)
         if inside > 0 and filled >= thr * inside - 1e-9:
-            continue  # compressed shut
-        site = (z * ny + y) * nx + x
-        open_[site] = True
-        if uid[i] < root_uid or edge:
+            kind[i] = 1  # compressed shut
+            continue
+        open_[(z * ny + y) * nx + x] = True
+        kind[i] = 3 if (uid[i] < root_uid or edge) else 2
+
+
+@njit(cache=True)
+def perfuse_into(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse,
+                 var, stab, out, open_, stack, shut, kind):
+    """:func:`perfused_sites` written into ``out`` (per site), with the per-site ``open_`` flags,
+    the ``stack`` of the search and the per-cell ``kind`` as the caller's buffers (kept between
+    steps: allocating and zeroing them per step cost more than the search); the sites of live
+    vessel cells left without flow go to ``shut``, in cell order, and their number is returned."""
+    out[:] = 0.0
+    open_[:] = False
+    _open_vessels(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse, var,
+                  stab, open_, kind)
+    top = 0
+    nv = 0
+    nb = offs.shape[0]
+    for i in range(n):
+        if kind[i] == 0:
+            continue
+        site = (cz[i] * ny + cy[i]) * nx + cx[i]
+        shut[nv] = site
+        nv += 1
+        if kind[i] == 3:
             out[site] = 1.0
             stack[top] = site
             top += 1
@@ -92,7 +124,12 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
                 out[s2] = 1.0
                 stack[top] = s2
                 top += 1
-    return out
+    ns = 0
+    for q in range(nv):
+        if out[shut[q]] == 0.0:
+            shut[ns] = shut[q]
+            ns += 1
+    return ns
 
 
 def drug_delivery(perfusion: np.ndarray, grid: tuple[int, int, int], dx: float,

@@ -17,12 +17,22 @@ from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
 from . import kernels as K
-from .compiled import B_EXCHANGE, B_RECRUIT, CompiledModel, compile_model
+from .acting import acting_cells
+from .compiled import (
+    B_APOPTOSIS,
+    B_CYCLE,
+    B_EXCHANGE,
+    B_INTRAVASATE,
+    B_NECROSIS,
+    B_RECRUIT,
+    CompiledModel,
+    compile_model,
+)
 from .exchange import exchange_places, exchange_types
 from .fields import coupled_accept, coupled_tolerance
 from .gpu import field_solver
 from .matrix import has_reactions, react
-from .perfusion import drug_delivery, mark_live_vessels, perfused_sites
+from .perfusion import drug_delivery, mark_live_vessels, perfuse_into
 from .placement import initial_fields, place_initial
 from .slots import N_COUNTS, build_slots
 
@@ -47,6 +57,14 @@ def _rule_tables(cm: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     meta = np.array([cm.n_sub, cm.n_types, cm.sig_pressure, cm.sig_dead, cm.sig_time, cm.sig_vessel,
                      cm.sig_var0, cm.sig_nvar0, nx, ny, nz, cm.sig_drug0, cm.col_damage, cm.col_volume], np.int64)
     return b3, rt, meta
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """No inf or NaN in ``a``. A NaN or inf anywhere makes the sum NaN or inf, so a finite sum
+    settles it in one pass without a boolean temporary of ``a``'s size (half the time of
+    ``isfinite(a).all()`` on the fields); a sum that overflows is checked element by element."""
+    flat = a.reshape(-1)
+    return bool(np.isfinite(np.add.reduce(flat, dtype=flat.dtype))) or bool(np.isfinite(a).all())
 
 
 class Simulation:
@@ -86,7 +104,13 @@ class Simulation:
         skip = np.zeros(cm.n_beh, bool)
         skip[cm.b_immuno] = True
         skip[B_RECRUIT] = True
-        sl = build_slots(cm, tables[1], len(offs), skip)
+        # Behaviours only a firing fate clock reads: evaluated for the few cells whose clock may fire
+        fate_fixed = np.array([B_CYCLE, B_APOPTOSIS, B_NECROSIS, B_INTRAVASATE], np.int64)
+        deferred = np.zeros(cm.n_beh, bool)
+        deferred[fate_fixed] = True
+        deferred[cm.b_trans] = True
+        deferred[cm.b_asym] = True
+        sl = build_slots(cm, tables[1], len(offs), skip, deferred)
         self.rules = K.Rules(
             cm.base, cm.active, cm.r_start, cm.r_count, cm.r_sig, cm.r_up, cm.r_sat, cm.r_half,
             cm.r_hill, cm.r_dead, cm.n_sub, cm.n_types, cm.n_vars, cm.sig_pressure, cm.sig_dead,
@@ -95,7 +119,7 @@ class Simulation:
             cm.b_immuno, cm.b_vinc, cm.b_vdec, cm.b_custom, cm.b_eat, cm.b_fuse, cm.b_asym,
             sl["act_ptr"], sl["act_idx"], *tables, sl["slot_ptr"], sl["sl_int"], sl["sl_num"], sl["r_slot"], sl["htab"],
             sl["needs_counts"], np.zeros((threads, len(sl["htab"]))), np.zeros((threads, cm.n_types + N_COUNTS), np.int64),
-            sl["plan"],
+            sl["plan"], fate_fixed, np.zeros((cm.n_types, cm.n_types + 1)),
         )
         self.vals = np.zeros((threads, cm.n_types, cm.n_beh))  # kernels.evaluate: per thread and type
         V = cm.init_state.shape[1]  # state variables, custom variables, damage, volume
@@ -123,6 +147,7 @@ class Simulation:
         self.fields = self._field_rows[: cm.n_sub].reshape(cm.n_sub, nz, ny, nx)
         self.fields[:] = cm.initial[:, None, None, None]
         self.perfusion = np.zeros(nsites, np.float32)  # per site: 1 at a perfused vessel cell
+        self._perfuse_buffers: tuple[np.ndarray, ...] | None = None
         self._shut = np.zeros(0, np.int64)  # sites of vessel cells that carry no flow
         initial_fields(model, self.fields)
         self.scratch = K.Scratch(np.zeros(nsites, np.int8), np.zeros(nsites, np.int32),
@@ -130,6 +155,7 @@ class Simulation:
                                  np.full(nsites, -1, np.int64), np.zeros(nsites, np.float32),
                                  np.zeros(nsites, np.int8), np.zeros(nsites, np.float32),
                                  np.zeros(nsites, np.float32))
+        self._acting = np.empty(nsites, np.int64)
         cap = 2 * nsites + 16  # kills + fates + recruitments in one step cannot exceed this
         self.ev = K.Events(np.zeros(cap, np.int8), np.zeros(cap, np.int64), np.zeros(cap, np.int32),
                            np.zeros(cap, np.int64), np.zeros(cap, np.int32), np.zeros(cap, np.int32),
@@ -198,13 +224,15 @@ class Simulation:
             mark_live_vessels(n, self.ctype, self.cx, self.cy, self.cz, self.dead, cm.is_vessel, nx, ny,
                               self.perfusion)
             return
-        vessel = (self.dead[:n] == K.ALIVE) & cm.is_vessel[self.ctype[:n]]
-        sites = (self.cz[:n].astype(np.int64) * ny + self.cy[:n]) * nx + self.cx[:n]
-        self.perfusion = perfused_sites(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ,
-                                        cm.is_vessel, self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse,
-                                        self.var, cm.stab_var)
-        vs = sites[vessel]
-        self._shut = vs[self.perfusion[vs] == 0.0]
+        if self._perfuse_buffers is None:
+            nsites = nx * ny * nz
+            self._perfuse_buffers = (np.zeros(nsites, np.bool_), np.empty(nsites, np.int64),
+                                     np.empty(nsites, np.int64), np.empty(nsites, np.int8))
+        open_, stack, shut, kind = self._perfuse_buffers
+        ns = perfuse_into(n, self.uid, self.ctype, self.cx, self.cy, self.cz, self.dead, self.occ, cm.is_vessel,
+                          self.root_uid, nx, ny, nz, self.lattice.offs, cm.collapse, self.var, cm.stab_var,
+                          self.perfusion, open_, stack, shut, kind)
+        self._shut = shut[:ns]
         if cm.drug_penetration.any():
             self._field_rows[cm.n_sub:] = drug_delivery(self.perfusion, cm.grid, cm.dx, cm.drug_penetration)
 
@@ -243,9 +271,11 @@ class Simulation:
                                                     self.step_index, self.time, self.cm.dt))
 
     def act(self) -> None:
+        X = self.scratch
+        na = acting_cells(self.n, X.kill, X.fate, X.nmove, self._acting)
         m, self.next_uid, ne = K.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
-                                       self.scratch, self.ev, self.seed, self.step_index, self.time,
-                                       self.cm.init_state)
+                                       X, self.ev, self.seed, self.step_index, self.time,
+                                       self.cm.init_state, self._acting, na)
         self.n = m
         self._ne = ne
 
@@ -298,7 +328,7 @@ class Simulation:
     def _check_finite(self) -> None:
         """Stop at the first step whose fields or cell states hold inf/NaN (a rate or value
         that overflowed): continuing would only spread it, and a checkpoint of it cannot resume."""
-        if np.isfinite(self.fields).all() and (not self.cm.n_vars or np.isfinite(self.var[: self.n]).all()):
+        if _all_finite(self.fields) and (not self.cm.n_vars or _all_finite(self.var[: self.n])):
             return
         cm = self.cm
         nz, ny, nx = cm.grid

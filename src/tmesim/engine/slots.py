@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 
 # Slot kinds.
 K_FIELD, K_COUNT, K_CONST, K_VAR, K_DRUG, K_OTHER = range(6)
+K_NMEAN = 6  # mean of a per-cell column over the live neighbours ("neighbour <variable>")
 # Neighbour counts a K_COUNT slot reads (after the per-type live counts 0..T-1).
 C_OCCUPIED, C_LIVE, C_DEAD, C_APOPTOTIC, C_NECROTIC, C_VESSEL = range(6)
 N_COUNTS = 6
@@ -119,54 +120,73 @@ def hill_slot(s, half, power, n):  # noqa: ANN001, ANN201 - numba scalars
     return q / (1.0 + q)
 
 
-def build_slots(cm, rt: np.ndarray, nb: int, skip: np.ndarray | None = None) -> dict[str, np.ndarray]:  # noqa: ANN001
+def build_slots(cm, rt: np.ndarray, nb: int, skip: np.ndarray | None = None,  # noqa: ANN001
+                deferred: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Slots of every type from the compiled model (a ``CompiledModel``); ``rt`` the kernel rule
     table (kernels), and each type's plan of per-target behaviours.
 
     ``skip`` (bool per behaviour): behaviours the per-cell evaluation never reads for the cell
     itself (a target's immunogenicity and a vessel's recruitment are evaluated where they are
     used, rule by rule); their rules get no slot and they are left out of ``act_ptr``/``act_idx``,
-    the behaviours with rules that ``kernels.rule_values`` computes per type."""
+    the behaviours with rules that ``kernels.rule_values`` computes per type.
+
+    ``deferred`` (bool per behaviour): behaviours read only when a cell's fate clock may fire
+    (cycle entry, death, transformation...); ``kernels.evaluate`` computes them, and the slots
+    only they read, in a second phase that most cells never reach. Each type therefore has
+    two phases, ``p = 2 t`` (every other behaviour) and ``2 t + 1`` (the deferred ones):
+    ``slot_ptr``/``act_ptr`` have ``2 T + 1`` entries, phase ``p`` owning slots
+    ``slot_ptr[p]:slot_ptr[p + 1]`` and behaviours ``act_idx[act_ptr[p]:act_ptr[p + 1]]``, and
+    ``needs_counts[p]`` says which neighbour counts phase ``p`` must take (none in the second
+    phase when the first already took them). A slot read by both phases is in the first."""
     S, T = cm.n_sub, cm.n_types
     evaluated = cm.r_count > 0
     if skip is not None:
         evaluated = evaluated & ~skip[None, :]
+    late = np.zeros(cm.n_beh, bool) if deferred is None else deferred
     n_rules = len(cm.r_sig)
     r_slot = np.zeros(max(n_rules, 1), np.int64)
     sl_int: list[tuple[int, int, int]] = []  # kind, argument, integer power (0: none)
     sl_num: list[tuple[float, float]] = []  # half-max, power
-    slot_ptr = np.zeros(T + 1, np.int64)
+    slot_ptr = np.zeros(2 * T + 1, np.int64)
+    act: list[int] = []
+    act_ptr = np.zeros(2 * T + 1, np.int32)
     contact = {cm.sig_pressure: T + C_OCCUPIED, cm.sig_vessel: T + C_VESSEL, cm.sig_vessel + 1: T + C_LIVE,
                cm.sig_vessel + 2: T + C_DEAD, cm.sig_vessel + 3: T + C_APOPTOTIC, cm.sig_vessel + 4: T + C_NECROTIC}
     # a live cell's own "dead", "apoptotic" and "necrotic" signals are 0
     constant = {cm.sig_dead, cm.sig_vessel + 5, cm.sig_vessel + 6}
     for t in range(T):
         seen: dict[tuple[int, float, float], int] = {}
-        for b in np.flatnonzero(evaluated[t]):
-            for k in range(cm.r_start[t, b], cm.r_start[t, b] + cm.r_count[t, b]):
-                sig, half, power = int(cm.r_sig[k]), float(cm.r_half[k]), float(cm.r_hill[k])
-                key = (sig, half, power)
-                if key not in seen:
-                    seen[key] = len(sl_int)
-                    if sig >= cm.sig_drug0:
-                        kind, arg = K_DRUG, k
-                    elif sig < S:
-                        kind, arg = K_FIELD, sig
-                    elif sig < S + T:
-                        kind, arg = K_COUNT, sig - S
-                    elif sig in contact:
-                        kind, arg = K_COUNT, contact[sig]
-                    elif sig == cm.sig_time or sig in constant:
-                        kind, arg = K_CONST, sig
-                    elif cm.sig_var0 <= sig < cm.sig_nvar0:
-                        kind, arg = K_VAR, sig - cm.sig_var0
-                    else:
-                        kind, arg = K_OTHER, sig
-                    ip = int(power) if power == int(power) and 2 <= power <= MAX_FAST_POWER else 0
-                    sl_int.append((kind, arg, ip))
-                    sl_num.append((half, power))
-                r_slot[k] = seen[key]
-        slot_ptr[t + 1] = len(sl_int)
+        for phase in range(2):
+            behaviours = np.flatnonzero(evaluated[t] & (late if phase else ~late))
+            act.extend(int(b) for b in behaviours)
+            for b in behaviours:
+                for k in range(cm.r_start[t, b], cm.r_start[t, b] + cm.r_count[t, b]):
+                    sig, half, power = int(cm.r_sig[k]), float(cm.r_half[k]), float(cm.r_hill[k])
+                    key = (sig, half, power)
+                    if key not in seen:
+                        seen[key] = len(sl_int)
+                        if sig >= cm.sig_drug0:
+                            kind, arg = K_DRUG, k
+                        elif sig < S:
+                            kind, arg = K_FIELD, sig
+                        elif sig < S + T:
+                            kind, arg = K_COUNT, sig - S
+                        elif sig in contact:
+                            kind, arg = K_COUNT, contact[sig]
+                        elif sig == cm.sig_time or sig in constant:
+                            kind, arg = K_CONST, sig
+                        elif cm.sig_var0 <= sig < cm.sig_nvar0:
+                            kind, arg = K_VAR, sig - cm.sig_var0
+                        elif sig >= cm.sig_nvar0:
+                            kind, arg = K_NMEAN, sig - cm.sig_nvar0
+                        else:
+                            kind, arg = K_OTHER, sig
+                        ip = int(power) if power == int(power) and 2 <= power <= MAX_FAST_POWER else 0
+                        sl_int.append((kind, arg, ip))
+                        sl_num.append((half, power))
+                    r_slot[k] = seen[key]
+            slot_ptr[2 * t + phase + 1] = len(sl_int)
+            act_ptr[2 * t + phase + 1] = len(act)
     G = len(sl_int)
     si = np.array(sl_int, np.int64).reshape(G, 3)
     # plan[t, c] = count, then the targets (types; substrates for chemotaxis and exchange) whose
@@ -185,19 +205,20 @@ def build_slots(cm, rt: np.ndarray, nb: int, skip: np.ndarray | None = None) -> 
             ks = np.flatnonzero(on)
             plan[t, c, 0] = len(ks)
             plan[t, c, 1:len(ks) + 1] = ks
-    # per type: 0 no neighbour counts, 1 occupied sites only (pressure), 2 every count
-    needs_counts = np.zeros(T, np.int64)
-    for t in range(T):
-        own = si[slot_ptr[t]:slot_ptr[t + 1]]
+    # per phase: 0 no neighbour counts, 1 occupied sites only (pressure), 2 every count; the
+    # second phase takes them only if the first took fewer
+    needs_counts = np.zeros(2 * T, np.int64)
+    for p in range(2 * T):
+        own = si[slot_ptr[p]:slot_ptr[p + 1]]
         counted = own[own[:, 0] == K_COUNT, 1]
         if len(counted):
-            needs_counts[t] = 1 if (counted == T + C_OCCUPIED).all() else 2
+            needs_counts[p] = 1 if (counted == T + C_OCCUPIED).all() else 2
+    needs_counts[1::2] = np.where(needs_counts[1::2] > needs_counts[0::2], needs_counts[1::2], 0)
     return {
         "slot_ptr": slot_ptr, "sl_int": si if G else np.zeros((1, 3), np.int64),
         "sl_num": np.array(sl_num, np.float64).reshape(G, 2) if G else np.ones((1, 2)),
         "r_slot": r_slot, "htab": np.zeros((max(G, 1), nb + 1)), "needs_counts": needs_counts, "plan": plan,
-        "act_ptr": np.concatenate([[0], np.cumsum(evaluated.sum(1))]).astype(np.int32),
-        "act_idx": np.concatenate([np.flatnonzero(evaluated[t]) for t in range(T)] + [np.zeros(0, int)]).astype(np.int32),
+        "act_ptr": act_ptr, "act_idx": np.array(act, np.int32),
     }
 
 
@@ -224,3 +245,51 @@ def happens(u, x):  # noqa: ANN001, ANN201 - numba scalars
     if u >= x + 1e-15:
         return False
     return u < 1.0 - np.exp(-x)
+
+
+@njit(inline="always", cache=True)
+def value_cap(b3, rt, t, b):  # noqa: ANN001, ANN201 - numba arrays and scalars
+    """A bound above behaviour ``b`` of type ``t`` whatever its signals: ``combine`` moves the
+    base toward a mean of its rules' saturations weighted by responses in [0, 1], so the value
+    is at most the largest of them, plus rounding (a few ULPs of the largest magnitude per rule;
+    1e-9 of it covers up to ~10^6 rules). Infinite when a number is not finite."""
+    v0 = b3[t, b, 0]
+    top = v0
+    mag = abs(v0)
+    r0 = int(b3[t, b, 1])
+    for r in range(r0, r0 + int(b3[t, b, 2])):
+        s = rt[r, 2]
+        top = max(top, s)
+        mag = max(mag, abs(s))
+    if not np.isfinite(mag):
+        return np.inf
+    return top + 1e-9 * mag
+
+
+@njit(inline="always", cache=True)
+def never(u, x):  # noqa: ANN001, ANN201 - numba scalars
+    """Certainly not ``happens(u, y)`` for any y the kernels compute as at most ``x`` (a bound
+    from :func:`value_cap`, products of such bounds and rates included): ``happens`` is false
+    when u >= y + 1e-15, and 1e-9 |x| covers the rounding of the product or sum that gave y."""
+    return u >= x + 1e-9 * abs(x) + 1e-15
+
+
+@njit(cache=True)
+def fate_caps(b3, rt, fixed, b_trans, b_immuno, dt, caps):  # noqa: ANN001, ANN201
+    """Bounds for :func:`never`, per type t: ``caps[t, T]`` above the total fate rate x dt of a
+    live cell of type t (the behaviours ``fixed``: cycle entry, apoptosis, necrosis,
+    intravasation; and the transformations to other types), so a cell whose fate uniform
+    passes :func:`never` keeps its fate without evaluating those behaviours; ``caps[t, k]``
+    above the immunogenicity of type k to t (an attack on k succeeds with rate x it x dt)."""
+    T = b3.shape[0]
+    for t in range(T):
+        top = 0.0
+        for q in range(fixed.shape[0]):
+            top += value_cap(b3, rt, t, fixed[q])
+        for k in range(T):
+            if k != t:
+                top += value_cap(b3, rt, t, b_trans[k])
+            caps[t, k] = value_cap(b3, rt, k, b_immuno[t])
+        # the sum of n values exceeds the sum of their bounds by rounding within n ULPs of the
+        # largest, which the 1e-9 of each bound's magnitude already covers
+        caps[t, T] = top * dt if np.isfinite(top) else np.inf
