@@ -116,6 +116,18 @@ def _coupled_finish(x, field):
         field[U(i)] = np.float32(v if (v >= 0.0 or v != v) else 0.0)
 
 
+def keeps_previous(field: np.ndarray, gain: np.ndarray, loss: np.ndarray, dt: float, lam: float, value: float,
+                   coef: float, dirichlet: bool, grid: tuple[int, int, int], accept: float, part: np.ndarray) -> bool:
+    """The keep test of ``field_solve: fast`` (float32 arrays of one substrate; ``part``: the
+    scratch of :func:`tmesim.engine.warm_check.warm_check`): True when the previous field may
+    stand for this step's solution, its residual ‖r‖ ≤ accept·‖b‖, or its block-split error
+    bound ≤ accept·‖b‖ with ‖r‖ ≤ FAST_RESIDUAL_CAP·‖b‖."""
+    nz, ny, nx = grid
+    bn, rn, sn = warm_check.warm_check(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, part)
+    bound = accept * bn
+    return bool(rn <= bound or (rn <= FAST_RESIDUAL_CAP * bn and warm_check.error_bound(rn, sn, coef) <= bound))
+
+
 def _runs(indices: list[int]) -> list[tuple[int, int]]:
     """Sorted indices as half-open runs of consecutive values: [2, 3, 4, 7] → [(2, 5), (7, 8)]."""
     out: list[tuple[int, int]] = []
@@ -205,11 +217,9 @@ class FieldSolver:
         if self.accept > self.tolerance:  # field_solve: fast
             if self._part is None:
                 self._part = np.empty((warm_check.groups((nz, ny, nx)), 3))
-            bn, rn, sn = warm_check.warm_check(field, self.gain[s], self.loss[s], dt, lam, value, coef, dirichlet,
-                                               nz, ny, nx, self._part)
-            bound = self.accept * bn
-            if rn <= bound or (rn <= FAST_RESIDUAL_CAP * bn and warm_check.error_bound(rn, sn, coef) <= bound):
-                self.last_iterations[s] = 0  # keep the previous field
+            if keeps_previous(field, self.gain[s], self.loss[s], dt, lam, value, coef, dirichlet, (nz, ny, nx),
+                              self.accept, self._part):
+                self.last_iterations[s] = 0
                 return
             check = False  # x = field misses accept ≥ tolerance: solve without a first residual
         else:
