@@ -91,12 +91,14 @@ def test_fast_solve_resumes_identically() -> None:
     assert all(np.array_equal(np.asarray(v), np.asarray(resumed.cells()[k])) for k, v in straight.cells().items())
 
 
-@pytest.mark.parametrize("grid", [(1, 9, 12), (5, 6, 7)])
+@pytest.mark.parametrize("grid", [(1, 9, 12), (5, 6, 7), (1, 17, 20), (10, 9, 17)])
 @pytest.mark.parametrize("dirichlet", [True, False])
 def test_warm_start_residual_matches_the_assembled_system(grid: tuple[int, int, int], dirichlet: bool) -> None:
     """The one-pass check that lets field_solve: fast keep the previous field computes the
-    same ‖b‖ and ‖b − A x‖ (x = field) as the assembled coupled system."""
-    from tmesim.engine.fields import _coupled_prepare, _warm_residual
+    same ‖b‖, ‖b − A x‖ (x = field) and norm of the residual's block means as the assembled
+    coupled system."""
+    from tmesim.engine.fields import _coupled_prepare
+    from tmesim.engine.warm_check import BLOCK, groups, warm_check
 
     nz, ny, nx = grid
     rng = np.random.default_rng(3)
@@ -115,6 +117,61 @@ def test_warm_start_residual_matches_the_assembled_system(grid: tuple[int, int, 
         lo = np.take(pad, range(0, grid[axis]), axis=axis)
         hi = np.take(pad, range(2, grid[axis] + 2), axis=axis)
         ax = ax + coef * ((v - lo) + (v - hi))
-    bn, rn = _warm_residual(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, np.empty((nz * ny, 2)))
+    bn, rn, sn = warm_check(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, np.empty((groups(grid), 3)))
     assert bn == pytest.approx(np.linalg.norm(b), rel=1e-12)
     assert rn == pytest.approx(np.linalg.norm(b - ax.ravel()), rel=1e-9)
+    r = (b - ax.ravel()).reshape(grid)
+    means = np.zeros_like(r)
+    for z0 in range(0, nz, BLOCK):
+        for y0 in range(0, ny, BLOCK):
+            for x0 in range(0, nx, BLOCK):
+                blk = (slice(z0, z0 + BLOCK), slice(y0, y0 + BLOCK), slice(x0, x0 + BLOCK))
+                means[blk] = r[blk].mean()
+    assert sn == pytest.approx(np.linalg.norm(means), rel=1e-9)
+
+
+@pytest.mark.parametrize("coef", [1500.0, 45.0])
+@pytest.mark.parametrize("kind", ["points", "smooth", "random"])
+def test_block_error_bound_holds(coef: float, kind: str) -> None:
+    """warm_check.error_bound(‖r‖, ‖r_s‖) bounds the kept field's error ‖A⁻¹ r‖₂ (A assembled as
+    a sparse matrix and solved exactly), and for scattered point residuals (cells that changed
+    their uptake) it is far below the old bound ‖r‖₂."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spl
+
+    from tmesim.engine.fields import _coupled_prepare
+    from tmesim.engine.warm_check import error_bound, groups, warm_check
+
+    grid = (1, 40, 48)
+    nz, ny, nx = grid
+    n = ny * nx
+    rng = np.random.default_rng(7)
+    loss = (10 * (rng.random(n) < 0.4)).astype(np.float32)
+    gain = np.zeros(n, np.float32)
+    dt, lam, value = 6.0, 0.1, 38.0
+    diag, ghosts = np.empty(n), np.empty(n)  # b at field 0: the Dirichlet ghosts' far-field value
+    _coupled_prepare(np.zeros(n, np.float32), gain, loss, dt, lam, value, coef, True, nz, ny, nx,
+                     np.empty(n), diag, ghosts)
+    lap = sp.kronsum(sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(nx, nx)),
+                     sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(ny, ny)))  # Dirichlet ghosts at 0
+    a = (sp.diags(diag) + coef * lap).tocsc()
+    field = np.zeros(n)
+    if kind == "points":  # the steady state (c = A⁻¹ (c + ghosts)), then a few voxels change their uptake
+        field = spl.spsolve((a - sp.identity(n)).tocsc(), ghosts)
+        hit = rng.choice(n, 12, replace=False)
+        loss[hit] = np.where(loss[hit] > 0, 0.0, 10.0)
+    elif kind == "smooth":
+        yy, xx = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        field = (20 + 5 * np.sin(np.pi * yy / ny) * np.sin(np.pi * xx / nx)).ravel()
+    else:
+        field = 38 * rng.random(n)
+    f32 = field.astype(np.float32)
+    x, d, b = np.empty(n), np.empty(n), np.empty(n)
+    _coupled_prepare(f32, gain, loss, dt, lam, value, coef, True, nz, ny, nx, x, d, b)
+    a = (sp.diags(d) + coef * lap).tocsc()
+    err = np.linalg.norm(spl.spsolve(a, b - a @ x))
+    bn, rn, sn = warm_check(f32, gain, loss, dt, lam, value, coef, True, nz, ny, nx, np.empty((groups(grid), 3)))
+    bound = error_bound(rn, sn, coef)
+    assert err <= bound * (1 + 1e-9), f"error {err:.4g} above the bound {bound:.4g}"
+    if kind == "points" and coef == 1500.0:
+        assert bound < 0.3 * rn, f"bound {bound:.4g} vs ‖r‖ {rn:.4g}"

@@ -124,6 +124,29 @@ def test_host_kernels_simulation_equal_cpu(host: HostDevice, dims: int) -> None:
 
 
 # ------------------------------------------------------------------ backend selection
+def test_host_kernels_fast_solve_equal_cpu(host: HostDevice) -> None:
+    """field_solve: fast on the device path: the CPU solver's keep test (run on the host
+    arrays) keeps the same fields, and the steps that solve give the same fields."""
+    from tmesim.engine.fields import coupled_accept, coupled_tolerance
+
+    d = small_dict(size=24, days=0.2)
+    d["field_solve"] = "fast"
+    model = build(d)
+    cpu, dev = Simulation(model, seed=3), Simulation(model, seed=3)
+    dev.solver = DeviceFieldSolver(dev.cm, host)
+    dev.solver.tolerance, dev.solver.accept = coupled_tolerance("fast"), coupled_accept("fast")
+    s = cpu.cm.substrate_names.index("oxygen")
+    kept = solved = 0
+    for _ in range(10):
+        cpu.step()
+        dev.step()
+        assert cpu.solver.last_iterations[s] == dev.solver.last_iterations[s]
+        kept += cpu.solver.coupled[s] and cpu.solver.last_iterations[s] == 0
+        solved += cpu.solver.last_iterations[s] > 0
+        assert np.array_equal(cpu.fields, dev.fields)
+    assert kept > 0 and solved > 0
+
+
 def test_backend_gpu_without_device_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import tmesim.engine.gpu.device as device
 

@@ -11,7 +11,8 @@ error of order dt·k). Where it is not (oxygen: uptake ≈ 10 /min, dt = 6 min) 
 would let oxygen penetrate tissue sqrt(1 + dt·k) times too far, so the coupled system is
 solved with geometric multigrid (V-cycles, warm-started from the previous field), to a
 relative residual of 1e-6, or with the model option ``field_solve: fast`` (docs/engines.md)
-only when the previous field's residual in this step's system exceeds 3e-3, and then to 1e-3.
+only when the previous field fails the keep test of :mod:`tmesim.engine.warm_check` in this
+step's system (error bound above 3e-3 of ‖b‖, or residual above 4e-3), and then to 1e-3.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import numpy as np
 from numba import njit, prange
 
+from . import warm_check
 from .compiled import CompiledModel
 from .diffusion import diffuse
 from .multigrid import U, mg_solve
@@ -45,6 +47,11 @@ FAST_TOL = 1e-3
 # penetration depth by 0.08 % and the profile by ≤ 0.06 mmHg (1e-3: 0.02 %, 0.001 mmHg); 5e-3
 # already by 2 % and 0.7 mmHg, as the slab's slow relaxation is then left unfinished.
 FAST_ACCEPT = 3e-3
+# ... where the kept field's error bound is the sharper one of tmesim.engine.warm_check (the
+# residual split into its 8-voxel block means and the rest), and the field is kept only while its
+# whole residual is ≤ FAST_RESIDUAL_CAP: the cells' point changes then accumulate over a few
+# steps before a V-cycle (see docs/engines.md for what this costs in accuracy).
+FAST_RESIDUAL_CAP = 4e-3
 TOLERANCES = {"converged": MG_TOL, "fast": FAST_TOL}
 ACCEPT = {"converged": MG_TOL, "fast": FAST_ACCEPT}
 
@@ -102,74 +109,23 @@ def _coupled_prepare(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny,
 
 
 @njit(parallel=True, cache=True)
-def _warm_residual(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, part):
-    """(‖b‖₂, ‖b − A x‖₂) of the coupled system at x = field, in one read-only pass over the
-    float32 arrays (what ``_coupled_prepare`` then the solver's first residual would give, up
-    to rounding, without writing the float64 work arrays): with x = field the right-hand
-    side's own field term cancels, r_i = dt (q_i − (λ + k_i) c_i) + coef Σ_faces (c_nb − c_i),
-    a Dirichlet face's ghost counting as c_nb = value.  Per-row sums, then a serial sum over
-    rows: the same numbers for any number of threads."""
-    plane = nx * ny
-    for line in prange(nz * ny):
-        z = line // ny
-        y = line - z * ny
-        o = line * nx
-        bb = 0.0
-        rr = 0.0
-        for xx in range(nx):
-            i = o + xx
-            c = np.float64(field[U(i)])
-            bi = c + dt * np.float64(gain[U(i)])
-            ri = dt * np.float64(gain[U(i)]) - dt * (lam + np.float64(loss[U(i)])) * c
-            flux = 0.0
-            ghosts = 0
-            if xx > 0:
-                flux += np.float64(field[U(i - 1)]) - c
-            else:
-                ghosts += 1
-            if xx < nx - 1:
-                flux += np.float64(field[U(i + 1)]) - c
-            else:
-                ghosts += 1
-            if y > 0:
-                flux += np.float64(field[U(i - nx)]) - c
-            else:
-                ghosts += 1
-            if y < ny - 1:
-                flux += np.float64(field[U(i + nx)]) - c
-            else:
-                ghosts += 1
-            if nz > 1:
-                if z > 0:
-                    flux += np.float64(field[U(i - plane)]) - c
-                else:
-                    ghosts += 1
-                if z < nz - 1:
-                    flux += np.float64(field[U(i + plane)]) - c
-                else:
-                    ghosts += 1
-            if dirichlet and ghosts > 0:
-                flux += ghosts * (value - c)
-                bi += coef * value * ghosts
-            ri += coef * flux
-            bb += bi * bi
-            rr += ri * ri
-        part[line, 0] = bb
-        part[line, 1] = rr
-    bb = 0.0
-    rr = 0.0
-    for line in range(nz * ny):
-        bb += part[line, 0]
-        rr += part[line, 1]
-    return np.sqrt(bb), np.sqrt(rr)
-
-
-@njit(parallel=True, cache=True)
 def _coupled_finish(x, field):
     """field = float32(np.maximum(x, 0)) (numpy's maximum: NaN and −0.0 pass through)."""
     for i in prange(x.shape[0]):
         v = x[U(i)]
         field[U(i)] = np.float32(v if (v >= 0.0 or v != v) else 0.0)
+
+
+def keeps_previous(field: np.ndarray, gain: np.ndarray, loss: np.ndarray, dt: float, lam: float, value: float,
+                   coef: float, dirichlet: bool, grid: tuple[int, int, int], accept: float, part: np.ndarray) -> bool:
+    """The keep test of ``field_solve: fast`` (float32 arrays of one substrate; ``part``: the
+    scratch of :func:`tmesim.engine.warm_check.warm_check`): True when the previous field may
+    stand for this step's solution, its residual ‖r‖ ≤ accept·‖b‖, or its block-split error
+    bound ≤ accept·‖b‖ with ‖r‖ ≤ FAST_RESIDUAL_CAP·‖b‖."""
+    nz, ny, nx = grid
+    bn, rn, sn = warm_check.warm_check(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, part)
+    bound = accept * bn
+    return bool(rn <= bound or (rn <= FAST_RESIDUAL_CAP * bn and warm_check.error_bound(rn, sn, coef) <= bound))
 
 
 def _runs(indices: list[int]) -> list[tuple[int, int]]:
@@ -258,12 +214,11 @@ class FieldSolver:
         if not fields.flags.c_contiguous:
             field = field.copy()
         value = float(cm.boundary_value[s])
-        if self.accept > self.tolerance:  # keep the previous field while it is within accept
+        if self.accept > self.tolerance:  # field_solve: fast
             if self._part is None:
-                self._part = np.empty((nz * ny, 2))
-            bn, rn = _warm_residual(field, self.gain[s], self.loss[s], dt, lam, value, coef, dirichlet,
-                                    nz, ny, nx, self._part)
-            if rn <= self.accept * bn:
+                self._part = np.empty((warm_check.groups((nz, ny, nx)), 3))
+            if keeps_previous(field, self.gain[s], self.loss[s], dt, lam, value, coef, dirichlet, (nz, ny, nx),
+                              self.accept, self._part):
                 self.last_iterations[s] = 0
                 return
             check = False  # x = field misses accept ≥ tolerance: solve without a first residual

@@ -14,8 +14,9 @@ import time
 
 import numpy as np
 
+from .. import warm_check
 from ..compiled import CompiledModel
-from ..fields import MG_TOL, SPLIT_THRESHOLD
+from ..fields import MG_TOL, SPLIT_THRESHOLD, keeps_previous
 from .device import Device
 from .lod import diffuse_device
 from .multigrid import DeviceMultigrid
@@ -74,7 +75,7 @@ class DeviceFieldSolver:
             self.coupled[s] = kmax * dt > SPLIT_THRESHOLD
             if self.coupled[s]:
                 t0 = time.perf_counter()
-                self._solve_coupled(s, flat[s])
+                self._solve_coupled(s, flat[s], fields[s].reshape(-1))
                 dev.synchronize()
                 self.stats["coupled_s"] += time.perf_counter() - t0
                 self.stats["coupled_voxels"] += nvox
@@ -105,13 +106,21 @@ class DeviceFieldSolver:
                            cm.boundary_value[idx], dt, cm.dx, self.transpose_x)
             self._f[xp.asarray(idx)] = sub
 
-    def _solve_coupled(self, s: int, field: object) -> None:
+    def _solve_coupled(self, s: int, field: object, host_field: np.ndarray) -> None:
         cm, dev = self.cm, self.dev
         nz, ny, nx = cm.grid
         n = nz * ny * nx
         dt, D, lam = cm.dt, float(cm.diffusion[s]), float(cm.decay[s])
         coef = dt * D / cm.dx**2
         dirichlet = bool(cm.dirichlet[s])
+        accept = self.accept
+        if accept > self.tolerance:  # field_solve: fast: the CPU solver's keep test, on the host arrays
+            part = np.empty((warm_check.groups((nz, ny, nx)), 3))
+            if keeps_previous(host_field, self.gain[s], self.loss[s], dt, lam, float(cm.boundary_value[s]), coef,
+                              dirichlet, (nz, ny, nx), accept, part):
+                self.last_iterations[s] = 0
+                return
+            accept = self.tolerance  # the previous field misses accept ≥ tolerance: solve down to tolerance
         if self._work is None:
             self._work = tuple(dev.zeros(n, np.float64) for _ in range(3))
         x, b, diag = self._work
@@ -123,5 +132,5 @@ class DeviceFieldSolver:
         mg = self._mg.get(dirichlet)
         if mg is None:
             mg = self._mg[dirichlet] = DeviceMultigrid(dev, (nz, ny, nx), dirichlet)
-        self.last_iterations[s] = mg.solve(x, b, diag, coef, tol=self.tolerance, accept=self.accept)
+        self.last_iterations[s] = mg.solve(x, b, diag, coef, tol=self.tolerance, accept=accept)
         dev.launch("coupled_finish", n, x, field)
