@@ -310,3 +310,61 @@ def test_accept_keeps_a_close_guess_and_solves_a_far_one_to_tol():
             y = x0.copy()  # check=False: the caller already knows; same solve, no first residual
             assert mg_solve(y, b, d, 40.0, grid, True, tol=1e-6, check=False) == cycles
             assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("grid", [(1, 1, 12), (1, 2, 9), (1, 3, 40), (1, 37, 40), (3, 5, 8),
+                                  (9, 12, 13)])
+def test_banded_fused_pass_equals_separate_passes_for_any_thread_count(grid):
+    """The fused pass runs two bands of rows (3D: planes) on two threads and the seam between
+    them afterwards: prolongation, four half-sweeps and the residual (with its restriction
+    along x, or its squared norm per row) are bitwise those of the separate kernels, with one
+    thread and with two, on any number of rows (1, 2, 3: bands empty or seam-only)."""
+    from tmesim.engine.multigrid_levels import _I, _axes, _level, _stencil
+
+    rng = np.random.default_rng(11)
+    n = int(np.prod(grid))
+    d, b = _patches(grid, rng), rng.standard_normal(n)
+    h = mg_hierarchy(grid, False)
+    h.setup(d, 300.0)
+    A = h.arrays
+    nz, ny, nx = grid
+    mz, my, mx = (int(v) for v in A[0][1])
+    lz, hz, ly, hy, lx, hx, sz, sy, sx = _stencil(A, _I(0))
+    il = _level(A, _I(0), b, b, d)[3]
+    pwz, pwy, pwx = _axes(A, _I(mg._PW), _I(2), _I(1))
+    rwx = _axes(A, _I(mg._RW), _I(4), _I(1))[2]
+    e = rng.standard_normal(mz * my * mx)
+    x0 = rng.standard_normal(n)
+    one = _I(1)
+
+    # reference: separate kernels
+    pre, pre_r, pre_t = x0.copy(), np.zeros(n), np.zeros(nz * ny * mx)
+    for k in range(4):
+        mg._smooth3_s(pre, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, k & 1)
+    mg._residual_s(pre, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, pre_r, np.zeros(nz * ny),
+                   pre_t, rwx, nz, ny, nx, mx, 0)
+    post, post_r, post_part = x0.copy(), np.zeros(n), np.zeros(nz * ny)
+    mg._prolong_s(post, e, pwz, pwy, pwx, nz, ny, nx, mz, my, mx)
+    for k in range(4):
+        mg._smooth3_s(post, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, 1 ^ (k & 1))
+    mg._residual_s(post, b, d, sz, sy, sx, lz, hz, ly, hy, lx, hx, post_r, post_part, post_r,
+                   rwx, nz, ny, nx, 0, 1)
+
+    default = numba.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            x, r, t = x0.copy(), np.zeros(n), np.zeros(nz * ny * mx)
+            mg._smooth_fused(x, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(0), _I(4),
+                             _I(0), x, lx, lx, lx, one, one, one, _I(0), d, sz, sy, sx, r,
+                             np.zeros(nz * ny), t, rwx, _I(mx))
+            assert x.tobytes() == pre.tobytes() and t.tobytes() == pre_t.tobytes(), threads
+            x, r, part = x0.copy(), np.zeros(n), np.zeros(nz * ny)
+            mg._smooth_fused(x, b, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, _I(1), _I(4),
+                             one, e, pwz, pwy, pwx, _I(mz), _I(my), _I(mx), one, d, sz, sy, sx,
+                             r, part, r, rwx, _I(0))
+            assert x.tobytes() == post.tobytes(), threads
+            assert part.tobytes() == post_part.tobytes(), threads
+    finally:
+        numba.set_num_threads(default)
+    assert not np.array_equal(pre, x0)
