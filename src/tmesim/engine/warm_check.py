@@ -29,6 +29,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .multigrid import _row_sumsq
 from .multigrid_levels import U
 
 BLOCK = 8  # voxels per axis of the blocks whose residual means are the smooth part
@@ -111,25 +112,7 @@ def _line(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, z, y, 
         for xx in range(j * BLOCK, min(j * BLOCK + BLOCK, nx)):
             acc += rbuf[U(xx)]
         blk[U(j)] += acc
-    return _sumsq(bbuf, nx), _sumsq(rbuf, nx)
-
-
-@njit(cache=True)
-def _sumsq(a, n):
-    """Σ a[:n]², four interleaved accumulators (a fixed order)."""
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    n4 = n - (n & 3)
-    for k in range(0, n4, 4):
-        a0 += a[U(k)] * a[U(k)]
-        a1 += a[U(k + 1)] * a[U(k + 1)]
-        a2 += a[U(k + 2)] * a[U(k + 2)]
-        a3 += a[U(k + 3)] * a[U(k + 3)]
-    for k in range(n4, n):
-        a0 += a[U(k)] * a[U(k)]
-    return (a0 + a1) + (a2 + a3)
+    return _row_sumsq(bbuf, 0, nx, 1), _row_sumsq(rbuf, 0, nx, 1)
 
 
 @njit(parallel=True, cache=True)
