@@ -64,7 +64,9 @@ def _all_finite(a: np.ndarray) -> bool:
     settles it in one pass without a boolean temporary of ``a``'s size (half the time of
     ``isfinite(a).all()`` on the fields); a sum that overflows is checked element by element."""
     flat = a.reshape(-1)
-    return bool(np.isfinite(np.add.reduce(flat, dtype=flat.dtype))) or bool(np.isfinite(a).all())
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is expected here
+        total = np.add.reduce(flat, dtype=flat.dtype)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
 class Simulation:
