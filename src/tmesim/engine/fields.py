@@ -25,7 +25,8 @@ from numba import njit, prange
 from . import warm_check
 from .compiled import CompiledModel
 from .diffusion import diffuse
-from .multigrid import U, mg_solve
+from .multigrid import mg_solve
+from .multigrid_levels import U
 
 # dt·k below this everywhere → split scheme (local source/sink error of order dt·k ≤ 20 %,
 # confined to the voxels of secreting cells); above it → coupled solve.

@@ -29,8 +29,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .multigrid import _row_sumsq
 from .multigrid_levels import U
+from .multigrid_rows import _row_sumsq
 
 BLOCK = 8  # voxels per axis of the blocks whose residual means are the smooth part
 

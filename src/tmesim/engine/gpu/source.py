@@ -228,7 +228,7 @@ KERNEL void mg_residual(i64 nthreads, const double* x, const double* b, const do
     }
 }
 
-/* per row: sum of r^2 over the cells of one colour (or all), engine.multigrid._row_sumsq */
+/* per row: sum of r^2 over the cells of one colour (or all), engine.multigrid_rows._row_sumsq */
 KERNEL void mg_rowsumsq(i64 nrows, const double* r, double* part, i64 ny, i64 nx, i64 color)
 {
     FOR_TID(nrows) {
