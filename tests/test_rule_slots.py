@@ -15,6 +15,7 @@ from numba import njit
 import tmesim
 from conftest import build, small_dict
 from tmesim.engine import kernels as K
+from tmesim.engine.compiled import B_RECRUIT
 from tmesim.engine.slots import (
     MAX_FAST_POWER,
     fate_caps,
@@ -138,11 +139,11 @@ def _law(v0, sat, h, up):
 
 
 def test_recruitment_cap_bounds_every_rate() -> None:
-    """kernels.recruit skips the rules of a vessel where the event's uniform number fails the
+    """actions.recruit skips the rules of a vessel where the event's uniform number fails the
     cap of the rate (same events only if no rate exceeds it): random base values, saturation
     values across scales and signs, up and down rules, Hill responses including 0 and 1."""
     rng = np.random.default_rng(11)
-    b = K.B_RECRUIT
+    b = B_RECRUIT
     for _ in range(20_000):
         n = int(rng.integers(1, 5))
         scale = 10.0 ** rng.uniform(-9, 3)

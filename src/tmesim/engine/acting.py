@@ -1,6 +1,6 @@
 """Which cells act in a step: the serial action phase visits only these.
 
-:func:`tmesim.engine.kernels.apply` carries out kills, fates and moves one cell at a time, in
+:func:`tmesim.engine.actions.apply` carries out kills, fates and moves one cell at a time, in
 an order drawn per step, so that two cells wanting the same free site are settled by that
 order. Few cells have anything to do in a step (in a 10^6-cell tnbc section 4.7 % move, 0.14 %
 divide, die or change type, 0.002 % attack), so the cells that do are found first by a scan

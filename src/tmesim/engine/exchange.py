@@ -33,8 +33,9 @@ import numpy as np
 from numba import njit
 
 from . import rng
+from .actions import blocked
 from .compiled import B_EXCHANGE
-from .kernels import ALIVE, behaviour, blocked
+from .kernels import ALIVE, behaviour
 
 
 @njit(cache=True)

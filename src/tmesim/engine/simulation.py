@@ -16,6 +16,7 @@ from tmesim.model.errors import NonFiniteError
 from tmesim.model.pk import drug_exposures
 from tmesim.units import MINUTES_PER_DAY
 
+from . import actions
 from . import kernels as K
 from .acting import acting_cells
 from .compiled import (
@@ -275,7 +276,7 @@ class Simulation:
     def act(self) -> None:
         X = self.scratch
         na = acting_cells(self.n, X.kill, X.fate, X.nmove, self._acting)
-        m, self.next_uid, ne = K.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
+        m, self.next_uid, ne = actions.apply(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
                                        X, self.ev, self.seed, self.step_index, self.time,
                                        self.cm.init_state, self._acting, na)
         self.n = m
@@ -283,7 +284,7 @@ class Simulation:
 
     def recruit(self) -> None:
         if len(self.cm.recruitable):
-            m, self.next_uid, ne = K.recruit(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
+            m, self.next_uid, ne = actions.recruit(self.n, self.next_uid, self.lattice, self._cells(), self.rules,
                                              self.ev, self._ne, self.cm.recruitable, self.seed,
                                              self.step_index, self.time, self.cm.dt, self.cm.init_state,
                                              self.perfusion)
@@ -291,7 +292,7 @@ class Simulation:
         self._keep_events()
 
     def clear_dead(self) -> None:
-        self.n = K.clear_and_compact(self.n, self.lattice, self._cells(), self.time,
+        self.n = actions.clear_and_compact(self.n, self.lattice, self._cells(), self.time,
                                      self.cm.clear_apoptotic, self.cm.clear_necrotic)
 
     SCHEDULE: tuple[str, ...] = ("perfuse", "evaluate_behaviours", "exchange_and_diffuse", "remodel_matrix", "act",
