@@ -171,14 +171,23 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
         decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact,
-        ct_free, vals, perf, blood, pen):
+        ct_free, vals, perf, blood, pen, memo):
     """dy/dt at time t (minutes). ``aux[2T+1]`` receives the intravasation flux per type, then the
     flux of cells killed by attacks per (target) type (cells/min), then the perfused share of
     vessel cells. ``sel``: the behaviour groups to evaluate (``ALL``: every one); the others keep
-    their values in ``vals`` (the Jacobian re-evaluates only the groups a column reaches)."""
+    their values in ``vals`` (the Jacobian re-evaluates only the groups a column reaches).
+
+    ``memo`` (:func:`memo_size`, NaN-filled to start) keeps the inputs and results of the costly
+    pieces that often see the same inputs again (a Jacobian column leaves most of them as they
+    were): the contact interpolation (by t), drug delivery (by the perfused-vessel density),
+    vessel compression and the far-field exchange rates. A piece is recomputed unless its inputs
+    are equal to the stored ones, so the numbers are those of computing it afresh."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
-    if ct_times.shape[0] > 1:
+    E = extra.shape[0]
+    mD, mC, mB = 2, 2 + E, 5 + E  # memo: [t, rho, dlv[E], pfill, thr, compressed, lam[S], kb[S]]
+    if ct_times.shape[0] > 1 and t != memo[0]:
         _contacts_at(t, ct_times, ct_contact, ct_free, contact, free)
+        memo[0] = t
     oI = oM + T * V
     for i in range(y.shape[0]):
         dydt[i] = 0.0
@@ -230,16 +239,24 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
             stab /= ves
         thr = perf[0] + (1.0 - perf[0]) * stab
         pfill = min(max((live - ves) / others, 0.0), 1.0)
-        f_perf = 1.0 - _compressed(pfill, thr, m_vals, m_w, binom)
+        if pfill != memo[mC] or thr != memo[mC + 1]:
+            memo[mC + 2] = _compressed(pfill, thr, m_vals, m_w, binom)
+            memo[mC], memo[mC + 1] = pfill, thr
+        f_perf = 1.0 - memo[mC + 2]
     aux[2 * T] = f_perf
     rho = f_perf * ves / n_sites
     # drug delivery depends only on the drug and the perfused-vessel density: once per drug,
     # not once per rule that reads it (the quadrature is most of a call otherwise)
-    dlv = np.ones(extra.shape[0])
+    dlv = np.ones(E)
     if perf[0] >= 0.0:
-        for a in range(extra.shape[0]):
+        if rho != memo[1]:
+            for a in range(E):
+                if pen[a] > 0.0:
+                    memo[mD + a] = _delivery(rho, pen[a], perf[2], perf[3])
+            memo[1] = rho
+        for a in range(E):
             if pen[a] > 0.0:
-                dlv[a] = _delivery(rho, pen[a], perf[2], perf[3])
+                dlv[a] = memo[mD + a]
 
     # ---- behaviours: ``vals`` holds the base values except where rules act; those are
     # re-evaluated here on every call (the selected ones)
@@ -287,7 +304,8 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         vals[ct, b] = val
 
     # ---- space: a division or a recruited cell needs a free in-domain neighbour site
-    p_free_ves = min(free_at_ves * _p_any(phi, m_vals, m_w), 1.0)
+    p_phi = _p_any(phi, m_vals, m_w)
+    p_free_ves = min(free_at_ves * p_phi, 1.0)
     kcyc, kapo, knec, kint, krec = fixed[F_CYCLE], fixed[F_APOPTOSIS], fixed[F_NECROSIS], fixed[F_INTRAVASATE], fixed[F_RECRUIT]
 
     total_intra = 0.0
@@ -310,7 +328,7 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         lam = rc + ra + rn + ri + rtr
         # competing fate clocks over one spatial step: P(any) = 1 - exp(-lam dt)
         f = (1.0 - np.exp(-lam * dt)) / (lam * dt) if lam * dt > 1e-10 else 1.0
-        births = n * rc * f * min(free[ct] * _p_any(phi, m_vals, m_w), 1.0)
+        births = n * rc * f * min(free[ct] * p_phi, 1.0)
         out = n * (ra + rn + ri + rtr) * f
         dydt[oN + ct] += births - out
         dydt[oA + ct] += n * ra * f
@@ -377,8 +395,11 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         loss /= n_sites
         d = gain - (loss + decay[s]) * C[s]
         if dirichlet[s] == 1:
-            kb = _boundary_rate(diffusion[s], decay[s] + loss, half_widths)
-            d += kb * (boundary_value[s] - C[s])
+            lam_s = decay[s] + loss
+            if lam_s != memo[mB + s]:
+                memo[mB + S + s] = _boundary_rate(diffusion[s], lam_s, half_widths)
+                memo[mB + s] = lam_s
+            d += memo[mB + S + s] * (boundary_value[s] - C[s])
         dydt[oC + s] = d
 
 
@@ -390,6 +411,11 @@ def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, 
     rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, *arrays)
     for k in range(idx.shape[0]):
         dr[k] = dydt[idx[k]]
+
+
+def memo_size(n_extra: int, n_sub: int) -> int:
+    """Length of ``rhs``'s ``memo`` array (fill it with NaN: nothing stored yet)."""
+    return 5 + n_extra + 2 * n_sub
 
 
 ALL = np.array([-1], dtype=np.int64)  # ``sel`` of ``rhs``: every behaviour group

@@ -21,7 +21,7 @@ from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import MeanFieldTables, compile_meanfield
 from .initial import expected_initial
-from .rhs import ALL, group_dependencies, jacobian, layout, rhs, rhs_reduced
+from .rhs import ALL, group_dependencies, jacobian, layout, memo_size, rhs, rhs_reduced
 
 SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
@@ -192,7 +192,8 @@ class MeanField:
         self._extra_t: float | None = None  # the time self._extra holds (a Jacobian asks again at the same t)
         self.slices = layout(tb.n_types, tb.n_sub, tb.n_vars)
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
-        self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays())
+        self._memo = np.full(memo_size(len(tb.extra_signals), tb.n_sub), np.nan)  # see rhs
+        self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays(), self._memo)
         self._idx = tb.active_idx
         self._dep_ptr, self._dep_grp = group_dependencies(tb, self._idx)  # what each Jacobian column re-evaluates
         self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
