@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from tmesim.model.pk import _fill
 from tmesim.model.response import EMPTY, accumulate, combine, hill
+from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import CONT, EXTRA, NVAR, PRES, SUB, TIME, VAR, VES
 
@@ -525,3 +527,38 @@ def jacobian(t, yr, J, idx, y, dydt, aux, extra, dep_ptr, dep_grp, T, S, V, n_si
     # restore the full vector at yr (rhs_reduced left the last perturbation in it)
     for k in range(n):
         y[idx[k]] = yr[k]
+
+
+@njit(cache=True)
+def _exposures(t, p):  # noqa: ANN001, ANN202
+    """The drug exposures at ``t`` minutes into ``p.extra``, as ``MeanField._extra_at`` fills them
+    (the time goes to days and back, as there)."""
+    if p.pk_on and t != p.ext_t[0]:
+        t0, k, tau, cycles, peak, log_r, denominator, drug, where = p.pk
+        _fill((t / MIN_PER_DAY) * MIN_PER_DAY, t0, k, tau, cycles, peak, log_r, denominator, drug, p.extra, where)
+        p.ext_t[0] = t
+
+
+@njit(cache=True)
+def packed_fun(t, yr, p):  # noqa: ANN001, ANN201
+    """dy/dt of the reduced state (``MeanField._fun``) from a :class:`tmesim.meanfield.packed.Pack`:
+    ``odeint`` calls it directly."""
+    _exposures(t, p)
+    dr = np.empty_like(yr)
+    T, S, V = p.dims
+    n_sites, dt = p.scal
+    rhs_reduced(t, yr, dr, p.idx, p.y, p.dydt, p.aux, p.extra, ALL, T, S, V, n_sites, dt, *p.arrays)
+    return dr
+
+
+@njit(cache=True)
+def packed_jac(t, yr, p):  # noqa: ANN001, ANN201
+    """The finite-difference Jacobian of :func:`packed_fun` (``MeanField._jac``)."""
+    _exposures(t, p)
+    n = yr.shape[0]
+    J = np.zeros((n, n))
+    T, S, V = p.dims
+    n_sites, dt = p.scal
+    jacobian(t, np.ascontiguousarray(yr), J, p.idx, p.y, p.dydt, p.aux, p.extra, p.dep_ptr, p.dep_grp, T, S, V,
+             n_sites, dt, *p.arrays)
+    return J

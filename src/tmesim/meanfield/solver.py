@@ -21,7 +21,18 @@ from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import MeanFieldTables, compile_meanfield
 from .initial import expected_initial
-from .rhs import ALL, group_dependencies, jacobian, layout, memo_size, rhs, rhs_reduced
+from .packed import Pack, pack
+from .rhs import (
+    ALL,
+    group_dependencies,
+    jacobian,
+    layout,
+    memo_size,
+    packed_fun,
+    packed_jac,
+    rhs,
+    rhs_reduced,
+)
 
 SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
@@ -189,7 +200,7 @@ class MeanField:
         self._pk = Exposures([pk[tb.extra_signals[i]] for i in pk_idx])
         self._const_extra = all(not callable(self.signals.get(n, 0.0)) for n in tb.extra_signals)
         self._extra = np.array([f(0.0) for f in self._extra_fns], float)
-        self._extra_t: float | None = None  # the time self._extra holds (a Jacobian asks again at the same t)
+        self._extra_t = np.full(1, np.nan)  # the time self._extra holds (a Jacobian asks again at the same t)
         self.slices = layout(tb.n_types, tb.n_sub, tb.n_vars)
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
         self._memo = np.full(memo_size(len(tb.extra_signals), tb.n_sub), np.nan)  # see rhs
@@ -200,6 +211,16 @@ class MeanField:
         self._dy = np.zeros_like(self._y)
         self._aux = np.zeros(2 * tb.n_types + 1)
         self.result: pd.DataFrame | None = None
+        # every extra signal a model drug's exposure or a constant: the solver calls compiled code
+        # directly (tmesim.meanfield.packed); a caller's function of time needs the Python path
+        self._pack: Pack | None = None
+        if self._const_extra or not self._fn_idx:
+            e = self._pk
+            self._pack = pack(self._idx, self._y, self._dy, self._aux, self._extra, self._extra_t,
+                              not self._const_extra and e.n > 0,
+                              (e._t0, e._k, e._tau, e._cycles, e._peak, e._log_r, e._denominator, e._drug, self._pk_idx),
+                              self._dep_ptr, self._dep_grp, (tb.n_types, tb.n_sub, tb.n_vars), (tb.n_sites, tb.dt),
+                              self._arrays)
 
     # ------------------------------------------------------------------ state
     def initial_state(self) -> np.ndarray:
@@ -213,13 +234,13 @@ class MeanField:
         return y0
 
     def _extra_at(self, t_min: float) -> np.ndarray:
-        if not self._const_extra and t_min != self._extra_t:
+        if not self._const_extra and t_min != self._extra_t[0]:
             t_days = t_min / MIN_PER_DAY
             for i in self._fn_idx:
                 self._extra[i] = float(self._extra_fns[i](t_days))
             if self._pk.n:  # the same time as _pk_signal passes: t_days back in minutes
                 self._pk.fill(t_days * MIN_PER_DAY, self._extra, self._pk_idx)
-            self._extra_t = t_min
+            self._extra_t[0] = t_min
         return self._extra
 
     def derivative(self, t_min: float, y: np.ndarray) -> np.ndarray:
@@ -232,6 +253,8 @@ class MeanField:
         return dydt
 
     def _fun(self, t_min: float, yr: np.ndarray) -> np.ndarray:
+        if self._pack is not None:
+            return packed_fun(float(t_min), yr, self._pack)
         tb = self.tables
         dr = np.empty_like(yr)
         rhs_reduced(t_min, yr, dr, self._idx, self._y, self._dy, self._aux, self._extra_at(t_min), ALL,
@@ -241,6 +264,8 @@ class MeanField:
     def _jac(self, t_min: float, yr: np.ndarray) -> np.ndarray:
         tb = self.tables
         self.jacobians += 1
+        if self._pack is not None:
+            return packed_jac(float(t_min), yr, self._pack)
         J = np.zeros((yr.shape[0], yr.shape[0]))
         jacobian(t_min, np.ascontiguousarray(yr, float), J, self._idx, self._y, self._dy, self._aux,
                  self._extra_at(t_min), self._dep_ptr, self._dep_grp, tb.n_types, tb.n_sub, tb.n_vars, tb.n_sites, tb.dt, *self._arrays)
@@ -327,7 +352,7 @@ class MeanField:
         J: np.ndarray | None = None
         fresh = retried = False  # J was computed at the last request; J was handed back on a retry
 
-        def jac(t_min: float, yr: np.ndarray) -> np.ndarray:
+        def jac(t_min: float, yr: np.ndarray, *_: object) -> np.ndarray:  # odeint passes fun's args too
             nonlocal last_t, J, fresh, retried
             retry = t_min <= last_t
             if J is None or (retry and not (fresh and not retried)):
@@ -350,8 +375,9 @@ class MeanField:
         off."""
         start = t_eval_min.shape[0] == 0 or t_eval_min[0] > 0.0
         t = np.concatenate([[0.0], t_eval_min]) if start else t_eval_min
-        jac = self._reused_jac() if self.reuse_jacobian else self._jac
-        out, info = odeint(self._fun, yr0, t, Dfun=jac, tfirst=True, rtol=self.rtol, atol=self.atol,
+        fun, args = (packed_fun, (self._pack,)) if self._pack is not None else (self._fun, ())
+        jac = self._reused_jac() if self.reuse_jacobian else (lambda t_min, yr, *_: self._jac(t_min, yr))
+        out, info = odeint(fun, yr0, t, args=args, Dfun=jac, tfirst=True, rtol=self.rtol, atol=self.atol,
                            mxstep=50_000, full_output=True)
         if info["message"] != "Integration successful.":
             raise RuntimeError(f"mean-field integration failed: {info['message']}")
