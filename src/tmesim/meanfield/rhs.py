@@ -25,6 +25,7 @@ from tmesim.units import MINUTES_PER_DAY as MIN_PER_DAY
 
 from .compile import CONT, EXTRA, NVAR, PRES, SUB, TIME, VAR, VES
 
+DELIVERY_STEPS = 200  # trapezoid steps of the drug-delivery quadrature (out to 20 penetration lengths)
 F_CYCLE, F_APOPTOSIS, F_NECROSIS, F_SPEED, F_RECRUIT, F_INTRAVASATE = range(6)
 
 
@@ -149,22 +150,26 @@ def _compressed(p, thr, m_vals, m_w, binom):
 
 
 @njit(cache=True)
-def _delivery(rho, lam, site, dims):
+def _delivery(rho, lam, site, dims, tab):
     """E[exp(-d/λ)] over sites, d the distance (µm) to the nearest perfused vessel, vessels
     scattered at ``rho`` per site (Poisson: P(d > r) = exp(-ρ π r²) in 2D, exp(-ρ 4π r³/3) in 3D,
-    r in sites)."""
+    r in sites). ``tab[2 (DELIVERY_STEPS + 1)]`` keeps what depends on ``lam`` and ``site`` alone
+    (the quadrature weight × exp(-r/λ), and r in sites), filled on first use (NaN: not yet)."""
     if rho <= 0.0:
         return 0.0
-    steps = 200
+    steps = DELIVERY_STEPS
     rmax = 20.0 * lam
     h = rmax / steps
     acc = 0.0
     for k in range(steps + 1):
-        r = k * h
-        rs = r / site
+        if tab[k] != tab[k]:
+            r = k * h
+            w = 0.5 if (k == 0 or k == steps) else 1.0
+            tab[k] = w * np.exp(-r / lam)
+            tab[steps + 1 + k] = r / site
+        rs = tab[steps + 1 + k]
         surv = np.exp(-rho * np.pi * rs * rs) if dims < 3 else np.exp(-rho * 4.0 / 3.0 * np.pi * rs * rs * rs)
-        w = 0.5 if (k == 0 or k == steps) else 1.0
-        acc += w * np.exp(-r / lam) * surv
+        acc += tab[k] * surv
     return max(1.0 - acc * h / lam, 0.0)
 
 
@@ -186,7 +191,8 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
     are equal to the stored ones, so the numbers are those of computing it afresh."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     E = extra.shape[0]
-    mD, mC, mB = 2, 2 + E, 5 + E  # memo: [t, rho, dlv[E], pfill, thr, compressed, lam[S], kb[S]]
+    mD, mC, mB = 2, 2 + E, 5 + E  # memo: [t, rho, dlv[E], pfill, thr, compressed, lam[S], kb[S], tabs[E]]
+    mT, nT = 5 + E + 2 * S, 2 * (DELIVERY_STEPS + 1)
     if ct_times.shape[0] > 1 and t != memo[0]:
         _contacts_at(t, ct_times, ct_contact, ct_free, contact, free)
         memo[0] = t
@@ -254,7 +260,7 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         if rho != memo[1]:
             for a in range(E):
                 if pen[a] > 0.0:
-                    memo[mD + a] = _delivery(rho, pen[a], perf[2], perf[3])
+                    memo[mD + a] = _delivery(rho, pen[a], perf[2], perf[3], memo[mT + a * nT:mT + (a + 1) * nT])
             memo[1] = rho
         for a in range(E):
             if pen[a] > 0.0:
@@ -417,7 +423,7 @@ def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, 
 
 def memo_size(n_extra: int, n_sub: int) -> int:
     """Length of ``rhs``'s ``memo`` array (fill it with NaN: nothing stored yet)."""
-    return 5 + n_extra + 2 * n_sub
+    return 5 + n_extra + 2 * n_sub + 2 * (DELIVERY_STEPS + 1) * n_extra
 
 
 ALL = np.array([-1], dtype=np.int64)  # ``sel`` of ``rhs``: every behaviour group
