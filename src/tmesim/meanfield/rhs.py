@@ -108,6 +108,40 @@ def _binom_expect(p, hj, m_vals, m_w, binom):
 
 
 @njit(cache=True)
+def _binom_pmf(p, m_vals, pmf):
+    """The probabilities :func:`_binom_expect` forms for ``p`` (``pmf[i, j]`` = P(j | m_vals[i]),
+    computed in the same order), to weigh several rules' ``hj`` that see the same ``p``; returns
+    2 when q = 1 − p ≤ 0 (all neighbours hits: nothing stored), else 1."""
+    q = 1.0 - p
+    if q <= 0.0:
+        return 2
+    ratio = p / q
+    for i in range(m_vals.shape[0]):
+        m = m_vals[i]
+        x = q**m
+        for j in range(m + 1):
+            pmf[i, j] = x
+            x *= (m - j) / (j + 1.0) * ratio
+    return 1
+
+
+@njit(cache=True)
+def _binom_weigh(state, pmf, hj, m_vals, m_w):
+    """:func:`_binom_expect` from the probabilities :func:`_binom_pmf` stored: the same sums."""
+    out = 0.0
+    for i in range(m_vals.shape[0]):
+        m = m_vals[i]
+        acc = 0.0
+        if state == 2:
+            acc = hj[m]
+        else:
+            for j in range(m + 1):
+                acc += pmf[i, j] * hj[j]
+        out += m_w[i] * acc
+    return out
+
+
+@njit(cache=True)
 def _boundary_rate(D, lam, half_widths):
     """Well-mixed exchange rate (1/min) with a Dirichlet far field around the domain.
 
@@ -178,7 +212,7 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
         decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact,
-        ct_free, vals, perf, blood, pen, memo):
+        ct_free, vals, perf, blood, pen, memo, r_slot):
     """dy/dt at time t (minutes). ``aux[2T+1]`` receives the intravasation flux per type, then the
     flux of cells killed by attacks per (target) type (cells/min), then the perfused share of
     vessel cells. ``sel``: the behaviour groups to evaluate (``ALL``: every one); the others keep
@@ -188,7 +222,11 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
     pieces that often see the same inputs again (a Jacobian column leaves most of them as they
     were): the contact interpolation (by t), drug delivery (by the perfused-vessel density),
     vessel compression and the far-field exchange rates. A piece is recomputed unless its inputs
-    are equal to the stored ones, so the numbers are those of computing it afresh."""
+    are equal to the stored ones, so the numbers are those of computing it afresh.
+
+    ``r_slot`` (:func:`binomial_slots`): rules that see the same neighbour-hit probability (the
+    same contact pair, or pressure) share one slot, whose binomial probabilities are formed once
+    per call."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     E = extra.shape[0]
     mD, mC, mB = 2, 2 + E, 5 + E  # memo: [t, rho, dlv[E], pfill, thr, compressed, lam[S], kb[S], tabs[E]]
@@ -268,6 +306,12 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
 
     # ---- behaviours: ``vals`` holds the base values except where rules act; those are
     # re-evaluated here on every call (the selected ones)
+    n_slots = r_slot[r_slot.shape[0] - 1]
+    slot_state = np.zeros(n_slots, np.int64)  # 0: not formed in this call; else _binom_pmf's answer
+    mmax = 0
+    for i in range(m_vals.shape[0]):
+        mmax = max(mmax, m_vals[i])
+    slot_pmf = np.empty((n_slots, m_vals.shape[0], mmax + 1))
     every = sel.shape[0] == 1 and sel[0] < 0
     for gi in range(g_t.shape[0] if every else sel.shape[0]):
         g = gi if every else sel[gi]
@@ -282,15 +326,18 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
             h = 0.0
             if kind == SUB:
                 h = hill(C[arg], r_half[r], r_hill[r])
-            elif kind == CONT:
-                n = N[arg] - (1.0 if (arg == ct and not site) else 0.0)
-                p = min(max(n / others, 0.0), 1.0)
-                if not site:
-                    p = _p_eff(p, contact[ct, arg], m_vals, m_w, mbar)
-                h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
-            elif kind == PRES:
-                p = 1.0 - phi  # well-mixed occupancy: see the package notes on pressure
-                h = _binom_expect(p, r_hj[r], m_vals, m_w, binom)
+            elif kind == CONT or kind == PRES:
+                sl = r_slot[r]
+                if slot_state[sl] == 0:
+                    if kind == CONT:
+                        n = N[arg] - (1.0 if (arg == ct and not site) else 0.0)
+                        p = min(max(n / others, 0.0), 1.0)
+                        if not site:
+                            p = _p_eff(p, contact[ct, arg], m_vals, m_w, mbar)
+                    else:
+                        p = 1.0 - phi  # well-mixed occupancy: see the package notes on pressure
+                    slot_state[sl] = _binom_pmf(p, m_vals, slot_pmf[sl])
+                h = _binom_weigh(slot_state[sl], slot_pmf[sl], r_hj[r], m_vals, m_w)
             elif kind == VES:
                 if site:
                     p = min(max((ves - 1.0) / others, 0.0), 1.0)
@@ -419,6 +466,30 @@ def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, 
     rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, *arrays)
     for k in range(idx.shape[0]):
         dr[k] = dydt[idx[k]]
+
+
+def binomial_slots(tb) -> np.ndarray:  # noqa: ANN001
+    """For each rule, the slot of its neighbour-hit probability in ``rhs`` (-1: none), then the
+    number of slots. A ``contact with <type>`` rule's probability depends on its cell type and
+    the contact type (on the contact type alone for a group of free sites); ``pressure`` rules
+    all see the occupancy."""
+    from .compile import CONT, PRES
+
+    out = np.full(tb.r_kind.shape[0] + 1, -1, dtype=np.int64)
+    slots: dict[tuple[int, ...], int] = {}
+    for g in range(tb.g_t.shape[0]):
+        ct, site = int(tb.g_t[g]), int(tb.g_site[g]) == 1
+        for r in range(int(tb.g_start[g]), int(tb.g_start[g] + tb.g_count[g])):
+            kind, arg = int(tb.r_kind[r]), int(tb.r_arg[r])
+            if kind == CONT:
+                key = (CONT, -1 if site else ct, arg)
+            elif kind == PRES:
+                key = (PRES,)
+            else:
+                continue
+            out[r] = slots.setdefault(key, len(slots))
+    out[-1] = len(slots)
+    return out
 
 
 def memo_size(n_extra: int, n_sub: int) -> int:

@@ -24,6 +24,7 @@ from .initial import expected_initial
 from .packed import Pack, pack
 from .rhs import (
     ALL,
+    binomial_slots,
     group_dependencies,
     jacobian,
     layout,
@@ -204,7 +205,7 @@ class MeanField:
         self.slices = layout(tb.n_types, tb.n_sub, tb.n_vars)
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
         self._memo = np.full(memo_size(len(tb.extra_signals), tb.n_sub), np.nan)  # see rhs
-        self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays(), self._memo)
+        self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays(), self._memo, binomial_slots(tb))
         self._idx = tb.active_idx
         self._dep_ptr, self._dep_grp = group_dependencies(tb, self._idx)  # what each Jacobian column re-evaluates
         self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
