@@ -500,7 +500,25 @@ def memo_size(n_extra: int, n_sub: int) -> int:
 ALL = np.array([-1], dtype=np.int64)  # ``sel`` of ``rhs``: every behaviour group
 
 
+_DEPENDENCIES: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def group_dependencies(tb, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """:func:`group_dependencies_uncached`, kept per process for the last few rule structures
+    (the virtual patients of a cohort change rule values, not which rules read what). Callers
+    must not write to the arrays returned."""
+    parts = (tb.g_t, tb.g_start, tb.g_count, tb.r_kind, tb.r_arg, tb.is_vessel, tb.perf[:2] >= 0.0,
+             tb.perf[1:2], tb.pen > 0.0, np.asarray(idx), np.array([tb.n_types, tb.n_sub, tb.n_vars]))
+    key = b"|".join(f"{a.dtype}{a.shape}".encode() + np.ascontiguousarray(a).tobytes() for a in parts)
+    hit = _DEPENDENCIES.get(key)
+    if hit is None:
+        if len(_DEPENDENCIES) >= 8:
+            _DEPENDENCIES.pop(next(iter(_DEPENDENCIES)))
+        hit = _DEPENDENCIES[key] = group_dependencies_uncached(tb, idx)
+    return hit
+
+
+def group_dependencies_uncached(tb, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """For each column ``j`` of the reduced state (``idx``), the behaviour groups whose value can
     depend on it, as CSR (``ptr[j]:ptr[j+1]`` into ``groups``), read from the rule tables.
 
@@ -639,3 +657,22 @@ def packed_jac(t, yr, p):  # noqa: ANN001, ANN201
     jacobian(t, np.ascontiguousarray(yr), J, p.idx, p.y, p.dydt, p.aux, p.extra, p.dep_ptr, p.dep_grp, T, S, V,
              n_sites, dt, *p.arrays)
     return J
+
+
+@njit(cache=True)
+def packed_rates(ts, Y, p, aux_out, vals_out):  # noqa: ANN001, ANN201
+    """``rhs`` at each output time ``ts[i]`` (minutes) and state ``Y[:, i]``, as
+    ``MeanField.derivative`` evaluates it for the readout columns: ``aux`` into ``aux_out[i]``,
+    the behaviour values into ``vals_out[i]``."""
+    T, S, V = p.dims
+    n_sites, dt = p.scal
+    y = np.empty(Y.shape[0])
+    dydt = np.empty(Y.shape[0])
+    vals = p.arrays[40]
+    for i in range(ts.shape[0]):
+        _exposures(ts[i], p)
+        for k in range(Y.shape[0]):
+            y[k] = Y[k, i]
+        rhs(ts[i], y, dydt, p.aux, p.extra, ALL, T, S, V, n_sites, dt, *p.arrays)
+        aux_out[i, :] = p.aux
+        vals_out[i] = vals

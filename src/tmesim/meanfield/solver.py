@@ -31,6 +31,7 @@ from .rhs import (
     memo_size,
     packed_fun,
     packed_jac,
+    packed_rates,
     rhs,
     rhs_reduced,
 )
@@ -414,7 +415,17 @@ class MeanField:
         ox = int(np.flatnonzero(tb.blood)[0]) if hyp else 0
         tissue = tb.is_vessel == 0
         uptake = np.zeros(len(t_min))  # blood-borne substrate taken up by non-vessel cells, per site and min
-        for i in range(len(t_min)):
+        if self._pack is not None:  # the rates at every output time in one compiled call
+            aux = np.empty((len(t_min), self._aux.shape[0]))
+            vals = np.empty((len(t_min), *self._vals.shape))
+            packed_rates(np.ascontiguousarray(t_min, float), Y, self._pack, aux, vals)
+            if hyp:
+                for i in range(len(t_min)):
+                    uptake[i] = float(np.sum(N[tissue, i] * vals[i][tissue, tb.b_upt[ox]])) / tb.n_sites
+            flux, kills = aux[:, :T].T * MIN_PER_DAY, aux[:, T:2 * T].T * MIN_PER_DAY
+            perfused = aux[:, 2 * T].copy()
+            cycle = vals[:, :, kcyc].T * MIN_PER_DAY
+        for i in range(len(t_min) if self._pack is None else 0):
             self.derivative(float(t_min[i]), Y[:, i])
             if hyp:
                 uptake[i] = float(np.sum(N[tissue, i] * self._vals[tissue, tb.b_upt[ox]])) / tb.n_sites
