@@ -212,7 +212,7 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         b_trans, b_attack, b_immuno, b_vinc, b_vdec, g_t, g_b, g_start, g_count, g_site, r_kind,
         r_arg, r_up, r_sat, r_half, r_hill, r_hj, is_vessel, clear_apo, clear_nec, init_state,
         decay, diffusion, dirichlet, boundary_value, half_widths, m_vals, m_w, binom, contact, free, ct_times, ct_contact,
-        ct_free, vals, perf, blood, pen, memo, r_slot):
+        ct_free, vals, perf, blood, pen, memo, r_slot, links):
     """dy/dt at time t (minutes). ``aux[2T+1]`` receives the intravasation flux per type, then the
     flux of cells killed by attacks per (target) type (cells/min), then the perfused share of
     vessel cells. ``sel``: the behaviour groups to evaluate (``ALL``: every one); the others keep
@@ -226,7 +226,12 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
 
     ``r_slot`` (:func:`binomial_slots`): rules that see the same neighbour-hit probability (the
     same contact pair, or pressure) share one slot, whose binomial probabilities are formed once
-    per call."""
+    per call.
+
+    ``links`` (:func:`rate_links`): per substrate, the types that can exchange it; per type, the
+    types it can attack and transform into (in type order). The others' rates are zero whatever
+    the state (no base rate, no rule), and a zero term leaves a sum that starts at +0 as it was,
+    so they are skipped."""
     oN, oA, oK, oQ, oC, oM = 0, T, 2 * T, 3 * T, 4 * T, 4 * T + S
     E = extra.shape[0]
     mD, mC, mB = 2, 2 + E, 5 + E  # memo: [t, rho, dlv[E], pfill, thr, compressed, lam[S], kb[S], tabs[E]]
@@ -376,10 +381,10 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
         ri = vals[ct, kint]
         if ri > 0.0:
             ri *= _p_any(min(_ves_share(ct, N, is_vessel, contact, others, m_vals, m_w, mbar), 1.0), m_vals, m_w)
+        tr0, tr1 = links[S + T + ct], links[S + T + ct + 1]
         rtr = 0.0
-        for k in range(T):
-            if k != ct:
-                rtr += vals[ct, b_trans[k]]
+        for kk in range(tr0, tr1):
+            rtr += vals[ct, b_trans[links[kk]]]
         lam = rc + ra + rn + ri + rtr
         # competing fate clocks over one spatial step: P(any) = 1 - exp(-lam dt)
         f = (1.0 - np.exp(-lam * dt)) / (lam * dt) if lam * dt > 1e-10 else 1.0
@@ -396,16 +401,17 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
             m = mean[ct, v]
             dydt[oM + ct * V + v] += n * (inc - (inc + dec) * m) + (births - out) * m
         if rtr > 0.0:
-            for k in range(T):
-                if k != ct:
-                    flow = n * vals[ct, b_trans[k]] * f
-                    if flow > 0.0:
-                        dydt[oN + k] += flow
-                        for v in range(V):
-                            dydt[oM + k * V + v] += flow * mean[ct, v]
+            for kk in range(tr0, tr1):
+                k = links[kk]
+                flow = n * vals[ct, b_trans[k]] * f
+                if flow > 0.0:
+                    dydt[oN + k] += flow
+                    for v in range(V):
+                        dydt[oM + k * V + v] += flow * mean[ct, v]
         # attacks: at most one kill per attacker and step, target types in order
         surv = 1.0
-        for k in range(T):
+        for kk in range(links[S + ct], links[S + ct + 1]):
+            k = links[kk]
             rate = vals[ct, b_attack[k]]
             if rate <= 0.0 or N[k] <= 0.0:
                 continue
@@ -438,7 +444,8 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
     for s in range(S):
         gain = 0.0
         loss = 0.0
-        for ct in range(T):
+        for cc in range(links[s], links[s + 1]):
+            ct = links[cc]
             n = N[ct]
             if n > 0.0:
                 r = vals[ct, b_sec[s]]
@@ -466,6 +473,34 @@ def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, 
     rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, *arrays)
     for k in range(idx.shape[0]):
         dr[k] = dydt[idx[k]]
+
+
+def rate_links(tb) -> np.ndarray:  # noqa: ANN001
+    """What ``rhs`` loops over instead of every type, as CSR in one array (S + 2T lists, then
+    their entries; pointers absolute): ``links[s]:links[s+1]`` the types that can secrete, take
+    up or export substrate s; ``links[S+t]:links[S+t+1]`` the types type t can attack;
+    ``links[S+T+t]:links[S+T+t+1]`` the types it can transform into (not itself). A type can when it has a base rate or a rule
+    for the behaviour (``vals`` holds the base value where there is no rule); a non-finite
+    secretion target keeps the type in (0 × inf is not 0)."""
+    T, S = tb.n_types, tb.n_sub
+    ruled = np.zeros(tb.base.shape, bool)
+    ruled[tb.g_t, tb.g_b] = True
+
+    def can(t: int, b: int) -> bool:
+        return bool(tb.base[t, b] != 0.0 or ruled[t, b])
+
+    lists = [[t for t in range(T) if can(t, tb.b_sec[s]) or can(t, tb.b_upt[s]) or can(t, tb.b_exp[s])
+              or not np.isfinite(tb.base[t, tb.b_sect[s]])] for s in range(S)]
+    lists += [[k for k in range(T) if can(t, tb.b_attack[k])] for t in range(T)]
+    lists += [[k for k in range(T) if k != t and can(t, tb.b_trans[k])] for t in range(T)]
+    out = np.zeros(len(lists) + 1 + sum(len(x) for x in lists), dtype=np.int64)
+    pos = len(lists) + 1
+    for i, x in enumerate(lists):
+        out[i] = pos
+        out[pos:pos + len(x)] = x
+        pos += len(x)
+    out[len(lists)] = pos
+    return out
 
 
 def binomial_slots(tb) -> np.ndarray:  # noqa: ANN001

@@ -32,6 +32,7 @@ from .rhs import (
     packed_fun,
     packed_jac,
     packed_rates,
+    rate_links,
     rhs,
     rhs_reduced,
 )
@@ -206,7 +207,8 @@ class MeanField:
         self.slices = layout(tb.n_types, tb.n_sub, tb.n_vars)
         self._vals = tb.base.copy()  # behaviour values; entries with rules are rewritten by rhs
         self._memo = np.full(memo_size(len(tb.extra_signals), tb.n_sub), np.nan)  # see rhs
-        self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays(), self._memo, binomial_slots(tb))
+        self._arrays = (*tb.arrays(), self._vals, *tb.perf_arrays(), self._memo, binomial_slots(tb),
+                        rate_links(tb))
         self._idx = tb.active_idx
         self._dep_ptr, self._dep_grp = group_dependencies(tb, self._idx)  # what each Jacobian column re-evaluates
         self._y = np.zeros(self.slices["I"].stop)  # full state, work array of the reduced solve
