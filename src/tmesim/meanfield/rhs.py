@@ -479,20 +479,15 @@ def rate_links(tb) -> np.ndarray:  # noqa: ANN001
     """What ``rhs`` loops over instead of every type, as CSR in one array (S + 2T lists, then
     their entries; pointers absolute): ``links[s]:links[s+1]`` the types that can secrete, take
     up or export substrate s; ``links[S+t]:links[S+t+1]`` the types type t can attack;
-    ``links[S+T+t]:links[S+T+t+1]`` the types it can transform into (not itself). A type can when it has a base rate or a rule
-    for the behaviour (``vals`` holds the base value where there is no rule); a non-finite
-    secretion target keeps the type in (0 × inf is not 0)."""
-    T, S = tb.n_types, tb.n_sub
-    ruled = np.zeros(tb.base.shape, bool)
-    ruled[tb.g_t, tb.g_b] = True
-
-    def can(t: int, b: int) -> bool:
-        return bool(tb.base[t, b] != 0.0 or ruled[t, b])
-
-    lists = [[t for t in range(T) if can(t, tb.b_sec[s]) or can(t, tb.b_upt[s]) or can(t, tb.b_exp[s])
-              or not np.isfinite(tb.base[t, tb.b_sect[s]])] for s in range(S)]
-    lists += [[k for k in range(T) if can(t, tb.b_attack[k])] for t in range(T)]
-    lists += [[k for k in range(T) if k != t and can(t, tb.b_trans[k])] for t in range(T)]
+    ``links[S+T+t]:links[S+T+t+1]`` the types it can transform into (not itself), in type order.
+    A type can when it has a base rate or a rule for the behaviour (``vals`` holds the base value
+    where there is no rule); a non-finite secretion target keeps the type in (0 × inf is not 0)."""
+    T = tb.n_types
+    can = tb.base != 0.0
+    can[tb.g_t, tb.g_b] = True
+    sub = can[:, tb.b_sec] | can[:, tb.b_upt] | can[:, tb.b_exp] | ~np.isfinite(tb.base[:, tb.b_sect])  # [T, S]
+    trans = can[:, tb.b_trans] & ~np.eye(T, dtype=bool)
+    lists = [np.flatnonzero(c) for c in (*sub.T, *can[:, tb.b_attack], *trans)]
     out = np.zeros(len(lists) + 1 + sum(len(x) for x in lists), dtype=np.int64)
     pos = len(lists) + 1
     for i, x in enumerate(lists):
