@@ -56,6 +56,21 @@ def _hill(s: np.ndarray | float, half: float, power: float) -> np.ndarray:
     return q / (1.0 + q)
 
 
+_NEIGHBOUR_HILL: dict[tuple[int, float, float], np.ndarray] = {}
+
+
+def _neighbour_hill(nb: int, half: float, power: float) -> np.ndarray:
+    """``_hill(j / nb, half, power)`` for j = 0..nb, kept per process (patients of a cohort share
+    most rules' shapes)."""
+    key = (nb, half, power)
+    out = _NEIGHBOUR_HILL.get(key)
+    if out is None:
+        if len(_NEIGHBOUR_HILL) >= 4096:
+            _NEIGHBOUR_HILL.clear()
+        out = _NEIGHBOUR_HILL[key] = _hill(np.arange(nb + 1) / nb, half, power)
+    return out
+
+
 @dataclass
 class MeanFieldTables:
     """Everything the mean-field right-hand side reads, as arrays (see :func:`compile_meanfield`)."""
@@ -219,7 +234,7 @@ def compile_meanfield(model: Model) -> MeanFieldTables:
     r_hj = np.zeros((max(R, 1), nb + 1))
     for k, r in enumerate(rules):
         r_kind[k], r_arg[k] = _classify(r.signal, r.cell_type, r.behaviour, model, extra)
-        r_hj[k] = _hill(jj / nb, r_half[k], r_hill[k])
+        r_hj[k] = _neighbour_hill(nb, float(r_half[k]), float(r_hill[k]))
     site = np.array([int(bnames[b] == "recruitment") for b in rt.g_b], np.int64)  # evaluated at a vessel site
     g = np.column_stack([rt.g_t, rt.g_b, rt.g_start, rt.g_count, site]).astype(np.int64).reshape(-1, 5)
 
