@@ -36,14 +36,15 @@ MG_TOL = 1e-6  # relative residual of the coupled solve (model field_solve: conv
 # first steps a step's residual comes only from what the cells changed in one step: mostly
 # one V-cycle (factor ≈ 0.1) brings it under 1e-3, and none when the cells barely changed.
 # ‖x − x*‖₂ ≤ ‖r‖₂ (the operator's eigenvalues are ≥ 1), so the field's RMS error stays below
-# 1e-3 of the right-hand side's RMS (≈ 0.04 mmHg for oxygen at 38 mmHg).
+# 1e-3 of the right-hand side's RMS (≈ 0.04 mmHg for oxygen at 38 mmHg were b the field alone; the
+# Dirichlet ghosts' terms in b dominate it on large grids: docs/engines.md gives measured errors).
 FAST_TOL = 1e-3
 # field_solve: fast re-solves only when the cells' exchange has changed enough since the last
 # solve (a cadence that follows how fast the cells change): the previous field is kept while its
 # relative residual in this step's system, checked in one read-only pass (_warm_residual), stays
 # ≤ FAST_ACCEPT (the residual is what the cells changed since the field was solved, plus the
 # field's own drift); once it does not, the field is solved down to FAST_TOL.  A kept field's RMS
-# error is bounded by FAST_ACCEPT × the right-hand side's RMS (≈ 0.1 mmHg for oxygen).  Measured on
+# error is bounded by FAST_ACCEPT × the right-hand side's RMS (≈ 0.1 mmHg for oxygen, same caveat).  Measured on
 # the frozen tumor slab of tests/test_field_solve.py against the converged solve: 3e-3 moves the
 # penetration depth by 0.08 % and the profile by ≤ 0.06 mmHg (1e-3: 0.02 %, 0.001 mmHg); 5e-3
 # already by 2 % and 0.7 mmHg, as the slab's slow relaxation is then left unfinished.

@@ -189,12 +189,12 @@ def _compile(f, parallel):
     """Serial or threaded copy of kernel f.  Each copy is its own function object (own
     __qualname__): numba's on-disk cache is keyed by qualname and signature, not by the
     ``parallel`` flag, so compiling one function twice with cache=True would load the same
-    variant for both."""
+    variant for both.  The threaded copy is not cached on its own (see ``_solve_entry``)."""
     suffix = "_par" if parallel else "_ser"
     g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + suffix, f.__defaults__,
                            f.__closure__)
     g.__qualname__ = f.__qualname__ + suffix
-    return njit(parallel=parallel, cache=True)(g)
+    return njit(parallel=parallel, cache=not parallel)(g)
 
 
 _smooth3_s = _compile(_smooth3_py, False)
@@ -210,7 +210,7 @@ _prolong_p = _compile(_prolong_py, True)
 
 
 
-@njit(cache=True)
+@njit
 def _smooth(A, lev, xl, bl, il, first):
     """Two red-black sweeps: half-sweeps of colours first, 1−first, first, 1−first."""
     shp = A[0]
@@ -229,7 +229,7 @@ def _smooth(A, lev, xl, bl, il, first):
             _smooth3_s(xl, bl, il, lz, hz, ly, hy, lx, hx, nz, ny, nx, color)
 
 
-@njit(cache=True)
+@njit
 def _residual(A, lev, xl, bl, dl, rl, color, t, rwx, mx):
     """Residual kernel dispatch (see ``_residual_py``); returns √(Σ part) when mx == 0."""
     shp = A[0]
@@ -298,7 +298,7 @@ def _coarse_solve(A, xl, bl):
 # ---------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit
 def _restrict(A, lev, x, b, d, xdone):
     """b_{lev+1} = R r_lev, right after the pre-smoothing (whose last half-sweep is colour
     1, so the residual is computed on colour 0 only).  ``xdone``: the residual and its
@@ -339,7 +339,7 @@ def _restrict_target(A, lev, x, b, d):
     return _region(A, _I(_T1))[0:nz * ny * mx]
 
 
-@njit(cache=True)
+@njit
 def _smooth_restrict(A, lev, x, b, d):
     """Pre-smoothing (red, black, red, black) of a large level with x halved, fused with its
     colour-0 residual and the residual's restriction along x (``_smooth_fused``)."""
@@ -355,7 +355,7 @@ def _smooth_restrict(A, lev, x, b, d):
                   _region(A, _I(_PART)), _restrict_target(A, lev, x, b, d), rwx, mx)
 
 
-@njit(cache=True)
+@njit
 def _prolong_smooth(A, lev, x, b, d, want_norm):
     """x_lev += P x_{lev+1} and the post-smoothing (black, red, black, red) of a large level
     in one pass; with ``want_norm`` also the black residual's norm (as ``_cycles_nb`` checks
@@ -379,7 +379,7 @@ def _prolong_smooth(A, lev, x, b, d, want_norm):
     return np.sqrt(acc)
 
 
-@njit(cache=True)
+@njit
 def _prolong(A, lev, x, b, d):
     """x_lev += P x_{lev+1}."""
     shp = A[0]
@@ -394,13 +394,13 @@ def _prolong(A, lev, x, b, d):
         _prolong_s(xl, xc, pwz, pwy, pwx, nz, ny, nx, mz, my, mx)
 
 
-@njit(cache=True)
+@njit
 def vcycle_nb(x, b, d, A):
     """One V(2,2)-cycle on x in place (A = ``mg_hierarchy(...).arrays`` after ``setup``)."""
     _vcycle(x, b, d, A, False)
 
 
-@njit(cache=True)
+@njit
 def _vcycle(x, b, d, A, want_norm):
     """``vcycle_nb``; on a large fine level with ``want_norm`` it also returns the black
     residual's norm of the result (computed in the last pass), else −1."""
@@ -429,7 +429,7 @@ def _vcycle(x, b, d, A, want_norm):
     return norm
 
 
-@njit(cache=True)
+@njit
 def solve_nb(x, b, d, A, tol, max_cycles):
     """V-cycles until ‖b − A x‖₂ ≤ tol ‖b‖₂; returns the number of cycles."""
     r = _region(A, _I(_RB))
@@ -439,7 +439,7 @@ def solve_nb(x, b, d, A, tol, max_cycles):
     return _cycles_nb(x, b, d, A, r, bn, tol, max_cycles)
 
 
-@njit(cache=True)
+@njit
 def _norm_if_unsolved(x, b, d, A, r, accept):
     """‖b‖₂ when the initial guess x misses ‖b − A x‖₂ ≤ accept·‖b‖₂, else −1 (b = 0: x ← 0,
     −1)."""
@@ -452,7 +452,7 @@ def _norm_if_unsolved(x, b, d, A, r, accept):
     return bn
 
 
-@njit(cache=True)
+@njit
 def _cycles_nb(x, b, d, A, r, bn, tol, max_cycles):
     """V-cycles from an initial guess that misses the tolerance; returns the number of cycles."""
     for it in range(1, max_cycles + 1):
@@ -467,7 +467,7 @@ def _cycles_nb(x, b, d, A, r, bn, tol, max_cycles):
     return max_cycles
 
 
-@njit(cache=True)
+@njit
 def _solve_setup_nb(x, b, d, coef, A, tol, max_cycles, accept):
     """``_setup_nb`` then ``solve_nb``, with the part of the setup that only the V-cycle
     needs (restricted d, inverse diagonals, coarsest factor) done only when the initial
@@ -489,7 +489,7 @@ def _solve_setup_nb(x, b, d, coef, A, tol, max_cycles, accept):
     return _cycles_nb(x, b, d, A, r, bn, tol, max_cycles)
 
 
-@njit(cache=True)
+@njit
 def _pcg_nb(x, b, d, A, r, z, p, q, zero, tol, maxiter):
     bn = np.sqrt(_dot(A, b, b))
     if bn == 0.0:
@@ -519,6 +519,34 @@ def _pcg_nb(x, b, d, A, r, z, p, q, zero, tol, maxiter):
 
 
 # ---------------------------------------------------------------------------------------
+# cached entry points
+# ---------------------------------------------------------------------------------------
+# numba's on-disk cache can crash a process (SIGSEGV) that loads a cached function whose code
+# includes a threaded (parallel=True) kernel when that function was compiled in a process that
+# itself loaded the kernel, or another function containing it, from the cache (numba issues
+# #8578, #10128; seen here as mg_solve in one process, mg_vcycle in a second and mg_vcycle in a
+# third crashing).  So the threaded kernels and every function that calls them are compiled
+# without a cache of their own, and Python reaches them only through the three functions below,
+# which nothing else calls: whichever process compiles one of them compiles its threaded code
+# afresh.  Separate entries keep a first solve from also compiling PCG.
+
+
+@njit(cache=True)
+def _solve_entry(x, b, d, coef, A, tol, max_cycles, accept):
+    return _solve_setup_nb(x, b, d, coef, A, tol, max_cycles, accept)
+
+
+@njit(cache=True)
+def _vcycle_entry(x, b, d, A):
+    vcycle_nb(x, b, d, A)
+
+
+@njit(cache=True)
+def _pcg_entry(x, b, d, A, r, z, p, q, zero, tol, maxiter):
+    return _pcg_nb(x, b, d, A, r, z, p, q, zero, tol, maxiter)
+
+
+# ---------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------
 
@@ -538,8 +566,8 @@ def mg_solve(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     h.coef = None  # the coarse data may be skipped: a later mg_vcycle(setup=False) sets up
-    return int(_solve_setup_nb(x, b, d, float(coef), h.arrays, float(tol), int(max_cycles),
-                                -1.0 if not check else float(tol if accept is None else max(accept, tol))))
+    return int(_solve_entry(x, b, d, float(coef), h.arrays, float(tol), int(max_cycles),
+                            -1.0 if not check else float(tol if accept is None else max(accept, tol))))
 
 
 def mg_vcycle(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
@@ -552,7 +580,7 @@ def mg_vcycle(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
     _check(h, x, b, d)
     if setup or h.coef is None:
         h.setup(d, coef)
-    vcycle_nb(x, b, d, h.arrays)
+    _vcycle_entry(x, b, d, h.arrays)
 
 
 def mg_pcg(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
@@ -563,4 +591,4 @@ def mg_pcg(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
     h = mg_hierarchy(grid, dirichlet)
     _check(h, x, b, d)
     h.setup(d, coef)
-    return int(_pcg_nb(x, b, d, h.arrays, *h.cg_work(), float(tol), int(maxiter)))
+    return int(_pcg_entry(x, b, d, h.arrays, *h.cg_work(), float(tol), int(maxiter)))

@@ -140,7 +140,7 @@ def _fused_band(side, m, units, nst, x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny,
                                   nz, ny, nx, mxr, rcolor, line)
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)  # not cached on its own: see multigrid._solve_entry
 def _smooth_fused(x, b, invd, lz, hz, ly, hy, lx, hx, nz, ny, nx, first, halves,
                   pro, e, pwz, pwy, pwx, mz, my, mx, rcolor, d, sz, sy, sx, r, part, t, rwx, mxr):
     """``halves`` half-sweeps (colours first, 1−first, …) in one pass over memory, optionally

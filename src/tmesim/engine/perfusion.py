@@ -37,13 +37,15 @@ from scipy.ndimage import distance_transform_edt
 from .kernels import ALIVE
 
 
-@njit(cache=True)
-def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse,
-                   var, stab):
+def perfused_sites(n: int, uid: np.ndarray, ctype: np.ndarray, cx: np.ndarray, cy: np.ndarray, cz: np.ndarray,
+                   dead: np.ndarray, occ: np.ndarray, is_vessel: np.ndarray, root_uid: int, nx: int, ny: int, nz: int,
+                   offs: np.ndarray, collapse: float, var: np.ndarray, stab: int) -> np.ndarray:
     """Per-site perfusion (float32, 1 at perfused vessel sites): connected to a root, not compressed.
 
     ``root_uid``: vessel cells with a smaller uid were present at the start (roots); ``stab``:
-    index of the state variable that stabilises a vessel against compression (-1: none)."""
+    index of the state variable that stabilises a vessel against compression (-1: none).
+    Plain Python around :func:`perfuse_into`, the one cached function that contains the threaded
+    ``_open_vessels`` (see ``tmesim.engine.multigrid._solve_entry`` for why only one may)."""
     nsites = nx * ny * nz
     out = np.zeros(nsites, np.float32)
     perfuse_into(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse, var, stab,
@@ -52,7 +54,7 @@ def perfused_sites(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)  # not cached on its own: only perfuse_into, which is, calls it
 def _open_vessels(n, uid, ctype, cx, cy, cz, dead, occ, is_vessel, root_uid, nx, ny, nz, offs, collapse, var,
                   stab, open_, kind):
     """Per cell ``kind``: 0 no live vessel, 1 compressed shut, 2 open, 3 open root; ``open_`` at
