@@ -1,7 +1,7 @@
 """Patients per second of the cohort runner, for both engines.
 
     python benchmarks/cohort.py [--n 40] [--n-spatial 2] [--workers 2] [--n-serial 10] [--serial-only]
-                                [--baseline REF] [--baseline-n 40] [--trial-n 1000]
+                                [--baseline REF] [--baseline-n 40] [--baseline-trial YAML] [--trial-n 1000]
 
 Every patient runs the coupled body model (its own untreated section sets its cascade,
 tmesim.body.coupling). Mean-field: a tnbc cohort with nab-paclitaxel (28-day run-in + 84-day window, 2-year
@@ -25,7 +25,9 @@ alternating, seed 0) run in two worker processes, one importing this checkout's 
 one the baseline's (``git archive REF src``), patient by patient and in alternating order so
 that load from other processes hits both alike. It prints both rates, their ratio, the
 largest relative difference of any per-patient outcome, and the PFS/OS hazard ratios of
-the two arms from either side; ``--baseline-n`` patients (0 skips it).
+the two arms from either side; ``--baseline-n`` patients (0 skips it). ``--baseline-trial
+src/tmesim/presets/trials/ribbon1.yaml`` runs that trial's first patients instead (its model,
+randomised arms, endpoints and contact enrichment).
 
 ``--trial-n 1000`` also runs a two-arm trial of that many patients (well-mixed, primary
 setting, the default timing) on ``--workers`` workers and prints its wall time, k_ref
@@ -68,43 +70,61 @@ ARMS = (("nab-paclitaxel", ["nab-paclitaxel@day=0"]),
 # One side of the before/after comparison: reads patient numbers, prints one JSON row each.
 WORKER = """
 import json, sys, time
+from pathlib import Path
 import tmesim
 from tmesim.cohort import EndpointConfig, sample_patients
 from tmesim.cohort.patient import run_patient, with_reference
-arms = json.loads(sys.argv[2])
-model = tmesim.load_model(tmesim.preset_path("tnbc"))
-rows = sample_patients(model, int(sys.argv[1]), 0).to_dict("records")
-cfg = with_reference(model, EndpointConfig(), "meanfield")
-run_patient(model, rows[0], arms[0][0], arms[0][1], cfg)  # numba, the treated templates
-run_patient(model, rows[0], arms[1][0], arms[1][1], cfg)
-print(json.dumps({"k_ref": cfg.reference_kill_rate}), flush=True)
+arms, trial, contacts = json.loads(sys.argv[2]), sys.argv[3], None
+if trial:  # the trial's model, patients, randomisation, endpoints and contact enrichment
+    from tmesim.cohort.contacts import CONTACT_MODES, resolve_contacts
+    from tmesim.cohort.trial import load_trial, trial_jobs
+    from tmesim.meanfield import ContactCourse
+    spec = load_trial(trial)
+    model, cfg = spec.load_model(), spec.endpoint_config()
+    days = spec.contact_days if spec.contact_days is not None else spec.timing.run_in_days + 7.0
+    choice = spec.contacts if spec.contacts in CONTACT_MODES else str(Path(trial).parent / spec.contacts)
+    table = resolve_contacts(choice, model, None, days, spec.contact_seed) if spec.engine == "meanfield" else None
+    contacts = None if table is None else ContactCourse.from_table(model.cell_type_names, table)
+    cases = [(j.row, j.arm, j.therapies) for j in trial_jobs(spec, model)[:int(sys.argv[1])]]
+    arms = [[a.name, list(a.therapies)] for a in spec.arms]
+else:  # tnbc, the two arms alternating
+    model, cfg = tmesim.load_model(tmesim.preset_path("tnbc")), EndpointConfig()
+    rows = sample_patients(model, int(sys.argv[1]), 0).to_dict("records")
+    cases = [(r, *arms[i % 2]) for i, r in enumerate(rows)]
+cfg = with_reference(model, cfg, "meanfield", contacts)
+for name, therapies in arms:  # numba, the treated templates
+    run_patient(model, cases[0][0], name, therapies, cfg, contacts=contacts)
+print(json.dumps({"k_ref": cfg.reference_kill_rate, "arms": [a for a, _ in arms]}), flush=True)
 for line in sys.stdin:
-    i = int(line)
-    name, therapies = arms[i % 2]
+    row, name, therapies = cases[int(line)]
     t0, c0 = time.perf_counter(), time.process_time()
-    df = run_patient(model, rows[i], name, therapies, cfg)
+    df = run_patient(model, row, name, therapies, cfg, contacts=contacts)
     out = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
     out.update({k: (v.item() if hasattr(v, "item") else v) for k, v in df.iloc[0].items()})
     print(json.dumps(out, default=str), flush=True)
 """
 
 
-def _side(src: Path, n: int) -> subprocess.Popen:
+def _side(src: Path, n: int, trial: str = "") -> subprocess.Popen:
     env = {**__import__("os").environ, "PYTHONPATH": str(src)}
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(n), json.dumps(ARMS)], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(n), json.dumps(ARMS), trial], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=env, cwd=str(src.parent))
 
 
-def bench_baseline(ref: str, n: int) -> None:
+def bench_baseline(ref: str, n: int, trial: str = "") -> None:
     """Before (``ref``) vs after (this checkout), same patients, interleaved: rates, ratio,
-    outcome differences and the arms' hazard ratios."""
+    outcome differences and the arms' hazard ratios. ``trial``: a trial YAML whose first ``n``
+    patients (its model, arms, endpoints and contact enrichment) to run instead of tnbc."""
     from tmesim.cohort.survival import arm_hazard_ratios
 
     with tempfile.TemporaryDirectory(prefix="cohort_baseline_") as tmp:
         tar = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=tar, check=True)
-        procs = {"before": _side(Path(tmp) / "src", n + 1), "after": _side(ROOT / "src", n + 1)}
-        k_ref = {k: json.loads(p.stdout.readline())["k_ref"] for k, p in procs.items()}
+        trial = str(Path(trial).resolve()) if trial else ""
+        procs = {"before": _side(Path(tmp) / "src", n + 1, trial), "after": _side(ROOT / "src", n + 1, trial)}
+        first = {k: json.loads(p.stdout.readline()) for k, p in procs.items()}
+        k_ref = {k: v["k_ref"] for k, v in first.items()}
+        arm_names = first["after"]["arms"]
         rows: dict[str, list[dict]] = {"before": [], "after": []}
         for i in range(1, n + 1):
             for side in (("before", "after") if i % 2 else ("after", "before")):
@@ -123,7 +143,8 @@ def bench_baseline(ref: str, n: int) -> None:
     both = np.isfinite(a) & np.isfinite(b)
     rel = np.where(both, np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12), 0.0)
     col = num[int(np.argmax(rel.max(axis=0)))]
-    print(f"before ({ref}) vs after, one process each, interleaved, {n} two-arm tnbc patients (seed 0): "
+    what = f"{Path(trial).stem} patients" if trial else "two-arm tnbc patients (seed 0)"
+    print(f"before ({ref}) vs after, one process each, interleaved, {n} {what}: "
           f"before {n / spent['before']:.2f} patients/s, after {n / spent['after']:.2f} patients/s, "
           f"ratio {spent['before'] / spent['after']:.2f}x")
     print(f"  CPU per patient: before {cpu['before']:.3f} s, after {cpu['after']:.3f} s (ratio "
@@ -134,7 +155,7 @@ def bench_baseline(ref: str, n: int) -> None:
           f"{bool(np.array_equal(np.isfinite(a), np.isfinite(b)))}")
     for ep in ("pfs", "os"):
         days = float(np.abs(after[f"{ep}_days"] - before[f"{ep}_days"]).max())
-        hr = {k: arm_hazard_ratios(df, [ep], [a for a, _ in ARMS]).iloc[0] for k, df in (("before", before), ("after", after))}
+        hr = {k: arm_hazard_ratios(df, [ep], arm_names).iloc[0] for k, df in (("before", before), ("after", after))}
         print(f"  {ep}: HR before {hr['before']['hr']:.4f} ({hr['before']['events']} events), after "
               f"{hr['after']['hr']:.4f} ({hr['after']['events']} events); events identical: "
               f"{bool((before[f'{ep}_event'] == after[f'{ep}_event']).all())}; largest |Δ {ep}_days| {days:.3g}")
@@ -213,12 +234,14 @@ def main() -> None:
     ap.add_argument("--serial-only", action="store_true", help="only the one-process comparisons")
     ap.add_argument("--baseline", default=BASELINE, help="git commit to compare with (before)")
     ap.add_argument("--baseline-n", type=int, default=40, help="patients in the before/after comparison (0: skip)")
+    ap.add_argument("--baseline-trial", default="", help="trial YAML whose patients the before/after comparison runs "
+                                                         "(default: two-arm tnbc)")
     ap.add_argument("--trial-n", type=int, default=0, help="also run a two-arm trial of this many patients")
     a = ap.parse_args()
     model = tmesim.load_model(tmesim.preset_path("tnbc"))
     print(f"tmesim {tmesim.__version__}, tnbc model hash {model_hash(model)}")
     if a.baseline_n > 0:
-        bench_baseline(a.baseline, a.baseline_n)
+        bench_baseline(a.baseline, a.baseline_n, a.baseline_trial)
     therapies = ["atezolizumab+nab-paclitaxel@day=0"]
     old, new = bench_exposures(model, therapies)
     print(f"drug exposures ({therapies[0]}): {old:,.0f} calls/s per-drug, {new:,.0f} calls/s vectorised, "
