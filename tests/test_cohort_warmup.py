@@ -76,7 +76,7 @@ PATIENT = textwrap.dedent("""
 
         def on_end(self, ev):
             d = ev.data["dispatcher"]
-            if d.py_func.__module__.startswith("tmesim"):
+            if (d.py_func.__module__ or "").startswith("tmesim"):  # numba-made struct methods have none
                 compiled[d.py_func.__qualname__] += 1
 
     event.register("numba:compile", Count())
