@@ -1,6 +1,6 @@
 """The mean-field right-hand side as one numba function over the compiled tables.
 
-Long module (~700 lines): one numba function and its helpers, which must be compiled together
+Long module: one numba function and its helpers, which must be compiled together
 so numba inlines them into a single right-hand side, and the compiled functions that call it (the
 Jacobian, the packed entry points LSODA calls): numba's on-disk cache of a function is not
 invalidated when a function it calls in another file changes, so a caller split into its own
