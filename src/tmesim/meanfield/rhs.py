@@ -4,7 +4,9 @@ Long module: one numba function and its helpers, which must be compiled together
 so numba inlines them into a single right-hand side, and the compiled functions that call it (the
 Jacobian, the packed entry points LSODA calls): numba's on-disk cache of a function is not
 invalidated when a function it calls in another file changes, so a caller split into its own
-module could run a stale right-hand side after an edit here.
+module could run a stale right-hand side after an edit here.  The plain-Python tables it reads
+(which types exchange or attack, the binomial slots, the Jacobian's dependencies) are built in
+:mod:`tmesim.meanfield.structure`.
 
 State vector ``y`` (T cell types, S substrates, V state variables), cells and minutes:
 
@@ -227,11 +229,11 @@ def rhs(t, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, base, fixed, b_sec, b
     vessel compression and the far-field exchange rates. A piece is recomputed unless its inputs
     are equal to the stored ones, so the numbers are those of computing it afresh.
 
-    ``r_slot`` (:func:`binomial_slots`): rules that see the same neighbour-hit probability (the
+    ``r_slot`` (:func:`tmesim.meanfield.structure.binomial_slots`): rules that see the same neighbour-hit probability (the
     same contact pair, or pressure) share one slot, whose binomial probabilities are formed once
     per call.
 
-    ``links`` (:func:`rate_links`): per substrate, the types that can exchange it; per type, the
+    ``links`` (:func:`tmesim.meanfield.structure.rate_links`): per substrate, the types that can exchange it; per type, the
     types it can attack and transform into (in type order). The others' rates are zero whatever
     the state (no base rate, no rule), and a zero term leaves a sum that starts at +0 as it was,
     so they are skipped."""
@@ -478,127 +480,12 @@ def rhs_reduced(t, yr, dr, idx, y, dydt, aux, extra, sel, T, S, V, n_sites, dt, 
         dr[k] = dydt[idx[k]]
 
 
-def rate_links(tb) -> np.ndarray:  # noqa: ANN001
-    """What ``rhs`` loops over instead of every type, as CSR in one array (S + 2T lists, then
-    their entries; pointers absolute): ``links[s]:links[s+1]`` the types that can secrete, take
-    up or export substrate s; ``links[S+t]:links[S+t+1]`` the types type t can attack;
-    ``links[S+T+t]:links[S+T+t+1]`` the types it can transform into (not itself), in type order.
-    A type can when it has a base rate or a rule for the behaviour (``vals`` holds the base value
-    where there is no rule); a non-finite secretion target keeps the type in (0 × inf is not 0)."""
-    T = tb.n_types
-    can = tb.base != 0.0
-    can[tb.g_t, tb.g_b] = True
-    sub = can[:, tb.b_sec] | can[:, tb.b_upt] | can[:, tb.b_exp] | ~np.isfinite(tb.base[:, tb.b_sect])  # [T, S]
-    trans = can[:, tb.b_trans] & ~np.eye(T, dtype=bool)
-    lists = [np.flatnonzero(c) for c in (*sub.T, *can[:, tb.b_attack], *trans)]
-    out = np.zeros(len(lists) + 1 + sum(len(x) for x in lists), dtype=np.int64)
-    pos = len(lists) + 1
-    for i, x in enumerate(lists):
-        out[i] = pos
-        out[pos:pos + len(x)] = x
-        pos += len(x)
-    out[len(lists)] = pos
-    return out
-
-
-def binomial_slots(tb) -> np.ndarray:  # noqa: ANN001
-    """For each rule, the slot of its neighbour-hit probability in ``rhs`` (-1: none), then the
-    number of slots. A ``contact with <type>`` rule's probability depends on its cell type and
-    the contact type (on the contact type alone for a group of free sites); ``pressure`` rules
-    all see the occupancy."""
-    from .compile import CONT, PRES
-
-    out = np.full(tb.r_kind.shape[0] + 1, -1, dtype=np.int64)
-    slots: dict[tuple[int, ...], int] = {}
-    for g in range(tb.g_t.shape[0]):
-        ct, site = int(tb.g_t[g]), int(tb.g_site[g]) == 1
-        for r in range(int(tb.g_start[g]), int(tb.g_start[g] + tb.g_count[g])):
-            kind, arg = int(tb.r_kind[r]), int(tb.r_arg[r])
-            if kind == CONT:
-                key = (CONT, -1 if site else ct, arg)
-            elif kind == PRES:
-                key = (PRES,)
-            else:
-                continue
-            out[r] = slots.setdefault(key, len(slots))
-    out[-1] = len(slots)
-    return out
-
-
 def memo_size(n_extra: int, n_sub: int) -> int:
     """Length of ``rhs``'s ``memo`` array (fill it with NaN: nothing stored yet)."""
     return 5 + n_extra + 2 * n_sub + 2 * (DELIVERY_STEPS + 1) * n_extra
 
 
 ALL = np.array([-1], dtype=np.int64)  # ``sel`` of ``rhs``: every behaviour group
-
-
-_DEPENDENCIES: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def group_dependencies(tb, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """:func:`group_dependencies_uncached`, kept per process for the last few rule structures
-    (the virtual patients of a cohort change rule values, not which rules read what). Callers
-    must not write to the arrays returned."""
-    parts = (tb.g_t, tb.g_start, tb.g_count, tb.r_kind, tb.r_arg, tb.is_vessel, tb.perf[:2] >= 0.0,
-             tb.perf[1:2], tb.pen > 0.0, np.asarray(idx), np.array([tb.n_types, tb.n_sub, tb.n_vars]))
-    key = b"|".join(f"{a.dtype}{a.shape}".encode() + np.ascontiguousarray(a).tobytes() for a in parts)
-    hit = _DEPENDENCIES.get(key)
-    if hit is None:
-        if len(_DEPENDENCIES) >= 8:
-            _DEPENDENCIES.pop(next(iter(_DEPENDENCIES)))
-        hit = _DEPENDENCIES[key] = group_dependencies_uncached(tb, idx)
-    return hit
-
-
-def group_dependencies_uncached(tb, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """For each column ``j`` of the reduced state (``idx``), the behaviour groups whose value can
-    depend on it, as CSR (``ptr[j]:ptr[j+1]`` into ``groups``), read from the rule tables.
-
-    A group reads the live count of its own type (an absent type's behaviour is skipped) and,
-    per rule: a substrate its concentration; ``contact with <type>`` that type's count;
-    ``pressure`` every count and corpse (occupancy); ``contact with vessel`` the vessel counts;
-    a state variable its type's sum and count; ``neighbour <variable>`` every count and that
-    variable's sums; a drug with penetration every count (live cells compress vessels) and the
-    vessels' stabilising variable (perfused vessels deliver it). A superset is safe (only
-    slower); a missing entry would make the Jacobian wrong, which the tests compare entry by
-    entry with the full evaluation."""
-    from .compile import CONT, EXTRA, NVAR, PRES, SUB, VAR, VES
-
-    T, S, V = tb.n_types, tb.n_sub, tb.n_vars
-    oC, oM = 4 * T, 4 * T + S
-    live = set(range(T))
-    vessels = {k for k in range(T) if tb.is_vessel[k]}
-    perf, pen = tb.perf, tb.pen
-    deps: list[set[int]] = []
-    for g in range(tb.g_t.shape[0]):
-        ct = int(tb.g_t[g])
-        d = {ct}
-        for r in range(int(tb.g_start[g]), int(tb.g_start[g] + tb.g_count[g])):
-            kind, arg = int(tb.r_kind[r]), int(tb.r_arg[r])
-            if kind == SUB:
-                d.add(oC + arg)
-            elif kind == CONT:
-                d.add(arg)
-            elif kind == PRES:
-                d |= set(range(4 * T))
-            elif kind == VES:
-                d |= vessels
-            elif kind == VAR:
-                d.add(oM + ct * V + arg)
-            elif kind == NVAR:
-                d |= live | {oM + k * V + arg for k in range(T)}
-            elif kind == EXTRA and pen.shape[0] > arg and pen[arg] > 0.0 and perf[0] >= 0.0:
-                d |= live
-                if perf[1] >= 0.0:
-                    d |= {oM + k * V + int(perf[1]) for k in vessels}
-        deps.append(d)
-    ptr = [0]
-    groups: list[int] = []
-    for full in np.asarray(idx):
-        groups += [g for g, d in enumerate(deps) if int(full) in d]
-        ptr.append(len(groups))
-    return np.array(ptr, dtype=np.int64), np.array(groups, dtype=np.int64)
 
 
 @njit(cache=True)
@@ -609,7 +496,7 @@ def jacobian(t, yr, J, idx, y, dydt, aux, extra, dep_ptr, dep_grp, T, S, V, n_si
     Every column is differenced except the corpse columns: corpses enter ``rhs`` only through
     the occupancy (a column shared by all of them) plus their own linear clearance (the
     diagonal), so one difference gives all of them. A column re-evaluates only the behaviour
-    groups that depend on it (``dep_ptr``/``dep_grp``, :func:`group_dependencies`); the others
+    groups that depend on it (``dep_ptr``/``dep_grp``, :func:`tmesim.meanfield.structure.group_dependencies`); the others
     keep their values at ``yr``, which are what a full evaluation would give them (the same
     numbers: tested).
     """

@@ -24,18 +24,16 @@ from .initial import expected_initial
 from .packed import Pack, pack
 from .rhs import (
     ALL,
-    binomial_slots,
-    group_dependencies,
     jacobian,
     layout,
     memo_size,
     packed_fun,
     packed_jac,
     packed_rates,
-    rate_links,
     rhs,
     rhs_reduced,
 )
+from .structure import binomial_slots, group_dependencies, rate_links
 
 SignalValue = float | Callable[[float], float]
 Contacts = Mapping[tuple[str, str], float] | pd.DataFrame
