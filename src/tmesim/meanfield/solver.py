@@ -217,10 +217,8 @@ class MeanField:
         # directly (tmesim.meanfield.packed); a caller's function of time needs the Python path
         self._pack: Pack | None = None
         if self._const_extra or not self._fn_idx:
-            e = self._pk
             self._pack = pack(self._idx, self._y, self._dy, self._aux, self._extra, self._extra_t,
-                              not self._const_extra and e.n > 0,
-                              (e._t0, e._k, e._tau, e._cycles, e._peak, e._log_r, e._denominator, e._drug, self._pk_idx),
+                              not self._const_extra and self._pk.n > 0, (*self._pk.tables(), self._pk_idx),
                               self._dep_ptr, self._dep_grp, (tb.n_types, tb.n_sub, tb.n_vars), (tb.n_sites, tb.dt),
                               self._arrays)
 

@@ -109,8 +109,11 @@ class Exposures:
         (the mean-field solver's right-hand side asks ~1,500 times per patient). The same
         operations in the same order as ``__call__``; libm's exp/expm1 may differ from
         numpy's in the last bit (tested to 1e-13)."""
-        _fill(float(t), self._t0, self._k, self._tau, self._cycles, self._peak, self._log_r,
-              self._denominator, self._drug, out, where)
+        _fill(float(t), *self.tables(), out, where)
+
+    def tables(self) -> tuple[np.ndarray, ...]:
+        """The arrays ``_fill`` reads after the time (compiled callers pass them on)."""
+        return (self._t0, self._k, self._tau, self._cycles, self._peak, self._log_r, self._denominator, self._drug)
 
 
 @njit(cache=True)
