@@ -18,13 +18,17 @@ Printed (one run, one process, so the peak RSS is this section's alone):
   with ``--tracemalloc``), and the engine's own arrays by owner (:func:`engine_bytes`):
   cell state (per cell slot, one per site: the arrays never grow), lattice and scratch
   (per site), fields and solver (per voxel), events — as bytes per cell and bytes per voxel;
-* per-process shares of the step (the same schedule ``Simulation.step`` runs).
+* per-process shares of the step (the same schedule ``Simulation.step`` runs);
+* ``--backend gpu``: the fields solved on a CUDA GPU (the cells stay on the CPU threads,
+  ``NUMBA_NUM_THREADS``), with the host–device transfer time of the field step; without CuPy or
+  a GPU the run stops before building anything, with one ``error: backend: ...`` line.
 
 Usage::
 
     python benchmarks/scale.py --cells 1e6 --hours 6          # 2D, ~10^6 cells
     python benchmarks/scale.py --dims 3 --side 200 --steps 3   # 3D 200^3
     python benchmarks/scale.py --cells 2e4 --steps 2 --out /tmp/scale   # seconds
+    python benchmarks/scale.py --cells 1e6 --steps 20 --backend gpu      # fields on a CUDA GPU
 
 ``--out DIR`` writes ``DIR/scale-<dims>d-<side>.json`` (tmesim version, model hash, command,
 machine, every figure) and the section's YAML. Timings depend on the machine and its load:
@@ -46,11 +50,14 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 import tmesim  # noqa: E402
 from tmesim.engine import Simulation  # noqa: E402
+from tmesim.engine.gpu import BACKENDS, cuda_device  # noqa: E402
+from tmesim.errors import ModelError  # noqa: E402
 from tmesim.io.results import model_hash  # noqa: E402
 from tmesim.units import MINUTES_PER_DAY  # noqa: E402
 
@@ -196,7 +203,8 @@ def _timed(fn: Any, acc: dict[str, float], name: str) -> Any:
 
 
 def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
-          deadline_s: float | None = None, field_solve: str | None = None) -> dict[str, Any]:
+          deadline_s: float | None = None, field_solve: str | None = None,
+          backend: str = "cpu") -> dict[str, Any]:
     spec = section_yaml(preset, dims, side, field_solve)
     import tempfile
 
@@ -208,7 +216,7 @@ def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
     if trace:
         tracemalloc.start()
     t = time.perf_counter()
-    sim = Simulation(model, seed=seed)
+    sim = Simulation(model, seed=seed, backend=backend)
     build_s = time.perf_counter() - t
     rss_built = rss_now_bytes()
     n0 = sim.n
@@ -244,7 +252,8 @@ def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
     total = sum(groups.values())
     nsites = sim.nsites
     return {
-        "preset": preset, "field_solve": field_solve or "converged", "section_model_hash": model_hash([model]), "dims": dims, "side": side, "sites": nsites, "substrates": int(sim.cm.n_sub),
+        "preset": preset, "backend": backend, "threads": numba.get_num_threads(),
+        "field_solve": field_solve or "converged", "section_model_hash": model_hash([model]), "dims": dims, "side": side, "sites": nsites, "substrates": int(sim.cm.n_sub),
         "state_columns": int(sim.var.shape[1]), "seed": seed, "dt_min": dt,
         "cells_start": int(n0), "cells_end": int(sim.n), "steps": done, "simulated_days": sim_days,
         "build_s": build_s, "first_step_s": first_step_s, "wall_s": wall, "s_per_step": per_step,
@@ -266,14 +275,21 @@ def bench(preset: str, dims: int, side: int, steps: int, seed: int, trace: bool,
         "ms_fields_split": 1e3 * st["split_s"] / max(done, 1), "ms_fields_coupled": 1e3 * st["coupled_s"] / max(done, 1),
         "split_voxel_updates_per_s": st["split_voxels"] / st["split_s"] if st["split_s"] else None,
         "coupled_voxel_updates_per_s": st["coupled_voxels"] / st["coupled_s"] if st["coupled_s"] else None,
+        "ms_fields_transfer": 1e3 * st.get("transfer_s", 0.0) / max(done, 1),
     }
+
+
+def field_solver_check(backend: str) -> None:
+    """Raise ModelError (field ``backend``) when ``backend`` cannot run here, before any work."""
+    if backend == "gpu":
+        cuda_device()
 
 
 def report(r: dict[str, Any]) -> str:
     g = r["engine_bytes"]
     lines = [
         f"{r['preset']} {r['dims']}D {r['side']}^{r['dims']} = {r['sites']:,} sites, {r['substrates']} substrates, "
-        f"field_solve {r['field_solve']}, "
+        f"field_solve {r['field_solve']}, backend {r['backend']}, {r['threads']} thread(s), "
         f"seed {r['seed']}: {r['cells_start']:,} -> {r['cells_end']:,} cells over {r['steps']} steps "
         f"({24 * r['simulated_days']:.1f} simulated h); build {r['build_s']:.1f} s, first step {r['first_step_s']:.1f} s",
         f"  time: {r['s_per_step']:.3f} s/step, {r['steps_per_s']:.2f} steps/s, agent-updates/s "
@@ -293,6 +309,7 @@ def report(r: dict[str, Any]) -> str:
         f"{r['field_bytes_per_voxel']:.0f}",
         "  ms per step: " + ", ".join(f"{k} {v:.0f}" for k, v in r["ms_per_process"].items())
         + f" (fields: split substrates {r['ms_fields_split']:.0f}, coupled {r['ms_fields_coupled']:.0f}"
+        + (f", host-device transfers {r['ms_fields_transfer']:.0f}" if r["backend"] != "cpu" else "")
         + (f"; coupled / LOD voxel-updates/s {100 * r['coupled_voxel_updates_per_s'] / r['split_voxel_updates_per_s']:.1f}%"
            if r["coupled_voxel_updates_per_s"] and r["split_voxel_updates_per_s"] else "") + ")",
     ]
@@ -314,9 +331,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--field-solve", choices=("converged", "fast"), default=None,
                     help="the model option field_solve of the section (default: the preset's)")
+    ap.add_argument("--backend", choices=BACKENDS, default="cpu",
+                    help="where the fields are solved (gpu: CuPy and a CUDA GPU; the cells stay on the CPU)")
     ap.add_argument("--tracemalloc", action="store_true", help="also trace the numpy/Python heap peak (slower)")
     ap.add_argument("--out", type=Path, help="folder for the results JSON and the section YAML")
     a = ap.parse_args(argv)
+    if a.backend != "cpu":
+        try:
+            field_solver_check(a.backend)
+        except ModelError as exc:
+            raise SystemExit(f"error: {exc}") from None
     side = a.side if a.side is not None else side_for_cells(a.preset, a.cells or 1e6, a.dims)
     dt = tmesim.load_model(tmesim.preset_path(a.preset)).time.dt.value
     if a.steps is not None:
@@ -324,7 +348,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         minutes = 60 * a.hours if a.hours is not None else MINUTES_PER_DAY * (a.days if a.days is not None else 0.25)
         steps = max(1, int(round(minutes / dt)))
-    r = bench(a.preset, a.dims, side, steps, a.seed, a.tracemalloc, a.max_wall, a.field_solve)
+    r = bench(a.preset, a.dims, side, steps, a.seed, a.tracemalloc, a.max_wall, a.field_solve, a.backend)
     print(report(r), flush=True)
     if a.out is not None:
         from tmesim.io.atomic import atomic_write_text

@@ -48,6 +48,7 @@ def test_memory_accounting_on_a_tiny_section(scale, tmp_path):
     assert r["engine_bytes_per_voxel"] == pytest.approx(r["engine_total_bytes"] / nsites)
     assert r["rss_peak_bytes"] >= r["rss_after_build_bytes"] > 0 and r["tracemalloc_peak_bytes"] > 0
     assert r["steps"] == 2 and r["agent_updates_per_s"] > 0
+    assert r["backend"] == "cpu" and r["threads"] >= 1
     assert r["projected_30_days_s"] == pytest.approx(30 * 240 * r["s_per_step"])
     saved = json.loads((tmp_path / "scale-2d-40.json").read_text())
     assert saved["tmesim_version"] == tmesim.__version__ and len(saved["model_hash"]) == 16
@@ -67,3 +68,17 @@ def test_three_d_section_lifts_the_layout(scale, tmp_path):
     assert len(box.low) == len(box.high) == 3
     sim = Simulation(m, seed=0)
     assert 0.2 < sim.n / sim.nsites < 0.8 and len(set(sim.cz[: sim.n].tolist())) == 16
+
+
+def test_gpu_backend_without_a_gpu_stops_with_one_error_line(scale, tmp_path):
+    """``--backend gpu`` where CuPy or a GPU is missing: one ``error: backend:`` line, nothing built
+    or written."""
+    from tmesim.engine.gpu import gpu_available
+
+    if gpu_available():
+        pytest.skip("a CUDA GPU is present: tests/test_gpu.py runs the GPU path")
+    with pytest.raises(SystemExit) as stop:
+        scale.main(["--side", "40", "--steps", "1", "--backend", "gpu", "--out", str(tmp_path)])
+    msg = str(stop.value.code)
+    assert msg.startswith("error: backend: 'gpu' needs CuPy") and "\n" not in msg
+    assert not any(tmp_path.iterdir())
