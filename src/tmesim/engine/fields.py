@@ -22,7 +22,7 @@ import time
 import numpy as np
 from numba import njit, prange
 
-from . import warm_check
+from . import bulk, warm_check
 from .compiled import CompiledModel
 from .diffusion import diffuse
 from .multigrid import mg_solve
@@ -166,8 +166,8 @@ class FieldSolver:
         return np.zeros(shape, dtype)
 
     def begin_step(self) -> None:
-        self.gain[:] = 0.0
-        self.loss[:] = 0.0
+        bulk.zero(self.gain)
+        bulk.zero(self.loss)
 
     def advance(self, fields: np.ndarray) -> None:
         cm = self.cm

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .. import warm_check
+from .. import bulk, warm_check
 from ..compiled import CompiledModel
 from ..fields import MG_TOL, SPLIT_THRESHOLD, keeps_previous
 from .device import Device
@@ -55,8 +55,8 @@ class DeviceFieldSolver:
         return self.dev.host_zeros(shape, dtype)
 
     def begin_step(self) -> None:
-        self.gain[:] = 0.0
-        self.loss[:] = 0.0
+        bulk.zero(self.gain)
+        bulk.zero(self.loss)
 
     def advance(self, fields: np.ndarray) -> None:
         cm, dev = self.cm, self.dev
