@@ -1,7 +1,9 @@
 """Numba's on-disk cache and threaded kernels: no cached function that contains a threaded kernel
 is compiled into another function (numba #8578, #10128: a process that loads such a function,
 compiled where its threaded code came from the cache, can crash; see
-``tmesim.engine.multigrid._solve_entry``)."""
+``tmesim.engine.multigrid._solve_entry``).  And every cached tmesim kernel is stamped with the
+digest of tmesim's compiled sources (``tmesim._numba_cache``), so a change to a file it calls
+makes numba compile it afresh."""
 
 from __future__ import annotations
 
@@ -79,3 +81,61 @@ def test_solve_then_vcycle_twice_on_a_fresh_cache_does_not_crash(tmp_path: Path)
         assert p.returncode == 0, (mode, p.returncode, p.stderr[-2000:])
         outs.append(p.stdout.strip())
     assert outs[1] == outs[2]  # the cached V-cycle gives what the compiled one gave
+
+
+def test_every_cached_kernel_is_stamped_with_the_compiled_sources_digest() -> None:
+    """If a numba release changes its cache locators so that the stamp no longer applies, this
+    fails (and tmesim._numba_cache needs updating)."""
+    import tmesim.meanfield.rhs
+    from tmesim import _numba_cache
+
+    disp = [d for d in _dispatchers().values() if _cached(d)]
+    disp += [d for d in vars(tmesim.meanfield.rhs).values() if isinstance(d, CPUDispatcher) and _cached(d)]
+    assert len(disp) > 30
+    for d in disp:
+        locator = d._cache._impl.locator
+        assert isinstance(locator, _numba_cache.LOCATORS), (d.py_func.__qualname__, type(locator))
+        assert locator.get_source_stamp()[1] == _numba_cache.digest()
+
+
+def test_other_packages_keep_numbas_own_cache_stamp(tmp_path: Path) -> None:
+    from tmesim import _numba_cache
+
+    (tmp_path / "outside_mod.py").write_text("from numba import njit\n\n\n@njit(cache=True)\ndef f(x):\n    return x + 1\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        mod = importlib.import_module("outside_mod")
+        assert mod.f(1) == 2
+        assert not isinstance(mod.f._cache._impl.locator, _numba_cache.LOCATORS)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("outside_mod", None)
+
+
+def test_digest_covers_compiled_files_and_the_modules_they_import(tmp_path: Path) -> None:
+    """A change to a compiled file, or to a module it imports constants from, changes the digest;
+    a change to a module no compiled file imports does not."""
+    from tmesim import _numba_cache
+
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "kernel.py").write_text("from numba import njit\nfrom ..consts import K\nfrom . import helper\n")
+    (pkg / "sub" / "helper.py").write_text("H = 1\n")
+    (pkg / "consts.py").write_text("K = 1\n")
+    (pkg / "cli.py").write_text("X = 1\n")
+    names = {p.relative_to(pkg).as_posix() for p in _numba_cache.sources(pkg)}
+    assert {"sub/kernel.py", "consts.py", "sub/helper.py"} <= names and "cli.py" not in names
+
+    def fresh() -> str:
+        _numba_cache._digests.pop(pkg, None)
+        return _numba_cache.digest(pkg)
+
+    first = fresh()
+    (pkg / "cli.py").write_text("X = 2\n")
+    assert fresh() == first
+    for name in ("consts.py", "sub/helper.py", "sub/kernel.py"):
+        before = fresh()
+        (pkg / name).write_text((pkg / name).read_text() + "# changed\n")
+        assert fresh() != before, name

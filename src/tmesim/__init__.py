@@ -17,6 +17,10 @@ import os
 # numba starts its thread pool).
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
+from . import _numba_cache  # noqa: E402 - before any kernel is compiled or loaded from the cache
+
+_numba_cache.install()
+
 import warnings  # noqa: E402
 from typing import Any  # noqa: E402
 
