@@ -108,3 +108,33 @@ def test_split_substrates_diffuse_in_place_as_each_alone() -> None:
         want[s] = one[0]
     FieldSolver(cm)._advance_split(fields, split)
     assert np.array_equal(fields, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_coupled_pair_side_by_side_gives_the_fields_of_one_after_the_other(threads: int) -> None:
+    """On the 160² tnbc section oxygen and VEGF are solved side by side (one per thread); cells,
+    fields and V-cycle counts are bitwise those of solving them one after the other."""
+    import numba
+
+    from tmesim.engine import Simulation
+    from tmesim.engine.fields import FieldSolver
+
+    model = tmesim.load_model(tmesim.preset_path("tnbc"))
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        pair, alone = Simulation(model, seed=2), Simulation(model, seed=2)
+        alone.solver._pairs_side_by_side = lambda fields: False  # type: ignore[method-assign]
+        pairs = 0
+        for _ in range(6):
+            for sim in (pair, alone):
+                sim.step()
+            assert np.array_equal(pair.solver.last_iterations, alone.solver.last_iterations)
+            pairs += int(pair.solver.coupled.sum() >= 2)
+    finally:
+        numba.set_num_threads(before)
+    assert pairs == 6 and isinstance(pair.solver, FieldSolver) and pair.solver._pair is not None
+    assert alone.solver._pair is None
+    a, b = pair.get_state(), alone.get_state()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key

@@ -13,6 +13,11 @@ solved with geometric multigrid (V-cycles, warm-started from the previous field)
 relative residual of 1e-6, or with the model option ``field_solve: fast`` (docs/engines.md)
 only when the previous field fails the keep test of :mod:`tmesim.engine.warm_check` in this
 step's system (error bound above 3e-3 of ‖b‖, or residual above 4e-3), and then to 1e-3.
+
+On grids small enough that multigrid runs its serial kernels (below ``PARALLEL_MIN`` voxels, e.g.
+the 160² shipped sections), two coupled substrates (oxygen and VEGF) are solved side by side,
+one per thread, with the default solve: each solve's arithmetic is its own, so the fields are
+bitwise those of solving one after the other, for any number of threads.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ from numba import njit, prange
 from . import bulk, warm_check
 from .compiled import CompiledModel
 from .diffusion import diffuse
-from .multigrid import mg_solve
-from .multigrid_levels import U
+from .multigrid import PARALLEL_MIN, _compile, _solve_setup_nb, mg_solve
+from .multigrid_levels import MGHierarchy, U
 
 # dt·k below this everywhere → split scheme (local source/sink error of order dt·k ≤ 20 %,
 # confined to the voxels of secreting cells); above it → coupled solve.
@@ -54,6 +59,7 @@ FAST_ACCEPT = 3e-3
 # whole residual is ≤ FAST_RESIDUAL_CAP: the cells' point changes then accumulate over a few
 # steps before a V-cycle (see docs/engines.md for what this costs in accuracy).
 FAST_RESIDUAL_CAP = 4e-3
+MAX_CYCLES = 30  # mg_solve's default
 TOLERANCES = {"converged": MG_TOL, "fast": FAST_TOL}
 ACCEPT = {"converged": MG_TOL, "fast": FAST_ACCEPT}
 
@@ -74,8 +80,7 @@ def _apply_pointwise(c, gain, loss, dt):
         c[i] = max((c[i] + dt * gain[i]) / (1.0 + dt * loss[i]), 0.0)
 
 
-@njit(parallel=True, cache=True)
-def _coupled_prepare(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, x, diag, b):
+def _coupled_prepare_py(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, x, diag, b):
     """x = field, diag = 1 + dt (λ + k), b = x + dt q (+ the Dirichlet ghosts' far-field
     value), in float64: one pass, the same arithmetic as the numpy expressions it replaces
     (the ghost term added to b afterwards), so results are bitwise unchanged."""
@@ -110,12 +115,41 @@ def _coupled_prepare(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny,
                 b[U(o + xx)] += coef * value * faces
 
 
-@njit(parallel=True, cache=True)
-def _coupled_finish(x, field):
+def _coupled_finish_py(x, field):
     """field = float32(np.maximum(x, 0)) (numpy's maximum: NaN and −0.0 pass through)."""
     for i in prange(x.shape[0]):
         v = x[U(i)]
         field[U(i)] = np.float32(v if (v >= 0.0 or v != v) else 0.0)
+
+
+_coupled_prepare = njit(parallel=True, cache=True)(_coupled_prepare_py)
+_coupled_finish = njit(parallel=True, cache=True)(_coupled_finish_py)
+# serial copies for the pair solve below, whose two threads each run one substrate's solve
+_coupled_prepare_s = _compile(_coupled_prepare_py, False)
+_coupled_finish_s = _compile(_coupled_finish_py, False)
+
+
+@njit
+def _solve_one(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, x, diag, b, A, tol):
+    """One substrate's coupled solve as ``FieldSolver._solve_coupled`` does it with the default
+    ``converged`` (mg_solve with check=True), on serial kernels only: the grid is below
+    PARALLEL_MIN, so every multigrid level runs its serial copies."""
+    _coupled_prepare_s(field, gain, loss, dt, lam, value, coef, dirichlet, nz, ny, nx, x, diag, b)
+    cycles = _solve_setup_nb(x, b, diag, coef, A, tol, MAX_CYCLES, tol)
+    _coupled_finish_s(x, field)
+    return cycles
+
+
+@njit(parallel=True, cache=True)  # cached only as an entry called from Python (multigrid._solve_entry)
+def _solve_pair_entry(f0, g0, l0, lam0, v0, c0, dir0, x0, d0, b0, A0,
+                      f1, g1, l1, lam1, v1, c1, dir1, x1, d1, b1, A1, dt, nz, ny, nx, tol, cycles):
+    """Two substrates' coupled solves side by side, one per thread (sequentially on one): each
+    is the same arithmetic as alone, so the fields are bitwise those of two single solves."""
+    for k in prange(2):
+        if k == 0:
+            cycles[0] = _solve_one(f0, g0, l0, dt, lam0, v0, c0, dir0, nz, ny, nx, x0, d0, b0, A0, tol)
+        else:
+            cycles[1] = _solve_one(f1, g1, l1, dt, lam1, v1, c1, dir1, nz, ny, nx, x1, d1, b1, A1, tol)
 
 
 def keeps_previous(field: np.ndarray, gain: np.ndarray, loss: np.ndarray, dt: float, lam: float, value: float,
@@ -156,6 +190,7 @@ class FieldSolver:
         self.accept = MG_TOL  # the previous field is kept up to this relative residual (≥ tolerance)
         self._work: tuple[np.ndarray, ...] | None = None
         self._part: np.ndarray | None = None  # per-row partial sums of the warm-start check
+        self._pair: dict[int, tuple] | None = None  # side-by-side solves: hierarchy, x, diag, b
         # Wall time and voxel-updates spent on each path (for benchmarks).
         self.stats = {"split_s": 0.0, "split_voxels": 0, "coupled_s": 0.0, "coupled_voxels": 0}
 
@@ -179,12 +214,20 @@ class FieldSolver:
         for s in range(S):
             kmax = float(self.loss[s].max()) if self.loss.shape[1] else 0.0
             self.coupled[s] = kmax * dt > SPLIT_THRESHOLD
-            if self.coupled[s]:
-                t0 = time.perf_counter()
-                self._solve_coupled(s, fields)
-                self.stats["coupled_s"] += time.perf_counter() - t0
-                self.stats["coupled_voxels"] += nvox
+        coupled = [int(s) for s in np.flatnonzero(self.coupled)]
+        while coupled:
+            t0 = time.perf_counter()
+            if len(coupled) >= 2 and self._pairs_side_by_side(fields):
+                self._solve_pair(coupled[0], coupled[1], fields)
+                done = coupled[:2]
             else:
+                self._solve_coupled(coupled[0], fields)
+                done = coupled[:1]
+            self.stats["coupled_s"] += time.perf_counter() - t0
+            self.stats["coupled_voxels"] += nvox * len(done)
+            coupled = coupled[len(done):]
+        for s in range(S):
+            if not self.coupled[s]:
                 _apply_pointwise(flat[s], self.gain[s], self.loss[s], dt)
                 split.append(s)
         if split:
@@ -192,6 +235,33 @@ class FieldSolver:
             self._advance_split(fields, split)
             self.stats["split_s"] += time.perf_counter() - t0
             self.stats["split_voxels"] += nvox * len(split)
+
+    def _pairs_side_by_side(self, fields: np.ndarray) -> bool:
+        """Two coupled substrates are solved side by side (``_solve_pair_entry``) with the default
+        ``converged`` solve on a grid small enough that every multigrid level runs serial kernels
+        (below PARALLEL_MIN voxels): there two threads gain nothing inside one solve, but each can
+        take a substrate. Large grids thread inside the solve instead."""
+        nz, ny, nx = self.cm.grid
+        return self.accept <= self.tolerance and nz * ny * nx < PARALLEL_MIN and fields.flags.c_contiguous
+
+    def _solve_pair(self, s0: int, s1: int, fields: np.ndarray) -> None:
+        cm = self.cm
+        nz, ny, nx = cm.grid
+        n = nz * ny * nx
+        if self._pair is None:  # per substrate: its own hierarchy and float64 work arrays
+            self._pair = {}
+        args = []
+        for s in (s0, s1):
+            dirichlet = bool(cm.dirichlet[s])
+            if s not in self._pair:
+                self._pair[s] = (MGHierarchy((nz, ny, nx), dirichlet), *(np.empty(n) for _ in range(3)))
+            h, x, diag, b = self._pair[s]
+            args += [fields[s].reshape(-1), self.gain[s], self.loss[s], float(cm.decay[s]),
+                     float(cm.boundary_value[s]), cm.dt * float(cm.diffusion[s]) / cm.dx**2, dirichlet,
+                     x, diag, b, h.arrays]
+        cycles = np.zeros(2, np.int64)
+        _solve_pair_entry(*args, cm.dt, nz, ny, nx, self.tolerance, cycles)
+        self.last_iterations[s0], self.last_iterations[s1] = cycles
 
     def _advance_split(self, fields: np.ndarray, split: list[int]) -> None:
         # Each run of consecutive split substrates is diffused in place on its own view of the
