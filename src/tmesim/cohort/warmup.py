@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 ENGINES = ("meanfield", "spatial")
 MEANFIELD_DAYS = 2.0
-SPATIAL_STEPS = 2
+SPATIAL_STEPS = 3
 # Part → the spatial engine's schedule processes it runs ("meanfield": the mean-field section and
 # the endpoints' rule response). COST: relative compile time of each part (the impassion130
 # trial's models, empty cache, each schedule process's first call timed in one process on a
@@ -102,11 +102,13 @@ def _spatial(models: list[Model], processes: tuple[str, ...]) -> None:
         for step in range(SPATIAL_STEPS):  # a process's kernels, called as Simulation.step calls them
             sim._ne = 0  # events of the step so far (Simulation.step resets it the same way)
             sim.update_drugs()
-            if "evaluate_behaviours" not in processes and step % 2:
+            if "evaluate_behaviours" not in processes and step:
                 # Without the rule evaluation no cell takes anything up, and every substrate took
-                # the split scheme; an uptake above the split threshold on every other step also
-                # runs the coupled (multigrid) solve that oxygen takes in a patient's niches.
-                sim.solver.loss[:] = 2.0 * SPLIT_THRESHOLD / sim.cm.dt
+                # the split scheme; an uptake above the split threshold also runs the coupled
+                # (multigrid) solves of a patient's niches: on step 1 every substrate's (two side
+                # by side on small grids, as oxygen and VEGF), on step 2 one substrate's alone.
+                sim.solver.loss[:] = 0.0
+                sim.solver.loss[: None if step == 1 else 1] = 2.0 * SPLIT_THRESHOLD / sim.cm.dt
             for name in sim.SCHEDULE:
                 if name in processes:
                     getattr(sim, name)()
