@@ -58,6 +58,7 @@ from tmesim.engine.fields import (  # noqa: E402
     SPLIT_THRESHOLD,
     _coupled_finish,
     _coupled_prepare,
+    keeps_previous,
 )
 from tmesim.engine.multigrid import mg_solve  # noqa: E402
 from tmesim.io.results import model_hash  # noqa: E402
@@ -200,9 +201,8 @@ def replay(rec: Recording, mode: str, cap: float = FAST_RESIDUAL_CAP, radius: in
             used = mg_solve(x, b, d, rec.coef, grid, rec.dirichlet, tol=MG_TOL, check=True)
             _coupled_finish(x, f)
         else:
-            bn, rn, sn = warm_check.warm_check(f, g, loss, *args, nz, ny, nx, part)
-            bound = accept * bn
-            keep = rn <= bound or (rn <= cap * bn and warm_check.error_bound(rn, sn, rec.coef) <= bound)
+            keep = keeps_previous(f, g, loss, rec.dt, rec.lam, rec.value, rec.coef, rec.dirichlet, grid, accept, part,
+                                  cap)
             if not keep:
                 _coupled_prepare(f, g, loss, *args, nz, ny, nx, x, d, b)
                 if mode == "local":

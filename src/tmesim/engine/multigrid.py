@@ -151,6 +151,7 @@ __all__ = ["mg_solve", "mg_vcycle", "mg_pcg", "mg_hierarchy", "vcycle_nb", "solv
            "MGHierarchy", "COARSEST", "COARSE_SCALE", "PARALLEL_MIN"]
 
 PARALLEL_MIN = 1 << 15  # levels with at least this many cells use the threaded kernels
+MAX_CYCLES = 30  # mg_solve's default limit on V-cycles
 
 
 # ---------------------------------------------------------------------------------------
@@ -553,7 +554,7 @@ def _pcg_entry(x, b, d, A, r, z, p, q, zero, tol, maxiter):
 
 def mg_solve(x: np.ndarray, b: np.ndarray, d: np.ndarray, coef: float,
              grid: tuple[int, int, int], dirichlet: bool, tol: float = 1e-6,
-             max_cycles: int = 30, accept: float | None = None, check: bool = True) -> int:
+             max_cycles: int = MAX_CYCLES, accept: float | None = None, check: bool = True) -> int:
     """Solve (diag(d) − coef Δ_h) x = b by V-cycles; x (the initial guess) is overwritten.
 
     Returns the number of V-cycles; stops when ‖b − A x‖₂ ≤ tol·‖b‖₂ (b = 0 → x = 0) or
